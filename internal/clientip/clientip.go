@@ -1,0 +1,99 @@
+// Package clientip finds a request's client address, honouring
+// X-Forwarded-For and Forwarded only from trusted proxies.
+package clientip
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Resolver finds client addresses. Its zero value trusts no proxy: the
+// client is the connection's peer, whatever headers it sends.
+type Resolver struct {
+	// Trusted lists the proxies whose forwarding headers are believed.
+	Trusted []netip.Prefix
+}
+
+func (c *Resolver) trusted(a netip.Addr) bool {
+	for _, p := range c.Trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// IP returns the client address of r. It starts at the connection's peer
+// and, while that hop is a trusted proxy, steps one hop left through the
+// forwarding headers (Forwarded if present, else X-Forwarded-For), so a
+// client can never choose its own address by sending a header. The zero
+// Addr means r.RemoteAddr was not an address (a test request, a Unix
+// socket).
+func (c *Resolver) IP(r *http.Request) netip.Addr {
+	peer := Peer(r)
+	if !peer.IsValid() || len(c.Trusted) == 0 || !c.trusted(peer) {
+		return peer
+	}
+	hops := forwarded(r)
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := parseHop(hops[i])
+		if err != nil {
+			return peer // a malformed hop: trust nothing left of it
+		}
+		peer = a
+		if !c.trusted(a) {
+			return a
+		}
+	}
+	return peer
+}
+
+// Peer returns the address of the connection's peer.
+func Peer(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err == nil {
+		return ap.Addr().Unmap()
+	}
+	a, _ := netip.ParseAddr(r.RemoteAddr)
+	return a.Unmap()
+}
+
+// forwarded returns the hops the proxies recorded, left (client) to right.
+func forwarded(r *http.Request) []string {
+	var hops []string
+	if fw := r.Header.Values("Forwarded"); len(fw) > 0 {
+		for _, line := range fw {
+			for elem := range strings.SplitSeq(line, ",") {
+				hop := ""
+				for pair := range strings.SplitSeq(elem, ";") {
+					k, v, _ := strings.Cut(strings.TrimSpace(pair), "=")
+					if strings.EqualFold(k, "for") {
+						hop = strings.Trim(v, `"`)
+					}
+				}
+				hops = append(hops, hop)
+			}
+		}
+		return hops
+	}
+	for _, line := range r.Header.Values("X-Forwarded-For") {
+		for hop := range strings.SplitSeq(line, ",") {
+			hops = append(hops, strings.TrimSpace(hop))
+		}
+	}
+	return hops
+}
+
+func parseHop(s string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), nil
+	}
+	host, _, err := net.SplitHostPort(s) // "1.2.3.4:80", "[::1]:80"
+	if err != nil {
+		host = strings.Trim(s, "[]")
+	}
+	a, err := netip.ParseAddr(host)
+	return a.Unmap(), err
+}

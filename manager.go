@@ -1,0 +1,338 @@
+package sessionkit
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionkit/sessionkit/internal/clientip"
+	"github.com/sessionkit/sessionkit/internal/token"
+	"golang.org/x/time/rate"
+)
+
+// Manager is net/http middleware that gives every request its session. It
+// is safe for concurrent use.
+type Manager struct {
+	cfg     Config
+	store   Store
+	minter  Minter
+	checker func(string) bool
+	limiter *creationLimiter
+}
+
+// New returns a Manager keeping sessions in store, configured by cfg (whose
+// zero value is the production default). It fails on an invalid
+// configuration, such as a cookie Domain that is a public suffix.
+func New(store Store, cfg Config) (*Manager, error) {
+	if store == nil {
+		return nil, errors.New("sessionkit: New needs a Store (memstore.New() keeps sessions in memory)")
+	}
+	cfg.setDefaults()
+	m := &Manager{cfg: cfg, store: store, minter: cfg.Minter, checker: token.Valid}
+	if m.minter == nil {
+		if mt, ok := store.(Minter); ok {
+			m.minter = mt
+		}
+	}
+	if tc, ok := store.(TokenChecker); ok {
+		m.checker = tc.ValidToken
+	}
+	if ct, ok := cfg.Transport.(*CookieTransport); ok {
+		if err := ct.check(); err != nil {
+			return nil, err
+		}
+		if ct.Insecure {
+			cfg.Logger.Warn("sessionkit: development mode: the session cookie is not Secure and has no __Host- prefix; serve it only over plain HTTP on loopback",
+				slog.String("cookie", ct.CookieName()))
+		}
+	}
+	if l := cfg.CreateLimit; l != nil {
+		m.limiter = newCreationLimiter(l)
+	}
+	return m, nil
+}
+
+// Store returns the Manager's store.
+func (m *Manager) Store() Store { return m.store }
+
+// Handler returns middleware that gives each request handled by next its
+// Session (FromContext) and commits it once, just before the response's
+// header is written, or when next returns without writing.
+//
+// The session is loaded lazily: a request whose handler never calls a
+// Session method costs no store access and sets no cookie.
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &reqState{Context: r.Context(), m: m}
+		r = r.WithContext(st)
+		st.w = responseWriter{ResponseWriter: w, st: st, r: r}
+		next.ServeHTTP(&st.w, r)
+		st.w.commit()
+	})
+}
+
+// RevokeAll deletes every session of the principal ("log out everywhere")
+// and returns how many it deleted (-1 when the store cannot count them).
+// It returns ErrNotSupported if the store does not implement Principals.
+func (m *Manager) RevokeAll(ctx context.Context, principal string) (int, error) {
+	p, ok := m.store.(Principals)
+	if !ok {
+		return 0, ErrNotSupported
+	}
+	n, err := p.RevokeAll(ctx, principal)
+	if err != nil {
+		return n, m.storeErr("revoke", err)
+	}
+	return n, nil
+}
+
+// Sessions lists the live sessions of the principal. It returns
+// ErrNotSupported if the store does not implement Principals.
+func (m *Manager) Sessions(ctx context.Context, principal string) ([]Info, error) {
+	p, ok := m.store.(Principals)
+	if !ok {
+		return nil, ErrNotSupported
+	}
+	infos, err := p.Sessions(ctx, principal)
+	if err != nil {
+		return nil, m.storeErr("list", err)
+	}
+	return infos, nil
+}
+
+// ErrorStatus returns the HTTP status the default ErrorHandler answers err
+// with: 409 for ErrConflict, 429 for ErrRateLimited, 503 for
+// ErrUnavailable, 500 otherwise (ErrTooLarge included).
+func ErrorStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if m.cfg.ErrorHandler != nil {
+		m.cfg.ErrorHandler(w, r, err)
+		return
+	}
+	code := ErrorStatus(err)
+	level := slog.LevelError
+	if code == http.StatusConflict || code == http.StatusTooManyRequests {
+		level = slog.LevelWarn
+	}
+	m.cfg.Logger.LogAttrs(r.Context(), level, "sessionkit: session failed",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", code), slog.String("err", err.Error()))
+	msg := http.StatusText(code)
+	switch code {
+	case http.StatusServiceUnavailable:
+		msg = "session store unavailable, please retry"
+	case http.StatusConflict:
+		msg = "the session changed meanwhile, please retry"
+	}
+	w.Header().Del("Set-Cookie")
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, msg, code)
+}
+
+// storeErr classifies an error a store returned.
+func (m *Manager) storeErr(op string, err error) error {
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict),
+		errors.Is(err, ErrTooLarge), errors.Is(err, ErrUnavailable):
+		return fmt.Errorf("sessionkit: %s: %w", op, err)
+	default:
+		return fmt.Errorf("sessionkit: %s: %w: %w", op, ErrUnavailable, err)
+	}
+}
+
+func (m *Manager) observe(op Op, start time.Time, bytes int, found bool, err error) {
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.Observe(Event{Op: op, Duration: time.Since(start), Bytes: bytes, Found: found, Err: err})
+	}
+}
+
+func (m *Manager) mint(ctx context.Context) (Token, error) {
+	if m.minter == nil {
+		return NewToken(), nil
+	}
+	t, err := m.minter.Mint(ctx)
+	if err != nil {
+		return "", m.storeErr("mint", err)
+	}
+	return t, nil
+}
+
+// ctxKey is the context key of a request's state.
+type ctxKey struct{}
+
+// reqState is everything the middleware keeps for one request, in one
+// allocation: it is the request's context, its response writer and, once a
+// handler asks for it, its session.
+type reqState struct {
+	context.Context
+	m *Manager
+	w responseWriter
+	s atomic.Pointer[Session]
+}
+
+// Value implements context.Context.
+func (st *reqState) Value(key any) any {
+	if key == (ctxKey{}) {
+		return st
+	}
+	return st.Context.Value(key)
+}
+
+// session returns the request's session, making it on first use.
+func (st *reqState) session() *Session {
+	if s := st.s.Load(); s != nil {
+		return s
+	}
+	s := &Session{m: st.m, r: st.w.r}
+	if st.s.CompareAndSwap(nil, s) {
+		return s
+	}
+	return st.s.Load()
+}
+
+// FromContext returns the session of the request whose context is ctx, or
+// nil when ctx does not come from a request behind Manager.Handler. The
+// methods of a nil *Session return ErrNoSession or zero values.
+func FromContext(ctx context.Context) *Session {
+	st, ok := ctx.Value(ctxKey{}).(*reqState)
+	if !ok {
+		return nil
+	}
+	return st.session()
+}
+
+// responseWriter commits the session before the response's header is
+// written. It implements the optional interfaces itself so that none of
+// them can write the header behind its back, and Unwrap for the rest
+// (http.ResponseController).
+type responseWriter struct {
+	http.ResponseWriter
+	st   *reqState
+	r    *http.Request
+	once bool
+	err  error
+}
+
+// commit commits the session once and reports whether the response may go
+// on. When the commit fails, the error handler writes the response instead.
+func (w *responseWriter) commit() bool {
+	if w.once {
+		return w.err == nil
+	}
+	w.once = true
+	s := w.st.s.Load()
+	if s == nil {
+		return true
+	}
+	if err := s.commit(w.ResponseWriter); err != nil {
+		w.err = err
+		w.st.m.fail(w.ResponseWriter, w.r, err)
+		return false
+	}
+	return true
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code) // 1xx: informational, not the response
+		return
+	}
+	if w.commit() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.commit() {
+		return 0, w.err
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !w.commit() {
+		return 0, w.err
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, src)
+}
+
+func (w *responseWriter) Flush() { _ = w.FlushError() }
+
+func (w *responseWriter) FlushError() error {
+	if !w.commit() {
+		return w.err
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.commit() {
+		return nil, nil, w.err
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// creationLimiter is a token bucket per client address.
+type creationLimiter struct {
+	cfg      CreateLimit
+	resolver clientip.Resolver
+	mu       sync.Mutex
+	clients  map[string]*rate.Limiter
+	swept    time.Time
+}
+
+func newCreationLimiter(cfg *CreateLimit) *creationLimiter {
+	c := *cfg
+	if c.Burst <= 0 {
+		c.Burst = 10
+	}
+	return &creationLimiter{cfg: c, resolver: clientip.Resolver{Trusted: c.TrustedProxies}, clients: map[string]*rate.Limiter{}}
+}
+
+func (l *creationLimiter) allow(r *http.Request) bool {
+	ip := l.resolver.IP(r).String()
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Forget clients whose bucket has refilled, at most once a minute, so
+	// the map stays as small as the set of recently active clients.
+	if now.Sub(l.swept) > time.Minute {
+		for k, lim := range l.clients {
+			if lim.TokensAt(now) >= float64(l.cfg.Burst) {
+				delete(l.clients, k)
+			}
+		}
+		l.swept = now
+	}
+	lim := l.clients[ip]
+	if lim == nil {
+		lim = rate.NewLimiter(rate.Limit(l.cfg.Rate), l.cfg.Burst)
+		l.clients[ip] = lim
+	}
+	return lim.AllowN(now, 1)
+}

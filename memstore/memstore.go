@@ -1,0 +1,435 @@
+// Package memstore keeps sessions in the memory of one process: the default
+// store for a single server, and the local layer of the cluster store.
+//
+// Records are filed under the SHA-256 of their token in sharded maps, so
+// that lookups on different sessions rarely contend. A background sweeper
+// removes expired sessions; Close stops it. With a bound on the number of
+// sessions, the store evicts anonymous sessions (no principal) before
+// logged-in ones, so a flood of anonymous clients cannot push out users.
+package memstore
+
+import (
+	"context"
+	"encoding/hex"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Config configures a Store. Its zero value is the default.
+type Config struct {
+	// MaxSessions bounds the number of sessions held. When a new session
+	// would pass it, the store evicts the anonymous session closest to
+	// its idle deadline among a few sampled, or a logged-in one only when
+	// it holds no anonymous session. Default 1,000,000; negative means no
+	// bound.
+	MaxSessions int
+	// CleanupInterval is how often expired sessions are removed. Expired
+	// sessions are never returned meanwhile. Default 1 minute.
+	CleanupInterval time.Duration
+}
+
+const shardCount = 64
+
+// Store is an in-memory sessionkit.Store. It also implements
+// sessionkit.Principals and sessionkit.Generations. Its methods are safe for
+// concurrent use.
+type Store struct {
+	shards   [shardCount]shard
+	perShard int
+
+	genMu sync.Mutex
+	gens  map[string]uint64
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+type shard struct {
+	mu         sync.Mutex
+	m          map[[32]byte]*entry
+	principals map[string]map[[32]byte]struct{}
+	anonymous  int
+	bytes      int
+}
+
+// entry is one session. An entry is never modified once stored: writes
+// replace it, so Load can hand out its values map without copying.
+type entry struct {
+	meta   sessionkit.Meta
+	values map[string][]byte
+	bytes  int
+}
+
+var (
+	_ sessionkit.Store       = (*Store)(nil)
+	_ sessionkit.Principals  = (*Store)(nil)
+	_ sessionkit.Generations = (*Store)(nil)
+)
+
+// New returns a Store with the default configuration, its sweeper running.
+func New() *Store { return NewWithConfig(Config{}) }
+
+// NewWithConfig returns a Store configured by cfg, its sweeper running.
+// Close stops the sweeper.
+func NewWithConfig(cfg Config) *Store {
+	if cfg.MaxSessions == 0 {
+		cfg.MaxSessions = 1_000_000
+	}
+	if cfg.CleanupInterval <= 0 {
+		cfg.CleanupInterval = time.Minute
+	}
+	s := &Store{gens: map[string]uint64{}, stop: make(chan struct{}), done: make(chan struct{})}
+	if cfg.MaxSessions > 0 {
+		s.perShard = max(1, (cfg.MaxSessions+shardCount-1)/shardCount)
+	}
+	for i := range s.shards {
+		s.shards[i].m = map[[32]byte]*entry{}
+		s.shards[i].principals = map[string]map[[32]byte]struct{}{}
+	}
+	go s.sweep(cfg.CleanupInterval)
+	return s
+}
+
+// Close stops the background sweeper and waits for it. It may be called
+// more than once. The store still serves requests after Close, but no
+// longer removes expired sessions in the background.
+func (s *Store) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+	return nil
+}
+
+func (s *Store) sweep(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.removeExpired(now)
+		}
+	}
+}
+
+func (s *Store) removeExpired(now time.Time) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			if e.meta.Expired(now) {
+				sh.remove(k, e)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+func (s *Store) shard(h [32]byte) *shard { return &s.shards[h[0]%shardCount] }
+
+// get returns the live entry under h. sh.mu is held.
+func (sh *shard) get(h [32]byte, now time.Time) *entry {
+	e := sh.m[h]
+	if e == nil {
+		return nil
+	}
+	if e.meta.Expired(now) {
+		sh.remove(h, e)
+		return nil
+	}
+	return e
+}
+
+// put stores e under h, replacing old (nil if none). sh.mu is held.
+func (sh *shard) put(h [32]byte, old, e *entry) {
+	if old != nil {
+		sh.unindex(h, old)
+	}
+	sh.m[h] = e
+	sh.bytes += e.bytes
+	if e.meta.Principal == "" {
+		sh.anonymous++
+	} else {
+		set := sh.principals[e.meta.Principal]
+		if set == nil {
+			set = map[[32]byte]struct{}{}
+			sh.principals[e.meta.Principal] = set
+		}
+		set[h] = struct{}{}
+	}
+}
+
+// remove deletes the entry e under h. sh.mu is held.
+func (sh *shard) remove(h [32]byte, e *entry) {
+	delete(sh.m, h)
+	sh.unindex(h, e)
+}
+
+func (sh *shard) unindex(h [32]byte, e *entry) {
+	sh.bytes -= e.bytes
+	if e.meta.Principal == "" {
+		sh.anonymous--
+		return
+	}
+	set := sh.principals[e.meta.Principal]
+	delete(set, h)
+	if len(set) == 0 {
+		delete(sh.principals, e.meta.Principal)
+	}
+}
+
+// evict makes room for one session. sh.mu is held.
+func (sh *shard) evict() {
+	const samples = 5
+	var victim [32]byte
+	var ve *entry
+	n := 0
+	wantAnonymous := sh.anonymous > 0
+	for k, e := range sh.m { // map iteration order is random: a sample
+		if wantAnonymous && e.meta.Principal != "" {
+			continue
+		}
+		if ve == nil || e.meta.IdleDeadline.Before(ve.meta.IdleDeadline) {
+			victim, ve = k, e
+		}
+		if n++; n == samples {
+			break
+		}
+	}
+	if ve != nil {
+		sh.remove(victim, ve)
+	}
+}
+
+func newEntry(meta sessionkit.Meta, values map[string][]byte) *entry {
+	e := &entry{meta: meta, values: values, bytes: len(meta.Principal)}
+	for k, v := range values {
+		e.bytes += len(k) + len(v)
+	}
+	return e
+}
+
+// Load implements sessionkit.Store. The returned Values map is the store's
+// own and must not be modified.
+func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
+	h := t.Hash()
+	sh := s.shard(h)
+	sh.mu.Lock()
+	e := sh.get(h, time.Now())
+	sh.mu.Unlock()
+	if e == nil {
+		return sessionkit.Record{}, false, nil
+	}
+	return sessionkit.Record{Meta: e.meta, Values: e.values}, true, nil
+}
+
+// Create implements sessionkit.Store.
+func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.Record) (sessionkit.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	h := t.Hash()
+	sh := s.shard(h)
+	e := newEntry(rec.Meta, maps.Clone(rec.Values))
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	old := sh.m[h]
+	if old == nil && s.perShard > 0 && len(sh.m) >= s.perShard {
+		sh.evict()
+	}
+	sh.put(h, old, e)
+	return t, nil
+}
+
+// write replaces the live entry under t's hash with change's result.
+func (s *Store) write(ctx context.Context, t sessionkit.Token, change func(*entry) (*entry, error)) (sessionkit.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	h := t.Hash()
+	sh := s.shard(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	old := sh.get(h, time.Now())
+	if old == nil {
+		return "", sessionkit.ErrNotFound
+	}
+	e, err := change(old)
+	if err != nil {
+		return "", err
+	}
+	sh.put(h, old, e)
+	return t, nil
+}
+
+// Commit implements sessionkit.Store.
+func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Delta) (sessionkit.Token, error) {
+	return s.write(ctx, t, func(old *entry) (*entry, error) {
+		meta := old.meta
+		if d.Meta != nil {
+			meta = *d.Meta
+		}
+		meta.IdleDeadline = d.IdleDeadline
+		values := old.values
+		if len(d.Set) > 0 || len(d.Deleted) > 0 {
+			values = make(map[string][]byte, len(old.values)+len(d.Set))
+			maps.Copy(values, old.values)
+			maps.Copy(values, d.Set)
+			for _, k := range d.Deleted {
+				delete(values, k)
+			}
+		}
+		return newEntry(meta, values), nil
+	})
+}
+
+// Touch implements sessionkit.Store.
+func (s *Store) Touch(ctx context.Context, t sessionkit.Token, idleDeadline time.Time) (sessionkit.Token, error) {
+	return s.write(ctx, t, func(old *entry) (*entry, error) {
+		e := *old
+		e.meta.IdleDeadline = idleDeadline
+		return &e, nil
+	})
+}
+
+// Update implements sessionkit.Store. fn runs under the lock of the
+// session's shard, so concurrent updates never conflict.
+func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idleDeadline time.Time, fn sessionkit.UpdateFunc) (sessionkit.Token, error) {
+	return s.write(ctx, t, func(old *entry) (*entry, error) {
+		cur, ok := old.values[key]
+		b, err := fn(cur, ok)
+		if err != nil {
+			return nil, err
+		}
+		values := maps.Clone(old.values)
+		if values == nil {
+			values = map[string][]byte{}
+		}
+		if b == nil {
+			delete(values, key)
+		} else {
+			values[key] = b
+		}
+		meta := old.meta
+		meta.IdleDeadline = idleDeadline
+		return newEntry(meta, values), nil
+	})
+}
+
+// Renew implements sessionkit.Store.
+func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionkit.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	h := old.Hash()
+	sh := s.shard(h)
+	sh.mu.Lock()
+	e := sh.get(h, time.Now())
+	if e != nil {
+		sh.remove(h, e)
+	}
+	sh.mu.Unlock()
+	if e == nil {
+		return "", sessionkit.ErrNotFound
+	}
+	// Nobody knows next yet, so the session may be in neither shard for
+	// a moment.
+	nh := next.Hash()
+	nsh := s.shard(nh)
+	nsh.mu.Lock()
+	nsh.put(nh, nsh.m[nh], e)
+	nsh.mu.Unlock()
+	return next, nil
+}
+
+// Delete implements sessionkit.Store.
+func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h := t.Hash()
+	sh := s.shard(h)
+	sh.mu.Lock()
+	if e := sh.m[h]; e != nil {
+		sh.remove(h, e)
+	}
+	sh.mu.Unlock()
+	return nil
+}
+
+// Sessions implements sessionkit.Principals.
+func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.Info, error) {
+	now := time.Now()
+	var infos []sessionkit.Info
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for h := range sh.principals[principal] {
+			if e := sh.get(h, now); e != nil {
+				infos = append(infos, sessionkit.Info{ID: hex.EncodeToString(h[:]), Meta: e.meta})
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return infos, ctx.Err()
+}
+
+// RevokeAll implements sessionkit.Principals.
+func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for h := range sh.principals[principal] {
+			sh.remove(h, sh.m[h])
+			n++
+		}
+		sh.mu.Unlock()
+	}
+	return n, nil
+}
+
+// Generation implements sessionkit.Generations.
+func (s *Store) Generation(ctx context.Context, principal string) (uint64, error) {
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	return s.gens[principal], nil
+}
+
+// Bump implements sessionkit.Generations.
+func (s *Store) Bump(ctx context.Context, principal string) (uint64, error) {
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	s.gens[principal]++
+	return s.gens[principal], nil
+}
+
+// Stats describes what a Store holds.
+type Stats struct {
+	// Sessions is the number of sessions held, expired ones not yet
+	// swept included.
+	Sessions int
+	// Bytes is the size of their keys, values and principals.
+	Bytes int
+}
+
+// Stats returns what the store holds now.
+func (s *Store) Stats() Stats {
+	var st Stats
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		st.Sessions += len(sh.m)
+		st.Bytes += sh.bytes
+		sh.mu.Unlock()
+	}
+	return st
+}

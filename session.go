@@ -1,0 +1,632 @@
+package sessionkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Session is one request's view of its session. Handlers get it with
+// FromContext. Its methods may be called from several goroutines of the
+// handler, but not after the handler returned.
+//
+// The session is loaded from the store on the first method call. If that
+// load fails (the store is unreachable), reads return zero values, writes
+// return the error, Err reports it, and the Manager answers the request with
+// its ErrorHandler (503 by default) instead of the handler's response. A
+// handler that must not act on an unavailable session checks Err first.
+//
+// Writes are kept in the request and committed once, as a delta, just
+// before the response's header is written. Update, Renew and Destroy reach
+// the store at once. A write after the commit returns ErrCommitted.
+type Session struct {
+	m *Manager
+	r *http.Request
+
+	mu        sync.Mutex
+	loaded    bool
+	err       error // load error
+	committed bool
+	sent      bool  // the client sent a token
+	tok       Token // the token the session is stored under; "" if none yet
+	stored    bool  // the store holds a record under tok
+	meta      Meta
+	metaDirty bool
+	tokDirty  bool                // the client must be sent tok (or told to drop it)
+	base      map[string][]byte   // values as loaded; never modified
+	set       map[string][]byte   // values set by this request
+	deleted   map[string]struct{} // keys deleted by this request
+	updated   map[string][]byte   // values Update wrote to the store (nil: deleted)
+}
+
+// load loads the session if it is not loaded yet. s.mu is held.
+func (s *Session) load() error {
+	if s.loaded {
+		return s.err
+	}
+	s.loaded = true
+	raw := s.m.cfg.Transport.Token(s.r)
+	s.sent = raw != ""
+	if s.sent && s.m.checker(raw) {
+		start := time.Now()
+		rec, found, err := s.m.store.Load(s.r.Context(), Token(raw))
+		s.m.observe(OpLoad, start, valuesSize(rec.Values), found, err)
+		if err != nil {
+			s.err = s.m.storeErr("load", err)
+			return s.err
+		}
+		if found && !rec.Expired(time.Now()) {
+			s.tok, s.stored, s.meta, s.base = Token(raw), true, rec.Meta, rec.Values
+			return nil
+		}
+	}
+	s.fresh()
+	return nil
+}
+
+// fresh makes the session a new, empty one.
+func (s *Session) fresh() {
+	now := time.Now()
+	cfg := &s.m.cfg
+	s.tok, s.stored, s.base = "", false, nil
+	s.meta = Meta{Created: now, IdleTimeout: cfg.IdleTimeout, IdleDeadline: now.Add(cfg.IdleTimeout), Deadline: now.Add(cfg.Lifetime)}
+	s.set, s.deleted, s.updated = nil, nil, nil
+	s.metaDirty = false
+}
+
+// begin locks the session, loads it and checks that it may still be
+// written. The caller unlocks s.mu.
+func (s *Session) begin(write bool) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	if err := s.load(); err != nil {
+		return err
+	}
+	if write && s.committed {
+		return ErrCommitted
+	}
+	return nil
+}
+
+// Err loads the session if needed and reports whether it is usable: nil, or
+// the error the load failed with.
+func (s *Session) Err() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	defer s.mu.Unlock()
+	return s.begin(false)
+}
+
+// lookup returns a key's encoded value as this request sees it. s.mu is held.
+func (s *Session) lookup(key string) ([]byte, bool) {
+	if b, ok := s.set[key]; ok {
+		return b, true
+	}
+	if _, ok := s.deleted[key]; ok {
+		return nil, false
+	}
+	if b, ok := s.updated[key]; ok {
+		return b, b != nil
+	}
+	b, ok := s.base[key]
+	return b, ok
+}
+
+// Get returns the value of key, and whether it is present. A value that
+// does not decode reads as absent (and is logged).
+func (s *Session) Get(key string) (any, bool) {
+	if s == nil {
+		return nil, false
+	}
+	defer s.mu.Unlock()
+	if s.begin(false) != nil {
+		return nil, false
+	}
+	return s.decode(key)
+}
+
+func (s *Session) decode(key string) (any, bool) {
+	b, ok := s.lookup(key)
+	if !ok {
+		return nil, false
+	}
+	v, err := s.m.cfg.Codec.Decode(b)
+	if err != nil {
+		s.m.cfg.Logger.Warn("sessionkit: undecodable session value", "key", key, "err", err)
+		return nil, false
+	}
+	return v, true
+}
+
+// Get returns the value of key as a T, and whether it is present and of
+// type T.
+func Get[T any](s *Session, key string) (T, bool) {
+	v, ok := s.Get(key)
+	t, ok2 := v.(T)
+	return t, ok && ok2
+}
+
+// Keys returns the session's keys, sorted.
+func (s *Session) Keys() []string {
+	if s == nil {
+		return nil
+	}
+	defer s.mu.Unlock()
+	if s.begin(false) != nil {
+		return nil
+	}
+	var keys []string
+	s.each(func(k string, _ []byte) { keys = append(keys, k) })
+	slices.Sort(keys)
+	return keys
+}
+
+// each calls fn for every key and encoded value as this request sees them.
+// s.mu is held.
+func (s *Session) each(fn func(key string, b []byte)) {
+	for k := range s.base {
+		if b, ok := s.lookup(k); ok {
+			fn(k, b)
+		}
+	}
+	for k := range s.updated {
+		if _, dup := s.base[k]; !dup {
+			if b, ok := s.lookup(k); ok {
+				fn(k, b)
+			}
+		}
+	}
+	for k, b := range s.set {
+		_, inBase := s.base[k]
+		_, inUpdated := s.updated[k]
+		if !inBase && !inUpdated {
+			fn(k, b)
+		}
+	}
+}
+
+// Set sets key to value. Values are encoded at once by the Manager's Codec,
+// so an unencodable value is reported here.
+func (s *Session) Set(key string, value any) error {
+	defer s.unlock()
+	if err := s.begin(true); err != nil {
+		return err
+	}
+	b, err := s.m.cfg.Codec.Encode(value)
+	if err != nil {
+		return err
+	}
+	s.setEncoded(key, b)
+	return nil
+}
+
+func (s *Session) unlock() {
+	if s != nil {
+		s.mu.Unlock()
+	}
+}
+
+func (s *Session) setEncoded(key string, b []byte) {
+	if s.set == nil {
+		s.set = make(map[string][]byte, 2)
+	}
+	s.set[key] = b
+	delete(s.deleted, key)
+}
+
+// Delete removes key.
+func (s *Session) Delete(key string) error {
+	defer s.unlock()
+	if err := s.begin(true); err != nil {
+		return err
+	}
+	s.deleteKey(key)
+	return nil
+}
+
+func (s *Session) deleteKey(key string) {
+	delete(s.set, key)
+	if s.deleted == nil {
+		s.deleted = make(map[string]struct{}, 2)
+	}
+	s.deleted[key] = struct{}{}
+}
+
+// Pop returns the value of key and deletes it: a flash message, shown once.
+func (s *Session) Pop(key string) (any, bool) {
+	defer s.unlock()
+	if s.begin(true) != nil {
+		return nil, false
+	}
+	v, ok := s.decode(key)
+	if ok {
+		s.deleteKey(key)
+	}
+	return v, ok
+}
+
+// Clear removes every key. The session itself, its token and its principal
+// stay; Destroy ends the session.
+func (s *Session) Clear() error {
+	defer s.unlock()
+	if err := s.begin(true); err != nil {
+		return err
+	}
+	var keys []string
+	s.each(func(k string, _ []byte) { keys = append(keys, k) })
+	for _, k := range keys {
+		s.deleteKey(k)
+	}
+	return nil
+}
+
+// Update replaces the value of key with fn's result, atomically: fn gets
+// the value as the store holds it now, and the store writes fn's result only
+// if nobody changed the key meanwhile, calling fn again otherwise (a bounded
+// number of times; then Update returns ErrConflict). fn may therefore run
+// more than once and must have no side effects. Returning a nil value
+// deletes the key. Use it for read-modify-write such as appending to a cart;
+// concurrent Updates of one key never lose each other's changes.
+//
+// Update reaches the store at once. For a session that is not stored yet,
+// or a key this request has already set or deleted, fn applies to the
+// request's own value.
+func (s *Session) Update(key string, fn func(old any, ok bool) (any, error)) error {
+	defer s.unlock()
+	if err := s.begin(true); err != nil {
+		return err
+	}
+	codec := s.m.cfg.Codec
+	apply := func(old []byte, ok bool) ([]byte, error) {
+		var v any
+		if ok {
+			var err error
+			if v, err = codec.Decode(old); err != nil {
+				return nil, err
+			}
+		}
+		nv, err := fn(v, ok)
+		if err != nil || nv == nil {
+			return nil, err
+		}
+		return codec.Encode(nv)
+	}
+	_, pendingSet := s.set[key]
+	_, pendingDel := s.deleted[key]
+	if !s.stored || pendingSet || pendingDel {
+		old, ok := s.lookup(key)
+		b, err := apply(old, ok)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			s.deleteKey(key)
+		} else {
+			s.setEncoded(key, b)
+		}
+		return nil
+	}
+	var result []byte
+	deadline := time.Now().Add(s.meta.IdleTimeout)
+	start := time.Now()
+	t, err := s.m.store.Update(s.r.Context(), s.tok, key, deadline, func(old []byte, ok bool) ([]byte, error) {
+		b, err := apply(old, ok)
+		result = b
+		return b, err
+	})
+	s.m.observe(OpUpdate, start, len(result), !errors.Is(err, ErrNotFound), err)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("sessionkit: update: session ended meanwhile: %w", ErrConflict)
+	case err != nil:
+		return s.m.storeErr("update", err)
+	}
+	if s.updated == nil {
+		s.updated = make(map[string][]byte, 1)
+	}
+	s.updated[key] = result
+	s.meta.IdleDeadline = deadline
+	s.setToken(t)
+	return nil
+}
+
+// setToken records the token the store returned. s.mu is held.
+func (s *Session) setToken(t Token) {
+	if t != s.tok {
+		s.tok, s.tokDirty = t, true
+	}
+}
+
+// Renew moves the session to a new token and kills the old one, keeping its
+// data: call it whenever the user's privileges change, to defeat session
+// fixation (SetPrincipal calls it).
+//
+// A concurrent request that still holds the old token keeps the session it
+// loaded; if it then commits changes, its commit finds no session and it is
+// answered with ErrConflict (409 by default): its changes are not written,
+// and the client, by then holding the new token, may retry. A request with
+// the old token that arrives after the renew gets a new, empty session.
+func (s *Session) Renew() error {
+	defer s.unlock()
+	if err := s.begin(true); err != nil {
+		return err
+	}
+	return s.renew()
+}
+
+func (s *Session) renew() error {
+	ctx := s.r.Context()
+	next, err := s.m.mint(ctx)
+	if err != nil {
+		return err
+	}
+	if !s.stored {
+		s.tok, s.tokDirty = next, true
+		return nil
+	}
+	start := time.Now()
+	t, err := s.m.store.Renew(ctx, s.tok, next)
+	s.m.observe(OpRenew, start, 0, !errors.Is(err, ErrNotFound), err)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// The session ended meanwhile: start afresh under the new token.
+		s.fresh()
+		s.tok, s.tokDirty = next, true
+		return nil
+	case err != nil:
+		return s.m.storeErr("renew", err)
+	}
+	s.tok, s.tokDirty = t, true
+	return nil
+}
+
+// Destroy deletes the session from the store at once and empties it. If the
+// handler writes to the session afterwards, a new session with a new token
+// is created; otherwise the client is told to drop its token.
+func (s *Session) Destroy() error {
+	defer s.unlock()
+	if err := s.begin(true); err != nil {
+		return err
+	}
+	if s.stored {
+		start := time.Now()
+		err := s.m.store.Delete(s.r.Context(), s.tok)
+		s.m.observe(OpDelete, start, 0, true, err)
+		if err != nil {
+			return s.m.storeErr("delete", err)
+		}
+	}
+	s.fresh()
+	s.tokDirty = true
+	return nil
+}
+
+// Principal returns the user the session belongs to, "" if anonymous.
+func (s *Session) Principal() string {
+	if s == nil {
+		return ""
+	}
+	defer s.mu.Unlock()
+	if s.begin(false) != nil {
+		return ""
+	}
+	return s.meta.Principal
+}
+
+// SetPrincipal records the user the session belongs to (log in), or "" (log
+// out), so that the store can list and revoke the user's sessions. When the
+// principal changes, the session is renewed (new token, same data), as
+// OWASP asks at every privilege change.
+func (s *Session) SetPrincipal(principal string) error {
+	defer s.unlock()
+	if err := s.begin(true); err != nil {
+		return err
+	}
+	if principal == s.meta.Principal {
+		return nil
+	}
+	if err := s.renew(); err != nil {
+		return err
+	}
+	s.meta.Principal = principal
+	s.metaDirty = true
+	return nil
+}
+
+// RememberMe makes the session a persistent one that lasts the Manager's
+// RememberMeLifetime from its creation and whose cookie survives browser
+// restarts (on), or a browser-session one with the normal Lifetime (off).
+func (s *Session) RememberMe(on bool) error {
+	defer s.unlock()
+	if err := s.begin(true); err != nil {
+		return err
+	}
+	life := s.m.cfg.Lifetime
+	if on {
+		life = s.m.cfg.RememberMeLifetime
+	}
+	s.meta.Persistent = on
+	s.meta.Deadline = s.meta.Created.Add(life)
+	s.metaDirty, s.tokDirty = true, true
+	return nil
+}
+
+// SetTimeouts overrides the Manager's idle timeout and lifetime for this
+// session; a zero value keeps the current one. The lifetime counts from the
+// session's creation.
+func (s *Session) SetTimeouts(idle, lifetime time.Duration) error {
+	defer s.unlock()
+	if err := s.begin(true); err != nil {
+		return err
+	}
+	if idle > 0 {
+		s.meta.IdleTimeout = idle
+	}
+	if lifetime > 0 {
+		s.meta.Deadline = s.meta.Created.Add(lifetime)
+	}
+	s.metaDirty, s.tokDirty = true, true
+	return nil
+}
+
+// Deadline returns when the session ends at the latest: the earlier of its
+// idle deadline and its absolute deadline.
+func (s *Session) Deadline() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	defer s.mu.Unlock()
+	if s.begin(false) != nil {
+		return time.Time{}
+	}
+	if s.meta.IdleDeadline.Before(s.meta.Deadline) {
+		return s.meta.IdleDeadline
+	}
+	return s.meta.Deadline
+}
+
+// commit writes what the request changed. It runs once, before the
+// response's header is written.
+func (s *Session) commit(w http.ResponseWriter) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.committed = true
+	if !s.loaded {
+		return nil
+	}
+	if s.err != nil {
+		return s.err
+	}
+	ctx := s.r.Context()
+	now := time.Now()
+	changed := len(s.set) > 0 || len(s.deleted) > 0 || s.metaDirty
+	if s.stored {
+		if err := s.commitStored(ctx, now, changed); err != nil {
+			return err
+		}
+	} else if len(s.set) > 0 || s.meta.Principal != "" {
+		if err := s.create(ctx, now); err != nil {
+			return err
+		}
+	} else if s.sent {
+		// Nothing to keep: tell the client to drop the token it sent
+		// (destroyed, expired or garbage).
+		s.m.cfg.Transport.SetToken(w, s.r, "", time.Time{})
+		return nil
+	} else {
+		return nil
+	}
+	if s.tokDirty {
+		var expires time.Time
+		if s.meta.Persistent {
+			expires = s.meta.Deadline
+		}
+		s.m.cfg.Transport.SetToken(w, s.r, string(s.tok), expires)
+	}
+	return nil
+}
+
+func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool) error {
+	idle := now.Add(s.meta.IdleTimeout)
+	if idle.After(s.meta.Deadline) {
+		idle = s.meta.Deadline
+	}
+	if !changed {
+		// Touch only once a share of the idle timeout has passed.
+		passed := s.meta.IdleTimeout - s.meta.IdleDeadline.Sub(now)
+		if float64(passed) < s.m.cfg.TouchAfter*float64(s.meta.IdleTimeout) {
+			return nil
+		}
+		start := time.Now()
+		t, err := s.m.store.Touch(ctx, s.tok, idle)
+		s.m.observe(OpTouch, start, 0, !errors.Is(err, ErrNotFound), err)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			s.tokDirty = false // gone meanwhile; never resend its token
+			return nil
+		case err != nil:
+			return s.m.storeErr("touch", err)
+		}
+		s.setToken(t)
+		return nil
+	}
+	d := Delta{Set: s.set, IdleDeadline: idle}
+	for k := range s.deleted {
+		d.Deleted = append(d.Deleted, k)
+	}
+	if s.metaDirty {
+		meta := s.meta
+		meta.IdleDeadline = idle
+		d.Meta = &meta
+	}
+	if len(s.set) > 0 {
+		if size := s.size(); size > s.m.cfg.MaxSize {
+			return fmt.Errorf("sessionkit: commit: %d bytes over the limit of %d: %w", size, s.m.cfg.MaxSize, ErrTooLarge)
+		}
+	}
+	start := time.Now()
+	t, err := s.m.store.Commit(ctx, s.tok, d)
+	s.m.observe(OpCommit, start, valuesSize(s.set), !errors.Is(err, ErrNotFound), err)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("sessionkit: commit: session ended meanwhile: %w", ErrConflict)
+	case err != nil:
+		return s.m.storeErr("commit", err)
+	}
+	s.setToken(t)
+	return nil
+}
+
+func (s *Session) create(ctx context.Context, now time.Time) error {
+	if l := s.m.limiter; l != nil && !l.allow(s.r) {
+		return ErrRateLimited
+	}
+	// A session not stored yet has only the values this request set.
+	values := maps.Clone(s.set)
+	if size := valuesSize(values); size > s.m.cfg.MaxSize {
+		return fmt.Errorf("sessionkit: create: %d bytes over the limit of %d: %w", size, s.m.cfg.MaxSize, ErrTooLarge)
+	}
+	if s.tok == "" {
+		t, err := s.m.mint(ctx)
+		if err != nil {
+			return err
+		}
+		s.tok = t
+	}
+	meta := s.meta
+	meta.IdleDeadline = now.Add(meta.IdleTimeout)
+	if meta.IdleDeadline.After(meta.Deadline) {
+		meta.IdleDeadline = meta.Deadline
+	}
+	start := time.Now()
+	t, err := s.m.store.Create(ctx, s.tok, Record{Meta: meta, Values: values})
+	s.m.observe(OpCreate, start, valuesSize(values), true, err)
+	if err != nil {
+		return s.m.storeErr("create", err)
+	}
+	s.tok, s.tokDirty = t, true
+	return nil
+}
+
+// size returns the encoded size of the session as this request leaves it.
+func (s *Session) size() int {
+	n := 0
+	s.each(func(k string, b []byte) { n += len(k) + len(b) })
+	return n
+}
+
+func valuesSize(values map[string][]byte) int {
+	n := 0
+	for k, v := range values {
+		n += len(k) + len(v)
+	}
+	return n
+}

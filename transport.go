@@ -1,0 +1,239 @@
+package sessionkit
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// Transport carries the token between client and server. Its methods may be
+// called concurrently.
+type Transport interface {
+	// Token returns the token the request carries, or "" if none.
+	Token(r *http.Request) string
+	// SetToken makes the response carry token t. An empty t tells the
+	// client to forget its token. A zero expires means the token lives
+	// as long as the client's browsing session (a session cookie);
+	// otherwise it is kept until expires.
+	SetToken(w http.ResponseWriter, r *http.Request, t string, expires time.Time)
+}
+
+// CookieTransport carries the token in a cookie. Its zero value is the
+// production default: a cookie named "__Host-session", HttpOnly, Secure,
+// SameSite=Lax, Path=/, with no Domain.
+//
+// Name prefixes: without a Domain, a Secure cookie is named with the
+// "__Host-" prefix, which browsers accept only from HTTPS, without a Domain
+// and with Path=/: no sibling subdomain can set or shadow it. With a Domain
+// (sessions shared across subdomains) it takes the "__Secure-" prefix
+// instead, and every subdomain of Domain can set a cookie of that name
+// ("cookie tossing"): a compromised or hostile sibling subdomain can plant a
+// session token of its choosing in a user's browser. Share a parent domain
+// only among hosts you trust, and renew the session at login (SetPrincipal
+// does) so a planted token never becomes an authenticated one.
+type CookieTransport struct {
+	// Name is the cookie's name before its prefix. Default "session".
+	Name string
+	// Domain, when set, shares the cookie with every subdomain of it
+	// (for example "mall.test" for shop.mall.test and pay.mall.test).
+	// New refuses a public suffix such as "com" or "github.io".
+	// Default: none, the cookie belongs to its host only.
+	Domain string
+	// Path is the cookie's path. Default "/".
+	Path string
+	// SameSite defaults to http.SameSiteLaxMode.
+	SameSite http.SameSite
+	// Insecure drops the Secure attribute and the name prefix, so that
+	// browsers keep the cookie over plain HTTP. Only for development on
+	// loopback: the Manager says so in a log line at start.
+	// Default false.
+	Insecure bool
+	// ChunkSize is the largest cookie, name, value and attributes
+	// together; a longer token is split over several cookies (NAME,
+	// NAME.1, NAME.2, ...) and joined back. Default 4096, the size every
+	// browser accepts.
+	ChunkSize int
+	// MaxChunks caps the number of cookies one token may take.
+	// Default 2: with the default ChunkSize, the whole Cookie header then
+	// stays under nginx's default 8 KB header buffer.
+	MaxChunks int
+}
+
+// CookieName returns the name the cookie is sent under, prefix included.
+func (c *CookieTransport) CookieName() string {
+	name := c.Name
+	if name == "" {
+		name = "session"
+	}
+	switch {
+	case c.Insecure:
+		return name
+	case c.Domain != "":
+		return "__Secure-" + name
+	default:
+		return "__Host-" + name
+	}
+}
+
+// check validates the configuration.
+func (c *CookieTransport) check() error {
+	if c.Domain == "" {
+		return nil
+	}
+	d := strings.TrimPrefix(strings.ToLower(c.Domain), ".")
+	if _, err := netip.ParseAddr(d); err == nil || strings.ContainsAny(d, ":/ ") {
+		return fmt.Errorf("sessionkit: cookie Domain %q must be a domain name", c.Domain)
+	}
+	if ps, _ := publicsuffix.PublicSuffix(d); ps == d {
+		return fmt.Errorf("sessionkit: cookie Domain %q is a public suffix, which browsers refuse", c.Domain)
+	}
+	return nil
+}
+
+func (c *CookieTransport) chunkLimits() (size, chunks int) {
+	size, chunks = c.ChunkSize, c.MaxChunks
+	if size <= 0 {
+		size = 4096
+	}
+	if chunks <= 0 {
+		chunks = 2
+	}
+	return size, chunks
+}
+
+// MaxTokenLen returns the longest token the transport can carry.
+func (c *CookieTransport) MaxTokenLen() int {
+	size, chunks := c.chunkLimits()
+	per := size - c.overhead(c.CookieName()+".9")
+	if per < 0 {
+		return 0
+	}
+	return per * chunks
+}
+
+// overhead is the length of a cookie's name and attributes as SetToken
+// writes them, with a long Expires.
+func (c *CookieTransport) overhead(name string) int {
+	ck := c.cookie(name, "", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+	return len(ck.String())
+}
+
+func (c *CookieTransport) cookie(name, value string, expires time.Time) *http.Cookie {
+	path := c.Path
+	if path == "" || (!c.Insecure && c.Domain == "") {
+		path = "/" // __Host- requires Path=/
+	}
+	ss := c.SameSite
+	if ss == 0 {
+		ss = http.SameSiteLaxMode
+	}
+	ck := &http.Cookie{
+		Name: name, Value: value, Path: path, Domain: c.Domain,
+		HttpOnly: true, Secure: !c.Insecure, SameSite: ss,
+	}
+	if !expires.IsZero() {
+		ck.Expires = expires.UTC()
+	}
+	return ck
+}
+
+// chunkName is the cookie name of chunk i.
+func chunkName(name string, i int) string {
+	if i == 0 {
+		return name
+	}
+	return fmt.Sprintf("%s.%d", name, i)
+}
+
+// Token implements Transport. A token split over several cookies is joined
+// back; a missing chunk yields a token that fails to open.
+func (c *CookieTransport) Token(r *http.Request) string {
+	name := c.CookieName()
+	first := cookieValue(r, name)
+	if first == "" {
+		return ""
+	}
+	_, chunks := c.chunkLimits()
+	if chunks == 1 {
+		return first
+	}
+	var b strings.Builder
+	b.WriteString(first)
+	for i := 1; i < chunks; i++ {
+		v := cookieValue(r, chunkName(name, i))
+		if v == "" {
+			break
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// cookieValue returns the first cookie of that name. Unlike r.Cookie it
+// parses only the cookies it must.
+func cookieValue(r *http.Request, name string) string {
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			k, v, ok := strings.Cut(part, "=")
+			if ok && k == name {
+				return strings.Trim(v, `"`)
+			}
+		}
+	}
+	return ""
+}
+
+// SetToken implements Transport. It writes one cookie per chunk and expires
+// the request's chunks that the new token no longer uses.
+func (c *CookieTransport) SetToken(w http.ResponseWriter, r *http.Request, t string, expires time.Time) {
+	name := c.CookieName()
+	size, chunks := c.chunkLimits()
+	per := size - c.overhead(chunkName(name, chunks-1))
+	n := 0
+	for len(t) > 0 && n < chunks {
+		part := t
+		if len(part) > per && n < chunks-1 {
+			part = part[:per]
+		}
+		t = t[len(part):]
+		http.SetCookie(w, c.cookie(chunkName(name, n), part, expires))
+		n++
+	}
+	// Expire what the client holds beyond the chunks just written.
+	for i := n; i < chunks; i++ {
+		cn := chunkName(name, i)
+		if i == 0 || cookieValue(r, cn) != "" {
+			ck := c.cookie(cn, "", time.Time{})
+			ck.MaxAge = -1
+			http.SetCookie(w, ck)
+		}
+	}
+}
+
+// HeaderTransport carries the token in a request header and sends it back in
+// the same response header, for API clients that do not keep cookies.
+type HeaderTransport struct {
+	// Name is the header's name. Default "X-Session-Token".
+	Name string
+}
+
+func (h *HeaderTransport) name() string {
+	if h.Name == "" {
+		return "X-Session-Token"
+	}
+	return h.Name
+}
+
+// Token implements Transport.
+func (h *HeaderTransport) Token(r *http.Request) string { return r.Header.Get(h.name()) }
+
+// SetToken implements Transport. An empty token is sent as an empty header:
+// the client must drop its token.
+func (h *HeaderTransport) SetToken(w http.ResponseWriter, _ *http.Request, t string, _ time.Time) {
+	w.Header().Set(h.name(), t)
+}
