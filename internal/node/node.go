@@ -1,0 +1,141 @@
+// Package node assembles one shop node: a session store, a Manager, the
+// shop, Prometheus metrics and an HTTP server.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/shop"
+	"github.com/sessionkit/sessionkit/prom"
+)
+
+// Config configures a node.
+type Config struct {
+	// Name is the node's stable name. Default "n1".
+	Name string
+	// Strategy names the session strategy, for display. Default "memory".
+	Strategy string
+	// Store keeps the sessions. Required.
+	Store sessionkit.Store
+	// Listen is the address to serve on. Default "127.0.0.1:0", a free
+	// port.
+	Listen string
+	// Dev serves the development cookie (not Secure, no prefix), for
+	// plain HTTP on loopback. Default false: a Secure __Host- cookie, for
+	// a node behind a TLS-terminating router.
+	Dev bool
+	// Session adjusts the Manager's configuration; its Transport,
+	// Observer and Logger are set by the node when left nil.
+	Session sessionkit.Config
+	// Logger receives the node's log lines. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Node is a running shop node.
+type Node struct {
+	cfg     Config
+	ln      net.Listener
+	srv     *http.Server
+	served  chan error
+	Manager *sessionkit.Manager
+}
+
+// Start starts a node; it serves until Shutdown.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("node: no store")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "n1"
+	}
+	if cfg.Strategy == "" {
+		cfg.Strategy = "memory"
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sc := cfg.Session
+	if sc.Transport == nil {
+		sc.Transport = &sessionkit.CookieTransport{Insecure: cfg.Dev}
+	}
+	if sc.Observer == nil {
+		sc.Observer = prom.New(reg)
+	}
+	if sc.Logger == nil {
+		sc.Logger = cfg.Logger
+	}
+	mgr, err := sessionkit.New(cfg.Store, sc)
+	if err != nil {
+		return nil, err
+	}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessionkit_shop_requests_total", Help: "Shop requests by status code.",
+	}, []string{"code"})
+	reg.MustRegister(requests)
+
+	app := mgr.Handler(shop.New(shop.Config{Node: cfg.Name, Strategy: cfg.Strategy, Manager: mgr}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", promhttp.InstrumentHandlerCounter(requests, app))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, ln: ln, served: make(chan error, 1), Manager: mgr}
+	n.srv = &http.Server{
+		Handler:           withNodeHeader(cfg.Name, mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() { n.served <- n.srv.Serve(ln) }()
+	return n, nil
+}
+
+// withNodeHeader names the serving node in every response, so that tests
+// and users behind a router see where a request went.
+func withNodeHeader(name string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Sessionkit-Node", name)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// URL returns the node's base URL.
+func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }
+
+// Banner returns the line that announces the node: "node NAME: URL pid PID".
+func (n *Node) Banner(pid int) string {
+	return fmt.Sprintf("node %s: %s pid %s", n.cfg.Name, n.URL(), strconv.Itoa(pid))
+}
+
+// Shutdown stops accepting requests and waits, until ctx ends, for those in
+// flight.
+func (n *Node) Shutdown(ctx context.Context) error {
+	err := n.srv.Shutdown(ctx)
+	if serr := <-n.served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}

@@ -1,0 +1,67 @@
+// Package prom exports a sessionkit.Manager's store operations as
+// Prometheus metrics. It implements sessionkit.Observer:
+//
+//	obs := prom.New(prometheus.DefaultRegisterer)
+//	mgr, err := sessionkit.New(store, sessionkit.Config{Observer: obs})
+package prom
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Observer counts and times store operations. Metrics, all labelled by
+// operation (load, create, commit, touch, renew, update, delete):
+//
+//	sessionkit_store_operations_total{op,result}  result: ok, not_found, error
+//	sessionkit_store_duration_seconds{op}         histogram
+//	sessionkit_store_bytes_total{op}              encoded bytes read or written
+type Observer struct {
+	ops      *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	bytes    *prometheus.CounterVec
+}
+
+var _ sessionkit.Observer = (*Observer)(nil)
+
+// New registers the metrics with reg and returns the Observer. It panics if
+// they are already registered with reg, as prometheus.MustRegister does.
+func New(reg prometheus.Registerer) *Observer {
+	o := &Observer{
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessionkit_store_operations_total",
+			Help: "Session store operations by operation and result.",
+		}, []string{"op", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sessionkit_store_duration_seconds",
+			Help:    "Time spent in the session store, by operation.",
+			Buckets: []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1},
+		}, []string{"op"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessionkit_store_bytes_total",
+			Help: "Encoded session bytes read or written, by operation.",
+		}, []string{"op"}),
+	}
+	reg.MustRegister(o.ops, o.duration, o.bytes)
+	return o
+}
+
+// Observe implements sessionkit.Observer.
+func (o *Observer) Observe(e sessionkit.Event) {
+	op := e.Op.String()
+	result := "ok"
+	switch {
+	case errors.Is(e.Err, sessionkit.ErrNotFound) || (e.Err == nil && !e.Found):
+		result = "not_found"
+	case e.Err != nil:
+		result = "error"
+	}
+	o.ops.WithLabelValues(op, result).Inc()
+	o.duration.WithLabelValues(op).Observe(e.Duration.Seconds())
+	if e.Bytes > 0 {
+		o.bytes.WithLabelValues(op).Add(float64(e.Bytes))
+	}
+}

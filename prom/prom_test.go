@@ -1,0 +1,48 @@
+package prom_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/memstore"
+	"github.com/sessionkit/sessionkit/prom"
+)
+
+func TestObserver(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	obs := prom.New(reg)
+	store := memstore.New()
+	defer store.Close()
+	mgr, err := sessionkit.New(store, sessionkit.Config{Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mgr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.FromContext(r.Context()).Set("a", "b")
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(w.Result().Cookies()[0])
+	h.ServeHTTP(httptest.NewRecorder(), r)
+
+	want := `
+# HELP sessionkit_store_operations_total Session store operations by operation and result.
+# TYPE sessionkit_store_operations_total counter
+sessionkit_store_operations_total{op="commit",result="ok"} 1
+sessionkit_store_operations_total{op="create",result="ok"} 1
+sessionkit_store_operations_total{op="load",result="ok"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sessionkit_store_operations_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(reg, "sessionkit_store_duration_seconds"); n != 3 {
+		t.Fatalf("%d duration series, want 3", n)
+	}
+}
