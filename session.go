@@ -567,7 +567,8 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 		meta.IdleDeadline = idle
 		d.Meta = &meta
 	}
-	if len(s.set) > 0 {
+	// The exact size needs a merge; its upper bound usually settles it.
+	if len(s.set) > 0 && valuesSize(s.base)+valuesSize(s.updated)+valuesSize(s.set) > s.m.cfg.MaxSize {
 		if size := s.size(); size > s.m.cfg.MaxSize {
 			return fmt.Errorf("sessionkit: commit: %d bytes over the limit of %d: %w", size, s.m.cfg.MaxSize, ErrTooLarge)
 		}

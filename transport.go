@@ -57,25 +57,30 @@ type CookieTransport struct {
 	// NAME.1, NAME.2, ...) and joined back. Default 4096, the size every
 	// browser accepts.
 	ChunkSize int
-	// MaxChunks caps the number of cookies one token may take.
-	// Default 2: with the default ChunkSize, the whole Cookie header then
+	// MaxChunks caps the number of cookies one token may take, at most
+	// 16. Default 2: with the default ChunkSize, the whole Cookie header then
 	// stays under nginx's default 8 KB header buffer.
 	MaxChunks int
 }
 
 // CookieName returns the name the cookie is sent under, prefix included.
 func (c *CookieTransport) CookieName() string {
-	name := c.Name
+	prefix, name := c.nameParts()
+	return prefix + name
+}
+
+func (c *CookieTransport) nameParts() (prefix, name string) {
+	name = c.Name
 	if name == "" {
 		name = "session"
 	}
 	switch {
 	case c.Insecure:
-		return name
+		return "", name
 	case c.Domain != "":
-		return "__Secure-" + name
+		return "__Secure-", name
 	default:
-		return "__Host-" + name
+		return "__Host-", name
 	}
 }
 
@@ -102,7 +107,7 @@ func (c *CookieTransport) chunkLimits() (size, chunks int) {
 	if chunks <= 0 {
 		chunks = 2
 	}
-	return size, chunks
+	return size, min(chunks, maxChunks)
 }
 
 // MaxTokenLen returns the longest token the transport can carry.
@@ -152,34 +157,63 @@ func chunkName(name string, i int) string {
 // Token implements Transport. A token split over several cookies is joined
 // back; a missing chunk yields a token that fails to open.
 func (c *CookieTransport) Token(r *http.Request) string {
-	name := c.CookieName()
-	first := cookieValue(r, name)
-	if first == "" {
-		return ""
-	}
+	prefix, name := c.nameParts()
 	_, chunks := c.chunkLimits()
-	if chunks == 1 {
-		return first
-	}
-	var b strings.Builder
-	b.WriteString(first)
-	for i := 1; i < chunks; i++ {
-		v := cookieValue(r, chunkName(name, i))
-		if v == "" {
-			break
+	var parts [maxChunks]string
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || !strings.HasPrefix(k, prefix) || !strings.HasPrefix(k[len(prefix):], name) {
+				continue
+			}
+			i := chunkIndex(k[len(prefix)+len(name):])
+			if i >= 0 && i < chunks && parts[i] == "" {
+				parts[i] = strings.Trim(v, `"`)
+			}
 		}
-		b.WriteString(v)
 	}
-	return b.String()
+	if parts[0] == "" || parts[1] == "" {
+		return parts[0]
+	}
+	n := 0
+	for n < chunks && parts[n] != "" {
+		n++
+	}
+	return strings.Join(parts[:n], "")
 }
 
-// cookieValue returns the first cookie of that name. Unlike r.Cookie it
-// parses only the cookies it must.
+// maxChunks bounds MaxChunks.
+const maxChunks = 16
+
+// chunkIndex parses a chunk cookie's suffix: "" is chunk 0, ".N" chunk N;
+// anything else is -1.
+func chunkIndex(suffix string) int {
+	if suffix == "" {
+		return 0
+	}
+	if len(suffix) < 2 || suffix[0] != '.' || len(suffix) > 3 {
+		return -1
+	}
+	n := 0
+	for _, c := range suffix[1:] {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n == 0 || suffix[1] == '0' {
+		return -1
+	}
+	return n
+}
+
+// cookieValue returns the first cookie of that name.
 func cookieValue(r *http.Request, name string) string {
 	for _, line := range r.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
-			part = strings.TrimSpace(part)
-			k, v, ok := strings.Cut(part, "=")
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 			if ok && k == name {
 				return strings.Trim(v, `"`)
 			}

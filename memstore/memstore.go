@@ -277,8 +277,10 @@ func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Del
 		meta.IdleDeadline = d.IdleDeadline
 		values := old.values
 		if len(d.Set) > 0 || len(d.Deleted) > 0 {
-			values = make(map[string][]byte, len(old.values)+len(d.Set))
-			maps.Copy(values, old.values)
+			values = maps.Clone(old.values) // copies the table whole: faster than inserting
+			if values == nil {
+				values = make(map[string][]byte, len(d.Set))
+			}
 			maps.Copy(values, d.Set)
 			for _, k := range d.Deleted {
 				delete(values, k)

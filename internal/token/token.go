@@ -59,6 +59,11 @@ func base64URLValue(c byte) byte {
 // Hash returns the SHA-256 of the token: the key a server store files its
 // record under.
 func Hash(s string) [32]byte {
+	if len(s) <= Len {
+		// Tokens are short: hash from the stack, not a heap copy.
+		var buf [Len]byte
+		return sha256.Sum256(buf[:copy(buf[:], s)])
+	}
 	return sha256.Sum256([]byte(s))
 }
 

@@ -1,0 +1,17 @@
+module github.com/sessionkit/sessionkit/bench
+
+go 1.26.0
+
+require (
+	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/gorilla/sessions v1.4.0
+	github.com/sessionkit/sessionkit v0.0.0
+)
+
+require (
+	github.com/gorilla/securecookie v1.1.2 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
+
+replace github.com/sessionkit/sessionkit => ../

@@ -1,0 +1,174 @@
+// Package bench compares sessionkit with its peers. It is a module of its
+// own so that the peers never enter sessionkit's go.mod. Run:
+//
+//	go test -run '^$' -bench . -count 10 | tee new.txt && benchstat new.txt
+package bench
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	scsmem "github.com/alexedwards/scs/v2/memstore"
+	"github.com/gorilla/sessions"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/memstore"
+)
+
+// session is the benchmark session: 9 keys, about 200 bytes, as a shop
+// keeps them.
+var session = map[string]any{
+	"user_id":     "u-1234567",
+	"csrf":        "k7Qm2Vd9xLp4Rt8Wz1Yb6Nc3Hf5Jg0Ks2Ae7Uo9Ii4E",
+	"name":        "Ada Lovelace",
+	"cart_id":     "c-98765432",
+	"flash":       "Welcome back!",
+	"locale":      "en-GB",
+	"theme":       "dark",
+	"csrf_expiry": int64(1795000000),
+	"last_seen":   int64(1794990000),
+}
+
+// target is one contender: a handler that reads "user_id" and writes
+// "last_seen", and the Cookie header of an existing session holding the
+// benchmark session.
+type target struct {
+	h      http.Handler
+	cookie string
+}
+
+// run measures one request through t: a request with the session's
+// cookie, the handler, the commit.
+func run(b *testing.B, t target) {
+	b.Helper()
+	b.ReportAllocs()
+	b.ReportMetric(float64(len(t.cookie)), "cookie-bytes")
+	for b.Loop() {
+		r := httptest.NewRequest("GET", "/", nil)
+		if t.cookie != "" {
+			r.Header.Set("Cookie", t.cookie)
+		}
+		w := httptest.NewRecorder()
+		t.h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
+// seed runs one request through h that stores the benchmark session, and
+// returns the Cookie header that names it.
+func seed(b *testing.B, h http.Handler) string {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/seed", nil))
+	var parts []string
+	for _, c := range w.Result().Cookies() {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	if len(parts) == 0 {
+		b.Fatal("seeding set no cookie")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func sessionkitTarget(b *testing.B, store sessionkit.Store, touch bool) target {
+	mgr, err := sessionkit.New(store, sessionkit.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := mgr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !touch {
+			return
+		}
+		s := sessionkit.FromContext(r.Context())
+		if r.URL.Path == "/seed" {
+			for k, v := range session {
+				s.Set(k, v)
+			}
+			return
+		}
+		if _, ok := sessionkit.Get[string](s, "user_id"); !ok {
+			http.Error(w, "no session", 500)
+			return
+		}
+		s.Set("last_seen", time.Now().Unix())
+	}))
+	return target{h: h, cookie: seed(b, mgr.Handler(seedHandler()))}
+}
+
+// seedHandler stores the benchmark session.
+func seedHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.FromContext(r.Context())
+		for k, v := range session {
+			s.Set(k, v)
+		}
+	})
+}
+
+func scsTarget(b *testing.B, store scs.Store) target {
+	sm := scs.New()
+	sm.Store = store
+	h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if r.URL.Path == "/seed" {
+			for k, v := range session {
+				sm.Put(ctx, k, v)
+			}
+			return
+		}
+		if sm.GetString(ctx, "user_id") == "" {
+			http.Error(w, "no session", 500)
+			return
+		}
+		sm.Put(ctx, "last_seen", time.Now().Unix())
+	}))
+	return target{h: h, cookie: seed(b, h)}
+}
+
+func gorillaTarget(b *testing.B) target {
+	store := sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210"))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := store.Get(r, "session")
+		if r.URL.Path == "/seed" {
+			for k, v := range session {
+				s.Values[k] = v
+			}
+		} else if _, ok := s.Values["user_id"].(string); !ok {
+			http.Error(w, "no session", 500)
+			return
+		} else {
+			s.Values["last_seen"] = time.Now().Unix()
+		}
+		if err := s.Save(r, w); err != nil {
+			http.Error(w, err.Error(), 500)
+		}
+	})
+	return target{h: h, cookie: seed(b, h)}
+}
+
+func BenchmarkRequest(b *testing.B) {
+	b.Run("bare", func(b *testing.B) {
+		run(b, target{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), cookie: "__Host-session=" + strings.Repeat("A", 43)})
+	})
+	b.Run("sessionkit-mem", func(b *testing.B) {
+		store := memstore.New()
+		defer store.Close()
+		run(b, sessionkitTarget(b, store, true))
+	})
+	b.Run("sessionkit-mem-untouched", func(b *testing.B) {
+		store := memstore.New()
+		defer store.Close()
+		run(b, sessionkitTarget(b, store, false))
+	})
+	b.Run("scs-mem", func(b *testing.B) {
+		run(b, scsTarget(b, scsmem.New()))
+	})
+	b.Run("gorilla-cookie", func(b *testing.B) {
+		run(b, gorillaTarget(b))
+	})
+}
