@@ -1,0 +1,189 @@
+// Package proc starts and stops the child processes of the demo, the lab
+// and the end-to-end tests: sessionkit nodes and routers, and the servers
+// they use. A child announces itself with lines on its standard output
+// ("node n1: http://127.0.0.1:PORT pid PID"); Start waits for them.
+package proc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Process is a running child process.
+type Process struct {
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error // the exit status, once done is closed
+	mu     sync.Mutex
+	output strings.Builder // stdout and stderr, for failure messages
+	lines  chan string     // stdout lines not yet claimed by Expect
+}
+
+// Start starts name with args, its output captured. It is killed when ctx
+// ends. Extra environment variables come from env ("K=V").
+func Start(ctx context.Context, env []string, name string, args ...string) (*Process, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{cmd: cmd, done: make(chan struct{}), lines: make(chan string, 1024)}
+	cmd.Stderr = writerFunc(func(b []byte) (int, error) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.output.Len() < 1<<20 {
+			p.output.Write(b)
+		}
+		return len(b), nil
+	})
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.output.WriteString(line + "\n")
+			p.mu.Unlock()
+			select {
+			case p.lines <- line:
+			default: // nobody reads: drop
+			}
+		}
+		p.err = cmd.Wait()
+		close(p.lines)
+		close(p.done)
+	}()
+	return p, nil
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// Expect waits until the process prints a line matching re and returns
+// the line's submatches. It fails when the process exits first or the
+// timeout passes.
+func (p *Process) Expect(re *regexp.Regexp, timeout time.Duration) ([]string, error) {
+	deadline := time.After(timeout)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				return nil, fmt.Errorf("%s exited (%v) before printing %q; output:\n%s", p.Name(), p.err, re, p.Output())
+			}
+			if m := re.FindStringSubmatch(line); m != nil {
+				return m, nil
+			}
+		case <-deadline:
+			return nil, fmt.Errorf("%s printed no line matching %q within %v; output:\n%s", p.Name(), re, timeout, p.Output())
+		}
+	}
+}
+
+// Name returns the process's command line, shortened.
+func (p *Process) Name() string {
+	s := strings.Join(p.cmd.Args, " ")
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return s
+}
+
+// Pid returns the process ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Output returns what the process printed so far.
+func (p *Process) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.output.String()
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Kill sends SIGKILL to the process and its group and waits for it.
+func (p *Process) Kill() {
+	syscall.Kill(-p.Pid(), syscall.SIGKILL)
+	<-p.done
+}
+
+// Stop sends SIGTERM and waits up to timeout for the process to exit, then
+// kills it. It returns the exit error (nil for status 0).
+func (p *Process) Stop(timeout time.Duration) error {
+	p.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		p.Kill()
+		return fmt.Errorf("%s did not exit within %v of SIGTERM", p.Name(), timeout)
+	}
+}
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Err returns the exit error once Done is closed.
+func (p *Process) Err() error { return p.err }
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// WaitFor calls cond until it returns nil or the timeout passes, and
+// returns its last error then.
+func WaitFor(timeout time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	delay := 5 * time.Millisecond
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %v: %w", timeout, err)
+		}
+		time.Sleep(delay)
+		delay = min(delay*2, 200*time.Millisecond)
+	}
+}
+
+// ErrNoBinary is returned by Binary when SESSIONKIT_BIN is not set.
+var ErrNoBinary = errors.New("SESSIONKIT_BIN is not set: run the process tests through make test")
+
+// Binary returns the sessionkit binary the process tests run.
+func Binary() (string, error) {
+	bin := os.Getenv("SESSIONKIT_BIN")
+	if bin == "" {
+		return "", ErrNoBinary
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return "", err
+	}
+	return bin, nil
+}
+
+var _ io.Writer = writerFunc(nil)
