@@ -18,6 +18,7 @@ const usage = `sessionkit: distributed HTTP session management for Go
 Usage:
   sessionkit demo [flags]   run the demo shop (open the printed URL)
   sessionkit node [flags]   run one shop node
+  sessionkit router [flags] run the session-aware router in front of nodes
   sessionkit help           this text
 
 Run "sessionkit COMMAND -h" for a command's flags.
@@ -37,6 +38,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runNode(ctx, rest, stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, rest, stdout, stderr)
+	case "router":
+		err = runRouter(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -5,11 +5,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/node"
 	"github.com/sessionkit/sessionkit/memstore"
+	"github.com/sessionkit/sessionkit/placement"
+	"github.com/sessionkit/sessionkit/ring"
+	"github.com/sessionkit/sessionkit/router"
 )
 
 // storeFlags are the flags that choose and configure a session store.
@@ -42,8 +47,28 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	strategy := fs.String("strategy", "", "strategy name to display (default: the store's name)")
 	dev := fs.Bool("dev", false, "development cookie for plain HTTP on loopback (not Secure, no __Host- prefix)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	members := fs.String("members", "", `the router's members ("name=URL[,weight]" separated by spaces): mint tokens this node owns on their ring`)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var session sessionkit.Config
+	if *members != "" {
+		list, err := router.ParseMembers(strings.NewReader(*members))
+		if err != nil {
+			return err
+		}
+		var rm []ring.Member
+		for _, m := range list {
+			rm = append(rm, ring.Member{Name: m.Name, Weight: m.Weight})
+		}
+		r, err := ring.New(ring.Config{}, rm)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(list, func(m router.Member) bool { return m.Name == *name }) {
+			return fmt.Errorf("-members does not list this node, %q", *name)
+		}
+		session.Minter = placement.NewMinter(*name, func() *ring.Ring { return r })
 	}
 	log, err := logger(stderr, *level)
 	if err != nil {
@@ -52,7 +77,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *strategy == "" {
 		*strategy = sf.store
 	}
-	return serveNode(ctx, &sf, node.Config{Name: *name, Strategy: *strategy, Listen: *listen, Dev: *dev, Logger: log}, stdout)
+	return serveNode(ctx, &sf, node.Config{Name: *name, Strategy: *strategy, Listen: *listen, Dev: *dev, Logger: log, Session: session}, stdout)
 }
 
 // serveNode opens the store, starts the node, prints its banner and serves

@@ -1,0 +1,212 @@
+package router
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/ring"
+)
+
+// Config configures a Router. Its zero value routes by session token on
+// the default ring.
+type Config struct {
+	// Ring chooses the hashing algorithm, its points and seed. The
+	// nodes that mint tokens (sessionkit node --members) must use the
+	// same. Default: ring.Config's defaults.
+	Ring ring.Config
+
+	// Keys lists where the routing key comes from, in order of
+	// precedence; the first present wins:
+	//
+	//	token          the session token (cookie or header), hashed with SHA-256
+	//	ip             the client address (X-Forwarded-For only from TrustedProxies)
+	//	header:NAME    a request header, such as a user ID
+	//	cookie:NAME    a cookie of the backend's own
+	//	query:NAME     a query parameter
+	//
+	// A request with none of them goes to the least-loaded healthy
+	// backend. Default ["token"].
+	Keys []string
+
+	// TokenCookie is the session cookie's name without its prefix; the
+	// router reads it with the __Host-, __Secure- or no prefix.
+	// Default "session".
+	TokenCookie string
+	// TokenHeader is the header API clients send their token in.
+	// Default "X-Session-Token".
+	TokenHeader string
+
+	// TrustedProxies lists the proxies in front of the router whose
+	// X-Forwarded-For and Forwarded headers it believes. Default none.
+	TrustedProxies []netip.Prefix
+
+	// BoundedLoad, when above 1, caps a backend's load at that many
+	// times the mean for keys that are not session tokens. It cannot
+	// apply to tokens: its choice depends on this router's view of load,
+	// and a token must reach the node holding its session. Default 0,
+	// off.
+	BoundedLoad float64
+
+	// MaxBodyBytes caps a request body. Default 10 MiB.
+	MaxBodyBytes int64
+
+	// Health configures the active health checks.
+	Health HealthConfig
+
+	// Transport forwards requests to backends. Default: an
+	// http.Transport with keep-alive connections sized for a proxy.
+	Transport http.RoundTripper
+
+	// Logger receives the router's log lines. Default slog.Default().
+	Logger *slog.Logger
+	// AccessLog, when set, receives one line per request (tokens are
+	// never logged). Default nil, off.
+	AccessLog *slog.Logger
+	// Registry registers the router's Prometheus metrics. Default: a
+	// new registry, which Registry returns.
+	Registry *prometheus.Registry
+
+	tokenTransports []sessionkit.Transport
+}
+
+// HealthConfig configures active health checks: a GET of Path on every
+// backend each Interval.
+type HealthConfig struct {
+	// Path is requested on each backend. Default "/healthz".
+	Path string
+	// Interval between checks. Default 1 s.
+	Interval time.Duration
+	// Timeout of one check. Default 500 ms.
+	Timeout time.Duration
+	// Rise is how many passing checks mark a backend healthy. Default 2.
+	Rise int
+	// Fall is how many failing checks mark a backend unhealthy. A
+	// connection refused on a forwarded request marks it at once.
+	// Default 2.
+	Fall int
+}
+
+func (c *Config) setDefaults() error {
+	if len(c.Keys) == 0 {
+		c.Keys = []string{"token"}
+	}
+	if c.TokenCookie == "" {
+		c.TokenCookie = "session"
+	}
+	if c.TokenHeader == "" {
+		c.TokenHeader = "X-Session-Token"
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 10 << 20
+	}
+	h := &c.Health
+	if h.Path == "" {
+		h.Path = "/healthz"
+	}
+	if h.Interval <= 0 {
+		h.Interval = time.Second
+	}
+	if h.Timeout <= 0 {
+		h.Timeout = 500 * time.Millisecond
+	}
+	if h.Rise <= 0 {
+		h.Rise = 2
+	}
+	if h.Fall <= 0 {
+		h.Fall = 2
+	}
+	if c.Transport == nil {
+		c.Transport = NewTransport()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	if c.BoundedLoad != 0 && c.BoundedLoad <= 1 {
+		return fmt.Errorf("router: BoundedLoad %v must be above 1", c.BoundedLoad)
+	}
+	c.tokenTransports = []sessionkit.Transport{
+		&sessionkit.CookieTransport{Name: c.TokenCookie},
+		&sessionkit.CookieTransport{Name: c.TokenCookie, Domain: "x"}, // the __Secure- name
+		&sessionkit.CookieTransport{Name: c.TokenCookie, Insecure: true},
+		&sessionkit.HeaderTransport{Name: c.TokenHeader},
+	}
+	return nil
+}
+
+// NewTransport returns the default backend transport: bounded dial and
+// header timeouts, and enough idle keep-alive connections per backend for
+// a busy proxy.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     false,
+	}
+}
+
+type keyKind uint8
+
+const (
+	keyNone keyKind = iota
+	keyToken
+	keyIP
+	keyHeader
+	keyCookie
+	keyQuery
+)
+
+func (k keyKind) String() string {
+	return [...]string{"none", "token", "ip", "header", "cookie", "query"}[k]
+}
+
+type keySource struct {
+	kind keyKind
+	name string
+}
+
+func parseKeys(specs []string) ([]keySource, error) {
+	var keys []keySource
+	for _, s := range specs {
+		kind, name, _ := strings.Cut(s, ":")
+		var k keySource
+		switch kind {
+		case "token":
+			k.kind = keyToken
+		case "ip":
+			k.kind = keyIP
+		case "header":
+			k.kind = keyHeader
+		case "cookie":
+			k.kind = keyCookie
+		case "query":
+			k.kind = keyQuery
+		default:
+			return nil, fmt.Errorf("router: unknown key %q (want token, ip, header:NAME, cookie:NAME or query:NAME)", s)
+		}
+		if (k.kind == keyToken || k.kind == keyIP) != (name == "") {
+			return nil, fmt.Errorf("router: key %q: %s takes %s", s, kind, map[bool]string{true: "no name", false: "a name"}[name == "" || k.kind == keyToken || k.kind == keyIP])
+		}
+		k.name = name
+		if k.kind == keyHeader {
+			k.name = http.CanonicalHeaderKey(name)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}

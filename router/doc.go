@@ -1,0 +1,22 @@
+// Package router is a reverse proxy that sends every request of a session
+// to the same backend node, by consistent hashing on the ring the nodes
+// share (package ring).
+//
+// The routing key is, in a configurable order of precedence, the sessionkit
+// session token (hashed with SHA-256, the same key the cluster store
+// places sessions by), the client address (X-Forwarded-For honoured only
+// from trusted proxies), a header, a cookie or a query parameter. A request
+// with no key has no affinity to keep: it goes to the least-loaded healthy
+// node, whose minted token then keeps it there (see package placement).
+//
+// Health: active checks (GET /healthz each second; 2 failures mark a node
+// down, 2 passes bring it back) and passive detection (a connection refused
+// marks it down at once). A request whose connection was refused, or an
+// idempotent bodiless one reset before any response, is retried once on
+// the key's next preference. An unhealthy node's keys go to their next
+// preference — on the ring, the node that holds their backup — and come back
+// when it recovers; no other key moves.
+//
+// Routers share no state: any number of them with the same members and
+// ring configuration route every key identically.
+package router

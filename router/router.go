@@ -1,0 +1,458 @@
+package router
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/clientip"
+	"github.com/sessionkit/sessionkit/ring"
+)
+
+// Router is a reverse proxy that sends every request of a session to the
+// same backend. It is an http.Handler; Close stops its health checks.
+type Router struct {
+	cfg      Config
+	keys     []keySource
+	resolver clientip.Resolver
+	proxy    *httputil.ReverseProxy
+	metrics  *metrics
+
+	mu   sync.Mutex // serializes member changes
+	view atomic.Pointer[view]
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// view is one immutable set of members and their ring.
+type view struct {
+	ring     *ring.Ring
+	backends map[string]*backend
+	list     []*backend // sorted by name
+}
+
+// New returns a Router over the members, its health checks running.
+func New(cfg Config, members []Member) (*Router, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	keys, err := parseKeys(cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if k.kind == keyToken && cfg.BoundedLoad > 0 && len(keys) == 1 {
+			return nil, errors.New("router: bounded loads cannot apply to session tokens: a token must reach the node that holds its session")
+		}
+	}
+	rt := &Router{
+		cfg: cfg, keys: keys,
+		resolver: clientip.Resolver{Trusted: cfg.TrustedProxies},
+		metrics:  newMetrics(cfg.Registry),
+		stop:     make(chan struct{}), done: make(chan struct{}),
+	}
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite:      rt.rewrite,
+		Transport:    &retryTransport{rt: rt, base: cfg.Transport},
+		ErrorHandler: rt.proxyError,
+		ErrorLog:     slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	if err := rt.SetMembers(members); err != nil {
+		return nil, err
+	}
+	go rt.checkHealth()
+	return rt, nil
+}
+
+// Close stops the health checks and waits for them. It may be called more
+// than once.
+func (rt *Router) Close() error {
+	rt.once.Do(func() { close(rt.stop) })
+	<-rt.done
+	return nil
+}
+
+// Members returns the current members.
+func (rt *Router) Members() []Member {
+	v := rt.view.Load()
+	members := make([]Member, len(v.list))
+	for i, b := range v.list {
+		members[i] = b.Member
+	}
+	return members
+}
+
+// SetMembers replaces the member list. Members that stay keep their health
+// state; the ring is rebuilt and swapped atomically.
+func (rt *Router) SetMembers(members []Member) error {
+	members = slices.Clone(members)
+	if err := checkMembers(members); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	old := rt.view.Load()
+	v := &view{backends: make(map[string]*backend, len(members))}
+	rm := make([]ring.Member, len(members))
+	for i, m := range members {
+		b := (*backend)(nil)
+		if old != nil {
+			if ob := old.backends[m.Name]; ob != nil && ob.URL == m.URL && ob.Weight == m.Weight {
+				b = ob
+			}
+		}
+		if b == nil {
+			var err error
+			if b, err = newBackend(m); err != nil {
+				return err
+			}
+		}
+		v.backends[m.Name] = b
+		v.list = append(v.list, b)
+		rm[i] = ring.Member{Name: m.Name, Weight: m.Weight}
+	}
+	slices.SortFunc(v.list, func(a, b *backend) int { return strings.Compare(a.Name, b.Name) })
+	if len(members) > 0 {
+		r, err := ring.New(rt.cfg.Ring, rm)
+		if err != nil {
+			return fmt.Errorf("router: %w", err)
+		}
+		v.ring = r
+	}
+	rt.view.Store(v)
+	rt.metrics.members(v.list)
+	return nil
+}
+
+// AddMember adds or replaces one member.
+func (rt *Router) AddMember(m Member) error {
+	members := rt.Members()
+	members = slices.DeleteFunc(members, func(x Member) bool { return x.Name == m.Name })
+	return rt.SetMembers(append(members, m))
+}
+
+// RemoveMember removes one member; its keys move to their next preference.
+func (rt *Router) RemoveMember(name string) error {
+	members := rt.Members()
+	n := len(members)
+	members = slices.DeleteFunc(members, func(x Member) bool { return x.Name == name })
+	if len(members) == n {
+		return fmt.Errorf("router: no member %q", name)
+	}
+	return rt.SetMembers(members)
+}
+
+// Drain stops sending new sessions to a member while its existing
+// sessions keep reaching it; remove it once they have moved or ended.
+func (rt *Router) Drain(name string, on bool) error {
+	b := rt.view.Load().backends[name]
+	if b == nil {
+		return fmt.Errorf("router: no member %q", name)
+	}
+	b.draining.Store(on)
+	return nil
+}
+
+// route is the decision for one request: the backends in order of
+// preference, and which of them is being tried.
+type route struct {
+	prefs []*backend
+	i     int
+	key   keyKind
+}
+
+type routeKey struct{}
+
+// ServeHTTP implements http.Handler.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.ContentLength > rt.cfg.MaxBodyBytes {
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, rt.cfg.MaxBodyBytes)
+	}
+	rr := rt.decide(r)
+	if len(rr.prefs) == 0 {
+		rt.metrics.request("", http.StatusServiceUnavailable, start)
+		http.Error(w, "no healthy backend", http.StatusServiceUnavailable)
+		return
+	}
+	b := rr.prefs[0]
+	b.inflight.Add(1)
+	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	rt.proxy.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, rr)))
+	b.inflight.Add(-1)
+	served := rr.prefs[rr.i]
+	rt.metrics.request(served.Name, sw.code, start)
+	if rt.cfg.AccessLog != nil {
+		rt.cfg.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.code), slog.String("backend", served.Name),
+			slog.String("key", rr.key.String()), slog.Duration("duration", time.Since(start)),
+			slog.String("client", rt.resolver.IP(r).String()))
+	}
+}
+
+// decide picks the backends for r, in order of preference.
+func (rt *Router) decide(r *http.Request) *route {
+	v := rt.view.Load()
+	rr := &route{}
+	if v.ring == nil {
+		return rr
+	}
+	key, kind := rt.key(r)
+	rr.key = kind
+	if kind == keyNone {
+		// No affinity to keep: the least-loaded usable backend, whose
+		// minted token then keeps the client there.
+		var best *backend
+		for _, b := range v.list {
+			if b.usable(true) && (best == nil || b.inflight.Load() < best.inflight.Load()) {
+				best = b
+			}
+		}
+		if best != nil {
+			rr.prefs = append(rr.prefs, best)
+			for _, b := range v.list {
+				if b != best && b.usable(true) {
+					rr.prefs = append(rr.prefs, b)
+				}
+			}
+		}
+		return rr
+	}
+	names := v.ring.Owners(key, len(v.list), make([]string, 0, len(v.list)))
+	for _, name := range names {
+		if b := v.backends[name]; b.usable(false) {
+			rr.prefs = append(rr.prefs, b)
+		}
+	}
+	if kind != keyToken && rt.cfg.BoundedLoad > 0 {
+		rr.prefs = boundLoad(rr.prefs, rt.cfg.BoundedLoad, v.list)
+	}
+	return rr
+}
+
+// boundLoad moves to the front the first backend whose load stays within
+// c times the mean (Mirrokni, Thorup and Zadimoghaddam's bounded loads).
+func boundLoad(prefs []*backend, c float64, all []*backend) []*backend {
+	total := int64(1)
+	for _, b := range all {
+		total += b.inflight.Load()
+	}
+	limit := c * float64(total) / float64(len(all))
+	for i, b := range prefs {
+		if float64(b.inflight.Load()+1) <= limit {
+			if i > 0 {
+				prefs = append([]*backend{b}, slices.Delete(slices.Clone(prefs), i, i+1)...)
+			}
+			return prefs
+		}
+	}
+	return prefs
+}
+
+// key returns the request's routing key, trying the key sources in order.
+func (rt *Router) key(r *http.Request) ([]byte, keyKind) {
+	for _, ks := range rt.keys {
+		switch ks.kind {
+		case keyToken:
+			for _, t := range rt.cfg.tokenTransports {
+				if tok := t.Token(r); tok != "" {
+					h := sha256.Sum256([]byte(tok))
+					return h[:], keyToken
+				}
+			}
+		case keyIP:
+			if ip := rt.resolver.IP(r); ip.IsValid() {
+				return []byte(ip.String()), keyIP
+			}
+		case keyHeader:
+			if v := r.Header.Get(ks.name); v != "" {
+				return []byte(v), keyHeader
+			}
+		case keyCookie:
+			if c, err := r.Cookie(ks.name); err == nil && c.Value != "" {
+				return []byte(c.Value), keyCookie
+			}
+		case keyQuery:
+			if v := r.URL.Query().Get(ks.name); v != "" {
+				return []byte(v), keyQuery
+			}
+		}
+	}
+	return nil, keyNone
+}
+
+// rewrite builds the outgoing request for the backend being tried.
+func (rt *Router) rewrite(pr *httputil.ProxyRequest) {
+	rr := pr.In.Context().Value(routeKey{}).(*route)
+	rr.prefs[rr.i].rewrite(pr)
+	rt.setForwarded(pr)
+}
+
+// setForwarded sets X-Forwarded-For, -Host and -Proto. The incoming
+// X-Forwarded-For chain is kept only when the peer is a trusted proxy.
+func (rt *Router) setForwarded(pr *httputil.ProxyRequest) {
+	peer := clientip.Peer(pr.In)
+	chain := ""
+	if peer.IsValid() && trusted(rt.cfg.TrustedProxies, peer) {
+		chain = strings.Join(pr.In.Header.Values("X-Forwarded-For"), ", ")
+	}
+	if peer.IsValid() {
+		if chain != "" {
+			chain += ", "
+		}
+		chain += peer.String()
+	}
+	if chain != "" {
+		pr.Out.Header.Set("X-Forwarded-For", chain)
+	}
+	pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+	proto := "http"
+	if pr.In.TLS != nil {
+		proto = "https"
+	}
+	pr.Out.Header.Set("X-Forwarded-Proto", proto)
+}
+
+func trusted(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	code := http.StatusBadGateway
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		code = 499 // the client went away; nobody reads this
+	}
+	rt.cfg.Logger.Warn("router: backend failed", slog.String("path", r.URL.Path), slog.Int("status", code), slog.String("err", err.Error()))
+	http.Error(w, http.StatusText(code), code)
+}
+
+// retryTransport retries a request that failed before reaching its
+// backend on the key's next preference, once.
+type retryTransport struct {
+	rt   *Router
+	base http.RoundTripper
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rr := req.Context().Value(routeKey{}).(*route)
+	body := &trackedBody{ReadCloser: req.Body}
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = body
+	}
+	resp, err := t.base.RoundTrip(req)
+	for attempt := 0; err != nil && attempt < 1; attempt++ {
+		failed := rr.prefs[rr.i]
+		t.markDown(failed, err)
+		if rr.i+1 >= len(rr.prefs) || !retryable(req, err, body) {
+			break
+		}
+		rr.i++
+		next := rr.prefs[rr.i]
+		t.rt.metrics.reroute(failed.Name, next.Name)
+		out := req.Clone(req.Context())
+		out.URL.Scheme, out.URL.Host = next.url.Scheme, next.url.Host
+		resp, err = t.base.RoundTrip(out)
+	}
+	if err != nil {
+		t.markDown(rr.prefs[rr.i], err)
+	}
+	return resp, err
+}
+
+// markDown marks b unhealthy when err shows it refuses connections: the
+// passive check. The active checks bring it back.
+func (t *retryTransport) markDown(b *backend, err error) {
+	if isDialError(err) && b.markDown() {
+		t.rt.metrics.unhealthy(b.Name)
+		t.rt.cfg.Logger.Warn("router: backend unreachable", "backend", b.Name, "err", err.Error())
+	}
+}
+
+// retryable reports whether a failed request may go to another backend:
+// it never reached the first (a dial error), or it is idempotent and sent
+// no body.
+func retryable(req *http.Request, err error, body *trackedBody) bool {
+	if body.read {
+		return false
+	}
+	if isDialError(err) {
+		return true
+	}
+	idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions
+	return idempotent && (req.Body == nil || req.Body == http.NoBody) &&
+		(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// trackedBody records whether any of the request body was read, and keeps
+// it open across a retry.
+type trackedBody struct {
+	io.ReadCloser
+	read bool
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.read = true
+	}
+	return n, err
+}
+
+func (b *trackedBody) Close() error { return nil } // the server closes the request body
+
+// statusWriter records the response status for metrics and the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if code >= 200 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush lets streamed responses through at once.
+func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+var _ sessionkit.Transport = (*sessionkit.CookieTransport)(nil)
