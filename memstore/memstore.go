@@ -275,18 +275,28 @@ func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Del
 			meta = *d.Meta
 		}
 		meta.IdleDeadline = d.IdleDeadline
-		values := old.values
-		if len(d.Set) > 0 || len(d.Deleted) > 0 {
-			values = maps.Clone(old.values) // copies the table whole: faster than inserting
-			if values == nil {
-				values = make(map[string][]byte, len(d.Set))
+		if len(d.Set) == 0 && len(d.Deleted) == 0 {
+			return &entry{meta: meta, values: old.values, bytes: old.bytes - len(old.meta.Principal) + len(meta.Principal)}, nil
+		}
+		values := maps.Clone(old.values) // copies the table whole: faster than inserting
+		if values == nil {
+			values = make(map[string][]byte, len(d.Set))
+		}
+		bytes := old.bytes - len(old.meta.Principal) + len(meta.Principal)
+		for k, v := range d.Set {
+			if ov, ok := values[k]; ok {
+				bytes -= len(k) + len(ov)
 			}
-			maps.Copy(values, d.Set)
-			for _, k := range d.Deleted {
+			values[k] = v
+			bytes += len(k) + len(v)
+		}
+		for _, k := range d.Deleted {
+			if ov, ok := values[k]; ok {
+				bytes -= len(k) + len(ov)
 				delete(values, k)
 			}
 		}
-		return newEntry(meta, values), nil
+		return &entry{meta: meta, values: values, bytes: bytes}, nil
 	})
 }
 

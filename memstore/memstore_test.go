@@ -114,6 +114,10 @@ func TestStatsBytes(t *testing.T) {
 	if st := s.Stats(); st.Bytes != 7 {
 		t.Fatalf("stats = %+v after a commit, want 7 bytes", st)
 	}
+	s.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"ab": {9}}, Deleted: []string{"c", "zz"}, IdleDeadline: now.Add(time.Hour)})
+	if st := s.Stats(); st.Bytes != 3 {
+		t.Fatalf("stats = %+v after an overwrite and a delete, want 3 bytes", st)
+	}
 	s.Delete(ctx, tok)
 	if st := s.Stats(); st.Sessions != 0 || st.Bytes != 0 {
 		t.Fatalf("stats = %+v after delete", st)
