@@ -5,37 +5,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/node"
-	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/placement"
 	"github.com/sessionkit/sessionkit/ring"
 	"github.com/sessionkit/sessionkit/router"
 )
-
-// storeFlags are the flags that choose and configure a session store.
-type storeFlags struct {
-	store string
-}
-
-func (f *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.store, "store", "memory", "session store: memory")
-}
-
-// open opens the chosen store; close releases it.
-func (f *storeFlags) open(ctx context.Context) (store sessionkit.Store, close func() error, err error) {
-	switch f.store {
-	case "memory":
-		s := memstore.New()
-		return s, s.Close, nil
-	default:
-		return nil, nil, fmt.Errorf("unknown store %q (want memory)", f.store)
-	}
-}
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sessionkit node", flag.ContinueOnError)
@@ -83,17 +65,33 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // serveNode opens the store, starts the node, prints its banner and serves
 // until ctx ends.
 func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.Writer) error {
-	store, closeStore, err := sf.open(ctx)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	cfg.Store = store
+	defer ln.Close()
+	cfg.Listener = ln
+	cfg.Registry = prometheus.NewRegistry()
+	opened, err := sf.open(ctx, storeEnv{name: cfg.Name, url: "http://" + ln.Addr().String(), log: cfg.Logger, reg: cfg.Registry})
+	if err != nil {
+		return err
+	}
+	defer opened.close()
+	cfg.Store = opened.store
 	n, err := node.Start(cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, n.Banner(pid))
+	if opened.admin != nil {
+		admin, err := serveAdmin(sf.admin, sf.adminToken, opened.admin)
+		if err != nil {
+			n.Shutdown(context.Background())
+			return err
+		}
+		defer admin.Close()
+		fmt.Fprintf(stdout, "node %s admin: %s token %s\n", cfg.Name, admin.url, admin.token)
+	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

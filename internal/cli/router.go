@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sessionkit/sessionkit/clusterstore"
 	"github.com/sessionkit/sessionkit/router"
 )
 
@@ -41,6 +42,10 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	keyFile := fs.String("tls-key", "", "key file of -tls-cert")
 	accessLog := fs.Bool("access-log", true, "log every request")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	join := fs.String("join", "", "join the cluster's gossip through these comma-separated addresses and route on its members (instead of -members)")
+	gossip := fs.String("gossip", "127.0.0.1:0", "with -join: this router's gossip address")
+	clusterKey := fs.String("cluster-key", os.Getenv("SESSIONKIT_CLUSTER_KEY"), "with -join: the cluster key, 64 hex digits (default $SESSIONKIT_CLUSTER_KEY)")
+	name := fs.String("name", fmt.Sprintf("router-%d", os.Getpid()), "with -join: this router's name in the gossip")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -67,15 +72,26 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
-	list, err := loadMembers(*members, *membersFile)
-	if err != nil {
-		return err
+	var list []router.Member
+	if *join == "" {
+		if list, err = loadMembers(*members, *membersFile); err != nil {
+			return err
+		}
+	} else if *members != "" || *membersFile != "" {
+		return errors.New("give -join or a member list, not both")
 	}
 	rt, err := router.New(cfg, list)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
+	if *join != "" {
+		ms, err := joinGossip(rt, *name, *gossip, *join, *clusterKey, log)
+		if err != nil {
+			return err
+		}
+		defer ms.Leave(time.Second)
+	}
 	if *adminToken == "" {
 		b := make([]byte, 16)
 		rand.Read(b)
@@ -180,4 +196,40 @@ func watchMembers(ctx context.Context, rt *router.Router, file string, log *slog
 		}
 		log.Info("router: members reloaded", "file", file, "members", len(list))
 	}
+}
+
+// joinGossip makes the router a non-storing member of the cluster's
+// gossip and routes on the storing members it sees: the same members, so
+// the same ring, as every node.
+func joinGossip(rt *router.Router, name, bind, join, keyHex string, log *slog.Logger) (*clusterstore.Membership, error) {
+	key, err := parseKey(keyHex)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(bind, ":0") {
+		// Gossip needs a port it can advertise before it binds.
+		ln, err := net.Listen("tcp", bind)
+		if err != nil {
+			return nil, err
+		}
+		bind = ln.Addr().String()
+		ln.Close()
+	}
+	update := func(members []clusterstore.Member) {
+		var list []router.Member
+		for _, m := range members {
+			if m.Role == "node" && m.HTTP != "" {
+				list = append(list, router.Member{Name: m.Name, URL: m.HTTP, Weight: m.Weight})
+			}
+		}
+		if err := rt.SetMembers(list); err != nil {
+			log.Error("router: members from gossip refused", "err", err)
+			return
+		}
+		log.Info("router: members from gossip", "nodes", len(list))
+	}
+	return clusterstore.Join(clusterstore.MembershipConfig{
+		Self: clusterstore.Member{Name: name, Role: "router"}, Bind: bind,
+		Join: strings.Split(join, ","), Key: key, Logger: log,
+	}, update)
 }

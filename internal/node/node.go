@@ -32,6 +32,8 @@ type Config struct {
 	// Listen is the address to serve on. Default "127.0.0.1:0", a free
 	// port.
 	Listen string
+	// Listener, when set, is served instead of listening on Listen.
+	Listener net.Listener
 	// Dev serves the development cookie (not Secure, no prefix), for
 	// plain HTTP on loopback. Default false: a Secure __Host- cookie, for
 	// a node behind a TLS-terminating router.
@@ -41,6 +43,9 @@ type Config struct {
 	Session sessionkit.Config
 	// Logger receives the node's log lines. Default slog.Default().
 	Logger *slog.Logger
+	// Registry, when set, is where the node registers its metrics;
+	// its /metrics serves it. Default: a new registry.
+	Registry *prometheus.Registry
 }
 
 // Node is a running shop node.
@@ -69,7 +74,10 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	reg := prometheus.NewRegistry()
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sc := cfg.Session
 	if sc.Transport == nil {
@@ -95,9 +103,11 @@ func Start(cfg Config) (*Node, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", promhttp.InstrumentHandlerCounter(requests, app))
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, err
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, err
+		}
 	}
 	n := &Node{cfg: cfg, ln: ln, served: make(chan error, 1), Manager: mgr}
 	n.srv = &http.Server{

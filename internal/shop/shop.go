@@ -186,7 +186,7 @@ func (s *shop) api(act action) http.HandlerFunc {
 			s.fail(w, err, true)
 			return
 		}
-		writeJSON(w, http.StatusOK, s.view(sess, act == nil))
+		writeJSON(w, http.StatusOK, s.view(sess, false))
 	}
 }
 
@@ -233,7 +233,8 @@ func (s *shop) fail(w http.ResponseWriter, err error, asJSON bool) {
 	http.Error(w, msg, code)
 }
 
-// view returns the session view; a GET pops the flash message.
+// view returns the session view; popFlash shows the flash message once
+// (the pages do; the API only shows it, so that its GET never writes).
 func (s *shop) view(sess *sessionkit.Session, popFlash bool) View {
 	v := View{Node: s.cfg.Node, Strategy: s.cfg.Strategy, Cart: []string{}, Values: map[string]any{}}
 	v.User, _ = sessionkit.Get[string](sess, keyUser)

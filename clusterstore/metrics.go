@@ -1,0 +1,33 @@
+package clusterstore
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	members     prometheus.Gauge
+	queue       prometheus.Gauge
+	lag         prometheus.Histogram
+	sent        prometheus.Counter
+	received    prometheus.Counter
+	dropped     prometheus.Counter
+	promotions  prometheus.Counter
+	forwarded   prometheus.Counter
+	backupReads prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		members:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "sessionkit_cluster_members", Help: "Storing nodes in this node's view."}),
+		queue:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "sessionkit_cluster_replication_queue", Help: "Replication messages waiting to be sent."}),
+		lag:         prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sessionkit_cluster_replication_seconds", Help: "Time to ship a replication batch and get its ack.", Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10)}),
+		sent:        prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_sent_bytes_total", Help: "Data plane bytes sent (request bodies)."}),
+		received:    prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_received_bytes_total", Help: "Data plane bytes received (request bodies)."}),
+		dropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_replication_dropped_total", Help: "Replication messages dropped on a full queue."}),
+		promotions:  prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_promotions_total", Help: "Sessions this node came to own after a membership change."}),
+		forwarded:   prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_forwarded_total", Help: "Operations forwarded to the owner node."}),
+		backupReads: prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_backup_reads_total", Help: "Loads answered by a backup because the owner did not."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.members, m.queue, m.lag, m.sent, m.received, m.dropped, m.promotions, m.forwarded, m.backupReads)
+	}
+	return m
+}

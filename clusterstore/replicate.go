@@ -1,0 +1,252 @@
+package clusterstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// peer sends replication messages to one node over the data plane, in
+// batches: whatever queued up while the previous batch was in flight goes
+// in the next request.
+type peer struct {
+	s    *Store
+	addr string
+	q    chan outgoing
+	stop chan struct{}
+	once sync.Once
+}
+
+type outgoing struct {
+	m    message
+	done chan error // nil when nobody waits for the ack
+}
+
+const maxBatch = 256
+
+func (s *Store) peer(addr string) *peer {
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	p := s.peers[addr]
+	if p == nil {
+		p = &peer{s: s, addr: addr, q: make(chan outgoing, 4096), stop: make(chan struct{})}
+		s.peers[addr] = p
+		s.wg.Add(1)
+		go p.run()
+	}
+	return p
+}
+
+func (p *peer) close() { p.once.Do(func() { close(p.stop) }) }
+
+func (p *peer) send(m message, done chan error) {
+	select {
+	case p.q <- outgoing{m, done}:
+		p.s.metrics.queue.Inc()
+	case <-p.stop:
+		if done != nil {
+			done <- errors.New("clusterstore: closed")
+		}
+	default:
+		p.s.metrics.dropped.Inc() // the peer is far behind: it will fetch full state on the next gap
+		if done != nil {
+			done <- errors.New("clusterstore: replication queue full")
+		}
+	}
+}
+
+func (p *peer) run() {
+	defer p.s.wg.Done()
+	batch := make([]outgoing, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case <-p.stop:
+			return
+		case o := <-p.q:
+			batch = append(batch, o)
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-p.q:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		p.s.metrics.queue.Sub(float64(len(batch)))
+		err := p.flush(batch)
+		for _, o := range batch {
+			if o.done != nil {
+				o.done <- err
+			}
+		}
+	}
+}
+
+// flush sends one batch; the peer answers with the sessions whose full
+// state it needs (it met a gap), which are sent at once.
+func (p *peer) flush(batch []outgoing) error {
+	e := enc{}.u(uint64(len(batch)))
+	for i := range batch {
+		e = batch[i].m.encode(e)
+	}
+	start := time.Now()
+	b, err := p.s.call(context.Background(), p.addr, "/rpc/replicate", e)
+	p.s.metrics.lag.Observe(time.Since(start).Seconds())
+	if err != nil {
+		p.s.cfg.Logger.Debug("clusterstore: replication failed", "peer", p.addr, "err", err)
+		return err
+	}
+	d := dec{b: b}
+	for n := d.u(); n > 0 && d.err == nil; n-- {
+		if m, ok := p.s.table.full(d.h()); ok {
+			p.send(m, nil)
+		}
+	}
+	return d.err
+}
+
+// replicate ships m to the backups and waits for the acks that Config.Ack
+// asks for. The write stands locally whatever happens: an error means it
+// may not have reached enough copies.
+func (s *Store) replicate(ctx context.Context, m message, backups []string) error {
+	if len(backups) == 0 {
+		return nil
+	}
+	v := s.view.Load()
+	need := 0
+	switch s.cfg.Ack {
+	case AckOne:
+		need = 1
+	case AckAll:
+		need = len(backups)
+	}
+	var done chan error
+	if need > 0 {
+		done = make(chan error, len(backups))
+	}
+	sent := 0
+	for _, name := range backups {
+		if n, ok := v.nodes[name]; ok {
+			s.peer(n.Data).send(m, done)
+			sent++
+		}
+	}
+	need = min(need, sent)
+	var lastErr error
+	for got, answered := 0, 0; got < need; {
+		select {
+		case err := <-done:
+			answered++
+			switch {
+			case err == nil:
+				got++
+			case errors.Is(err, syscall.ECONNREFUSED):
+				// The backup is down and gossip has not said so yet:
+				// nobody to wait for. The write stands on the copies
+				// that are up, and rebalancing restores the others.
+				need = min(need, sent-(answered-got))
+				lastErr = err
+			default:
+				lastErr = err
+			}
+			if answered == sent && got < need {
+				return fmt.Errorf("%w: %d of %d backups acknowledged: %w", sessionkit.ErrUnavailable, got, need, lastErr)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// background resyncs after membership changes and sweeps expired sessions.
+func (s *Store) background() {
+	defer s.wg.Done()
+	sweep := time.NewTicker(30 * time.Second)
+	defer sweep.Stop()
+	var last *view
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-sweep.C:
+			s.table.sweep(now)
+		case <-s.resync:
+			// Let a burst of membership events settle.
+			select {
+			case <-time.After(200 * time.Millisecond):
+			case <-s.stop:
+				return
+			}
+			select {
+			case <-s.resync:
+			default:
+			}
+			last = s.rebalance(last)
+		}
+	}
+}
+
+// rebalance restores each session's copies under the current view: an
+// owner pushes the full state to its backups (receivers ignore what they
+// already have); a node that no longer owns or backs up a session hands
+// it to its owner and forgets it. It returns the view it worked on.
+func (s *Store) rebalance(prev *view) *view {
+	v := s.view.Load()
+	if v.ring == nil {
+		return v
+	}
+	promoted, pushed, released := 0, 0, 0
+	for h, version := range s.table.hashes() {
+		owners, _ := s.owners(h)
+		if len(owners) == 0 {
+			continue
+		}
+		m, ok := s.table.full(h)
+		if !ok {
+			continue
+		}
+		if owners[0] == s.cfg.Name {
+			if prev != nil && prev.ring != nil {
+				var buf [1]string
+				if prev.ring.Owners(h[:], 1, buf[:0])[0] != s.cfg.Name {
+					promoted++
+				}
+			}
+			for _, b := range owners[1:] {
+				s.peer(v.nodes[b].Data).send(m, nil)
+				pushed++
+			}
+			continue
+		}
+		mine := false
+		for _, o := range owners[1:] {
+			mine = mine || o == s.cfg.Name
+		}
+		if mine {
+			continue
+		}
+		// Neither owner nor backup any more: hand over, then forget.
+		done := make(chan error, 1)
+		s.peer(v.nodes[owners[0]].Data).send(m, done)
+		go func() {
+			if <-done == nil {
+				s.table.drop(h, version)
+			}
+		}()
+		released++
+	}
+	s.metrics.promotions.Add(float64(promoted))
+	if promoted+pushed+released > 0 {
+		s.cfg.Logger.Info("clusterstore: rebalanced", "nodes", len(v.nodes), "promoted", promoted, "copies_pushed", pushed, "handed_over", released)
+	}
+	return v
+}

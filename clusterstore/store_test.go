@@ -1,0 +1,220 @@
+package clusterstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/proc"
+	"github.com/sessionkit/sessionkit/storetest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreAnyFunction("github.com/hashicorp/memberlist.(*Memberlist).probe"),
+	)
+}
+
+var testKey = bytes.Repeat([]byte("k"), 32)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// startNodes starts n in-process nodes that join one cluster, and waits
+// until each sees all of them.
+func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
+	t.Helper()
+	var nodes []*Store
+	var seed string
+	for i := range n {
+		port, err := proc.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{
+			Name: fmt.Sprintf("n%d", i+1), Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0",
+			Key: key, Backups: backups, Logger: quiet,
+		}
+		if seed != "" {
+			cfg.Join = []string{seed}
+		} else {
+			seed = cfg.Gossip
+		}
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		nodes = append(nodes, s)
+	}
+	waitMembers(t, nodes, n)
+	return nodes
+}
+
+func waitMembers(t *testing.T, nodes []*Store, n int) {
+	t.Helper()
+	err := proc.WaitFor(10*time.Second, func() error {
+		for _, s := range nodes {
+			if got := len(s.view.Load().nodes); got != n {
+				return fmt.Errorf("%s sees %d nodes", s.cfg.Name, got)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConformanceOneNode(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) sessionkit.Store {
+		return startNodes(t, 1, 1, testKey)[0]
+	})
+}
+
+// remote hides the Minter, so that the suite's tokens land on every node
+// and most calls are forwarded to their owner.
+type remote struct {
+	sessionkit.Store
+	sessionkit.Principals
+}
+
+func TestConformanceThreeNodes(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) sessionkit.Store {
+		s := startNodes(t, 3, 1, testKey)[0]
+		return remote{s, s}
+	})
+}
+
+// TestBackupsHoldCopies: with k backups every session is on k+1 nodes;
+// with AllToAll on all of them.
+func TestBackupsHoldCopies(t *testing.T) {
+	for _, k := range []int{0, 1, AllToAll} {
+		t.Run(fmt.Sprint("k=", k), func(t *testing.T) {
+			nodes := startNodes(t, 3, k, testKey)
+			ctx := context.Background()
+			const sessions = 60
+			for i := range sessions {
+				s := nodes[i%3]
+				now := time.Now()
+				tok := sessionkit.NewToken()
+				if _, err := s.Create(ctx, tok, sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}, Values: map[string][]byte{"a": {1}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := (k + 1) * sessions
+			if k == AllToAll {
+				want = 3 * sessions
+			}
+			if err := proc.WaitFor(5*time.Second, func() error {
+				total := 0
+				for _, s := range nodes {
+					st := s.Stats(false)
+					total += st.Owned + st.Backups
+				}
+				if total != want {
+					return fmt.Errorf("%d copies, want %d", total, want)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestCrashLosesNothing: with one backup, a node's crash (here: its
+// abrupt stop) loses no session, and each gets its second copy back.
+func TestCrashLosesNothing(t *testing.T) {
+	nodes := startNodes(t, 3, 1, testKey)
+	ctx := context.Background()
+	var toks []sessionkit.Token
+	for i := range 90 {
+		s := nodes[i%3]
+		tok, err := s.Mint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		if _, err := s.Create(ctx, tok, sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}, Values: map[string][]byte{"i": []byte(fmt.Sprint(i))}}); err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	nodes[2].members.stop() // no leave message: a crash, as the others see it
+	nodes[2].srv.Close()
+	survivors := nodes[:2]
+	waitMembers(t, survivors, 2)
+	for i, tok := range toks {
+		rec, found, err := survivors[i%2].Load(ctx, tok)
+		if err != nil || !found || string(rec.Values["i"]) != fmt.Sprint(i) {
+			t.Fatalf("session %d after the crash: found %v, err %v", i, found, err)
+		}
+	}
+	if err := proc.WaitFor(5*time.Second, func() error {
+		total := 0
+		for _, s := range survivors {
+			st := s.Stats(false)
+			total += st.Owned + st.Backups
+		}
+		if total != 2*len(toks) {
+			return fmt.Errorf("%d copies, want %d", total, 2*len(toks))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWrongKeyRefused(t *testing.T) {
+	nodes := startNodes(t, 1, 1, testKey)
+	port, _ := proc.FreePort()
+	_, err := New(Config{Name: "intruder", Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0",
+		Key: bytes.Repeat([]byte("x"), 32), Join: []string{nodes[0].cfg.Gossip}, Logger: quiet})
+	if err == nil {
+		t.Fatal("a node with the wrong key joined")
+	}
+	// The data plane refuses a client without the key.
+	_, clientTLS, _ := tlsConfigs(bytes.Repeat([]byte("x"), 32))
+	intruder := &Store{cfg: Config{RPCTimeout: time.Second}, client: newClient(clientTLS), metrics: newMetrics(nil)}
+	if _, err := intruder.call(context.Background(), nodes[0].ln.Addr().String(), "/rpc/load", enc{}.h([32]byte{})); err == nil {
+		t.Fatal("the data plane answered a client without the cluster key")
+	}
+	intruder.client.CloseIdleConnections()
+}
+
+func TestConcurrentUpdatesAcrossNodes(t *testing.T) {
+	nodes := startNodes(t, 3, 1, testKey)
+	ctx := context.Background()
+	tok := sessionkit.NewToken()
+	now := time.Now()
+	if _, err := nodes[0].Create(ctx, tok, sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			_, err := nodes[i%3].Update(ctx, tok, "n", time.Now().Add(time.Hour), func(old []byte, ok bool) ([]byte, error) {
+				return append(bytes.Clone(old), 'x'), nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	rec, _, _ := nodes[1].Load(ctx, tok)
+	if len(rec.Values["n"]) != 50 {
+		t.Fatalf("%d appends survived, want 50", len(rec.Values["n"]))
+	}
+}

@@ -1,0 +1,377 @@
+package clusterstore
+
+import (
+	"bytes"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// record is one session as a node holds it, as owner or as backup. A
+// record is never modified once stored: writes replace it.
+type record struct {
+	meta    sessionkit.Meta
+	values  map[string][]byte
+	version uint64 // incremented by every write at the owner
+	bytes   int
+}
+
+func newRecord(meta sessionkit.Meta, values map[string][]byte, version uint64) *record {
+	r := &record{meta: meta, values: values, version: version, bytes: len(meta.Principal)}
+	for k, v := range values {
+		r.bytes += len(k) + len(v)
+	}
+	return r
+}
+
+// tombstone remembers a deleted session's last version, so that a late
+// message never brings it back.
+type tombstone struct {
+	version uint64
+	until   time.Time
+}
+
+// msgKind is the kind of a replication message.
+type msgKind byte
+
+const (
+	kindFull   msgKind = 1 + iota // the whole record
+	kindDelta                     // a delta on version-1
+	kindDelete                    // a tombstone
+)
+
+// message replicates one write from the owner to a backup.
+type message struct {
+	kind    msgKind
+	h       [32]byte
+	version uint64
+	meta    sessionkit.Meta
+	values  map[string][]byte // kindFull: all values; kindDelta: the keys set
+	deleted []string          // kindDelta
+}
+
+func (m *message) encode(e enc) enc {
+	e = append(e, byte(m.kind)).h(m.h).u(m.version)
+	switch m.kind {
+	case kindFull:
+		e = e.meta(&m.meta).values(m.values)
+	case kindDelta:
+		e = e.meta(&m.meta).values(m.values).u(uint64(len(m.deleted)))
+		for _, k := range m.deleted {
+			e = e.s(k)
+		}
+	}
+	return e
+}
+
+func decodeMessage(d *dec) message {
+	var m message
+	if len(d.b) == 0 {
+		d.fail()
+		return m
+	}
+	m.kind = msgKind(d.b[0])
+	d.b = d.b[1:]
+	m.h, m.version = d.h(), d.u()
+	switch m.kind {
+	case kindFull:
+		m.meta, m.values = d.meta(), d.values()
+	case kindDelta:
+		m.meta, m.values = d.meta(), d.values()
+		n := d.u()
+		if n > uint64(len(d.b)) {
+			d.fail()
+			return m
+		}
+		for range n {
+			m.deleted = append(m.deleted, d.s())
+		}
+	case kindDelete:
+	default:
+		d.fail()
+	}
+	return m
+}
+
+// table holds a node's records, owned and backed up.
+type table struct {
+	mu         sync.Mutex
+	recs       map[[32]byte]*record
+	tombs      map[[32]byte]tombstone
+	principals map[string]map[[32]byte]struct{}
+	bytes      int
+	tombTTL    time.Duration
+}
+
+func newTable(tombTTL time.Duration) *table {
+	return &table{recs: map[[32]byte]*record{}, tombs: map[[32]byte]tombstone{}, principals: map[string]map[[32]byte]struct{}{}, tombTTL: tombTTL}
+}
+
+// get returns the live record under h. t.mu is held.
+func (t *table) get(h [32]byte, now time.Time) *record {
+	r := t.recs[h]
+	if r != nil && r.meta.Expired(now) {
+		t.remove(h, r, now)
+		return nil
+	}
+	return r
+}
+
+// put stores r under h, replacing old. t.mu is held.
+func (t *table) put(h [32]byte, old, r *record) {
+	if old != nil {
+		t.unindex(h, old)
+	}
+	delete(t.tombs, h)
+	t.recs[h] = r
+	t.bytes += r.bytes
+	if p := r.meta.Principal; p != "" {
+		set := t.principals[p]
+		if set == nil {
+			set = map[[32]byte]struct{}{}
+			t.principals[p] = set
+		}
+		set[h] = struct{}{}
+	}
+}
+
+func (t *table) unindex(h [32]byte, r *record) {
+	t.bytes -= r.bytes
+	if p := r.meta.Principal; p != "" {
+		delete(t.principals[p], h)
+		if len(t.principals[p]) == 0 {
+			delete(t.principals, p)
+		}
+	}
+}
+
+// remove deletes r and leaves a tombstone of its version. t.mu is held.
+func (t *table) remove(h [32]byte, r *record, now time.Time) {
+	delete(t.recs, h)
+	t.unindex(h, r)
+	t.tombs[h] = tombstone{version: r.version, until: now.Add(t.tombTTL)}
+}
+
+func (t *table) load(h [32]byte) (*record, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.get(h, time.Now())
+	return r, r != nil
+}
+
+func (t *table) create(h [32]byte, meta sessionkit.Meta, values map[string][]byte) message {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	version := uint64(1)
+	old := t.recs[h]
+	if old != nil {
+		version = old.version + 1
+	} else if ts, ok := t.tombs[h]; ok {
+		version = ts.version + 1
+	}
+	values = maps.Clone(values)
+	t.put(h, old, newRecord(meta, values, version))
+	return message{kind: kindFull, h: h, version: version, meta: meta, values: values}
+}
+
+// write replaces the live record under h with change's result and returns
+// the message that replicates it.
+func (t *table) write(h [32]byte, change func(old *record) (*record, message, error)) (message, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.get(h, time.Now())
+	if old == nil {
+		return message{}, sessionkit.ErrNotFound
+	}
+	r, m, err := change(old)
+	if err != nil {
+		return message{}, err
+	}
+	t.put(h, old, r)
+	return m, nil
+}
+
+func (t *table) commit(h [32]byte, d sessionkit.Delta) (message, error) {
+	return t.write(h, func(old *record) (*record, message, error) {
+		meta := old.meta
+		if d.Meta != nil {
+			meta = *d.Meta
+		}
+		meta.IdleDeadline = d.IdleDeadline
+		values := old.values
+		if len(d.Set) > 0 || len(d.Deleted) > 0 {
+			values = maps.Clone(old.values)
+			if values == nil {
+				values = map[string][]byte{}
+			}
+			maps.Copy(values, d.Set)
+			for _, k := range d.Deleted {
+				delete(values, k)
+			}
+		}
+		v := old.version + 1
+		return newRecord(meta, values, v), message{kind: kindDelta, h: h, version: v, meta: meta, values: maps.Clone(d.Set), deleted: d.Deleted}, nil
+	})
+}
+
+// swap sets one key if its value is still old (absent when !oldOK): the
+// compare-and-set of a remote Update. It reports whether it swapped.
+func (t *table) swap(h [32]byte, key string, old []byte, oldOK bool, next []byte, deadline time.Time) (message, bool, error) {
+	swapped := false
+	m, err := t.write(h, func(r *record) (*record, message, error) {
+		cur, ok := r.values[key]
+		if ok != oldOK || !bytes.Equal(cur, old) {
+			return nil, message{}, errSwapFailed
+		}
+		swapped = true
+		d := sessionkit.Delta{IdleDeadline: deadline}
+		if next == nil {
+			d.Deleted = []string{key}
+		} else {
+			d.Set = map[string][]byte{key: next}
+		}
+		values := maps.Clone(r.values)
+		if values == nil {
+			values = map[string][]byte{}
+		}
+		maps.Copy(values, d.Set)
+		for _, k := range d.Deleted {
+			delete(values, k)
+		}
+		meta := r.meta
+		meta.IdleDeadline = deadline
+		v := r.version + 1
+		return newRecord(meta, values, v), message{kind: kindDelta, h: h, version: v, meta: meta, values: d.Set, deleted: d.Deleted}, nil
+	})
+	if err == errSwapFailed {
+		return message{}, false, nil
+	}
+	return m, swapped, err
+}
+
+// take removes the record under h and returns it with the tombstone
+// message.
+func (t *table) take(h [32]byte) (*record, message, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	r := t.get(h, now)
+	if r == nil {
+		return nil, message{}, sessionkit.ErrNotFound
+	}
+	t.remove(h, r, now)
+	t.tombs[h] = tombstone{version: r.version + 1, until: now.Add(t.tombTTL)}
+	return r, message{kind: kindDelete, h: h, version: r.version + 1}, nil
+}
+
+// apply applies a replicated message. It reports whether the node needs
+// the record's full state (a delta arrived over a gap).
+func (t *table) apply(m message) (needFull bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	cur := t.recs[m.h]
+	curVersion := uint64(0)
+	if cur != nil {
+		curVersion = cur.version
+	} else if ts, ok := t.tombs[m.h]; ok {
+		curVersion = ts.version
+	}
+	if m.version <= curVersion {
+		return false // old news
+	}
+	switch m.kind {
+	case kindFull:
+		t.put(m.h, cur, newRecord(m.meta, m.values, m.version))
+	case kindDelta:
+		if cur == nil || cur.version != m.version-1 {
+			return true // a gap: never apply a delta over a missing one
+		}
+		values := maps.Clone(cur.values)
+		if values == nil {
+			values = map[string][]byte{}
+		}
+		maps.Copy(values, m.values)
+		for _, k := range m.deleted {
+			delete(values, k)
+		}
+		t.put(m.h, cur, newRecord(m.meta, values, m.version))
+	case kindDelete:
+		if cur != nil {
+			t.remove(m.h, cur, now)
+		}
+		t.tombs[m.h] = tombstone{version: m.version, until: now.Add(t.tombTTL)}
+	}
+	return false
+}
+
+// full returns the message carrying the record's whole state, or its
+// tombstone.
+func (t *table) full(h [32]byte) (message, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.recs[h]; r != nil {
+		return message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values}, true
+	}
+	if ts, ok := t.tombs[h]; ok {
+		return message{kind: kindDelete, h: h, version: ts.version}, true
+	}
+	return message{}, false
+}
+
+// drop forgets a record the node neither owns nor backs up any more.
+func (t *table) drop(h [32]byte, version uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.recs[h]; r != nil && r.version == version {
+		delete(t.recs, h)
+		t.unindex(h, r)
+	}
+}
+
+// hashes returns the hashes and versions of every record held.
+func (t *table) hashes() map[[32]byte]uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[[32]byte]uint64, len(t.recs))
+	for h, r := range t.recs {
+		out[h] = r.version
+	}
+	return out
+}
+
+// ofPrincipal returns the hashes of the principal's records.
+func (t *table) ofPrincipal(p string) [][32]byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out [][32]byte
+	for h := range t.principals[p] {
+		out = append(out, h)
+	}
+	return out
+}
+
+// sweep removes expired records and tombstones past their time.
+func (t *table) sweep(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for h, r := range t.recs {
+		if r.meta.Expired(now) {
+			t.remove(h, r, now)
+		}
+	}
+	for h, ts := range t.tombs {
+		if now.After(ts.until) {
+			delete(t.tombs, h)
+		}
+	}
+}
+
+// stats returns the number of records and their bytes.
+func (t *table) stats() (int, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.recs), t.bytes
+}

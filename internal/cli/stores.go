@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/clusterstore"
+	"github.com/sessionkit/sessionkit/memstore"
+)
+
+// storeFlags are the flags that choose and configure a session store.
+type storeFlags struct {
+	store      string
+	admin      string
+	adminToken string
+	cluster    clusterFlags
+}
+
+type clusterFlags struct {
+	gossip  string
+	data    string
+	join    string
+	key     string
+	backups string
+	ack     string
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.store, "store", "memory", "session store: memory, cluster")
+	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API (cluster store)")
+	fs.StringVar(&f.adminToken, "admin-token", os.Getenv("SESSIONKIT_ADMIN_TOKEN"), "bearer token of the admin API (default: $SESSIONKIT_ADMIN_TOKEN, else a random one, printed)")
+	c := &f.cluster
+	fs.StringVar(&c.gossip, "gossip", "127.0.0.1:7946", "cluster: gossip address")
+	fs.StringVar(&c.data, "data", "127.0.0.1:0", "cluster: data plane address")
+	fs.StringVar(&c.join, "join", "", "cluster: comma-separated gossip addresses to join through")
+	fs.StringVar(&c.key, "cluster-key", os.Getenv("SESSIONKIT_CLUSTER_KEY"), "cluster: the cluster key, 64 hex digits (default $SESSIONKIT_CLUSTER_KEY)")
+	fs.StringVar(&c.backups, "backups", "1", `cluster: backup copies of each session, or "all"; 0 is plain sticky sessions`)
+	fs.StringVar(&c.ack, "ack", "one", "cluster: backups that confirm a write before it returns: none, one, all")
+}
+
+// storeEnv is what a store needs to know about its node.
+type storeEnv struct {
+	name string
+	url  string
+	log  *slog.Logger
+	reg  *prometheus.Registry
+}
+
+// openedStore is an open store, its closer and, for stores that have
+// one, what the admin API shows.
+type openedStore struct {
+	store sessionkit.Store
+	close func() error
+	admin func(list bool) any
+}
+
+// open opens the chosen store.
+func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error) {
+	switch f.store {
+	case "memory":
+		s := memstore.New()
+		return openedStore{store: s, close: s.Close}, nil
+	case "cluster":
+		cfg, err := f.cluster.config(env)
+		if err != nil {
+			return openedStore{}, err
+		}
+		s, err := clusterstore.New(cfg)
+		if err != nil {
+			return openedStore{}, err
+		}
+		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }}, nil
+	default:
+		return openedStore{}, fmt.Errorf("unknown store %q (want memory or cluster)", f.store)
+	}
+}
+
+func (c *clusterFlags) config(env storeEnv) (clusterstore.Config, error) {
+	key, err := parseKey(c.key)
+	if err != nil {
+		return clusterstore.Config{}, err
+	}
+	cfg := clusterstore.Config{
+		Name: env.name, Gossip: c.gossip, Data: c.data, HTTP: env.url, Key: key,
+		Logger: env.log, Registry: env.reg,
+	}
+	if c.join != "" {
+		cfg.Join = strings.Split(c.join, ",")
+	}
+	switch c.backups {
+	case "all":
+		cfg.Backups = clusterstore.AllToAll
+	default:
+		n, err := strconv.Atoi(c.backups)
+		if err != nil || n < 0 {
+			return cfg, fmt.Errorf(`-backups %q: want a number or "all"`, c.backups)
+		}
+		cfg.Backups = n
+	}
+	switch c.ack {
+	case "one":
+		cfg.Ack = clusterstore.AckOne
+	case "none":
+		cfg.Ack = clusterstore.AckNone
+	case "all":
+		cfg.Ack = clusterstore.AckAll
+	default:
+		return cfg, fmt.Errorf("-ack %q: want none, one or all", c.ack)
+	}
+	return cfg, nil
+}
+
+// parseKey reads a cluster key: 64 hex digits (32 bytes) or more. A
+// passphrase would be guessable; a key must be random.
+func parseKey(s string) ([]byte, error) {
+	if s == "" {
+		return nil, fmt.Errorf("no cluster key: give -cluster-key or set SESSIONKIT_CLUSTER_KEY (64 hex digits, e.g. from: openssl rand -hex 32)")
+	}
+	key, err := hex.DecodeString(s)
+	if err != nil || len(key) < 32 {
+		return nil, fmt.Errorf("the cluster key must be at least 64 hex digits (32 bytes)")
+	}
+	return key, nil
+}
+
+// adminServer is a running admin API.
+type adminServer struct {
+	url   string
+	token string
+	srv   *http.Server
+}
+
+func (a *adminServer) Close() error { return a.srv.Close() }
+
+// serveAdmin serves a node's admin API: GET /cluster (members and counts)
+// and GET /cluster/sessions (every session held), behind a bearer token.
+func serveAdmin(addr, token string, stats func(list bool) any) (*adminServer, error) {
+	if token == "" {
+		b := make([]byte, 16)
+		rand.Read(b)
+		token = hex.EncodeToString(b)
+	}
+	want := sha256.Sum256([]byte(token))
+	mux := http.NewServeMux()
+	auth := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			sum := sha256.Sum256([]byte(got))
+			if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			h(w, r)
+		}
+	}
+	writeJSON := func(w http.ResponseWriter, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	}
+	mux.HandleFunc("GET /cluster", auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(false)) }))
+	mux.HandleFunc("GET /cluster/sessions", auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(true)) }))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return &adminServer{url: "http://" + ln.Addr().String(), token: token, srv: srv}, nil
+}
