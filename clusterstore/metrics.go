@@ -12,6 +12,7 @@ type metrics struct {
 	promotions  prometheus.Counter
 	forwarded   prometheus.Counter
 	backupReads prometheus.Counter
+	readThrough prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,9 +26,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		promotions:  prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_promotions_total", Help: "Sessions this node came to own after a membership change."}),
 		forwarded:   prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_forwarded_total", Help: "Operations forwarded to the owner node."}),
 		backupReads: prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_backup_reads_total", Help: "Loads answered by a backup because the owner did not."}),
+		readThrough: prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_read_through_total", Help: "Sessions an owner fetched from their previous holder after a membership change."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.members, m.queue, m.lag, m.sent, m.received, m.dropped, m.promotions, m.forwarded, m.backupReads)
+		reg.MustRegister(m.members, m.queue, m.lag, m.sent, m.received, m.dropped, m.promotions, m.forwarded, m.backupReads, m.readThrough)
 	}
 	return m
 }

@@ -232,6 +232,16 @@ func (s *Store) rebalance(prev *view) *view {
 			mine = mine || o == s.cfg.Name
 		}
 		if mine {
+			// Still a backup. If this node owned the key before the
+			// change, hand the session to the new owner (a node that
+			// joined or came back) and stay its backup.
+			if prev != nil && prev.ring != nil {
+				var buf [1]string
+				if prev.ring.Owners(h[:], 1, buf[:0])[0] == s.cfg.Name {
+					s.peer(v.nodes[owners[0]].Data).send(m, nil)
+					pushed++
+				}
+			}
 			continue
 		}
 		// Neither owner nor backup any more: hand over, then forget.

@@ -49,15 +49,17 @@ func (s *Store) rpcHandler() http.Handler {
 		}
 		return out
 	}
-	loadFn := func(ctx context.Context, d *dec) (enc, error) {
-		r, ok := s.table.load(d.h())
-		if !ok {
+	answer := func(r *record) (enc, error) {
+		if r == nil {
 			return nil, sessionkit.ErrNotFound
 		}
 		return enc{}.u(r.version).meta(&r.meta).values(r.values), nil
 	}
-	handle("/rpc/load", loadFn)
-	handle("/rpc/read", loadFn)
+	handle("/rpc/load", func(ctx context.Context, d *dec) (enc, error) { return answer(s.ownerLoad(ctx, d.h())) })
+	handle("/rpc/read", func(ctx context.Context, d *dec) (enc, error) {
+		r, _ := s.table.load(d.h())
+		return answer(r)
+	})
 	handle("/rpc/create", func(ctx context.Context, d *dec) (enc, error) {
 		h, meta, values := d.h(), d.meta(), d.values()
 		if d.err != nil {
@@ -72,6 +74,9 @@ func (s *Store) rpcHandler() http.Handler {
 			return nil, d.err
 		}
 		m, err := s.table.commit(h, delta)
+		if errors.Is(err, sessionkit.ErrNotFound) && s.adopt(ctx, h) {
+			m, err = s.table.commit(h, delta)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -109,6 +109,8 @@ type Store struct {
 	peersMu sync.Mutex
 	peers   map[string]*peer // by data address
 
+	changedAt atomic.Int64 // when the view last changed, Unix nanoseconds
+
 	resync  chan struct{}
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -243,6 +245,7 @@ func (s *Store) setMembers(members []Member) {
 		v.ring = r
 	}
 	s.view.Store(v)
+	s.changedAt.Store(time.Now().UnixNano())
 	s.metrics.members.Set(float64(len(v.nodes)))
 	select {
 	case s.resync <- struct{}{}:
@@ -252,14 +255,20 @@ func (s *Store) setMembers(members []Member) {
 
 // owners returns the key's owner and backups under the current view.
 func (s *Store) owners(h [32]byte) ([]string, *view) {
+	n := s.cfg.Backups + 1
+	if s.cfg.Backups == AllToAll {
+		n = 1 << 30
+	}
+	return s.ownersN(h, n)
+}
+
+// ownersN returns the key's first n nodes under the current view.
+func (s *Store) ownersN(h [32]byte, n int) ([]string, *view) {
 	v := s.view.Load()
 	if v.ring == nil {
 		return nil, v
 	}
-	n := s.cfg.Backups + 1
-	if s.cfg.Backups == AllToAll || n > len(v.nodes) {
-		n = len(v.nodes)
-	}
+	n = min(n, len(v.nodes))
 	return v.ring.Owners(h[:], n, make([]string, 0, n)), v
 }
 
@@ -301,7 +310,11 @@ func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record
 		var r *record
 		var err error
 		if name == s.cfg.Name {
-			r, _ = s.table.load(h)
+			if i == 0 {
+				r = s.ownerLoad(ctx, h)
+			} else {
+				r, _ = s.table.load(h)
+			}
 		} else {
 			path := "/rpc/load"
 			if i > 0 {
@@ -353,7 +366,11 @@ func (s *Store) at(ctx context.Context, h [32]byte, local func(backups []string)
 		return fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, ErrNoNodes)
 	}
 	if owners[0] == s.cfg.Name {
-		return local(owners[1:])
+		err := local(owners[1:])
+		if errors.Is(err, sessionkit.ErrNotFound) && s.adopt(ctx, h) {
+			err = local(owners[1:])
+		}
+		return err
 	}
 	s.metrics.forwarded.Inc()
 	_, err := s.call(ctx, v.nodes[owners[0]].Data, path, body)
@@ -361,6 +378,45 @@ func (s *Store) at(ctx context.Context, h [32]byte, local func(backups []string)
 		return s.at(ctx, h, local, path, body) // the node retries, not the client
 	}
 	return classify(err)
+}
+
+// warming is how long after a membership change an owner that misses a
+// session reads it through from the key's other nodes: a node that joined
+// or came back owns keys whose sessions are still on their previous owner
+// until rebalancing hands them over.
+const warming = time.Minute
+
+// ownerLoad loads a session this node owns, reading it through from its
+// previous holders if it lacks it.
+func (s *Store) ownerLoad(ctx context.Context, h [32]byte) *record {
+	r, ok := s.table.load(h)
+	if !ok && s.adopt(ctx, h) {
+		r, _ = s.table.load(h)
+	}
+	return r
+}
+
+// adopt reads a session this node owns but lacks from the key's next
+// nodes, during the warming window after a membership change, and keeps
+// it. It reports whether it found one. It asks the key's nodes in order of
+// preference, nearest (most likely holders) first.
+func (s *Store) adopt(ctx context.Context, h [32]byte) bool {
+	if time.Since(time.Unix(0, s.changedAt.Load())) > warming {
+		return false
+	}
+	others, v := s.ownersN(h, 1<<30) // every node, nearest first
+	for _, name := range others {
+		if name == s.cfg.Name {
+			continue
+		}
+		r, err := s.remoteLoad(ctx, v.nodes[name].Data, "/rpc/read", h)
+		if err == nil && r != nil {
+			s.table.apply(message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values})
+			s.metrics.readThrough.Inc()
+			return true
+		}
+	}
+	return false
 }
 
 // awaitNewOwner waits, up to FailoverWait, until gossip has moved the

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,19 +81,31 @@ func (c *client) call(method, path, body string) (int, view) {
 }
 
 // TestDemo runs `sessionkit demo` as a user does, shops, and stops it with
-// SIGINT: it exits cleanly.
+// SIGINT: it exits cleanly, and so do its children.
 func TestDemo(t *testing.T) {
 	p := start(t, "demo", "--listen", "127.0.0.1:0")
-	m, err := p.Expect(nodeBanner, 20*time.Second)
+	m, err := p.Expect(routerBanner, 60*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(t, m[2])
+	var pids []int
+	for range 3 {
+		nm, err := p.Expect(nodeBanner, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := strconv.Atoi(nm[3])
+		pids = append(pids, pid)
+	}
+	if _, err := p.Expect(regexp.MustCompile(`^admin: (\S+)$`), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, m[1])
 	if code, v := c.call("POST", "/api/login", `{"user":"ada"}`); code != 200 || v.User != "ada" {
 		t.Fatalf("login: %d %+v", code, v)
 	}
 	c.call("POST", "/api/cart", `{"item":"book"}`)
-	if code, v := c.call("GET", "/api/session", ""); code != 200 || v.Node != "n1" || len(v.Cart) != 1 {
+	if code, v := c.call("GET", "/api/session", ""); code != 200 || v.Node == "" || len(v.Cart) != 1 {
 		t.Fatalf("session: %d %+v", code, v)
 	}
 	if code, v := c.call("POST", "/api/cart", `{"item":`); code != 400 || v.Error == "" {
@@ -104,7 +117,48 @@ func TestDemo(t *testing.T) {
 		if p.Err() != nil {
 			t.Fatalf("demo exited with %v; output:\n%s", p.Err(), p.Output())
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("demo did not exit within 15 s of SIGINT")
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not exit within 30 s of SIGINT")
 	}
+	for _, pid := range pids {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("node pid %d outlived the demo", pid)
+		}
+	}
+}
+
+// TestDemoKillServingNode is the demo's promise: log in, kill the node
+// that served you from the admin API, and stay logged in with your cart.
+func TestDemoKillServingNode(t *testing.T) {
+	p := start(t, "demo", "--listen", "127.0.0.1:0", "--log-level", "warn")
+	m, err := p.Expect(routerBanner, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, err := p.Expect(regexp.MustCompile(`^admin: (http://[^/]+)/\?token=(\S+)$`), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := func(path string) {
+		req, _ := http.NewRequest("POST", am[1]+path, nil)
+		req.Header.Set("Authorization", "Bearer "+am[2])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("admin %s: %v %v", path, err, resp)
+		}
+		resp.Body.Close()
+	}
+	c := newClient(t, m[1])
+	_, v := c.call("POST", "/api/login", `{"user":"grace"}`)
+	c.call("POST", "/api/cart", `{"item":"compiler"}`)
+	served := v.Node
+	admin("/nodes/" + served + "/kill")
+	code, v := c.call("GET", "/api/session", "")
+	if code != 200 || v.User != "grace" || len(v.Cart) != 1 || v.Node == served {
+		t.Fatalf("after killing %s: %d %+v", served, code, v)
+	}
+	// Restart and add answer; that a restarted node gets its sessions
+	// back is the rejoin hand-off's test, with the cluster store's.
+	admin("/nodes/" + served + "/restart")
+	admin("/nodes")
 }

@@ -11,7 +11,6 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	healthy  *prometheus.GaugeVec
-	inflight *prometheus.GaugeFunc
 	reroutes *prometheus.CounterVec
 	falls    *prometheus.CounterVec
 }

@@ -178,7 +178,7 @@ func TestNodeJSONAPI(t *testing.T) {
 }
 
 func TestShopPages(t *testing.T) {
-	url, _ := startCommand(t, "demo", "--listen", "127.0.0.1:0")
+	url, _ := startCommand(t, "node", "--listen", "127.0.0.1:0", "--dev")
 	c := newClient(t, url)
 	post := func(path, form string) string {
 		resp, err := c.http.Post(url+path, "application/x-www-form-urlencoded", strings.NewReader(form))

@@ -3,15 +3,22 @@ package cli
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
+	"os"
+	"strings"
 
-	"github.com/sessionkit/sessionkit/internal/node"
+	"github.com/sessionkit/sessionkit/internal/demo"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sessionkit demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the shop on")
+	strategy := fs.String("strategy", "cluster", "strategy: "+strings.Join(demo.Strategies, ", "))
+	nodes := fs.Int("nodes", 3, "number of shop nodes")
+	backups := fs.String("backups", "1", `cluster strategy: backup copies of each session, or "all"`)
+	listen := fs.String("listen", "127.0.0.1:8080", "the router's address")
+	admin := fs.String("admin", "127.0.0.1:0", "the admin page's address")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -20,8 +27,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	// Plain HTTP on loopback: the development cookie, so that every
-	// browser keeps it.
-	sf := storeFlags{store: "memory"}
-	return serveNode(ctx, &sf, node.Config{Name: "n1", Strategy: "memory", Listen: *listen, Dev: true, Logger: log}, stdout)
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	d, err := demo.Start(ctx, demo.Config{Binary: bin, Strategy: *strategy, Nodes: *nodes, Backups: *backups, Listen: *listen, Admin: *admin, Logger: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, d.Banner())
+	log.Info("demo ready: open the router's URL; Ctrl-C stops everything")
+	<-ctx.Done()
+	d.Wait()
+	return nil
 }

@@ -1,0 +1,407 @@
+// Package demo runs a local cluster on loopback: a router and shop nodes
+// as child processes of one command, and an admin page to kill, restart
+// and add nodes while users shop.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proc"
+)
+
+// Strategies are the strategies the demo runs.
+var Strategies = []string{"cluster", "sticky"}
+
+// Config configures a demo.
+type Config struct {
+	// Binary is the sessionkit binary to run the children with.
+	Binary string
+	// Strategy is one of Strategies. Default "cluster".
+	Strategy string
+	// Nodes is the number of shop nodes. Default 3.
+	Nodes int
+	// Backups is the cluster strategy's backups: a number or "all".
+	// Default "1".
+	Backups string
+	// Listen is the router's address. Default 127.0.0.1:8080.
+	Listen string
+	// Admin is the admin page's address. Default 127.0.0.1:0.
+	Admin string
+	// Logger receives the demo's log lines.
+	Logger *slog.Logger
+}
+
+// Demo is a running demo.
+type Demo struct {
+	cfg   Config
+	key   string
+	token string
+	ctx   context.Context
+
+	mu     sync.Mutex
+	nodes  map[string]*node
+	order  []string
+	router *proc.Process
+	seed   string
+
+	RouterURL string
+	AdminURL  string
+}
+
+type node struct {
+	name   string
+	http   int
+	gossip int
+	data   int
+	p      *proc.Process
+	url    string
+}
+
+var (
+	nodeBanner   = regexp.MustCompile(`^node (\S+): (http://\S+) pid (\d+)$`)
+	routerBanner = regexp.MustCompile(`^router: (\S+)$`)
+	adminBanner  = regexp.MustCompile(`^admin: (\S+) token (\S+)$`)
+)
+
+// Start starts the router and the nodes and returns once all are ready.
+// They run until ctx ends; Wait then waits for them to exit.
+func Start(ctx context.Context, cfg Config) (*Demo, error) {
+	if cfg.Strategy == "" {
+		cfg.Strategy = "cluster"
+	}
+	if !slices.Contains(Strategies, cfg.Strategy) {
+		return nil, fmt.Errorf("unknown strategy %q (want one of %s)", cfg.Strategy, strings.Join(Strategies, ", "))
+	}
+	if cfg.Nodes <= 0 {
+		cfg.Nodes = 3
+	}
+	if cfg.Backups == "" {
+		cfg.Backups = "1"
+	}
+	if cfg.Strategy == "sticky" {
+		cfg.Backups = "0"
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8080"
+	}
+	if cfg.Admin == "" {
+		cfg.Admin = "127.0.0.1:0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	d := &Demo{cfg: cfg, ctx: ctx, nodes: map[string]*node{}, key: randomHex(32), token: randomHex(16)}
+	for i := 1; i <= cfg.Nodes; i++ {
+		if _, err := d.addNode(); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.startRouter(); err != nil {
+		return nil, err
+	}
+	if err := d.serveAdmin(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// addNode starts a new node with the next free name.
+func (d *Demo) addNode() (*node, error) {
+	d.mu.Lock()
+	name := fmt.Sprintf("n%d", len(d.order)+1)
+	d.order = append(d.order, name)
+	d.mu.Unlock()
+	hp, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	gp, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	dp, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	n := &node{name: name, http: hp, gossip: gp, data: dp}
+	d.mu.Lock()
+	d.nodes[name] = n
+	if d.seed == "" {
+		d.seed = fmt.Sprintf("127.0.0.1:%d", gp)
+	}
+	d.mu.Unlock()
+	return n, d.startNode(n)
+}
+
+func (d *Demo) startNode(n *node) error {
+	args := []string{"node", "--name", n.name, "--listen", fmt.Sprintf("127.0.0.1:%d", n.http), "--dev",
+		"--strategy", d.cfg.Strategy, "--store", "cluster", "--backups", d.cfg.Backups,
+		"--gossip", fmt.Sprintf("127.0.0.1:%d", n.gossip), "--data", fmt.Sprintf("127.0.0.1:%d", n.data), "--cluster-key", d.key}
+	if seed := fmt.Sprintf("127.0.0.1:%d", n.gossip); seed != d.seed {
+		args = append(args, "--join", d.seed)
+	} else if len(d.order) > 1 {
+		// The seed itself restarting: join through any other node.
+		for _, other := range d.order {
+			if o := d.nodes[other]; o != n && o.p != nil {
+				args = append(args, "--join", fmt.Sprintf("127.0.0.1:%d", o.gossip))
+				break
+			}
+		}
+	}
+	p, err := proc.Start(d.ctx, nil, d.cfg.Binary, args...)
+	if err != nil {
+		return err
+	}
+	m, err := p.Expect(nodeBanner, 30*time.Second)
+	if err != nil {
+		p.Kill()
+		return err
+	}
+	d.mu.Lock()
+	n.p, n.url = p, m[2]
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *Demo) startRouter() error {
+	p, err := proc.Start(d.ctx, nil, d.cfg.Binary, "router", "--listen", d.cfg.Listen, "--join", d.seed,
+		"--cluster-key", d.key, "--health-interval", "500ms", "--access-log=false")
+	if err != nil {
+		return err
+	}
+	m, err := p.Expect(routerBanner, 30*time.Second)
+	if err != nil {
+		p.Kill()
+		return err
+	}
+	d.router, d.RouterURL = p, m[1]
+	am, err := p.Expect(adminBanner, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	// Ready once the router routes to every node, all healthy, and the
+	// nodes have settled their first placement.
+	return proc.WaitFor(30*time.Second, func() error {
+		req, _ := http.NewRequest("GET", am[1]+"/members", nil)
+		req.Header.Set("Authorization", "Bearer "+am[2])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var members []struct{ Healthy bool }
+		if err := json.NewDecoder(resp.Body).Decode(&members); err != nil {
+			return err
+		}
+		healthy := 0
+		for _, m := range members {
+			if m.Healthy {
+				healthy++
+			}
+		}
+		if healthy != d.cfg.Nodes {
+			return fmt.Errorf("the router routes to %d healthy nodes of %d", healthy, d.cfg.Nodes)
+		}
+		return nil
+	})
+}
+
+// Banner returns the lines the demo prints once ready: the router, each
+// node, the admin page.
+func (d *Demo) Banner() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "router: %s\n", d.RouterURL)
+	d.mu.Lock()
+	for _, name := range d.order {
+		n := d.nodes[name]
+		fmt.Fprintf(&b, "node %s: %s pid %d\n", n.name, n.url, n.p.Pid())
+	}
+	d.mu.Unlock()
+	fmt.Fprintf(&b, "admin: %s\n", d.AdminURL)
+	return b.String()
+}
+
+// NodeStatus is a node as the admin page shows it.
+type NodeStatus struct {
+	Name  string `json:"name"`
+	URL   string `json:"url"`
+	Pid   int    `json:"pid"`
+	Alive bool   `json:"alive"`
+}
+
+// Nodes returns the nodes' state.
+func (d *Demo) Nodes() []NodeStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []NodeStatus
+	for _, name := range d.order {
+		n := d.nodes[name]
+		st := NodeStatus{Name: name, URL: n.url}
+		if n.p != nil {
+			select {
+			case <-n.p.Done():
+			default:
+				st.Alive, st.Pid = true, n.p.Pid()
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Kill kills a node with SIGKILL, as a crash.
+func (d *Demo) Kill(name string) error {
+	d.mu.Lock()
+	n := d.nodes[name]
+	d.mu.Unlock()
+	if n == nil || n.p == nil {
+		return fmt.Errorf("no running node %q", name)
+	}
+	n.p.Kill()
+	d.cfg.Logger.Info("demo: killed", "node", name)
+	return nil
+}
+
+// Restart starts a killed node again under its name and ports.
+func (d *Demo) Restart(name string) error {
+	d.mu.Lock()
+	n := d.nodes[name]
+	d.mu.Unlock()
+	if n == nil {
+		return fmt.Errorf("no node %q", name)
+	}
+	if n.p != nil {
+		select {
+		case <-n.p.Done():
+		default:
+			return fmt.Errorf("node %q is running", name)
+		}
+	}
+	d.cfg.Logger.Info("demo: restarting", "node", name)
+	return d.startNode(n)
+}
+
+// Add starts one more node.
+func (d *Demo) Add() (string, error) {
+	n, err := d.addNode()
+	if err != nil {
+		return "", err
+	}
+	d.cfg.Logger.Info("demo: added", "node", n.name)
+	return n.name, nil
+}
+
+// Wait waits until every child has exited (after ctx ended).
+func (d *Demo) Wait() {
+	d.mu.Lock()
+	procs := []*proc.Process{d.router}
+	for _, n := range d.nodes {
+		if n.p != nil {
+			procs = append(procs, n.p)
+		}
+	}
+	d.mu.Unlock()
+	for _, p := range procs {
+		if p == nil {
+			continue
+		}
+		p.Signal(syscall.SIGTERM)
+		select {
+		case <-p.Done():
+		case <-time.After(10 * time.Second):
+			p.Kill()
+		}
+	}
+}
+
+var errUnauthorized = errors.New("unauthorized")
+
+func (d *Demo) authorized(r *http.Request) bool {
+	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return t == d.token
+	}
+	return r.URL.Query().Get("token") == d.token || r.PostFormValue("token") == d.token
+}
+
+func (d *Demo) serveAdmin() error {
+	ln, err := net.Listen("tcp", d.cfg.Admin)
+	if err != nil {
+		return err
+	}
+	d.AdminURL = fmt.Sprintf("http://%s/?token=%s", ln.Addr(), d.token)
+	srv := &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	go func() {
+		<-d.ctx.Done()
+		srv.Close()
+	}()
+	return nil
+}
+
+func (d *Demo) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	guard := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if !d.authorized(r) {
+				http.Error(w, errUnauthorized.Error(), http.StatusUnauthorized)
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("GET /{$}", guard(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		adminPage.Execute(w, map[string]any{"Strategy": d.cfg.Strategy, "Router": d.RouterURL, "Nodes": d.Nodes(), "Token": d.token})
+	}))
+	act := func(fn func(r *http.Request) error) http.HandlerFunc {
+		return guard(func(w http.ResponseWriter, r *http.Request) {
+			if err := fn(r); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			if r.Header.Get("Authorization") != "" {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"ok":true}`+"\n")
+				return
+			}
+			http.Redirect(w, r, "/?token="+d.token, http.StatusSeeOther)
+		})
+	}
+	mux.HandleFunc("POST /nodes/{name}/kill", act(func(r *http.Request) error { return d.Kill(r.PathValue("name")) }))
+	mux.HandleFunc("POST /nodes/{name}/restart", act(func(r *http.Request) error { return d.Restart(r.PathValue("name")) }))
+	mux.HandleFunc("POST /nodes", act(func(r *http.Request) error { _, err := d.Add(); return err }))
+	mux.HandleFunc("GET /api/nodes", guard(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, "[")
+		for i, n := range d.Nodes() {
+			if i > 0 {
+				fmt.Fprint(w, ",")
+			}
+			fmt.Fprintf(w, `{"name":%q,"url":%q,"pid":%d,"alive":%s}`, n.Name, n.URL, n.Pid, strconv.FormatBool(n.Alive))
+		}
+		fmt.Fprintln(w, "]")
+	}))
+	return mux
+}
