@@ -75,23 +75,21 @@ func ParseKeys(s string) ([]Key, error) {
 }
 
 func parseSecret(s string) ([]byte, error) {
-	if len(s) == 2*KeySize {
-		if b, err := hex.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
-		if b, err := enc.DecodeString(strings.TrimRight(s, "=")); err == nil {
-			if len(b) != KeySize {
-				return nil, fmt.Errorf("%w: %d bytes, want %d (64 hex digits or 43 base64 characters)", ErrBadKey, len(b), KeySize)
+	b, err := hex.DecodeString(s) // an even number of hex digits is hex, never base64
+	if err != nil {
+		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
+			if b, err = enc.DecodeString(strings.TrimRight(s, "=")); err == nil {
+				break
 			}
-			return b, nil
 		}
 	}
-	if b, err := hex.DecodeString(s); err == nil {
+	if err != nil {
+		return nil, fmt.Errorf("%w: %d characters that are neither hex nor base64; want 64 hex digits or 43 base64 characters", ErrBadKey, len(s))
+	}
+	if len(b) != KeySize {
 		return nil, fmt.Errorf("%w: %d bytes, want %d (64 hex digits or 43 base64 characters)", ErrBadKey, len(b), KeySize)
 	}
-	return nil, fmt.Errorf("%w: %d characters that are neither hex nor base64; want 64 hex digits or 43 base64 characters", ErrBadKey, len(s))
+	return b, nil
 }
 
 // ringKey is one key of the ring, ready to use.
