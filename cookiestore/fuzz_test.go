@@ -106,7 +106,9 @@ func sameRecord(a, b sessionkit.Record) bool {
 		sameTime(m.Deadline, n.Deadline) && maps.EqualFunc(a.Values, b.Values, bytes.Equal)
 }
 
-func sameTime(a, b time.Time) bool { return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond)) }
+func sameTime(a, b time.Time) bool {
+	return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond))
+}
 
 // TestWriteFuzzCorpus writes the seed tokens to testdata/fuzz/FuzzOpen, so
 // that `go test` checks them on every run. Run with
