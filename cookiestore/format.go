@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -125,6 +126,7 @@ func appendPayload(b []byte, p *payload) []byte {
 // reader reads a payload; the first error sticks.
 type reader struct {
 	b   []byte
+	s   string // the same bytes as b, for strings that share them
 	err error
 }
 
@@ -132,7 +134,7 @@ func (r *reader) fail(what string) {
 	if r.err == nil {
 		r.err = fmt.Errorf("%w: %s", errFormat, what)
 	}
-	r.b = nil
+	r.b, r.s = nil, ""
 }
 
 func (r *reader) byte() byte {
@@ -141,8 +143,12 @@ func (r *reader) byte() byte {
 		return 0
 	}
 	c := r.b[0]
-	r.b = r.b[1:]
+	r.advance(1)
 	return c
+}
+
+func (r *reader) advance(n int) {
+	r.b, r.s = r.b[n:], r.s[n:]
 }
 
 func (r *reader) varint() int64 {
@@ -151,7 +157,7 @@ func (r *reader) varint() int64 {
 		r.fail("bad varint")
 		return 0
 	}
-	r.b = r.b[n:]
+	r.advance(n)
 	return v
 }
 
@@ -161,26 +167,46 @@ func (r *reader) uvarint() uint64 {
 		r.fail("bad varint")
 		return 0
 	}
-	r.b = r.b[n:]
+	r.advance(n)
 	return v
+}
+
+// length reads a length that must fit in what remains.
+func (r *reader) length() int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail("length past end")
+		return 0
+	}
+	return int(n)
 }
 
 // bytes returns the next length-prefixed bytes, without copying.
 func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.fail("length past end")
-		return nil
-	}
+	n := r.length()
 	v := r.b[:n:n]
-	r.b = r.b[n:]
+	r.advance(n)
 	return v
 }
 
-// decodePayload decodes a payload. Values alias b, which the caller must
-// not reuse.
+// string returns the next length-prefixed string, without copying.
+func (r *reader) string() string {
+	n := r.length()
+	v := r.s[:n]
+	r.advance(n)
+	return v
+}
+
+// decodePayload decodes a payload. Its values, keys and principal share
+// b's memory, without copies: the caller must never modify or reuse b.
 func decodePayload(b []byte) (*payload, error) {
-	r := reader{b: b}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty", errFormat)
+	}
+	// One string over all of b, so that keys need no allocation each.
+	// Values are capped slices of b and nothing writes to b, so the
+	// string never changes.
+	r := reader{b: b, s: unsafe.String(&b[0], len(b))}
 	p := &payload{}
 	m := &p.meta
 	flags := r.byte()
@@ -202,13 +228,14 @@ func decodePayload(b []byte) (*payload, error) {
 	m.Created = time.UnixMilli(created).UTC()
 	m.IdleDeadline = time.UnixMilli(created + idleDL).UTC()
 	m.Deadline = time.UnixMilli(created + dl).UTC()
-	m.Principal = string(r.bytes())
+	m.Principal = r.string()
 	m.Generation = r.uvarint()
 	if flags&pSID != 0 {
 		if len(r.b) < sidLen {
 			r.fail("truncated session ID")
 		} else {
-			p.sid, r.b = r.b[:sidLen:sidLen], r.b[sidLen:]
+			p.sid = r.b[:sidLen:sidLen]
+			r.advance(sidLen)
 		}
 	}
 	n := r.uvarint()
@@ -222,15 +249,15 @@ func decodePayload(b []byte) (*payload, error) {
 		p.values = make(map[string][]byte, n)
 	}
 	for range n {
-		k := r.bytes()
+		k := r.string()
 		v := r.bytes()
 		if r.err != nil {
 			return nil, r.err
 		}
-		if _, dup := p.values[string(k)]; dup {
+		if _, dup := p.values[k]; dup {
 			return nil, fmt.Errorf("%w: key listed twice", errFormat)
 		}
-		p.values[string(k)] = v
+		p.values[k] = v
 	}
 	if len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", errFormat, len(r.b))

@@ -1,0 +1,18 @@
+module github.com/sessionkit/sessionkit/bench
+
+go 1.26.0
+
+require (
+	github.com/gorilla/securecookie v1.1.2
+	github.com/sessionkit/sessionkit v0.0.0
+)
+
+require (
+	github.com/klauspost/compress v1.20.1 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
+
+replace github.com/sessionkit/sessionkit => ../
