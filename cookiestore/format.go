@@ -284,23 +284,29 @@ var (
 	})
 )
 
-// compress compresses src with c and returns the compression flag, or src
-// itself and compressNone when compression does not make it smaller.
-func compress(c Compression, src []byte) ([]byte, byte) {
-	var out []byte
-	var flag byte
+// s2Buffers holds the scratch buffers of S2 compression.
+var s2Buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// compress compresses src with c and appends the result to dst, when that
+// makes it smaller. It returns dst unchanged and compressNone otherwise.
+// dst may overlap src: src is read in full before dst is written.
+func compress(c Compression, dst, src []byte) ([]byte, byte) {
 	switch c {
 	case S2:
-		out, flag = s2.Encode(nil, src), compressS2
+		bp := s2Buffers.Get().(*[]byte)
+		defer s2Buffers.Put(bp)
+		if need := s2.MaxEncodedLen(len(src)); cap(*bp) < need {
+			*bp = make([]byte, need)
+		}
+		if out := s2.Encode((*bp)[:cap(*bp)], src); len(out) < len(src) {
+			return append(dst, out...), compressS2
+		}
 	case Zstd:
-		out, flag = zstdEncoder().EncodeAll(src, make([]byte, 0, len(src))), compressZstd
-	default:
-		return src, compressNone
+		if out := zstdEncoder().EncodeAll(src, make([]byte, 0, len(src))); len(out) < len(src) {
+			return append(dst, out...), compressZstd
+		}
 	}
-	if len(out) >= len(src) {
-		return src, compressNone
-	}
-	return out, flag
+	return dst, compressNone
 }
 
 // decompress undoes compress, refusing output over max bytes before it

@@ -22,7 +22,7 @@ func FuzzPayload(f *testing.F) {
 		b := appendPayload(nil, p)
 		f.Add(byte(compressNone), b)
 		for _, c := range []Compression{S2, Zstd} {
-			if out, flag := compress(c, b); flag != compressNone {
+			if out, flag := compress(c, nil, b); flag != compressNone {
 				f.Add(flag, out)
 			}
 		}

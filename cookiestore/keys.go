@@ -96,6 +96,7 @@ func parseSecret(s string) ([]byte, error) {
 type ringKey struct {
 	id       byte
 	aead     [numCiphers]cipher.AEAD // by Cipher
+	ad       [flagsKnown + 1][]byte  // associated data by header flags
 	openOnly bool
 }
 

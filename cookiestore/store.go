@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/sessionkit/sessionkit"
 )
@@ -21,8 +22,7 @@ import (
 type Store struct {
 	cfg    Config
 	ring   *ring
-	ad     []byte // associated data before the header bytes
-	minLen int    // shortest well-formed token
+	minLen int // shortest well-formed token
 }
 
 var (
@@ -49,7 +49,14 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, ring: r}
-	s.ad = fmt.Appendf(nil, "sessionkit/cookiestore\x00%s\x00%s\x00", cfg.Purpose, cfg.Name)
+	prefix := fmt.Appendf(nil, "sessionkit/cookiestore\x00%s\x00%s\x00", cfg.Purpose, cfg.Name)
+	for _, keys := range r.byID {
+		for _, k := range keys {
+			for f := range k.ad {
+				k.ad[f] = append(slices.Clip(prefix), formatVersion, byte(f), k.id)
+			}
+		}
+	}
 	s.minLen = base64.RawURLEncoding.EncodedLen(headerLen + AES256GCM.nonceSize() + tagLen + minPayload)
 	if s.minLen > cfg.MaxTokenLen {
 		return nil, fmt.Errorf("%w: MaxTokenLen %d is shorter than the shortest sealed session", ErrConfig, cfg.MaxTokenLen)
@@ -110,10 +117,11 @@ func (s *Store) ValidToken(tok string) bool {
 	return len(tok) >= base64.RawURLEncoding.EncodedLen(headerLen+cipherOf(f).nonceSize()+tagLen+minPayload)
 }
 
-func (s *Store) associatedData(hdr []byte) []byte {
-	ad := make([]byte, 0, len(s.ad)+headerLen)
-	return append(append(ad, s.ad...), hdr...)
-}
+// associatedData returns the associated data of a value with these header
+// bytes, made once per key and flags in New.
+func (k *ringKey) associatedData(hdr []byte) []byte { return k.ad[hdr[1]&flagsKnown] }
+
+var strictBase64 = base64.RawURLEncoding.Strict()
 
 // unseal opens a token without checking its deadlines: nil when it is not
 // a well-formed token sealed by a key of the ring. It also returns the key
@@ -122,21 +130,23 @@ func (s *Store) unseal(tok string) (*payload, *ringKey, Cipher) {
 	if !s.ValidToken(tok) {
 		return nil, nil, 0
 	}
-	buf, err := base64.RawURLEncoding.Strict().DecodeString(tok)
+	// Decode reads the token's bytes in place, without a copy.
+	buf := make([]byte, strictBase64.DecodedLen(len(tok)))
+	n, err := strictBase64.Decode(buf, unsafe.Slice(unsafe.StringData(tok), len(tok)))
 	if err != nil {
 		return nil, nil, 0
 	}
+	buf = buf[:n]
 	c := cipherOf(buf[1])
 	ns := c.nonceSize()
 	nonce, sealed := buf[headerLen:headerLen+ns], buf[headerLen+ns:]
-	ad := s.associatedData(buf[:headerLen])
 	keys := s.ring.byID[buf[2]]
 	for _, k := range keys {
 		dst := sealed[:0] // in place when one key has this ID
 		if len(keys) > 1 {
 			dst = nil // a failed Open may overwrite dst
 		}
-		pt, err := k.aead[c].Open(dst, nonce, sealed, ad)
+		pt, err := k.aead[c].Open(dst, nonce, sealed, k.associatedData(buf))
 		if err != nil {
 			continue
 		}
@@ -206,9 +216,9 @@ func (s *Store) seal(p *payload) (sessionkit.Token, error) {
 	buf = appendPayload(buf, p)
 	var cflag byte
 	if s.cfg.Compression != NoCompression && len(buf)-start >= s.cfg.CompressMin {
-		var body []byte
-		if body, cflag = compress(s.cfg.Compression, buf[start:]); cflag != compressNone {
-			buf = append(buf[:start], body...)
+		var out []byte
+		if out, cflag = compress(s.cfg.Compression, buf[:start], buf[start:]); cflag != compressNone {
+			buf = out
 		}
 	}
 	n := base64.RawURLEncoding.EncodedLen(len(buf) + tagLen)
@@ -222,8 +232,10 @@ func (s *Store) seal(p *payload) (sessionkit.Token, error) {
 	buf = slices.Grow(buf, tagLen) // so that Seal works in place
 	nonce := buf[headerLen:start]
 	rand.Read(nonce) // never fails
-	sealed := k.aead[c].Seal(buf[start:start], nonce, buf[start:], s.associatedData(buf[:headerLen]))
-	return sessionkit.Token(base64.RawURLEncoding.EncodeToString(buf[:start+len(sealed)])), nil
+	sealed := k.aead[c].Seal(buf[start:start], nonce, buf[start:], k.associatedData(buf))
+	out := make([]byte, n)
+	base64.RawURLEncoding.Encode(out, buf[:start+len(sealed)])
+	return sessionkit.Token(unsafe.String(&out[0], len(out))), nil // out is never written again
 }
 
 // Load implements sessionkit.Store. A token that does not open, has expired

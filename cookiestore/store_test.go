@@ -1,9 +1,12 @@
 package cookiestore_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,5 +137,33 @@ func TestTooLarge(t *testing.T) {
 	tok, err = s.Create(ctx, "", sessionkit.Record{Meta: testMeta(), Values: map[string][]byte{"big": randomBytes(5600)}})
 	if err != nil || len(tok) > s.MaxTokenLen() {
 		t.Fatalf("5600 random bytes: %d characters, %v", len(tok), err)
+	}
+}
+
+// TestConcurrentSealOpen seals and opens distinct compressible sessions
+// from several goroutines, so that -race sees the shared compressors and
+// their scratch buffers.
+func TestConcurrentSealOpen(t *testing.T) {
+	for _, z := range []cookiestore.Compression{cookiestore.S2, cookiestore.Zstd} {
+		s := newStore(t, cookiestore.Config{Compression: z})
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 50 {
+					v := bytes.Repeat([]byte(fmt.Sprintf("goroutine %d value %d; ", g, i)), 60)
+					tok, err := s.Create(context.Background(), "", sessionkit.Record{Meta: testMeta(), Values: map[string][]byte{"v": v}})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					rec, found, err := s.Load(context.Background(), tok)
+					if err != nil || !found || !bytes.Equal(rec.Values["v"], v) {
+						t.Errorf("compression %d: a session did not round-trip", z)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
 	}
 }
