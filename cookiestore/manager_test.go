@@ -246,20 +246,18 @@ func TestBadInputOpensAsNoSession(t *testing.T) {
 		other.noSession("a value sealed for another cookie", small.header())
 	})
 	t.Run("expired", func(t *testing.T) {
-		a := newApp(t, store, sessionkit.Config{IdleTimeout: 50 * time.Millisecond})
-		j := a.session("/set?k=a&v=secret")
-		deadline := time.Now().Add(50 * time.Millisecond)
-		if a.do("/get?k=a", j.header()).Body.String() != "secret" && time.Now().Before(deadline) {
-			t.Fatal("the session does not open before its deadline")
+		const life = 50 * time.Millisecond
+		for _, cfg := range []sessionkit.Config{{IdleTimeout: life}, {Lifetime: life}} {
+			a := newApp(t, store, cfg).with(t)
+			before := time.Now()
+			j := a.session("/set?k=a&v=secret")
+			after := time.Now() // the session's deadline lies between before+life and after+life
+			if a.do("/get?k=a", j.header()).Body.String() != "secret" && time.Now().Before(before.Add(life)) {
+				t.Fatal("the session does not open before its deadline")
+			}
+			time.Sleep(time.Until(after.Add(life + 10*time.Millisecond))) // the condition is the clock itself
+			a.noSession(fmt.Sprintf("a cookie past its deadline (%+v)", cfg), j.header())
 		}
-		time.Sleep(time.Until(deadline) + 10*time.Millisecond) // the condition is the clock itself
-		a.noSession("an idle-expired cookie", j.header())
-
-		a = newApp(t, store, sessionkit.Config{Lifetime: 50 * time.Millisecond})
-		j = a.session("/set?k=a&v=secret")
-		deadline = time.Now().Add(50 * time.Millisecond)
-		time.Sleep(time.Until(deadline) + 10*time.Millisecond)
-		a.noSession("a cookie past its lifetime", j.header())
 	})
 	// Nothing above harmed the good sessions.
 	if a.do("/get?k=a", big1.header()).Body.String() != "secret" || a.do("/whoami", big2.header()).Body.String() != "mallory" {
