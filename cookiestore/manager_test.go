@@ -1,0 +1,407 @@
+package cookiestore_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/cookiestore"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// app is a Manager over a cookie store, and the handlers the tests call.
+type app struct {
+	t     *testing.T
+	store *cookiestore.Store
+	m     *sessionkit.Manager
+	h     http.Handler
+}
+
+func newApp(t *testing.T, store *cookiestore.Store, cfg sessionkit.Config) *app {
+	t.Helper()
+	cfg.Logger = discard
+	m, err := sessionkit.New(store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/set", func(w http.ResponseWriter, r *http.Request) {
+		if err := sessionkit.FromContext(r.Context()).Set(r.FormValue("k"), r.FormValue("v")); err != nil {
+			http.Error(w, err.Error(), 500)
+		}
+	})
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		// An incompressible value of n bytes.
+		var n int
+		fmt.Sscan(r.FormValue("n"), &n)
+		v := base64.RawURLEncoding.EncodeToString(randomBytes(n * 3 / 4))
+		if err := sessionkit.FromContext(r.Context()).Set("big", v); err != nil {
+			http.Error(w, err.Error(), 500)
+		}
+	})
+	mux.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
+		v, _ := sessionkit.Get[string](sessionkit.FromContext(r.Context()), r.FormValue("k"))
+		io.WriteString(w, v)
+	})
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		if err := sessionkit.FromContext(r.Context()).SetPrincipal(r.FormValue("u")); err != nil {
+			http.Error(w, err.Error(), 500)
+		}
+	})
+	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, sessionkit.FromContext(r.Context()).Principal())
+	})
+	mux.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.FromContext(r.Context()).Destroy()
+	})
+	return &app{t: t, store: store, m: m, h: m.Handler(mux)}
+}
+
+// with returns the app reporting to t, for subtests.
+func (a *app) with(t *testing.T) *app {
+	b := *a
+	b.t = t
+	return &b
+}
+
+// jar is a client's cookies.
+type jar map[string]string
+
+func (j jar) header() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(j)) {
+		parts = append(parts, k+"="+j[k])
+	}
+	return strings.Join(parts, "; ")
+}
+
+// update applies a response's Set-Cookie headers, as a browser does.
+func (j jar) update(w *httptest.ResponseRecorder) jar {
+	n := maps.Clone(j)
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge < 0 || c.Value == "" {
+			delete(n, c.Name)
+		} else {
+			n[c.Name] = c.Value
+		}
+	}
+	return n
+}
+
+// do sends a request with the jar's cookies (or a raw Cookie header) and
+// checks it was answered without a server error.
+func (a *app) do(path string, cookie string) *httptest.ResponseRecorder {
+	a.t.Helper()
+	r := httptest.NewRequest("GET", path, nil)
+	if cookie != "" {
+		r.Header.Set("Cookie", cookie)
+	}
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	if w.Code >= 500 {
+		a.t.Fatalf("GET %s: status %d: %s", path, w.Code, w.Body)
+	}
+	return w
+}
+
+// session runs the requests in order from an empty jar and returns the jar.
+func (a *app) session(paths ...string) jar {
+	a.t.Helper()
+	j := jar{}
+	for _, p := range paths {
+		j = j.update(a.do(p, j.header()))
+	}
+	return j
+}
+
+// noSession checks that the cookie header opens as no session: the value
+// is not served, and a write starts a fresh session.
+func (a *app) noSession(what, cookie string) {
+	a.t.Helper()
+	if got := a.do("/get?k=a", cookie).Body.String(); got != "" {
+		a.t.Fatalf("%s: served a session (a=%q)", what, got)
+	}
+	if got := a.do("/whoami", cookie).Body.String(); got != "" {
+		a.t.Fatalf("%s: served %q's session", what, got)
+	}
+	w := a.do("/set?k=fresh&v=1", cookie)
+	j := jar{}.update(w)
+	if len(j) == 0 || a.do("/get?k=a", j.header()).Body.String() != "" {
+		a.t.Fatalf("%s: no fresh session started", what)
+	}
+}
+
+const name = "__Host-session"
+
+func TestManagerRoundTrip(t *testing.T) {
+	a := newApp(t, newStore(t, cookiestore.Config{}), sessionkit.Config{})
+	j := a.session("/set?k=a&v=hello", "/big?n=4000")
+	if len(j) != 2 || j[name+".1"] == "" {
+		t.Fatalf("a 4000-byte session in %d cookies, want 2", len(j))
+	}
+	w := a.do("/get?k=a", j.header())
+	if w.Body.String() != "hello" {
+		t.Fatalf("got %q", w.Body)
+	}
+	for _, c := range a.do("/set?k=a&v=again", j.header()).Header()["Set-Cookie"] {
+		if len(c) > 4096 {
+			t.Fatalf("a Set-Cookie of %d bytes", len(c))
+		}
+	}
+	if h := j.header(); len("Cookie: "+h) > 8192 {
+		t.Fatalf("a Cookie header of %d bytes", len(h))
+	}
+	// Dropping the big value goes back to one cookie and expires the other.
+	j = j.update(a.do("/set?k=big&v=", j.header()))
+	if len(j) != 1 || a.do("/get?k=a", j.header()).Body.String() != "hello" {
+		t.Fatalf("after shrinking: %d cookies", len(j))
+	}
+}
+
+func TestBadInputOpensAsNoSession(t *testing.T) {
+	store := newStore(t, cookiestore.Config{})
+	a := newApp(t, store, sessionkit.Config{})
+	small := a.session("/set?k=a&v=secret", "/login?u=alice")
+	big1 := a.session("/set?k=a&v=secret", "/login?u=alice", "/big?n=4000")
+	big2 := a.session("/set?k=a&v=other", "/login?u=mallory", "/big?n=4000")
+	if a.do("/get?k=a", big1.header()).Body.String() != "secret" || a.do("/whoami", small.header()).Body.String() != "alice" {
+		t.Fatal("the good sessions do not open")
+	}
+	c0, c1 := big1[name], big1[name+".1"]
+	d0, d1 := big2[name], big2[name+".1"]
+
+	t.Run("tamper every character", func(t *testing.T) {
+		a := newApp(t, store, sessionkit.Config{})
+		tok := small[name]
+		for i := range len(tok) {
+			for _, sub := range []byte{'A', '_'} {
+				if tok[i] == sub {
+					continue
+				}
+				bad := tok[:i] + string(sub) + tok[i+1:]
+				if got := a.do("/get?k=a", name+"="+bad).Body.String(); got != "" {
+					t.Fatalf("changing character %d opened the session", i)
+				}
+			}
+		}
+		a.noSession("tampered", name+"="+tok[:len(tok)/2]+"x"+tok[len(tok)/2+1:])
+	})
+	t.Run("tamper each chunk", func(t *testing.T) {
+		a := a.with(t)
+		for i := 0; i < len(c0)+len(c1); i += 97 {
+			b0, b1 := c0, c1
+			if i < len(c0) {
+				b0 = flip(c0, i)
+			} else {
+				b1 = flip(c1, i-len(c0))
+			}
+			if got := a.do("/get?k=a", name+"="+b0+"; "+name+".1="+b1).Body.String(); got != "" {
+				t.Fatalf("changing character %d opened the session", i)
+			}
+		}
+	})
+	for what, cookie := range map[string]string{
+		"swapped chunks":      name + "=" + c1 + "; " + name + ".1=" + c0,
+		"first chunk only":    name + "=" + c0,
+		"second chunk only":   name + ".1=" + c1,
+		"spliced A0+B1":       name + "=" + c0 + "; " + name + ".1=" + d1,
+		"spliced B0+A1":       name + "=" + d0 + "; " + name + ".1=" + c1,
+		"truncated":           name + "=" + small[name][:len(small[name])-1],
+		"extended":            name + "=" + small[name] + "A",
+		"100 KB of base64":    name + "=" + strings.Repeat("AAAA", 25<<10),
+		"100 KB of garbage":   name + "=" + string(randomBytes(100<<10)),
+		"100 KB in 2 chunks":  name + "=" + strings.Repeat("A", 50<<10) + "; " + name + ".1=" + strings.Repeat("B", 50<<10),
+		"header of a token":   name + "=" + small[name][:8],
+		"other cookie's name": "__Host-other=" + small[name],
+		"empty":               name + "=",
+	} {
+		t.Run(what, func(t *testing.T) { a.with(t).noSession(what, cookie) })
+	}
+	t.Run("wrong key", func(t *testing.T) {
+		other := newApp(t, newStore(t, cookiestore.Config{Keys: keys(t, hexKey2)}), sessionkit.Config{})
+		other.noSession("a cookie sealed with another key", small.header())
+	})
+	t.Run("removed key", func(t *testing.T) {
+		// The ring moved on to key 2 and dropped key 1.
+		rotated := newApp(t, newStore(t, cookiestore.Config{Keys: keys(t, hexKey2+",open:"+hexKey1)}), sessionkit.Config{})
+		if rotated.do("/whoami", small.header()).Body.String() != "alice" {
+			t.Fatal("an open-only key does not open")
+		}
+		removed := newApp(t, newStore(t, cookiestore.Config{Keys: keys(t, hexKey2)}), sessionkit.Config{})
+		removed.noSession("a cookie sealed with a removed key", small.header())
+	})
+	t.Run("another cookie name", func(t *testing.T) {
+		other := newApp(t, newStore(t, cookiestore.Config{Name: "__Host-cart"}), sessionkit.Config{})
+		other.noSession("a value sealed for another cookie", small.header())
+	})
+	t.Run("expired", func(t *testing.T) {
+		const life = 50 * time.Millisecond
+		for _, cfg := range []sessionkit.Config{{IdleTimeout: life}, {Lifetime: life}} {
+			a := newApp(t, store, cfg).with(t)
+			before := time.Now()
+			j := a.session("/set?k=a&v=secret")
+			after := time.Now() // the session's deadline lies between before+life and after+life
+			if a.do("/get?k=a", j.header()).Body.String() != "secret" && time.Now().Before(before.Add(life)) {
+				t.Fatal("the session does not open before its deadline")
+			}
+			time.Sleep(time.Until(after.Add(life + 10*time.Millisecond))) // the condition is the clock itself
+			a.noSession(fmt.Sprintf("a cookie past its deadline (%+v)", cfg), j.header())
+		}
+	})
+	// Nothing above harmed the good sessions.
+	if a.do("/get?k=a", big1.header()).Body.String() != "secret" || a.do("/whoami", big2.header()).Body.String() != "mallory" {
+		t.Fatal("a good session was harmed")
+	}
+}
+
+func flip(s string, i int) string {
+	c := byte('A')
+	if s[i] == 'A' {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
+}
+
+func TestTooLargeKeepsPreviousCookie(t *testing.T) {
+	a := newApp(t, newStore(t, cookiestore.Config{}), sessionkit.Config{})
+	j := a.session("/set?k=a&v=kept")
+	r := httptest.NewRequest("GET", "/big?n=9000", nil)
+	r.Header.Set("Cookie", j.header())
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	if w.Code != 500 || len(w.Result().Cookies()) != 0 {
+		t.Fatalf("an oversized session: status %d, %d cookies; want 500 and none", w.Code, len(w.Result().Cookies()))
+	}
+	if a.do("/get?k=a", j.header()).Body.String() != "kept" {
+		t.Fatal("the previous cookie no longer opens")
+	}
+}
+
+// TestKeyRotation walks a rolling two-step rotation from key 1 to key 2:
+// no node ever meets a cookie it cannot open, and a read-only request
+// reseals an old cookie with the new key.
+func TestKeyRotation(t *testing.T) {
+	node := func(ring string) *app {
+		return newApp(t, newStore(t, cookiestore.Config{Keys: keys(t, ring)}), sessionkit.Config{})
+	}
+	old := node(hexKey1)
+	step1 := node(hexKey1 + ",open:" + hexKey2)
+	step2 := node(hexKey2 + ",open:" + hexKey1)
+	done := node(hexKey2)
+
+	j := old.session("/set?k=a&v=b")
+	for _, n := range []*app{old, step1, step2} {
+		if n.do("/get?k=a", j.header()).Body.String() != "b" {
+			t.Fatal("a node of the rotation cannot open a cookie sealed with key 1")
+		}
+	}
+	// A cookie step 2 sealed opens on a node still at step 1.
+	j2 := step2.session("/set?k=a&v=c")
+	if step1.do("/get?k=a", j2.header()).Body.String() != "c" {
+		t.Fatal("a step-1 node cannot open a cookie sealed with the new key")
+	}
+	// A read-only request on a step-2 node reseals the old cookie.
+	w := step2.do("/get?k=a", j.header())
+	resealed := j.update(w)
+	if w.Body.String() != "b" || resealed[name] == j[name] {
+		t.Fatal("a read-only request did not reseal a cookie sealed with an open-only key")
+	}
+	if done.do("/get?k=a", resealed.header()).Body.String() != "b" {
+		t.Fatal("the resealed cookie does not open with key 2 alone")
+	}
+	// A cookie sealed with the sealing key is not resealed by a read.
+	if len(step2.do("/get?k=a", resealed.header()).Result().Cookies()) != 0 {
+		t.Fatal("a current cookie was resealed by a read-only request")
+	}
+	done.noSession("a cookie never resealed, after key 1 was removed", j.header())
+}
+
+func TestRevokeAll(t *testing.T) {
+	gens := newGenerations(t)
+	a := newApp(t, newStore(t, cookiestore.Config{Generations: gens}), sessionkit.Config{})
+	laptop := a.session("/login?u=alice", "/set?k=a&v=1")
+	phone := a.session("/login?u=alice")
+	bob := a.session("/login?u=bob")
+	if a.do("/whoami", laptop.header()).Body.String() != "alice" {
+		t.Fatal("login did not stick")
+	}
+	if _, err := a.m.Sessions(context.Background(), "alice"); err == nil {
+		t.Fatal("Sessions listed client-side sessions")
+	}
+	n, err := a.m.RevokeAll(context.Background(), "alice")
+	if n != -1 || err != nil {
+		t.Fatalf("RevokeAll = %d, %v; want -1, nil", n, err)
+	}
+	a.noSession("alice's laptop after RevokeAll", laptop.header())
+	a.noSession("alice's phone after RevokeAll", phone.header())
+	if a.do("/whoami", bob.header()).Body.String() != "bob" {
+		t.Fatal("bob was revoked too")
+	}
+	// Alice logs in again and is not caught by the old revocation.
+	again := a.session("/login?u=alice")
+	if a.do("/whoami", again.header()).Body.String() != "alice" {
+		t.Fatal("a new login after RevokeAll does not stick")
+	}
+	// Without Generations, RevokeAll is not supported.
+	plain := newApp(t, newStore(t, cookiestore.Config{}), sessionkit.Config{})
+	if _, err := plain.m.RevokeAll(context.Background(), "alice"); err == nil {
+		t.Fatal("RevokeAll without Generations did not fail")
+	}
+}
+
+func TestLogoutRevokesStolenCopy(t *testing.T) {
+	gens := newGenerations(t)
+	for _, revoke := range []bool{false, true} {
+		t.Run(fmt.Sprint("RevokeSessions=", revoke), func(t *testing.T) {
+			a := newApp(t, newStore(t, cookiestore.Config{Generations: gens, RevokeSessions: revoke}), sessionkit.Config{})
+			anon := a.session("/set?k=a&v=1")
+			user := anon.update(a.do("/login?u=carol", anon.header()))
+			stolen := maps.Clone(user)
+			a.do("/logout", user.header())
+			opens := a.do("/whoami", stolen.header()).Body.String() == "carol"
+			preLogin := a.do("/get?k=a", anon.header()).Body.String() == "1"
+			if revoke && (opens || preLogin) {
+				t.Fatalf("with RevokeSessions: the logged-out copy opens %v, the pre-login cookie opens %v", opens, preLogin)
+			}
+			if !revoke && (!opens || !preLogin) {
+				t.Fatal("without RevokeSessions a copy of a deleted or renewed cookie was expected to open (documented)")
+			}
+		})
+	}
+}
+
+// TestTransportShrinkRace shows a weakness of the transport's chunking,
+// not of the store: SetToken expires a stale chunk only when the request
+// carried it. Two concurrent requests of one client: A grows the session to
+// two cookies, B (sent before A's answer arrived) writes one cookie. If B's
+// answer arrives last, the browser keeps B's first chunk and A's second
+// one, whose join opens as no session: the user is logged out. Expiring
+// every unused chunk name unconditionally (a few dozen bytes per commit)
+// would fix it; see the report of this change.
+func TestTransportShrinkRace(t *testing.T) {
+	a := newApp(t, newStore(t, cookiestore.Config{}), sessionkit.Config{})
+	j := a.session("/set?k=a&v=1")
+	before := j.header()
+	wA := a.do("/big?n=4000", before)  // request A: two chunks
+	wB := a.do("/set?k=a&v=2", before) // request B: one chunk, sent with the same cookies
+	final := j.update(wA).update(wB)   // B's answer arrives last
+	if _, ok := final[name+".1"]; !ok {
+		t.Skip("the transport now expires unused chunks: the race is fixed")
+	}
+	got := a.do("/get?k=a", final.header()).Body.String()
+	if got != "" {
+		t.Fatalf("the spliced cookies opened: %q", got)
+	}
+	t.Log("B's first chunk joined with A's stale second chunk opens as no session: the client lost its session")
+}
