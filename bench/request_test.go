@@ -76,7 +76,7 @@ func sessionkitTarget(b *testing.B, store sessionkit.Store, touch bool) target {
 			}
 			return
 		}
-		if _, ok := sessionkit.Get[string](s, "user_id"); !ok {
+		if _, ok := sessionkit.Get[int](s, "user_id"); !ok {
 			http.Error(w, "no session", 500)
 			return
 		}
@@ -106,7 +106,7 @@ func scsTarget(b *testing.B, store scs.Store) target {
 			}
 			return
 		}
-		if sm.GetString(ctx, "user_id") == "" {
+		if sm.GetInt(ctx, "user_id") == 0 {
 			http.Error(w, "no session", 500)
 			return
 		}
@@ -123,7 +123,7 @@ func gorillaTarget(b *testing.B) target {
 			for k, v := range benchSession {
 				s.Values[k] = v
 			}
-		} else if _, ok := s.Values["user_id"].(string); !ok {
+		} else if _, ok := s.Values["user_id"].(int); !ok {
 			http.Error(w, "no session", 500)
 			return
 		} else {

@@ -5,6 +5,7 @@
 package bench
 
 import (
+	"encoding/gob"
 	"fmt"
 	"time"
 )
@@ -35,3 +36,7 @@ func session(size string) map[string]any {
 }
 
 var sizes = []string{"200B", "2KB"}
+
+// gob, which scs and gorilla encode sessions with, must know the types it
+// meets inside interface values.
+func init() { gob.Register(time.Time{}) }
