@@ -24,8 +24,25 @@ type Store struct {
 	prefix string
 	cache  *bypass // nil without a near cache
 
+	hits, misses atomic.Uint64
+
 	closed    atomic.Bool
 	closeOnce sync.Once
+}
+
+// Stats counts the near cache's use.
+type Stats struct {
+	// CacheHits is the number of loads served by the near cache.
+	CacheHits uint64
+	// CacheMisses is the number of loads that went to Redis while the
+	// near cache was on (misses and bypasses after local writes).
+	CacheMisses uint64
+}
+
+// Stats returns the near cache's counters; both are 0 without a near
+// cache.
+func (s *Store) Stats() Stats {
+	return Stats{CacheHits: s.hits.Load(), CacheMisses: s.misses.Load()}
 }
 
 var (
@@ -254,7 +271,15 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 		res = s.client.DoMultiCache(ctx,
 			rueidis.CT(b.Hgetall().Key(key).Cache(), ttl),
 			rueidis.CT(b.Pexpiretime().Key(key).Cache(), ttl))
+		if res[0].IsCacheHit() && res[1].IsCacheHit() {
+			s.hits.Add(1)
+		} else {
+			s.misses.Add(1)
+		}
 	} else {
+		if s.cache != nil {
+			s.misses.Add(1)
+		}
 		res = s.client.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
 	}
 	fields, err := res[0].AsStrMap()
