@@ -1,0 +1,16 @@
+module github.com/sessionkit/sessionkit/bench
+
+go 1.26.0
+
+require (
+	github.com/redis/rueidis v1.0.79
+	github.com/sessionkit/sessionkit v0.0.0
+)
+
+require (
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
+
+replace github.com/sessionkit/sessionkit => ../
