@@ -204,6 +204,22 @@ func (s *Store) write(ctx context.Context, main, side []op) ([]rueidis.RedisResu
 	if s.cfg.WaitReplicas <= 0 {
 		return pipeline(ctx, s.client, append(main, side...), -1), nil
 	}
+	if len(main) > 1 {
+		// A dedicated connection serves one Cluster slot: wait for
+		// each session's write on its own.
+		var res []rueidis.RedisResult
+		for i := range main {
+			r, err := s.write(ctx, main[i:i+1], nil)
+			if err != nil {
+				return nil, err
+			}
+			res = append(res, r...)
+		}
+		if len(side) > 0 {
+			res = append(res, pipeline(ctx, s.client, side, -1)...)
+		}
+		return res, nil
+	}
 	n := int64(s.cfg.WaitReplicas)
 	timeout := s.cfg.WaitTimeout.Milliseconds()
 	ops := append(main[:len(main):len(main)], cmd(func(b rueidis.Builder) rueidis.Completed {

@@ -106,10 +106,56 @@ func TestConformanceNearCache(t *testing.T) {
 
 func TestConformanceSentinel(t *testing.T) {
 	g := testredis.StartSentinel(t)
-	conformance(t, g.URL(), redisstore.Config{})
+	t.Run("Plain", func(t *testing.T) { conformance(t, g.URL(), redisstore.Config{}) })
+	t.Run("NearCache", func(t *testing.T) {
+		conformance(t, g.URL(), redisstore.Config{NearCache: &redisstore.NearCache{}})
+	})
+	t.Run("WaitReplicas", func(t *testing.T) { conformance(t, g.URL(), redisstore.Config{WaitReplicas: 1}) })
 }
 
 func TestConformanceCluster(t *testing.T) {
 	c := testredis.StartCluster(t)
-	conformance(t, c.URL(), redisstore.Config{})
+	t.Run("Plain", func(t *testing.T) { conformance(t, c.URL(), redisstore.Config{}) })
+	t.Run("NearCache", func(t *testing.T) {
+		conformance(t, c.URL(), redisstore.Config{NearCache: &redisstore.NearCache{}})
+	})
+}
+
+// TestReservedKeys checks that session keys that look like the store's
+// metadata fields round-trip and never mix with the metadata.
+func TestReservedKeys(t *testing.T) {
+	srv := testredis.Start(t)
+	s := open(t, srv.URL(), redisstore.Config{})
+	ctx := context.Background()
+	now := time.Now()
+	values := map[string][]byte{"#": []byte("1"), "#p": []byte("2"), "##v": []byte("3"), "": []byte("4"), "plain": []byte("5")}
+	tok, err := s.Create(ctx, sessionkit.NewToken(), sessionkit.Record{
+		Meta:   sessionkit.Meta{Principal: "carol", Created: now, IdleTimeout: time.Hour, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(2 * time.Hour)},
+		Values: values,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sessionkit.Delta{Set: map[string][]byte{"#v": []byte("6")}, Deleted: []string{"#"}, IdleDeadline: now.Add(time.Hour)}
+	if _, err := s.Commit(ctx, tok, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, tok, "#p", now.Add(time.Hour), func(old []byte, ok bool) ([]byte, error) {
+		return append(old, '!'), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec, found, err := s.Load(ctx, tok)
+	if err != nil || !found {
+		t.Fatalf("Load: %v %v", found, err)
+	}
+	want := map[string]string{"#p": "2!", "##v": "3", "": "4", "plain": "5", "#v": "6"}
+	if len(rec.Values) != len(want) || rec.Principal != "carol" {
+		t.Fatalf("values %q, principal %q", rec.Values, rec.Principal)
+	}
+	for k, v := range want {
+		if string(rec.Values[k]) != v {
+			t.Fatalf("values[%q] = %q, want %q (all: %q)", k, rec.Values[k], v, rec.Values)
+		}
+	}
 }
