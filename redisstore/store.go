@@ -53,7 +53,8 @@ var (
 
 // New connects to the Redis deployment cfg names and returns a Store. It
 // fails when the configuration is invalid or no node answers within
-// cfg.DialTimeout. Close releases the connections.
+// cfg.DialTimeout (ctx is checked before connecting; rueidis dials without
+// one). Close releases the connections.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	cfg.setDefaults()
 	opt, err := cfg.clientOptions()
