@@ -1,0 +1,194 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/redisstore"
+)
+
+// startRedis starts a redis-server without persistence on a free loopback
+// port and returns its URL; it is killed when the benchmark ends. (The
+// main module's internal/testredis does the same for its tests but cannot
+// be imported from here.)
+func startRedis(b *testing.B) string {
+	b.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		bin = "/usr/bin/redis-server"
+		if _, err := os.Stat(bin); err != nil {
+			if os.Getenv("CI") != "" {
+				b.Fatal("redis-server not found")
+			}
+			b.Skip("redis-server not found (Debian: apt-get install redis-server)")
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := b.TempDir()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	cmd.Stdout, cmd.Stderr = nil, nil
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	b.Cleanup(func() { cmd.Process.Kill(); <-done })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if ping(addr) == nil {
+			return "redis://" + addr
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("redis-server on %s did not answer PING", addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
+}
+
+// session returns a 9-key session of about 200 bytes of values.
+func session() map[string][]byte {
+	values := map[string][]byte{}
+	for i := range 9 {
+		values[fmt.Sprintf("key%d", i)] = []byte(fmt.Sprintf("value-%d-%016d", i, i)) // 22 bytes
+	}
+	return values
+}
+
+// BenchmarkRedisFloor is the least any Redis session store can do per
+// request: one HGETALL to load, and one pipelined HSET+PEXPIRE to write a
+// changed key back, straight through rueidis.
+func BenchmarkRedisFloor(b *testing.B) {
+	url := startRedis(b)
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt.DisableCache = true
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	key := "floor:" + string(sessionkit.NewToken())
+	args := c.B().Hset().Key(key).FieldValue()
+	for k, v := range session() {
+		args = args.FieldValue(k, string(v))
+	}
+	if err := c.Do(ctx, args.Build()).Error(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Do(ctx, c.B().Hgetall().Key(key).Build()).AsStrMap(); err != nil {
+			b.Fatal(err)
+		}
+		res := c.DoMulti(ctx,
+			c.B().Hset().Key(key).FieldValue().FieldValue("key0", "value-0-changed-000000").Build(),
+			c.B().Pexpire().Key(key).Milliseconds(int64(30*time.Minute/time.Millisecond)).Build())
+		for _, r := range res {
+			if err := r.Error(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func openStore(b *testing.B, url string, nc *redisstore.NearCache) *redisstore.Store {
+	b.Helper()
+	s, err := redisstore.New(context.Background(), redisstore.Config{URL: url, NearCache: nc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func createSession(b *testing.B, s *redisstore.Store) sessionkit.Token {
+	b.Helper()
+	now := time.Now()
+	tok, err := s.Create(context.Background(), sessionkit.NewToken(), sessionkit.Record{
+		Meta:   sessionkit.Meta{Created: now, IdleTimeout: 30 * time.Minute, IdleDeadline: now.Add(30 * time.Minute), Deadline: now.Add(24 * time.Hour)},
+		Values: session(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tok
+}
+
+// BenchmarkRedisStore is a request's store work through redisstore: Load
+// of a 9-key session of about 200 bytes, then Commit of a delta with one
+// key changed.
+func BenchmarkRedisStore(b *testing.B) {
+	s := openStore(b, startRedis(b), nil)
+	tok := createSession(b, s)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		rec, found, err := s.Load(ctx, tok)
+		if err != nil || !found || len(rec.Values) != 9 {
+			b.Fatalf("Load: %v %v %d", found, err, len(rec.Values))
+		}
+		d := sessionkit.Delta{Set: map[string][]byte{"key0": []byte("value-0-changed-000000")}, IdleDeadline: time.Now().Add(30 * time.Minute)}
+		if _, err := s.Commit(ctx, tok, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRedisStoreNearCacheLoad is a read-only request's store work with
+// the near cache: a Load that hits it, no round trip. Another store creates
+// the session, as another node would (a store skips its cache for sessions
+// it wrote itself within NearCache.WriteBypass).
+func BenchmarkRedisStoreNearCacheLoad(b *testing.B) {
+	url := startRedis(b)
+	tok := createSession(b, openStore(b, url, nil))
+	s := openStore(b, url, &redisstore.NearCache{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		rec, found, err := s.Load(ctx, tok)
+		if err != nil || !found || len(rec.Values) != 9 {
+			b.Fatalf("Load: %v %v %d", found, err, len(rec.Values))
+		}
+	}
+	if st := s.Stats(); st.CacheMisses > 1 {
+		b.Fatalf("near cache: %+v, want one miss", st)
+	}
+}

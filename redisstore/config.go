@@ -1,0 +1,199 @@
+package redisstore
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Config configures a Store. Its zero value connects to a standalone Redis
+// on 127.0.0.1:6379 with the defaults below.
+type Config struct {
+	// URL names the Redis deployment, parsed by rueidis.ParseURL:
+	//
+	//	redis://[user:password@]host:port[/db]       standalone
+	//	redis://host:port?master_set=NAME&addr=h2:p2  Sentinel: the sentinels' addresses and the master set
+	//	redis://host:port?addr=h2:p2&addr=h3:p3       Redis Cluster: several nodes (one is enough to discover the rest)
+	//	rediss://...                                  the same over TLS
+	//
+	// Query parameters dial_timeout and write_timeout override
+	// DialTimeout and WriteTimeout. Default "redis://127.0.0.1:6379".
+	URL string
+
+	// Options, when not nil, are used instead of URL, for settings a URL
+	// cannot express. The timeouts below still apply where Options leaves
+	// them zero, and the store always sets the client-side caching fields
+	// itself.
+	Options *rueidis.ClientOption
+
+	// Prefix starts the name of every key the store writes, so that
+	// several applications can share one Redis. A prefix holding a hash
+	// tag ("{app}:") would put every key in one Cluster slot: don't.
+	// Default "sessionkit:".
+	Prefix string
+
+	// DialTimeout bounds a connection attempt. Default 2 s.
+	DialTimeout time.Duration
+
+	// WriteTimeout bounds how long a connection may wait for Redis to
+	// read a request or answer it before the connection is closed and its
+	// calls fail (rueidis ConnWriteTimeout; it also paces the keep-alive
+	// PINGs). Default 2 s.
+	WriteTimeout time.Duration
+
+	// OpTimeout bounds each store call when the caller's context has no
+	// earlier deadline. Default 2 s.
+	OpTimeout time.Duration
+
+	// UpdateAttempts is how many compare-and-set attempts Update makes
+	// before it gives up with sessionkit.ErrConflict. Attempts after the
+	// first wait a jittered, growing delay (up to 20 ms). Default 100,
+	// enough for 50 concurrent updates of one key to all land.
+	UpdateAttempts int
+
+	// WaitReplicas, when positive, makes every write wait until that many
+	// replicas have acknowledged it (Redis WAIT) before it returns;
+	// a write they don't acknowledge within WaitTimeout fails with
+	// ErrNotReplicated (the primary may still hold it). Replication is
+	// asynchronous otherwise, so a failover can lose writes the store
+	// already acknowledged. Default 0: don't wait.
+	WaitReplicas int
+
+	// WaitTimeout bounds the wait for WaitReplicas. Default 1 s.
+	WaitTimeout time.Duration
+
+	// NearCache, when not nil, serves loads from a cache in this process
+	// kept correct by Redis server-assisted client-side caching. Default
+	// nil: every load is a round trip.
+	NearCache *NearCache
+}
+
+// NearCache configures the near cache: an in-process copy of recently
+// loaded sessions, which Redis invalidates (RESP3 client tracking) whenever
+// any client changes them. A hit costs no round trip.
+//
+// Invalidations travel asynchronously: after a write through another node,
+// this node may serve the previous version for a short window (measured in
+// the package documentation). Writes through this store are always seen by
+// its own next load.
+type NearCache struct {
+	// TTL bounds how long a loaded session is served from the cache
+	// without asking Redis, even if no invalidation arrives (a lost
+	// connection flushes the cache in any case). Default 1 minute.
+	TTL time.Duration
+
+	// SizeBytes bounds the cache of each connection to Redis (rueidis
+	// CacheSizeEachConn); the least recently used entries go first.
+	// Default 64 MiB.
+	SizeBytes int
+
+	// WriteBypass is how long after this store writes a session its
+	// loads of that session bypass the cache, so that a load right after
+	// a write never races the write's own invalidation. Default 1 s.
+	WriteBypass time.Duration
+}
+
+const (
+	defaultURL            = "redis://127.0.0.1:6379"
+	defaultPrefix         = "sessionkit:"
+	defaultTimeout        = 2 * time.Second
+	defaultUpdateAttempts = 100
+	defaultWaitTimeout    = time.Second
+	defaultCacheTTL       = time.Minute
+	defaultCacheSize      = 64 << 20
+	defaultWriteBypass    = time.Second
+)
+
+func (c *Config) setDefaults() {
+	if c.URL == "" {
+		c.URL = defaultURL
+	}
+	if c.Prefix == "" {
+		c.Prefix = defaultPrefix
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = defaultTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = defaultTimeout
+	}
+	if c.OpTimeout <= 0 {
+		c.OpTimeout = defaultTimeout
+	}
+	if c.UpdateAttempts <= 0 {
+		c.UpdateAttempts = defaultUpdateAttempts
+	}
+	if c.WaitTimeout <= 0 {
+		c.WaitTimeout = defaultWaitTimeout
+	}
+	if nc := c.NearCache; nc != nil {
+		n := *nc
+		if n.TTL <= 0 {
+			n.TTL = defaultCacheTTL
+		}
+		if n.SizeBytes <= 0 {
+			n.SizeBytes = defaultCacheSize
+		}
+		if n.WriteBypass <= 0 {
+			n.WriteBypass = defaultWriteBypass
+		}
+		c.NearCache = &n
+	}
+}
+
+// clientOptions builds the rueidis options from the configuration.
+func (c *Config) clientOptions() (rueidis.ClientOption, error) {
+	var opt rueidis.ClientOption
+	if c.Options != nil {
+		opt = *c.Options
+	} else {
+		var err error
+		if opt, err = rueidis.ParseURL(c.URL); err != nil {
+			return opt, fmt.Errorf("redisstore: URL %q: %w", redactURL(c.URL), err)
+		}
+	}
+	if opt.Dialer.Timeout <= 0 {
+		opt.Dialer.Timeout = c.DialTimeout
+	}
+	if opt.Sentinel.Dialer.Timeout <= 0 {
+		opt.Sentinel.Dialer.Timeout = c.DialTimeout
+	}
+	if opt.ConnWriteTimeout <= 0 {
+		opt.ConnWriteTimeout = c.WriteTimeout
+	}
+	if opt.Sentinel.MasterSet != "" && opt.Sentinel.TopologyRefreshInterval == 0 {
+		// Without it a missed +switch-master event would keep the client
+		// on a demoted primary.
+		opt.Sentinel.TopologyRefreshInterval = 2 * time.Second
+	}
+	if opt.RetryDelay == nil {
+		// rueidis retries read-only commands on network errors; keep it
+		// to two quick retries, so that an outage fails fast instead of
+		// holding every request until its deadline.
+		opt.RetryDelay = func(attempts int, _ rueidis.Completed, _ error) time.Duration {
+			if attempts >= 2 {
+				return -1
+			}
+			return time.Duration(attempts+1) * 5 * time.Millisecond
+		}
+	}
+	if c.NearCache == nil {
+		opt.DisableCache = true
+	} else {
+		opt.DisableCache = false
+		opt.CacheSizeEachConn = c.NearCache.SizeBytes
+	}
+	return opt, nil
+}
+
+// redactURL hides a password in a URL for error messages.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	return u[:scheme+3] + "***" + u[at:]
+}

@@ -1,0 +1,788 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/sessionkit/sessionkit"
+)
+
+// Store is a sessionkit.Store keeping sessions in Redis. It also implements
+// sessionkit.Principals and sessionkit.Generations. Its methods are safe
+// for concurrent use.
+type Store struct {
+	cfg    Config
+	client rueidis.Client
+	prefix string
+	cache  *bypass // nil without a near cache
+
+	hits, misses atomic.Uint64
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+// Stats counts the near cache's use.
+type Stats struct {
+	// CacheHits is the number of loads served by the near cache.
+	CacheHits uint64
+	// CacheMisses is the number of loads that went to Redis while the
+	// near cache was on (misses and bypasses after local writes).
+	CacheMisses uint64
+}
+
+// Stats returns the near cache's counters; both are 0 without a near
+// cache.
+func (s *Store) Stats() Stats {
+	return Stats{CacheHits: s.hits.Load(), CacheMisses: s.misses.Load()}
+}
+
+var (
+	_ sessionkit.Store       = (*Store)(nil)
+	_ sessionkit.Principals  = (*Store)(nil)
+	_ sessionkit.Generations = (*Store)(nil)
+)
+
+// New connects to the Redis deployment cfg names and returns a Store. It
+// fails when the configuration is invalid or no node answers within
+// cfg.DialTimeout (ctx is checked before connecting; rueidis dials without
+// one). Close releases the connections.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	opt, err := cfg.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	client, err := rueidis.NewClient(opt)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: connect: %w: %w", sessionkit.ErrUnavailable, err)
+	}
+	s := &Store{cfg: cfg, client: client, prefix: cfg.Prefix}
+	if nc := cfg.NearCache; nc != nil {
+		s.cache = newBypass(nc.WriteBypass)
+	}
+	return s, nil
+}
+
+// Open returns a Store for the Redis deployment url names (see Config.URL),
+// with the other settings at their defaults.
+func Open(url string) (*Store, error) {
+	return New(context.Background(), Config{URL: url})
+}
+
+// Close closes the connections to Redis. It may be called more than once;
+// every method called afterwards returns ErrClosed.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.client.Close()
+	})
+	return nil
+}
+
+// Client returns the store's rueidis client, for the application's own
+// use of the same connections. Closing the store closes it.
+func (s *Store) Client() rueidis.Client { return s.client }
+
+func (s *Store) sessionKey(t sessionkit.Token) (key, id string) {
+	h := t.Hash()
+	id = hex.EncodeToString(h[:])
+	return s.prefix + "s:" + id, id
+}
+
+func (s *Store) keyOfID(id string) string              { return s.prefix + "s:" + id }
+func (s *Store) indexKey(principal string) string      { return s.prefix + "p:" + principal }
+func (s *Store) generationKey(principal string) string { return s.prefix + "g:" + principal }
+
+// begin checks that the store is open and the context live, and bounds the
+// context by OpTimeout (plus WaitTimeout when writes wait for replicas).
+func (s *Store) begin(ctx context.Context, op string) (context.Context, context.CancelFunc, error) {
+	if s.closed.Load() {
+		return nil, nil, fmt.Errorf("redisstore: %s: %w", op, ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	limit := s.cfg.OpTimeout
+	if s.cfg.WaitReplicas > 0 {
+		limit += s.cfg.WaitTimeout
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= limit {
+		return ctx, func() {}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	return ctx, cancel, nil
+}
+
+// fail wraps an error of a call to Redis: a canceled context stays
+// itself, every other failure is also sessionkit.ErrUnavailable.
+func fail(op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, ErrNotReplicated) || errors.Is(err, ErrClosed) {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if errors.Is(err, rueidis.ErrClosing) {
+		return fmt.Errorf("redisstore: %s: %w", op, ErrClosed)
+	}
+	return fmt.Errorf("redisstore: %s: %w: %w", op, sessionkit.ErrUnavailable, err)
+}
+
+// op is one command of a pipeline: a script call, or a plain command.
+type op struct {
+	sc   *script
+	keys []string
+	args []string
+	cmd  func(b rueidis.Builder) rueidis.Completed
+}
+
+func (o *op) build(b rueidis.Builder, eval bool) rueidis.Completed {
+	switch {
+	case o.sc == nil:
+		return o.cmd(b)
+	case eval:
+		return b.Eval().Script(o.sc.src).Numkeys(int64(len(o.keys))).Key(o.keys...).Arg(o.args...).Build()
+	default:
+		return b.Evalsha().Sha1(o.sc.sha).Numkeys(int64(len(o.keys))).Key(o.keys...).Arg(o.args...).Build()
+	}
+}
+
+func call(sc *script, key string, args ...string) op {
+	return op{sc: sc, keys: []string{key}, args: args}
+}
+
+func cmd(f func(b rueidis.Builder) rueidis.Completed) op { return op{cmd: f} }
+
+// pipeline sends ops in one round trip. A script Redis does not know yet
+// (NOSCRIPT: first use, or a node that restarted or was promoted) is sent
+// again in full with EVAL, with any op marked by again (a WAIT) after it.
+func pipeline(ctx context.Context, c rueidis.CoreClient, ops []op, again int) []rueidis.RedisResult {
+	b := c.B()
+	cmds := make(rueidis.Commands, len(ops))
+	for i := range ops {
+		cmds[i] = ops[i].build(b, false)
+	}
+	res := c.DoMulti(ctx, cmds...)
+	var retry []int
+	for i, r := range res {
+		if ops[i].sc == nil {
+			continue
+		}
+		if e, ok := rueidis.IsRedisErr(r.Error()); ok && e.IsNoScript() {
+			retry = append(retry, i)
+		}
+	}
+	if len(retry) == 0 {
+		return res
+	}
+	if again >= 0 {
+		retry = append(retry, again)
+	}
+	cmds = cmds[:0]
+	for _, i := range retry {
+		cmds = append(cmds, ops[i].build(b, true))
+	}
+	for j, r := range c.DoMulti(ctx, cmds...) {
+		res[retry[j]] = r
+	}
+	return res
+}
+
+// write sends the commands of one session key (main) and of other keys
+// (side, such as the principal index) in one round trip. With WaitReplicas
+// set, main goes over a dedicated connection followed by WAIT, and side
+// separately.
+func (s *Store) write(ctx context.Context, main, side []op) ([]rueidis.RedisResult, error) {
+	if s.cfg.WaitReplicas <= 0 {
+		return pipeline(ctx, s.client, append(main, side...), -1), nil
+	}
+	if len(main) > 1 {
+		// A dedicated connection serves one Cluster slot: wait for
+		// each session's write on its own.
+		var res []rueidis.RedisResult
+		for i := range main {
+			r, err := s.write(ctx, main[i:i+1], nil)
+			if err != nil {
+				return nil, err
+			}
+			res = append(res, r...)
+		}
+		if len(side) > 0 {
+			res = append(res, pipeline(ctx, s.client, side, -1)...)
+		}
+		return res, nil
+	}
+	n := int64(s.cfg.WaitReplicas)
+	timeout := s.cfg.WaitTimeout.Milliseconds()
+	ops := append(main[:len(main):len(main)], cmd(func(b rueidis.Builder) rueidis.Completed {
+		return b.Wait().Numreplicas(n).Timeout(timeout).Build()
+	}))
+	var res []rueidis.RedisResult
+	err := s.client.Dedicated(func(dc rueidis.DedicatedClient) error {
+		res = pipeline(ctx, dc, ops, len(ops)-1)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	acked, werr := res[len(res)-1].AsInt64()
+	res = res[:len(res)-1]
+	if len(side) > 0 {
+		res = append(res, pipeline(ctx, s.client, side, -1)...)
+	}
+	for _, r := range res[:len(main)] {
+		if err := r.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			return res, nil // the caller reports it
+		}
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	if acked < n {
+		return nil, fmt.Errorf("%w (%d of %d within %v): %w", ErrNotReplicated, acked, n, s.cfg.WaitTimeout, sessionkit.ErrUnavailable)
+	}
+	return res, nil
+}
+
+// firstErr returns the first error among results, Redis nil replies
+// excepted.
+func firstErr(res []rueidis.RedisResult) error {
+	for _, r := range res {
+		if err := r.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Load implements sessionkit.Store in one round trip (HGETALL and
+// PEXPIRETIME pipelined), or none on a near-cache hit.
+func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
+	ctx, cancel, err := s.begin(ctx, "load")
+	if err != nil {
+		return sessionkit.Record{}, false, err
+	}
+	defer cancel()
+	key, _ := s.sessionKey(t)
+	rec, found, err := s.load(ctx, key)
+	if err != nil {
+		return sessionkit.Record{}, false, fail("load", err)
+	}
+	return rec, found, nil
+}
+
+func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, error) {
+	var res []rueidis.RedisResult
+	b := s.client.B()
+	if s.cache != nil && !s.cache.active(key) {
+		ttl := s.cfg.NearCache.TTL
+		res = s.client.DoMultiCache(ctx,
+			rueidis.CT(b.Hgetall().Key(key).Cache(), ttl),
+			rueidis.CT(b.Pexpiretime().Key(key).Cache(), ttl))
+		if res[0].IsCacheHit() && res[1].IsCacheHit() {
+			s.hits.Add(1)
+		} else {
+			s.misses.Add(1)
+		}
+	} else {
+		if s.cache != nil {
+			s.misses.Add(1)
+		}
+		res = s.client.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
+	}
+	fields, err := res[0].AsStrMap()
+	if err != nil {
+		return sessionkit.Record{}, false, err
+	}
+	expiry, err := res[1].AsInt64()
+	if err != nil {
+		return sessionkit.Record{}, false, err
+	}
+	if len(fields) == 0 {
+		return sessionkit.Record{}, false, nil
+	}
+	rec, ok := decode(fields, expiry)
+	if !ok || rec.Expired(time.Now()) {
+		return sessionkit.Record{}, false, nil
+	}
+	return rec, true, nil
+}
+
+// indexOps returns the commands that file the session id under the
+// principal, scored by its absolute deadline, and prune the principal's
+// index of every session past its absolute deadline.
+func (s *Store) indexOps(principal, id string, deadline time.Time) []op {
+	if principal == "" {
+		return nil
+	}
+	idx := s.indexKey(principal)
+	score := float64(deadline.UnixMilli())
+	now := "(" + strconv.FormatInt(time.Now().UnixMilli(), 10)
+	return []op{
+		cmd(func(b rueidis.Builder) rueidis.Completed {
+			return b.Zadd().Key(idx).ScoreMember().ScoreMember(score, id).Build()
+		}),
+		cmd(func(b rueidis.Builder) rueidis.Completed {
+			return b.Zremrangebyscore().Key(idx).Min("-inf").Max(now).Build()
+		}),
+	}
+}
+
+// unindex removes ids from the principal's index.
+func (s *Store) unindex(ctx context.Context, principal string, ids ...string) error {
+	if principal == "" || len(ids) == 0 {
+		return nil
+	}
+	return s.client.Do(ctx, s.client.B().Zrem().Key(s.indexKey(principal)).Member(ids...).Build()).Error()
+}
+
+// Create implements sessionkit.Store in one round trip: a script that
+// writes the hash and its expiry, pipelined with the principal index's
+// update when the session has a principal.
+func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.Record) (sessionkit.Token, error) {
+	ctx, cancel, err := s.begin(ctx, "create")
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	key, id := s.sessionKey(t)
+	args := make([]string, 0, 1+2*(metaPairs+len(rec.Values)))
+	args = append(args, ms(rec.IdleDeadline))
+	args = metaArgs(args, &rec.Meta)
+	for k, v := range rec.Values {
+		args = append(args, field(k), string(v))
+	}
+	res, err := s.write(ctx, []op{call(createScript, key, args...)}, s.indexOps(rec.Principal, id, rec.Deadline))
+	s.wrote(key)
+	if err == nil {
+		err = firstErr(res)
+	}
+	if err != nil {
+		return "", fail("create", err)
+	}
+	return t, nil
+}
+
+// wrote notes a local write of key for the near cache.
+func (s *Store) wrote(key string) {
+	if s.cache != nil {
+		s.cache.wrote(key)
+	}
+}
+
+// Commit implements sessionkit.Store in one round trip: a script that
+// applies the delta only if the session still exists. A commit that
+// changes the principal costs a second round trip to take the session off
+// its previous principal's index.
+func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Delta) (sessionkit.Token, error) {
+	ctx, cancel, err := s.begin(ctx, "commit")
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	key, id := s.sessionKey(t)
+	nmeta := 0
+	if d.Meta != nil {
+		nmeta = metaPairs
+	}
+	args := make([]string, 0, 4+2*(len(d.Set)+nmeta)+len(d.Deleted))
+	args = append(args, ms(d.IdleDeadline), strconv.Itoa(len(d.Set)), strconv.Itoa(len(d.Deleted)), strconv.Itoa(nmeta))
+	for k, v := range d.Set {
+		args = append(args, field(k), string(v))
+	}
+	var side []op
+	if d.Meta != nil {
+		args = metaArgs(args, d.Meta)
+		side = s.indexOps(d.Meta.Principal, id, d.Meta.Deadline)
+	}
+	for _, k := range d.Deleted {
+		args = append(args, field(k))
+	}
+	res, err := s.write(ctx, []op{call(commitScript, key, args...)}, side)
+	s.wrote(key)
+	if err == nil {
+		err = firstErr(res)
+	}
+	if err != nil {
+		return "", fail("commit", err)
+	}
+	old, err := res[0].ToString()
+	if rueidis.IsRedisNil(err) {
+		return "", sessionkit.ErrNotFound
+	}
+	if err != nil {
+		return "", fail("commit", err)
+	}
+	if d.Meta != nil && old != d.Meta.Principal {
+		if err := s.unindex(ctx, old, id); err != nil {
+			return "", fail("commit", err)
+		}
+	}
+	return t, nil
+}
+
+// Touch implements sessionkit.Store with one PEXPIREAT.
+func (s *Store) Touch(ctx context.Context, t sessionkit.Token, idleDeadline time.Time) (sessionkit.Token, error) {
+	ctx, cancel, err := s.begin(ctx, "touch")
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	key, _ := s.sessionKey(t)
+	at := idleDeadline.UnixMilli()
+	res, err := s.write(ctx, []op{cmd(func(b rueidis.Builder) rueidis.Completed {
+		return b.Pexpireat().Key(key).MillisecondsTimestamp(at).Build()
+	})}, nil)
+	s.wrote(key)
+	if err != nil {
+		return "", fail("touch", err)
+	}
+	n, err := res[0].AsInt64()
+	if err != nil {
+		return "", fail("touch", err)
+	}
+	if n == 0 {
+		return "", sessionkit.ErrNotFound
+	}
+	return t, nil
+}
+
+// Update implements sessionkit.Store by compare-and-set: it reads the key,
+// calls fn, and writes fn's result with a script that checks the key still
+// holds what fn saw. When it does not, the script returns the current value
+// and Update calls fn again after a short jittered wait, up to
+// Config.UpdateAttempts times in all.
+func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idleDeadline time.Time, fn sessionkit.UpdateFunc) (sessionkit.Token, error) {
+	ctx, cancel, err := s.begin(ctx, "update")
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	hkey, _ := s.sessionKey(t)
+	f := field(key)
+	b := s.client.B()
+	res := s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+	n, err := res[0].AsInt64()
+	if err != nil {
+		return "", fail("update", err)
+	}
+	if n == 0 {
+		return "", sessionkit.ErrNotFound
+	}
+	cur, err := res[1].ToString()
+	present := err == nil
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return "", fail("update", err)
+	}
+	dl := ms(idleDeadline)
+	defer s.wrote(hkey)
+	for attempt := range s.cfg.UpdateAttempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return "", fail("update", err)
+			}
+		}
+		var old []byte
+		if present {
+			old = []byte(cur)
+		}
+		next, err := fn(old, present)
+		if err != nil {
+			return "", err
+		}
+		exp, verb := "0", "d"
+		if present {
+			exp = "1"
+		}
+		if next != nil {
+			verb = "s"
+		}
+		res, err := s.write(ctx, []op{call(casScript, hkey, f, exp, cur, verb, string(next), dl)}, nil)
+		if err == nil {
+			err = firstErr(res)
+		}
+		if err != nil {
+			return "", fail("update", err)
+		}
+		reply, err := res[0].ToArray()
+		if rueidis.IsRedisNil(err) {
+			return "", sessionkit.ErrNotFound
+		}
+		if err != nil || len(reply) == 0 {
+			return "", fail("update", fmt.Errorf("unexpected reply: %v", err))
+		}
+		if ok, _ := reply[0].AsInt64(); ok == 1 {
+			return t, nil
+		}
+		present = len(reply) > 1
+		cur = ""
+		if present {
+			if cur, err = reply[1].ToString(); err != nil {
+				return "", fail("update", err)
+			}
+		}
+	}
+	return "", fmt.Errorf("redisstore: update: %d attempts lost to concurrent writes: %w", s.cfg.UpdateAttempts, sessionkit.ErrConflict)
+}
+
+// backoff waits a random time below min(20 ms, 250 µs << attempt), or until
+// ctx ends.
+func backoff(ctx context.Context, attempt int) error {
+	limit := min(20*time.Millisecond, 250*time.Microsecond<<min(attempt, 10))
+	tm := time.NewTimer(rand.N(limit) + 1)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}
+
+// Renew implements sessionkit.Store as take-then-write: a script removes
+// the session under the old token and returns it, then a second round trip
+// writes it under the new token (which hashes to another Cluster slot, so
+// RENAME cannot serve) and moves its entry in the principal index. Between
+// the two the session is under neither token: a concurrent write with the
+// old token finds nothing (ErrNotFound) rather than being lost. Should the
+// second step fail, the session is lost and the client starts afresh.
+func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionkit.Token, error) {
+	ctx, cancel, err := s.begin(ctx, "renew")
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	oldKey, oldID := s.sessionKey(old)
+	newKey, newID := s.sessionKey(next)
+	res, err := s.write(ctx, []op{call(takeScript, oldKey)}, nil)
+	s.wrote(oldKey)
+	if err == nil {
+		err = firstErr(res)
+	}
+	if err != nil {
+		return "", fail("renew", err)
+	}
+	reply, err := res[0].ToArray()
+	if rueidis.IsRedisNil(err) {
+		return "", sessionkit.ErrNotFound
+	}
+	if err != nil || len(reply) != 2 {
+		return "", fail("renew", fmt.Errorf("unexpected reply: %v", err))
+	}
+	expiry, err := reply[0].AsInt64()
+	if err != nil {
+		return "", fail("renew", err)
+	}
+	flat, err := reply[1].AsStrSlice()
+	if err != nil {
+		return "", fail("renew", err)
+	}
+	args := append(make([]string, 0, 1+len(flat)), strconv.FormatInt(expiry, 10))
+	args = append(args, flat...)
+	var side []op
+	if p := principalOf(flat); p != "" {
+		var deadline time.Time
+		for i := 0; i+1 < len(flat); i += 2 {
+			if flat[i] == fieldDeadline {
+				deadline, _ = fromMS(flat[i+1])
+			}
+		}
+		side = append(s.indexOps(p, newID, deadline), cmd(func(b rueidis.Builder) rueidis.Completed {
+			return b.Zrem().Key(s.indexKey(p)).Member(oldID).Build()
+		}))
+	}
+	res, err = s.write(ctx, []op{call(createScript, newKey, args...)}, side)
+	s.wrote(newKey)
+	if err == nil {
+		err = firstErr(res)
+	}
+	if err != nil {
+		return "", fail("renew", err)
+	}
+	return next, nil
+}
+
+// Delete implements sessionkit.Store: one round trip, and a second to take
+// the session off its principal's index when it had a principal.
+func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
+	ctx, cancel, err := s.begin(ctx, "delete")
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	key, id := s.sessionKey(t)
+	res, err := s.write(ctx, []op{call(deleteScript, key)}, nil)
+	s.wrote(key)
+	if err == nil {
+		err = firstErr(res)
+	}
+	if err != nil {
+		return fail("delete", err)
+	}
+	p, err := res[0].ToString()
+	if rueidis.IsRedisNil(err) {
+		return nil
+	}
+	if err != nil {
+		return fail("delete", err)
+	}
+	if err := s.unindex(ctx, p, id); err != nil {
+		return fail("delete", err)
+	}
+	return nil
+}
+
+// members prunes the principal's index of sessions past their absolute
+// deadline and returns the ids it holds.
+func (s *Store) members(ctx context.Context, principal string) ([]string, error) {
+	idx := s.indexKey(principal)
+	now := "(" + strconv.FormatInt(time.Now().UnixMilli(), 10)
+	b := s.client.B()
+	res := s.client.DoMulti(ctx,
+		b.Zremrangebyscore().Key(idx).Min("-inf").Max(now).Build(),
+		b.Zrange().Key(idx).Min("0").Max("-1").Build())
+	if err := firstErr(res); err != nil {
+		return nil, err
+	}
+	return res[1].AsStrSlice()
+}
+
+// batch is how many sessions one pipeline of Sessions or RevokeAll covers.
+const batch = 512
+
+// Sessions implements sessionkit.Principals from the principal's index,
+// without scanning the keyspace: one round trip for the index, one per 512
+// sessions to read them, and one to drop index entries whose session has
+// gone.
+func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.Info, error) {
+	ctx, cancel, err := s.begin(ctx, "sessions")
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	ids, err := s.members(ctx, principal)
+	if err != nil {
+		return nil, fail("sessions", err)
+	}
+	var infos []sessionkit.Info
+	var stale []string
+	now := time.Now()
+	b := s.client.B()
+	for start := 0; start < len(ids); start += batch {
+		chunk := ids[start:min(start+batch, len(ids))]
+		cmds := make(rueidis.Commands, 0, 2*len(chunk))
+		for _, id := range chunk {
+			k := s.keyOfID(id)
+			cmds = append(cmds, b.Hgetall().Key(k).Build(), b.Pexpiretime().Key(k).Build())
+		}
+		res := s.client.DoMulti(ctx, cmds...)
+		if err := firstErr(res); err != nil {
+			return nil, fail("sessions", err)
+		}
+		for i, id := range chunk {
+			fields, _ := res[2*i].AsStrMap()
+			expiry, _ := res[2*i+1].AsInt64()
+			rec, ok := decode(fields, expiry)
+			if !ok || rec.Principal != principal || rec.Expired(now) {
+				stale = append(stale, id)
+				continue
+			}
+			infos = append(infos, sessionkit.Info{ID: id, Meta: rec.Meta})
+		}
+	}
+	if err := s.unindex(ctx, principal, stale...); err != nil {
+		return nil, fail("sessions", err)
+	}
+	return infos, nil
+}
+
+// RevokeAll implements sessionkit.Principals: it deletes, one script per
+// session (each in its own Cluster slot, pipelined), every session the
+// principal's index lists that still belongs to the principal, then removes
+// those entries from the index. A session logged in while RevokeAll runs
+// may survive it.
+func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
+	ctx, cancel, err := s.begin(ctx, "revoke")
+	if err != nil {
+		return 0, err
+	}
+	defer cancel()
+	ids, err := s.members(ctx, principal)
+	if err != nil {
+		return 0, fail("revoke", err)
+	}
+	n := 0
+	for start := 0; start < len(ids); start += batch {
+		chunk := ids[start:min(start+batch, len(ids))]
+		ops := make([]op, len(chunk))
+		for i, id := range chunk {
+			ops[i] = call(revokeScript, s.keyOfID(id), principal)
+		}
+		res, err := s.write(ctx, ops, nil)
+		for _, id := range chunk {
+			s.wrote(s.keyOfID(id))
+		}
+		if err == nil {
+			err = firstErr(res)
+		}
+		if err != nil {
+			return n, fail("revoke", err)
+		}
+		for _, r := range res {
+			if v, _ := r.AsInt64(); v == 1 {
+				n++
+			}
+		}
+	}
+	if err := s.unindex(ctx, principal, ids...); err != nil {
+		return n, fail("revoke", err)
+	}
+	return n, nil
+}
+
+// Generation implements sessionkit.Generations.
+func (s *Store) Generation(ctx context.Context, principal string) (uint64, error) {
+	ctx, cancel, err := s.begin(ctx, "generation")
+	if err != nil {
+		return 0, err
+	}
+	defer cancel()
+	v, err := s.client.Do(ctx, s.client.B().Get().Key(s.generationKey(principal)).Build()).AsUint64()
+	if rueidis.IsRedisNil(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fail("generation", err)
+	}
+	return v, nil
+}
+
+// Bump implements sessionkit.Generations with INCR.
+func (s *Store) Bump(ctx context.Context, principal string) (uint64, error) {
+	ctx, cancel, err := s.begin(ctx, "bump")
+	if err != nil {
+		return 0, err
+	}
+	defer cancel()
+	key := s.generationKey(principal)
+	res, err := s.write(ctx, []op{cmd(func(b rueidis.Builder) rueidis.Completed {
+		return b.Incr().Key(key).Build()
+	})}, nil)
+	if err != nil {
+		return 0, fail("bump", err)
+	}
+	v, err := res[0].AsUint64()
+	if err != nil {
+		return 0, fail("bump", err)
+	}
+	return v, nil
+}
