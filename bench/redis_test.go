@@ -80,15 +80,6 @@ func ping(addr string) error {
 	return nil
 }
 
-// session returns a 9-key session of about 200 bytes of values.
-func session() map[string][]byte {
-	values := map[string][]byte{}
-	for i := range 9 {
-		values[fmt.Sprintf("key%d", i)] = []byte(fmt.Sprintf("value-%d-%016d", i, i)) // 22 bytes
-	}
-	return values
-}
-
 // BenchmarkRedisFloor is the least any Redis session store can do per
 // request: one HGETALL to load, and one pipelined HSET+PEXPIRE to write a
 // changed key back, straight through rueidis.
@@ -107,7 +98,7 @@ func BenchmarkRedisFloor(b *testing.B) {
 	ctx := context.Background()
 	key := "floor:" + string(sessionkit.NewToken())
 	args := c.B().Hset().Key(key).FieldValue()
-	for k, v := range session() {
+	for k, v := range encoded("200B") {
 		args = args.FieldValue(k, string(v))
 	}
 	if err := c.Do(ctx, args.Build()).Error(); err != nil {
@@ -144,7 +135,7 @@ func createSession(b *testing.B, s *redisstore.Store) sessionkit.Token {
 	now := time.Now()
 	tok, err := s.Create(context.Background(), sessionkit.NewToken(), sessionkit.Record{
 		Meta:   sessionkit.Meta{Created: now, IdleTimeout: 30 * time.Minute, IdleDeadline: now.Add(30 * time.Minute), Deadline: now.Add(24 * time.Hour)},
-		Values: session(),
+		Values: encoded("200B"),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"encoding/gob"
 	"fmt"
 	"time"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 // session returns the session both libraries seal: nine keys of about 200
@@ -40,3 +42,17 @@ var sizes = []string{"200B", "2KB"}
 // gob, which scs and gorilla encode sessions with, must know the types it
 // meets inside interface values.
 func init() { gob.Register(time.Time{}) }
+
+// encoded returns the session's values as a store keeps them: each encoded
+// by sessionkit's default codec.
+func encoded(size string) map[string][]byte {
+	out := map[string][]byte{}
+	for k, v := range session(size) {
+		b, err := sessionkit.BinaryCodec{}.Encode(v)
+		if err != nil {
+			panic(err)
+		}
+		out[k] = b
+	}
+	return out
+}
