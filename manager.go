@@ -110,9 +110,12 @@ func (m *Manager) Sessions(ctx context.Context, principal string) ([]Info, error
 
 // ErrorStatus returns the HTTP status the default ErrorHandler answers err
 // with: 409 for ErrConflict, 429 for ErrRateLimited, 503 for
-// ErrUnavailable, 500 otherwise (ErrTooLarge included).
+// ErrUnavailable, 501 for ErrNotSupported, 500 otherwise (ErrTooLarge
+// included).
 func ErrorStatus(err error) int {
 	switch {
+	case errors.Is(err, ErrNotSupported):
+		return http.StatusNotImplemented
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict
 	case errors.Is(err, ErrRateLimited):
@@ -153,7 +156,7 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (m *Manager) storeErr(op string, err error) error {
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict),
-		errors.Is(err, ErrTooLarge), errors.Is(err, ErrUnavailable):
+		errors.Is(err, ErrTooLarge), errors.Is(err, ErrUnavailable), errors.Is(err, ErrNotSupported):
 		return fmt.Errorf("sessionkit: %s: %w", op, err)
 	default:
 		return fmt.Errorf("sessionkit: %s: %w: %w", op, ErrUnavailable, err)

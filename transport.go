@@ -184,6 +184,9 @@ func (c *CookieTransport) Token(r *http.Request) string {
 	return strings.Join(parts[:n], "")
 }
 
+// serverTokenLen is the length of a server-side store's token.
+const serverTokenLen = 43
+
 // maxChunks bounds MaxChunks.
 const maxChunks = 16
 
@@ -228,6 +231,7 @@ func (c *CookieTransport) SetToken(w http.ResponseWriter, r *http.Request, t str
 	name := c.CookieName()
 	size, chunks := c.chunkLimits()
 	per := size - c.overhead(chunkName(name, chunks-1))
+	all := len(t) > 2*serverTokenLen || t == ""
 	n := 0
 	for len(t) > 0 && n < chunks {
 		part := t
@@ -238,10 +242,14 @@ func (c *CookieTransport) SetToken(w http.ResponseWriter, r *http.Request, t str
 		http.SetCookie(w, c.cookie(chunkName(name, n), part, expires))
 		n++
 	}
-	// Expire what the client holds beyond the chunks just written.
+	// Expire the chunks beyond those just written. A sealed session (any
+	// token longer than a server token) or a logout expires them all,
+	// whether or not this request carried them: a concurrent response may
+	// have set them, and a stale chunk joined to fresh ones makes a token
+	// that never opens. A server token expires only what the client sent.
 	for i := n; i < chunks; i++ {
 		cn := chunkName(name, i)
-		if i == 0 || cookieValue(r, cn) != "" {
+		if all || cookieValue(r, cn) != "" {
 			ck := c.cookie(cn, "", time.Time{})
 			ck.MaxAge = -1
 			http.SetCookie(w, ck)

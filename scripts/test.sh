@@ -25,6 +25,9 @@ FUZZ_TARGETS=(
 	.:FuzzCodec
 	.:FuzzCookieToken
 	.:FuzzRequest
+	./cookiestore:FuzzOpen
+	./cookiestore:FuzzPayload
+	./redisstore:FuzzField
 )
 
 # Packages whose tests start processes or servers; they run one at a time

@@ -72,7 +72,9 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 	defer ln.Close()
 	cfg.Listener = ln
 	cfg.Registry = prometheus.NewRegistry()
-	opened, err := sf.open(ctx, storeEnv{name: cfg.Name, url: "http://" + ln.Addr().String(), log: cfg.Logger, reg: cfg.Registry})
+	transport := &sessionkit.CookieTransport{Insecure: cfg.Dev}
+	cfg.Session.Transport = transport
+	opened, err := sf.open(ctx, storeEnv{name: cfg.Name, url: "http://" + ln.Addr().String(), log: cfg.Logger, reg: cfg.Registry, transport: transport})
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,9 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/clusterstore"
+	"github.com/sessionkit/sessionkit/cookiestore"
 	"github.com/sessionkit/sessionkit/memstore"
+	"github.com/sessionkit/sessionkit/redisstore"
 )
 
 // storeFlags are the flags that choose and configure a session store.
@@ -30,6 +32,8 @@ type storeFlags struct {
 	admin      string
 	adminToken string
 	cluster    clusterFlags
+	redis      string
+	cookieKeys string
 }
 
 type clusterFlags struct {
@@ -42,7 +46,9 @@ type clusterFlags struct {
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.store, "store", "memory", "session store: memory, cluster")
+	fs.StringVar(&f.store, "store", "memory", "session store: memory, cluster, cookie, redis")
+	fs.StringVar(&f.redis, "redis", os.Getenv("SESSIONKIT_REDIS"), "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there")
+	fs.StringVar(&f.cookieKeys, "cookie-keys", os.Getenv("SESSIONKIT_COOKIE_KEYS"), "cookie: sealing keys, \"KEY[,open:KEY...]\", 64 hex digits each (default $SESSIONKIT_COOKIE_KEYS)")
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API (cluster store)")
 	fs.StringVar(&f.adminToken, "admin-token", os.Getenv("SESSIONKIT_ADMIN_TOKEN"), "bearer token of the admin API (default: $SESSIONKIT_ADMIN_TOKEN, else a random one, printed)")
 	c := &f.cluster
@@ -56,10 +62,11 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 
 // storeEnv is what a store needs to know about its node.
 type storeEnv struct {
-	name string
-	url  string
-	log  *slog.Logger
-	reg  *prometheus.Registry
+	name      string
+	url       string
+	log       *slog.Logger
+	reg       *prometheus.Registry
+	transport *sessionkit.CookieTransport
 }
 
 // openedStore is an open store, its closer and, for stores that have
@@ -86,9 +93,47 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 			return openedStore{}, err
 		}
 		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }}, nil
+	case "redis":
+		if f.redis == "" {
+			return openedStore{}, fmt.Errorf("the redis store needs -redis URL (or $SESSIONKIT_REDIS)")
+		}
+		s, err := redisstore.New(ctx, redisstore.Config{URL: f.redis})
+		if err != nil {
+			return openedStore{}, fmt.Errorf("redis at %s: %w", f.redis, err)
+		}
+		return openedStore{store: s, close: s.Close}, nil
+	case "cookie":
+		return f.openCookie(ctx, env)
 	default:
-		return openedStore{}, fmt.Errorf("unknown store %q (want memory or cluster)", f.store)
+		return openedStore{}, fmt.Errorf("unknown store %q (want memory, cluster, cookie or redis)", f.store)
 	}
+}
+
+// openCookie opens the sealed cookie store; with -redis, the principals'
+// generations live there, so that "log out everywhere" works.
+func (f *storeFlags) openCookie(ctx context.Context, env storeEnv) (openedStore, error) {
+	if f.cookieKeys == "" {
+		return openedStore{}, fmt.Errorf("the cookie store needs -cookie-keys (or $SESSIONKIT_COOKIE_KEYS), e.g. %s", cookiestore.GenerateKey())
+	}
+	keys, err := cookiestore.ParseKeys(f.cookieKeys)
+	if err != nil {
+		return openedStore{}, err
+	}
+	cfg := cookiestore.Config{Keys: keys, Name: env.transport.CookieName(), MaxTokenLen: env.transport.MaxTokenLen()}
+	closeGen := func() error { return nil }
+	if f.redis != "" {
+		gen, err := redisstore.New(ctx, redisstore.Config{URL: f.redis})
+		if err != nil {
+			return openedStore{}, fmt.Errorf("redis at %s: %w", f.redis, err)
+		}
+		cfg.Generations, closeGen = gen, gen.Close
+	}
+	s, err := cookiestore.New(cfg)
+	if err != nil {
+		closeGen()
+		return openedStore{}, err
+	}
+	return openedStore{store: s, close: closeGen}, nil
 }
 
 func (c *clusterFlags) config(env storeEnv) (clusterstore.Config, error) {
