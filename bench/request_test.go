@@ -1,18 +1,24 @@
 package bench
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	scsredis "github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
 	scsmem "github.com/alexedwards/scs/v2/memstore"
+	redigo "github.com/gomodule/redigo/redis"
 	"github.com/gorilla/sessions"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/cookiestore"
 	"github.com/sessionkit/sessionkit/memstore"
+	"github.com/sessionkit/sessionkit/redisstore"
 )
 
 // benchSession is the request benchmarks' session: the 200-byte one.
@@ -60,13 +66,25 @@ func seed(b *testing.B, h http.Handler) string {
 	return strings.Join(parts, "; ")
 }
 
-func sessionkitTarget(b *testing.B, store sessionkit.Store, touch bool) target {
-	mgr, err := sessionkit.New(store, sessionkit.Config{})
+// The handler's work: read one key and write one, only read, or leave
+// the session alone.
+const (
+	readWrite = iota
+	readOnly
+	untouched
+)
+
+func sessionkitTarget(b *testing.B, store sessionkit.Store, mode int) target {
+	return sessionkitTargetConfig(b, store, mode, sessionkit.Config{})
+}
+
+func sessionkitTargetConfig(b *testing.B, store sessionkit.Store, mode int, cfg sessionkit.Config) target {
+	mgr, err := sessionkit.New(store, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	h := mgr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !touch {
+		if mode == untouched {
 			return
 		}
 		s := sessionkit.FromContext(r.Context())
@@ -80,7 +98,9 @@ func sessionkitTarget(b *testing.B, store sessionkit.Store, touch bool) target {
 			http.Error(w, "no session", 500)
 			return
 		}
-		s.Set("last_seen", time.Now().Unix())
+		if mode == readWrite {
+			s.Set("last_seen", time.Now().Unix())
+		}
 	}))
 	return target{h: h, cookie: seed(b, mgr.Handler(seedHandler()))}
 }
@@ -143,17 +163,49 @@ func BenchmarkRequest(b *testing.B) {
 	b.Run("sessionkit-mem", func(b *testing.B) {
 		store := memstore.New()
 		defer store.Close()
-		run(b, sessionkitTarget(b, store, true))
+		run(b, sessionkitTarget(b, store, readWrite))
 	})
 	b.Run("sessionkit-mem-untouched", func(b *testing.B) {
 		store := memstore.New()
 		defer store.Close()
-		run(b, sessionkitTarget(b, store, false))
+		run(b, sessionkitTarget(b, store, untouched))
 	})
 	b.Run("scs-mem", func(b *testing.B) {
 		run(b, scsTarget(b, scsmem.New()))
 	})
 	b.Run("gorilla-cookie", func(b *testing.B) {
 		run(b, gorillaTarget(b))
+	})
+	b.Run("sessionkit-cookie", func(b *testing.B) {
+		ct := &sessionkit.CookieTransport{}
+		store, err := cookiestore.New(cookiestore.Config{Keys: []cookiestore.Key{{Secret: bytes.Repeat([]byte{7}, 32)}}, Name: ct.CookieName(), MaxTokenLen: ct.MaxTokenLen()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		run(b, sessionkitTargetConfig(b, store, readWrite, sessionkit.Config{Transport: ct}))
+	})
+	for _, c := range []struct {
+		name string
+		mode int
+		near bool
+	}{{"sessionkit-redis", readWrite, false}, {"sessionkit-redis-readonly", readOnly, false}, {"sessionkit-redis-nearcache-readonly", readOnly, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			cfg := redisstore.Config{URL: startRedis(b)}
+			if c.near {
+				cfg.NearCache = &redisstore.NearCache{WriteBypass: time.Nanosecond} // the benchmark reads what another node wrote long ago
+			}
+			store, err := redisstore.New(context.Background(), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer store.Close()
+			run(b, sessionkitTarget(b, store, c.mode))
+		})
+	}
+	b.Run("scs-redis", func(b *testing.B) {
+		addr := strings.TrimPrefix(startRedis(b), "redis://")
+		pool := &redigo.Pool{MaxIdle: 16, Dial: func() (redigo.Conn, error) { return redigo.Dial("tcp", addr) }}
+		defer pool.Close()
+		run(b, scsTarget(b, scsredis.New(pool)))
 	})
 }
