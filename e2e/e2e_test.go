@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit/internal/proc"
+	"github.com/sessionkit/sessionkit/internal/testredis"
 )
 
 var nodeBanner = regexp.MustCompile(`^node (\S+): (http://\S+) pid (\d+)$`)
@@ -128,37 +129,51 @@ func TestDemo(t *testing.T) {
 }
 
 // TestDemoKillServingNode is the demo's promise: log in, kill the node
-// that served you from the admin API, and stay logged in with your cart.
+// that served you from the admin API, and stay logged in with your cart —
+// except with plain sticky sessions, which lose the killed node's users.
 func TestDemoKillServingNode(t *testing.T) {
-	p := start(t, "demo", "--listen", "127.0.0.1:0", "--log-level", "warn")
-	m, err := p.Expect(routerBanner, 60*time.Second)
-	if err != nil {
-		t.Fatal(err)
+	for _, strategy := range []string{"cluster", "sticky", "cookie", "redis"} {
+		t.Run(strategy, func(t *testing.T) {
+			args := []string{"demo", "--strategy", strategy, "--listen", "127.0.0.1:0", "--log-level", "warn"}
+			if strategy == "redis" {
+				args = append(args, "--redis", testredis.Start(t).URL())
+			}
+			p := start(t, args...)
+			m, err := p.Expect(routerBanner, 60*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			am, err := p.Expect(regexp.MustCompile(`^admin: (http://[^/]+)/\?token=(\S+)$`), 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin := func(path string) {
+				req, _ := http.NewRequest("POST", am[1]+path, nil)
+				req.Header.Set("Authorization", "Bearer "+am[2])
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("admin %s: %v %v", path, err, resp)
+				}
+				resp.Body.Close()
+			}
+			c := newClient(t, m[1])
+			_, v := c.call("POST", "/api/login", `{"user":"grace"}`)
+			c.call("POST", "/api/cart", `{"item":"compiler"}`)
+			_, v = c.call("GET", "/api/session", "")
+			served := v.Node
+			admin("/nodes/" + served + "/kill")
+			code, v := c.call("GET", "/api/session", "")
+			if code != 200 || v.Node == served {
+				t.Fatalf("after killing %s: %d %+v", served, code, v)
+			}
+			kept := v.User == "grace" && len(v.Cart) == 1
+			if kept == (strategy == "sticky") {
+				t.Fatalf("%s: after killing the serving node, logged in = %v: %+v", strategy, kept, v)
+			}
+			// Restart and add answer; that a restarted cluster node gets
+			// its sessions back is the rejoin hand-off's test.
+			admin("/nodes/" + served + "/restart")
+			admin("/nodes")
+		})
 	}
-	am, err := p.Expect(regexp.MustCompile(`^admin: (http://[^/]+)/\?token=(\S+)$`), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := func(path string) {
-		req, _ := http.NewRequest("POST", am[1]+path, nil)
-		req.Header.Set("Authorization", "Bearer "+am[2])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("admin %s: %v %v", path, err, resp)
-		}
-		resp.Body.Close()
-	}
-	c := newClient(t, m[1])
-	_, v := c.call("POST", "/api/login", `{"user":"grace"}`)
-	c.call("POST", "/api/cart", `{"item":"compiler"}`)
-	served := v.Node
-	admin("/nodes/" + served + "/kill")
-	code, v := c.call("GET", "/api/session", "")
-	if code != 200 || v.User != "grace" || len(v.Cart) != 1 || v.Node == served {
-		t.Fatalf("after killing %s: %d %+v", served, code, v)
-	}
-	// Restart and add answer; that a restarted node gets its sessions
-	// back is the rejoin hand-off's test, with the cluster store's.
-	admin("/nodes/" + served + "/restart")
-	admin("/nodes")
 }

@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -26,7 +28,7 @@ import (
 )
 
 // Strategies are the strategies the demo runs.
-var Strategies = []string{"cluster", "sticky"}
+var Strategies = []string{"cluster", "sticky", "cookie", "redis"}
 
 // Config configures a demo.
 type Config struct {
@@ -39,6 +41,9 @@ type Config struct {
 	// Backups is the cluster strategy's backups: a number or "all".
 	// Default "1".
 	Backups string
+	// Redis is the Redis URL of the redis strategy (and, when set, of the
+	// cookie strategy's revocation generations).
+	Redis string
 	// Listen is the router's address. Default 127.0.0.1:8080.
 	Listen string
 	// Admin is the admin page's address. Default 127.0.0.1:0.
@@ -53,6 +58,7 @@ type Demo struct {
 	key   string
 	token string
 	ctx   context.Context
+	dir   string // the members file's folder, for strategies without gossip
 
 	mu     sync.Mutex
 	nodes  map[string]*node
@@ -106,7 +112,21 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Strategy == "redis" && cfg.Redis == "" {
+		return nil, errors.New("the redis strategy needs a reachable Redis: give -redis redis://HOST:PORT")
+	}
 	d := &Demo{cfg: cfg, ctx: ctx, nodes: map[string]*node{}, key: randomHex(32), token: randomHex(16)}
+	if !d.gossip() {
+		dir, err := os.MkdirTemp("", "sessionkit-demo")
+		if err != nil {
+			return nil, err
+		}
+		d.dir = dir
+		go func() {
+			<-ctx.Done()
+			os.RemoveAll(dir)
+		}()
+	}
 	for i := 1; i <= cfg.Nodes; i++ {
 		if _, err := d.addNode(); err != nil {
 			return nil, err
@@ -155,10 +175,41 @@ func (d *Demo) addNode() (*node, error) {
 	return n, d.startNode(n)
 }
 
+// gossip reports whether the strategy's nodes gossip (the cluster store);
+// the others' router reads a members file the demo keeps.
+func (d *Demo) gossip() bool { return d.cfg.Strategy == "cluster" || d.cfg.Strategy == "sticky" }
+
+func (d *Demo) membersFile() string { return filepath.Join(d.dir, "members") }
+
+// writeMembers writes the members file the router reloads.
+func (d *Demo) writeMembers() error {
+	d.mu.Lock()
+	var b strings.Builder
+	for _, name := range d.order {
+		fmt.Fprintf(&b, "%s=http://127.0.0.1:%d\n", name, d.nodes[name].http)
+	}
+	d.mu.Unlock()
+	tmp := d.membersFile() + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, d.membersFile())
+}
+
 func (d *Demo) startNode(n *node) error {
-	args := []string{"node", "--name", n.name, "--listen", fmt.Sprintf("127.0.0.1:%d", n.http), "--dev",
-		"--strategy", d.cfg.Strategy, "--store", "cluster", "--backups", d.cfg.Backups,
-		"--gossip", fmt.Sprintf("127.0.0.1:%d", n.gossip), "--data", fmt.Sprintf("127.0.0.1:%d", n.data), "--cluster-key", d.key}
+	args := []string{"node", "--name", n.name, "--listen", fmt.Sprintf("127.0.0.1:%d", n.http), "--dev", "--strategy", d.cfg.Strategy}
+	switch d.cfg.Strategy {
+	case "cookie":
+		args = append(args, "--store", "cookie", "--cookie-keys", d.key)
+		if d.cfg.Redis != "" {
+			args = append(args, "--redis", d.cfg.Redis)
+		}
+		return d.run(n, args)
+	case "redis":
+		return d.run(n, append(args, "--store", "redis", "--redis", d.cfg.Redis))
+	}
+	args = append(args, "--store", "cluster", "--backups", d.cfg.Backups,
+		"--gossip", fmt.Sprintf("127.0.0.1:%d", n.gossip), "--data", fmt.Sprintf("127.0.0.1:%d", n.data), "--cluster-key", d.key)
 	if seed := fmt.Sprintf("127.0.0.1:%d", n.gossip); seed != d.seed {
 		args = append(args, "--join", d.seed)
 	} else if len(d.order) > 1 {
@@ -170,6 +221,11 @@ func (d *Demo) startNode(n *node) error {
 			}
 		}
 	}
+	return d.run(n, args)
+}
+
+// run starts a node's process and waits for its banner.
+func (d *Demo) run(n *node, args []string) error {
 	p, err := proc.Start(d.ctx, nil, d.cfg.Binary, args...)
 	if err != nil {
 		return err
@@ -182,12 +238,23 @@ func (d *Demo) startNode(n *node) error {
 	d.mu.Lock()
 	n.p, n.url = p, m[2]
 	d.mu.Unlock()
+	if !d.gossip() && d.router != nil {
+		return d.writeMembers()
+	}
 	return nil
 }
 
 func (d *Demo) startRouter() error {
-	p, err := proc.Start(d.ctx, nil, d.cfg.Binary, "router", "--listen", d.cfg.Listen, "--join", d.seed,
-		"--cluster-key", d.key, "--health-interval", "500ms", "--access-log=false")
+	args := []string{"router", "--listen", d.cfg.Listen, "--health-interval", "500ms", "--access-log=false"}
+	if d.gossip() {
+		args = append(args, "--join", d.seed, "--cluster-key", d.key)
+	} else {
+		if err := d.writeMembers(); err != nil {
+			return err
+		}
+		args = append(args, "--members-file", d.membersFile())
+	}
+	p, err := proc.Start(d.ctx, nil, d.cfg.Binary, args...)
 	if err != nil {
 		return err
 	}
