@@ -1,0 +1,2 @@
+// Package ring maps keys to members by consistent hashing.
+package ring
