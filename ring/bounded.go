@@ -6,10 +6,11 @@ import "math"
 // member may hold more than c times the mean load: consistent hashing with
 // bounded loads (Mirrokni, Thorup and Zadimoghaddam, 2018). loads[i] is the
 // current load of member i, in Members order (entries past the end count
-// as 0); c below 1 counts as DefaultLoadFactor. With S the sum of loads
-// and N members, a member is eligible while loads[i]+1 <= ceil(c*(S+1)/N),
-// which always leaves one eligible; the first eligible member in key's
-// preference list wins. Maglev and Jump, which have no preference list,
+// as 0); c below 1 counts as DefaultLoadFactor. With S the sum of loads,
+// a member of weight w out of a total weight W is eligible while
+// loads[i]+1 <= ceil(c*(S+1)*w/W), which is ceil(c*(S+1)/N) for N equal
+// weights and always leaves one eligible; the first eligible member in
+// key's preference list wins. Maglev and Jump, which have no preference list,
 // try the next table entry or the next bucket instead. Returns "" when
 // the Ring has no members.
 //
@@ -42,13 +43,13 @@ func (r *Ring) bounded(h uint64, c float64, loads []int) int {
 	for _, l := range loads[:min(len(loads), n)] {
 		sum += l
 	}
-	limit := math.Ceil(c * float64(sum+1) / float64(n))
+	perWeight := c * float64(sum+1) / r.totalWeight
 	ok := func(i int) bool {
 		l := 0
 		if i < len(loads) {
 			l = loads[i]
 		}
-		return float64(l+1) <= limit
+		return float64(l+1) <= math.Ceil(perWeight*r.members[i].Weight)
 	}
 	switch r.kind {
 	case kindPoints:

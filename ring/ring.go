@@ -165,6 +165,8 @@ type Ring struct {
 	members []Member // sorted by name, Weight 0 replaced by 1
 	names   []string // members[i].Name
 	keyMask uint64   // XORed into XXH64 key hashes
+	// totalWeight is the sum of member weights.
+	totalWeight float64
 
 	// VirtualNodes and Nginx: sorted points, the member owning each, and
 	// index[b] = first point whose top bits are >= b.
@@ -217,6 +219,7 @@ func New(cfg Config, members []Member) (*Ring, error) {
 			m.Weight = 1
 		}
 		r.names[i] = m.Name
+		r.totalWeight += m.Weight
 	}
 	if cfg.Points < 0 {
 		return nil, fmt.Errorf("ring: Points %d: %w", cfg.Points, ErrBadConfig)
