@@ -55,7 +55,7 @@ func (r *Ring) bounded(h uint64, c float64, loads []int) int {
 	case kindPoints:
 		p := r.pointAt(h)
 		for range len(r.points) {
-			if i := int(r.owners[p]); ok(i) {
+			if i := int(r.points[p].owner); ok(i) {
 				return i
 			}
 			if p++; p == len(r.points) {

@@ -23,7 +23,11 @@ func (r *Ring) buildMaglev(cfg Config) error {
 	if len(r.members) > m {
 		return fmt.Errorf("ring: maglev TableSize %d is smaller than %d members: %w", m, len(r.members), ErrBadConfig)
 	}
-	r.table = make([]uint32, m)
+	if len(r.members) > 1<<16 {
+		return fmt.Errorf("ring: maglev takes at most 65536 members, got %d: %w", len(r.members), ErrBadConfig)
+	}
+	// 16-bit entries halve the table: 128 KiB at the default size.
+	r.table = make([]uint16, m)
 	if len(r.members) == 0 {
 		return nil
 	}
@@ -56,7 +60,7 @@ func (r *Ring) buildMaglev(cfg Config) error {
 				next[i]++
 				if !filled[c] {
 					filled[c] = true
-					r.table[c] = uint32(i)
+					r.table[c] = uint16(i)
 					left--
 					break
 				}

@@ -11,7 +11,8 @@ import (
 	"strings"
 )
 
-// point is a ring position and the member owning it, used while building.
+// point is a ring position and the index of the member owning it. They
+// are stored together so that a lookup touches one cache line for both.
 type point struct {
 	hash  uint64
 	owner uint32
@@ -102,12 +103,7 @@ func (r *Ring) setPoints(pts []point, dedup bool) {
 	if dedup {
 		pts = slices.CompactFunc(pts, func(a, b point) bool { return a.hash == b.hash })
 	}
-	r.points = make([]uint64, len(pts))
-	r.owners = make([]uint32, len(pts))
-	for i, p := range pts {
-		r.points[i] = p.hash
-		r.owners[i] = p.owner
-	}
+	r.points = slices.Clip(pts)
 
 	// One bucket per point (rounded up to a power of two) keeps the scan
 	// after the index read to about one comparison.
@@ -119,7 +115,7 @@ func (r *Ring) setPoints(pts []point, dedup bool) {
 	r.index = make([]uint32, 1<<b+1)
 	i := 0
 	for bucket := range 1 << b {
-		for i < len(r.points) && r.points[i]>>r.shift < uint64(bucket) {
+		for i < len(r.points) && r.points[i].hash>>r.shift < uint64(bucket) {
 			i++
 		}
 		r.index[bucket] = uint32(i)
@@ -132,7 +128,7 @@ func (r *Ring) setPoints(pts []point, dedup bool) {
 func (r *Ring) pointAt(h uint64) int {
 	b := h >> r.shift
 	i, end := int(r.index[b]), int(r.index[b+1])
-	for i < end && r.points[i] < h {
+	for i < end && r.points[i].hash < h {
 		i++
 	}
 	if i == len(r.points) {
@@ -146,7 +142,7 @@ func (r *Ring) pointOwners(h uint64, n int, dst []string) []string {
 	start := len(dst)
 	i := r.pointAt(h)
 	for range len(r.points) {
-		name := r.names[r.owners[i]]
+		name := r.names[r.points[i].owner]
 		if !slices.Contains(dst[start:], name) {
 			dst = append(dst, name)
 			if len(dst)-start == n {

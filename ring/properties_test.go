@@ -12,10 +12,10 @@ import (
 // point's member.
 func arcShares(r *Ring) []float64 {
 	s := make([]float64, r.Len())
-	prev := r.points[len(r.points)-1]
-	for i, p := range r.points {
-		s[r.owners[i]] += float64(p-prev) / math.Exp2(64)
-		prev = p
+	prev := r.points[len(r.points)-1].hash
+	for _, p := range r.points {
+		s[p.owner] += float64(p.hash-prev) / math.Exp2(64)
+		prev = p.hash
 	}
 	return s
 }
