@@ -27,10 +27,24 @@ func seedMask(seed uint64) uint64 {
 }
 
 // nameHash hashes a member name with XXH64 under the configured seed, with
-// a domain byte so the hashes of one name for different purposes differ.
+// a domain byte so the hashes of one name for different purposes differ:
+// XXH64(seed, name || domain || uint32le(i)).
 func nameHash(seed uint64, domain byte, name string, i uint32) uint64 {
-	d := xxhash.NewWithSeed(seed)
+	d := nameDigest(seed, name)
+	return suffixHash(&d, domain, i)
+}
+
+// nameDigest returns the XXH64 state after name, to hash many suffixes.
+func nameDigest(seed uint64, name string) xxhash.Digest {
+	var d xxhash.Digest
+	d.ResetWithSeed(seed)
 	d.WriteString(name)
+	return d
+}
+
+// suffixHash completes nameHash from a copy of nameDigest's state.
+func suffixHash(name *xxhash.Digest, domain byte, i uint32) uint64 {
+	d := *name
 	var tail [5]byte
 	tail[0] = domain
 	binary.LittleEndian.PutUint32(tail[1:], i)

@@ -31,8 +31,9 @@ func (r *Ring) buildVirtualNodes(seed uint64, perWeight int) error {
 	}
 	pts := make([]point, 0, total)
 	for i, m := range r.members {
+		d := nameDigest(seed, m.Name)
 		for j := range counts[i] {
-			pts = append(pts, point{nameHash(seed, domainPoint, m.Name, uint32(j)), uint32(i)})
+			pts = append(pts, point{suffixHash(&d, domainPoint, uint32(j)), uint32(i)})
 		}
 	}
 	r.setPoints(pts, false)

@@ -41,14 +41,20 @@ const (
 	// and CRC-32 of the raw key. Member names are nginx server strings,
 	// "host:port" (or "unix:/path") exactly as written in the upstream
 	// block; weights are nginx's integer weights. Config.Points and
-	// Config.Seed must be 0.
+	// Config.Seed must be 0. With 160 points balance is loose (the
+	// largest of 100 members holds about 1.3 times the mean). Where two
+	// points share a 32-bit hash nginx keeps one, so the preference list
+	// can differ from nginx's retry order for the keys of that arc.
 	Nginx Algorithm = "nginx"
 
 	// Rendezvous is highest random weight hashing: every member scores
 	// every key and the highest score wins. Weighted members score
 	// w / -ln(u) (logarithmic method), with one logarithm per distinct
 	// weight per lookup, none when all weights are equal. A lookup costs
-	// O(members).
+	// O(members). With unequal weights scores are floating point and
+	// math.Log may differ in the last bit between CPU architectures, so
+	// processes on different architectures can disagree on a key whose
+	// two best scores are that close (about one key in 2^50).
 	Rendezvous Algorithm = "rendezvous"
 
 	// Maglev is Google's Maglev lookup table of Config.TableSize entries.
@@ -124,6 +130,8 @@ type Config struct {
 	// Points is the number of ring points per unit of weight for
 	// VirtualNodes. Default DefaultPoints. It is fixed, never derived
 	// from the number of members, so preference lists survive changes.
+	// A ring takes about 24 bytes per point: 3.6 MB for 100 members at
+	// the default.
 	// Nginx requires 0 (it always uses NginxPoints); other algorithms
 	// ignore it.
 	Points int
