@@ -30,6 +30,13 @@ func (r *Ring) buildRendezvous(seed uint64) {
 	}
 	if len(r.classes) <= 1 {
 		r.classes = nil // equal weights: compare raw scores, no logarithms
+		return
+	}
+	// Node hashes in class order, so each class is scanned linearly. The
+	// sort is stable, so within a class indexes increase.
+	r.classHash = make([]uint64, len(r.order))
+	for j, i := range r.order {
+		r.classHash[j] = r.nodeHash[i]
 	}
 }
 
@@ -71,18 +78,17 @@ func (r *Ring) rendezvousOwner(h uint64) int {
 		return bi
 	}
 	var best candidate
-	found := false
-	for _, c := range r.classes {
-		cb := candidate{idx: math.MaxUint32}
-		for _, i := range r.order[c.start:c.end] {
-			s := mix64(h ^ r.nodeHash[i])
-			if s > cb.raw || (s == cb.raw && i < cb.idx) {
-				cb.raw, cb.idx = s, i
+	for k, c := range r.classes {
+		// The first of equal scores has the lowest index.
+		top, at := uint64(0), 0
+		for j, nh := range r.classHash[c.start:c.end] {
+			if s := mix64(h ^ nh); s > top {
+				top, at = s, j
 			}
 		}
-		cb.weighted = weightedScore(c.weight, cb.raw)
-		if !found || cb.better(best) {
-			best, found = cb, true
+		cb := candidate{weightedScore(c.weight, top), top, r.order[c.start+at]}
+		if k == 0 || cb.better(best) {
+			best = cb
 		}
 	}
 	return int(best.idx)
@@ -139,8 +145,10 @@ func (r *Ring) rendezvousOwners(h uint64, n int, dst []string) []string {
 		// each of those only.
 		for _, c := range r.classes {
 			kc := 0
-			for _, i := range r.order[c.start:c.end] {
-				kc = offer(class, kc, candidate{raw: mix64(h ^ r.nodeHash[i]), idx: i})
+			for j, nh := range r.classHash[c.start:c.end] {
+				if s := mix64(h ^ nh); kc < n || s > class[n-1].raw {
+					kc = offer(class, kc, candidate{raw: s, idx: r.order[c.start+j]})
+				}
 			}
 			for _, cand := range class[:kc] {
 				cand.weighted = weightedScore(c.weight, cand.raw)

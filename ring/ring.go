@@ -186,9 +186,10 @@ type Ring struct {
 	shift   uint
 
 	// Rendezvous: per-member hash, and members grouped by weight.
-	nodeHash []uint64
-	classes  []weightClass // empty when all weights are equal
-	order    []uint32      // member indexes, grouped by class
+	nodeHash  []uint64
+	classes   []weightClass // empty when all weights are equal
+	order     []uint32      // member indexes, grouped by class
+	classHash []uint64      // nodeHash in order's order
 
 	// Maglev: member index of each table entry.
 	table []uint16
