@@ -18,13 +18,13 @@ func (r *Ring) buildMaglev(cfg Config) error {
 		m = DefaultTableSize
 	}
 	if m < 2 || m > 1<<26 || !big.NewInt(int64(m)).ProbablyPrime(0) {
-		return fmt.Errorf("ring: maglev TableSize %d must be a prime below 2^26: %w", m, ErrBadConfig)
+		return fmt.Errorf("ring: maglev TableSize %d (want a prime below 2^26): %w", m, ErrBadConfig)
 	}
 	if len(r.members) > m {
-		return fmt.Errorf("ring: maglev TableSize %d is smaller than %d members: %w", m, len(r.members), ErrBadConfig)
+		return fmt.Errorf("ring: maglev TableSize %d below %d members: %w", m, len(r.members), ErrBadConfig)
 	}
 	if len(r.members) > 1<<16 {
-		return fmt.Errorf("ring: maglev takes at most 65536 members, got %d: %w", len(r.members), ErrBadConfig)
+		return fmt.Errorf("ring: %d members for maglev (at most 65536): %w", len(r.members), ErrBadConfig)
 	}
 	// 16-bit entries halve the table: 128 KiB at the default size.
 	r.table = make([]uint16, m)

@@ -46,10 +46,10 @@ func (r *Ring) buildVirtualNodes(seed uint64, perWeight int) error {
 // bytes (0 for the first point).
 func (r *Ring) buildNginx(cfg Config) error {
 	if cfg.Points != 0 && cfg.Points != NginxPoints {
-		return fmt.Errorf("ring: nginx uses %d points, got Points %d: %w", NginxPoints, cfg.Points, ErrBadConfig)
+		return fmt.Errorf("ring: Points %d for nginx (it uses %d): %w", cfg.Points, NginxPoints, ErrBadConfig)
 	}
 	if cfg.Seed != 0 {
-		return fmt.Errorf("ring: nginx has no seed, got Seed %d: %w", cfg.Seed, ErrBadConfig)
+		return fmt.Errorf("ring: Seed %d for nginx (it has none): %w", cfg.Seed, ErrBadConfig)
 	}
 	var pts []point
 	for i, m := range r.members {

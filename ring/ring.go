@@ -89,7 +89,7 @@ func ParseAlgorithm(s string) (Algorithm, error) {
 	case VirtualNodes, Nginx, Rendezvous, Maglev, Jump:
 		return a, nil
 	}
-	return "", fmt.Errorf("%w: %q", ErrUnknownAlgorithm, s)
+	return "", fmt.Errorf("ring: algorithm %q: %w", s, ErrUnknownAlgorithm)
 }
 
 // HasPreferenceList reports whether the algorithm defines an order of
@@ -106,8 +106,8 @@ func (a Algorithm) HasPreferenceList() bool {
 // Defaults of Config.
 const (
 	// DefaultPoints is the number of points per unit of weight of
-	// VirtualNodes: enough that the most loaded of 100 members holds at
-	// most about 7% more than the mean (10% at worst over many seeds).
+	// VirtualNodes: enough that the most loaded of 100 members holds 5-7%
+	// more than the mean (measured over 8 seeds; 1.25 with 160 points).
 	DefaultPoints = 1500
 
 	// NginxPoints is nginx's fixed number of points per unit of weight.
@@ -117,7 +117,7 @@ const (
 	// 100 times the number of members for good balance up to 655 members.
 	DefaultTableSize = 65537
 
-	// DefaultLoadFactor is the c of OwnerBounded when 0 is passed.
+	// DefaultLoadFactor is the c of OwnerBounded when c < 1 is passed.
 	DefaultLoadFactor = 1.25
 )
 
@@ -217,7 +217,7 @@ func New(cfg Config, members []Member) (*Ring, error) {
 	for i := range r.members {
 		m := &r.members[i]
 		if m.Name == "" {
-			return nil, fmt.Errorf("%w (member %d)", ErrEmptyName, i)
+			return nil, fmt.Errorf("ring: %w", ErrEmptyName)
 		}
 		if i > 0 && r.members[i-1].Name == m.Name {
 			return nil, fmt.Errorf("ring: member %q: %w", m.Name, ErrDuplicateName)
