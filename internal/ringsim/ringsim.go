@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -53,6 +54,11 @@ type Result struct {
 	// MaxMean and MinMean are the largest and smallest number of keys
 	// owned by one member, over the mean.
 	MaxMean, MinMean float64
+
+	// Noise is the relative standard deviation of one member's key count
+	// that sampling alone causes, even with perfect balance: differences
+	// of MaxMean and MinMean from 1 within about 3*Noise say nothing.
+	Noise float64
 
 	// Add and Remove describe the scenarios; nil when not run.
 	Add, Remove *Change
@@ -127,6 +133,8 @@ func Run(cfg Config) (*Result, error) {
 	mean := float64(cfg.Keys) / float64(cfg.Nodes)
 	res.MaxMean = float64(slices.Max(counts)) / mean
 	res.MinMean = float64(slices.Min(counts)) / mean
+	p := 1 / float64(cfg.Nodes)
+	res.Noise = math.Sqrt((1 - p) / (p * float64(cfg.Keys)))
 
 	if cfg.Add > 0 {
 		grown, err := ring.New(cfg.Ring, all)
@@ -276,7 +284,7 @@ func (r *Result) Write(w io.Writer) error {
 		backups = "backup"
 	}
 	p("algorithm %s, %d nodes, %d keys, %d %s per key\n", c.Ring.Algorithm, c.Nodes, c.Keys, c.Replicas, backups)
-	p("balance: max/mean %.3f, min/mean %.3f\n", r.MaxMean, r.MinMean)
+	p("balance: max/mean %.3f, min/mean %.3f (sampling noise %.2f%% per node)\n", r.MaxMean, r.MinMean, 100*r.Noise)
 	if a := r.Add; a != nil {
 		p("add %d: moved %s of keys (optimum %s), %s between surviving nodes\n",
 			a.Members, pct(a.Moved), pct(a.Optimum), pct(a.BetweenSurvivors))
