@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/sessionkit/sessionkit/internal/ringsim"
 )
 
 const usage = `sessionkit: distributed HTTP session management for Go
@@ -19,6 +21,7 @@ Usage:
   sessionkit demo [flags]   run the demo shop (open the printed URL)
   sessionkit node [flags]   run one shop node
   sessionkit router [flags] run the session-aware router in front of nodes
+  sessionkit ring simulate  placement, balance and disruption at any size, in one process
   sessionkit help           this text
 
 Run "sessionkit COMMAND -h" for a command's flags.
@@ -40,6 +43,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDemo(ctx, rest, stdout, stderr)
 	case "router":
 		err = runRouter(ctx, rest, stdout, stderr)
+	case "ring":
+		if len(rest) == 0 || rest[0] != "simulate" {
+			fmt.Fprintln(stderr, "usage: sessionkit ring simulate [flags]")
+			return 2
+		}
+		err = ringsim.Command(rest[1:], stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

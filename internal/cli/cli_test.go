@@ -224,3 +224,11 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("bad flag: %d", code)
 	}
 }
+
+func TestRingSimulate(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"ring", "simulate", "--algo", "ring", "--nodes", "10", "--keys", "20000", "--replicas", "1"}, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "100") {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+}
