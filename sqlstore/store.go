@@ -76,25 +76,25 @@ const table = "sessionkit_sessions"
 // statements are a dialect's SQL. Both dialects take $N placeholders.
 type statements struct {
 	load, create, touch, renew, del, value, sessions, revoke, generation, bump, sweep string
-	commit                                                                           [2][2]string // [meta][compare-and-set]
+	commit                                                                            [2][2]string // [meta][compare-and-set]
 }
 
 const metaColumns = "principal, created_ms, idle_deadline_ms, deadline_ms, idle_timeout_ns, persistent, generation"
 
 func newStatements(d dialect) statements {
 	q := statements{
-		load:   "SELECT " + metaColumns + ", data FROM " + table + " WHERE id = $1 AND expires_ms > $2",
+		load: "SELECT " + metaColumns + ", data FROM " + table + " WHERE id = $1 AND expires_ms > $2",
 		create: "INSERT INTO " + table + " (id, " + metaColumns + ", data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) " +
 			"ON CONFLICT (id) DO UPDATE SET principal = excluded.principal, created_ms = excluded.created_ms, " +
 			"idle_deadline_ms = excluded.idle_deadline_ms, deadline_ms = excluded.deadline_ms, " +
 			"idle_timeout_ns = excluded.idle_timeout_ns, persistent = excluded.persistent, " +
 			"generation = excluded.generation, data = excluded.data, version = " + table + ".version + 1",
-		touch:    "UPDATE " + table + " SET idle_deadline_ms = $3 WHERE id = $1 AND expires_ms > $2",
-		renew:    "UPDATE " + table + " SET id = $3, version = version + 1 WHERE id = $1 AND expires_ms > $2",
-		del:      "DELETE FROM " + table + " WHERE id = $1",
-		value:    "SELECT version, " + d.valueExpr() + " FROM " + table + " WHERE id = $1 AND expires_ms > $2",
-		sessions: "SELECT id, " + metaColumns + " FROM " + table + " WHERE principal = $1 AND principal <> '' AND expires_ms > $2",
-		revoke:   "DELETE FROM " + table + " WHERE principal = $1 AND principal <> ''",
+		touch:      "UPDATE " + table + " SET idle_deadline_ms = $3 WHERE id = $1 AND expires_ms > $2",
+		renew:      "UPDATE " + table + " SET id = $3, version = version + 1 WHERE id = $1 AND expires_ms > $2",
+		del:        "DELETE FROM " + table + " WHERE id = $1",
+		value:      "SELECT version, " + d.valueExpr() + " FROM " + table + " WHERE id = $1 AND expires_ms > $2",
+		sessions:   "SELECT id, " + metaColumns + " FROM " + table + " WHERE principal = $1 AND principal <> '' AND expires_ms > $2",
+		revoke:     "DELETE FROM " + table + " WHERE principal = $1 AND principal <> ''",
 		generation: "SELECT generation FROM sessionkit_generations WHERE principal = $1",
 		bump: "INSERT INTO sessionkit_generations (principal, generation) VALUES ($1, 1) " +
 			"ON CONFLICT (principal) DO UPDATE SET generation = sessionkit_generations.generation + 1 RETURNING generation",
@@ -237,10 +237,10 @@ func decodeValues(data []byte) (map[string][]byte, error) {
 
 // row is a session's columns as scanned.
 type row struct {
-	principal                                   string
+	principal                                    string
 	created, idleDeadline, deadline, idleTimeout int64
-	persistent                                  bool
-	generation                                  int64
+	persistent                                   bool
+	generation                                   int64
 }
 
 func (r *row) dest() []any {
