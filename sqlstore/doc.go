@@ -3,6 +3,7 @@
 // SQLite, the embedded default that needs nothing installed (one machine,
 // or several processes sharing one file).
 //
+// Open picks the dialect from a URL ("postgres://..." or "sqlite:PATH").
 // PostgreSQL is reached through pgx's connection pool (OpenPostgres),
 // SQLite through modernc.org/sqlite, pure Go without cgo (OpenSQLite), in
 // WAL mode with a busy timeout and immediate transactions, so that several
@@ -31,8 +32,10 @@
 // retries (sessionkit.ErrConflict when they run out). Renew moves the row
 // to the new token's hash in one UPDATE.
 //
-// A janitor goroutine deletes expired rows in small batches every
-// Config.CleanupInterval; Close stops it.
+// Expiry is judged by the clock of the process that asks, which is the
+// clock the Manager computed the deadlines with: keep the nodes' clocks in
+// sync (NTP), as for any shared store. A janitor goroutine deletes expired
+// rows in small batches every Config.CleanupInterval; Close stops it.
 //
 // # Failures
 //

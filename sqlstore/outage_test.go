@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -130,6 +131,9 @@ func TestPostgresOutage(t *testing.T) {
 	waitFor("100 successes", func() bool { return ok >= 100 })
 	srv.Kill()
 	waitFor("20 answers of 503", func() bool { return unav >= 20 })
+	if _, _, err := store.Load(ctx, sessionkit.NewToken()); !errors.Is(err, sessionkit.ErrUnavailable) {
+		t.Errorf("Load while the server is down: %v, want ErrUnavailable", err)
+	}
 	start := time.Now()
 	srv.Restart(t)
 	mu.Lock()

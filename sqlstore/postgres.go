@@ -15,7 +15,8 @@ import (
 // pgx connection string, such as
 // "postgres://user:password@host:5432/db?sslmode=verify-full";
 // pool_max_conns and the other pgxpool settings are honoured, and
-// search_path picks the schema). It creates or upgrades the schema and
+// search_path picks the schema; behind PgBouncer in transaction mode add
+// default_query_exec_mode=exec, as pgx needs). It creates or upgrades the schema and
 // starts the janitor; Close stops them. It fails when the database cannot
 // be reached.
 func OpenPostgres(ctx context.Context, url string, cfg Config) (*Store, error) {

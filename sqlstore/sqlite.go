@@ -17,9 +17,11 @@ import (
 
 // OpenSQLite opens a Store in the SQLite database file at path, creating
 // it if needed. Several processes may open the same file: the database runs
-// in WAL mode (readers never wait for the writer), writes wait up to
-// Config.BusyTimeout for the file's write lock, and transactions begin
-// IMMEDIATE so that none deadlocks upgrading a read lock. Writes are
+// in WAL mode (readers never wait for the writer), and writes wait up to
+// Config.BusyTimeout for the file's write lock. Every write is a single
+// statement, which takes the write lock before it reads, and the one
+// multi-statement transaction (the migrations) begins IMMEDIATE, so no
+// writer can deadlock upgrading a read lock. Writes are
 // synchronous=NORMAL: a commit survives a crash of the process, and all but
 // the last few survive a power loss. The path must be a file on a local
 // disk (WAL needs shared memory between the processes), not ":memory:".

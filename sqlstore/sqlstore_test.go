@@ -168,3 +168,23 @@ func testDialect(t *testing.T, newDB opener) {
 		}
 	})
 }
+
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "open.db"), sqlstore.Config{CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, url := range []string{"mysql://x", "", "sessions.db", "sqlite:", "sqlite::memory:", "sqlite:a.db?mode=ro"} {
+		if s, err := sqlstore.Open(ctx, url, sqlstore.Config{}); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", url)
+		}
+	}
+	// Nothing listens on port 1: a clear error, wrapping ErrUnavailable.
+	_, err = sqlstore.Open(ctx, "postgres://u@127.0.0.1:1/db?sslmode=disable&connect_timeout=5", sqlstore.Config{})
+	if !errors.Is(err, sessionkit.ErrUnavailable) {
+		t.Errorf("Open of an unreachable server: %v, want ErrUnavailable", err)
+	}
+}
