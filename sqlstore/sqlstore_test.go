@@ -1,9 +1,12 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -14,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/testpg"
+	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/sqlstore"
 	"github.com/sessionkit/sessionkit/storetest"
 	"go.uber.org/goleak"
@@ -137,6 +141,13 @@ func testDialect(t *testing.T, newDB opener) {
 		s.Close() // idempotent
 	})
 
+	t.Run("MatchesMemstore", func(t *testing.T) {
+		s := newDB(t)(t, sqlstore.Config{})
+		ref := memstore.New()
+		defer ref.Close()
+		differential(t, s, ref)
+	})
+
 	t.Run("BadKey", func(t *testing.T) {
 		s := newDB(t)(t, sqlstore.Config{})
 		ctx := context.Background()
@@ -186,5 +197,70 @@ func TestOpen(t *testing.T) {
 	_, err = sqlstore.Open(ctx, "postgres://u@127.0.0.1:1/db?sslmode=disable&connect_timeout=5", sqlstore.Config{})
 	if !errors.Is(err, sessionkit.ErrUnavailable) {
 		t.Errorf("Open of an unreachable server: %v, want ErrUnavailable", err)
+	}
+}
+
+// differential applies the same random writes to s and to the memory store
+// and checks after each that both hold the same session. The keys include
+// what JSON paths, json_patch and jsonb could treat specially.
+func differential(t *testing.T, s, ref sessionkit.Store) {
+	keys := []string{"a", "a.b", "$", "$.a", `"q"`, `\`, "é", "日本", "\u2028", "[0]", "null", " ", "", "{}", "a/b", "%s"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	ctx := context.Background()
+	now := time.Now()
+	meta := sessionkit.Meta{Created: now, IdleTimeout: time.Hour, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(2 * time.Hour)}
+	tok := sessionkit.NewToken()
+	for _, st := range []sessionkit.Store{s, ref} {
+		if _, err := st.Create(ctx, tok, sessionkit.Record{Meta: meta, Values: map[string][]byte{"a": {1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	value := func() []byte {
+		b := make([]byte, rng.IntN(8))
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		return b
+	}
+	for op := range 300 {
+		dl := now.Add(time.Hour + time.Duration(op)*time.Millisecond)
+		var apply func(st sessionkit.Store) error
+		switch rng.IntN(3) {
+		case 0, 1:
+			d := sessionkit.Delta{Set: map[string][]byte{}, IdleDeadline: dl}
+			for range rng.IntN(4) {
+				d.Set[keys[rng.IntN(len(keys))]] = value()
+			}
+			for range rng.IntN(3) {
+				if k := keys[rng.IntN(len(keys))]; d.Set[k] == nil {
+					d.Deleted = append(d.Deleted, k)
+				}
+			}
+			apply = func(st sessionkit.Store) error { _, err := st.Commit(ctx, tok, d); return err }
+		case 2:
+			k, v, del := keys[rng.IntN(len(keys))], value(), rng.IntN(3) == 0
+			apply = func(st sessionkit.Store) error {
+				_, err := st.Update(ctx, tok, k, dl, func(old []byte, ok bool) ([]byte, error) {
+					if del {
+						return nil, nil
+					}
+					return append(append([]byte{}, old...), v...), nil
+				})
+				return err
+			}
+		}
+		for _, st := range []sessionkit.Store{s, ref} {
+			if err := apply(st); err != nil {
+				t.Fatalf("op %d: %v", op, err)
+			}
+		}
+		got, _, err1 := s.Load(ctx, tok)
+		want, _, err2 := ref.Load(ctx, tok)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if !maps.EqualFunc(got.Values, want.Values, bytes.Equal) || !got.IdleDeadline.Equal(want.IdleDeadline.Truncate(time.Millisecond)) {
+			t.Fatalf("op %d: store holds %q (idle %v), memstore %q (idle %v)", op, got.Values, got.IdleDeadline, want.Values, want.IdleDeadline)
+		}
 	}
 }
