@@ -1,0 +1,170 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/sessionkit/sessionkit"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// OpenSQLite opens a Store in the SQLite database file at path, creating
+// it if needed. Several processes may open the same file: the database runs
+// in WAL mode (readers never wait for the writer), and writes wait up to
+// Config.BusyTimeout for the file's write lock. Every write is a single
+// statement, which takes the write lock before it reads, and the one
+// multi-statement transaction (the migrations) begins IMMEDIATE, so no
+// writer can deadlock upgrading a read lock. Writes are
+// synchronous=NORMAL: a commit survives a crash of the process, and all but
+// the last few survive a power loss. The path must be a file on a local
+// disk (WAL needs shared memory between the processes), not ":memory:".
+func OpenSQLite(ctx context.Context, path string, cfg Config) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlstore: SQLite path %q: want a plain file path", path)
+	}
+	cfg.setDefaults()
+	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate",
+		path, cfg.BusyTimeout.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	n := cfg.MaxConns
+	if n <= 0 {
+		n = max(4, runtime.NumCPU())
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	d := &sqliteDB{db: db}
+	d.sqlQuerier = sqlQuerier{q: db, wmu: &d.wmu}
+	s, err := open(ctx, d, cfg)
+	if err != nil {
+		if d.busy(err) {
+			err = fmt.Errorf("%w: %w", ErrBusy, err)
+		}
+		return nil, fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, err)
+	}
+	return s, nil
+}
+
+// sqliteDB is the SQLite dialect.
+type sqliteDB struct {
+	sqlQuerier
+	db *sql.DB
+	// wmu lets one write of this process at a time ask for the file's
+	// write lock, so that the process's own writers queue here, in
+	// order, instead of polling the lock through the busy handler.
+	wmu sync.Mutex
+}
+
+func (*sqliteDB) name() string { return "sqlite" }
+
+// json_patch merges objects recursively and deletes members patched with
+// null, which is why values are stored as strings: $5 is an object that
+// maps each deleted key to null.
+func (*sqliteDB) dataExpr() string { return "json_patch(json_patch(data, $5), $4)" }
+
+func (*sqliteDB) deletedArg(keys []string) (any, error) {
+	if len(keys) == 0 {
+		return "{}", nil
+	}
+	m := make(map[string]any, len(keys))
+	for _, k := range keys {
+		m[k] = nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func (*sqliteDB) valueExpr() string {
+	return "(SELECT value FROM json_each(data) WHERE key = $3)"
+}
+
+func (*sqliteDB) busy(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}
+
+func (d *sqliteDB) close() { d.db.Close() }
+
+func (d *sqliteDB) migrationTx(ctx context.Context, fn func(querier) error) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	tx, err := d.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock at once
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(sqlQuerier{q: tx}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// sqlQuerier runs statements on a database/sql pool or transaction.
+type sqlQuerier struct {
+	q interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
+	wmu *sync.Mutex // nil in a transaction, which holds it already
+}
+
+func (s sqlQuerier) lock() func() {
+	if s.wmu == nil {
+		return func() {}
+	}
+	s.wmu.Lock()
+	return s.wmu.Unlock
+}
+
+func (s sqlQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	defer s.lock()()
+	res, err := s.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (s sqlQuerier) queryRow(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
+	err := s.q.QueryRowContext(ctx, query, args...).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (s sqlQuerier) writeRow(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
+	defer s.lock()()
+	return s.queryRow(ctx, query, args, dest...)
+}
+
+func (s sqlQuerier) query(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := s.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
