@@ -63,7 +63,7 @@ type css = chromedp.CSS
 // browser, the node that served them is killed, the page is reloaded:
 // still logged in with the same cart, except with plain sticky sessions.
 func TestBrowserKillServingNode(t *testing.T) {
-	for _, strategy := range []string{"cluster", "sticky", "cookie", "redis"} {
+	for _, strategy := range []string{"cluster", "sticky", "cookie", "redis", "sql"} {
 		t.Run(strategy, func(t *testing.T) {
 			args := []string{"demo", "--strategy", strategy, "--listen", "127.0.0.1:0", "--log-level", "warn"}
 			if strategy == "redis" {

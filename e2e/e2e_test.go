@@ -132,7 +132,7 @@ func TestDemo(t *testing.T) {
 // that served you from the admin API, and stay logged in with your cart —
 // except with plain sticky sessions, which lose the killed node's users.
 func TestDemoKillServingNode(t *testing.T) {
-	for _, strategy := range []string{"cluster", "sticky", "cookie", "redis"} {
+	for _, strategy := range []string{"cluster", "sticky", "cookie", "redis", "sql"} {
 		t.Run(strategy, func(t *testing.T) {
 			args := []string{"demo", "--strategy", strategy, "--listen", "127.0.0.1:0", "--log-level", "warn"}
 			if strategy == "redis" {

@@ -29,6 +29,7 @@ FUZZ_TARGETS=(
 	./cookiestore:FuzzOpen
 	./cookiestore:FuzzPayload
 	./redisstore:FuzzField
+	./sqlstore:FuzzValues
 )
 
 # Packages whose tests start processes or servers; they run one at a time

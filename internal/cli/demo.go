@@ -17,7 +17,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	strategy := fs.String("strategy", "cluster", "strategy: "+strings.Join(demo.Strategies, ", "))
 	nodes := fs.Int("nodes", 3, "number of shop nodes")
 	backups := fs.String("backups", "1", `cluster strategy: backup copies of each session, or "all"`)
-	redis := fs.String("redis", os.Getenv("SESSIONKIT_REDIS"), "redis strategy: the Redis URL; cookie strategy: where log-out-everywhere generations live")
+	redis := fs.String("redis", os.Getenv("SESSIONKIT_REDIS"), "redis strategy: the Redis URL")
+	postgres := fs.String("postgres", os.Getenv("SESSIONKIT_POSTGRES"), "sql strategy: a PostgreSQL URL instead of the shared SQLite file")
 	listen := fs.String("listen", "127.0.0.1:8080", "the router's address")
 	admin := fs.String("admin", "127.0.0.1:0", "the admin page's address")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -32,7 +33,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	d, err := demo.Start(ctx, demo.Config{Binary: bin, Strategy: *strategy, Nodes: *nodes, Backups: *backups, Redis: *redis, Listen: *listen, Admin: *admin, Logger: log})
+	d, err := demo.Start(ctx, demo.Config{Binary: bin, Strategy: *strategy, Nodes: *nodes, Backups: *backups, Redis: *redis, Postgres: *postgres, Listen: *listen, Admin: *admin, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/sessionkit/sessionkit/cookiestore"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/redisstore"
+	"github.com/sessionkit/sessionkit/sqlstore"
 )
 
 // storeFlags are the flags that choose and configure a session store.
@@ -34,6 +35,8 @@ type storeFlags struct {
 	cluster    clusterFlags
 	redis      string
 	cookieKeys string
+	sqlite     string
+	postgres   string
 }
 
 type clusterFlags struct {
@@ -46,7 +49,9 @@ type clusterFlags struct {
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.store, "store", "memory", "session store: memory, cluster, cookie, redis")
+	fs.StringVar(&f.store, "store", "memory", "session store: memory, cluster, cookie, redis, sql")
+	fs.StringVar(&f.sqlite, "sqlite", "", "sql: the SQLite file the nodes share; cookie: keep revocation generations there")
+	fs.StringVar(&f.postgres, "postgres", os.Getenv("SESSIONKIT_POSTGRES"), "sql: the PostgreSQL URL (postgres://...) instead of -sqlite")
 	fs.StringVar(&f.redis, "redis", os.Getenv("SESSIONKIT_REDIS"), "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there")
 	fs.StringVar(&f.cookieKeys, "cookie-keys", os.Getenv("SESSIONKIT_COOKIE_KEYS"), "cookie: sealing keys, \"KEY[,open:KEY...]\", 64 hex digits each (default $SESSIONKIT_COOKIE_KEYS)")
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API (cluster store)")
@@ -104,8 +109,14 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 		return openedStore{store: s, close: s.Close}, nil
 	case "cookie":
 		return f.openCookie(ctx, env)
+	case "sql":
+		s, err := f.openSQL(ctx)
+		if err != nil {
+			return openedStore{}, err
+		}
+		return openedStore{store: s, close: s.Close}, nil
 	default:
-		return openedStore{}, fmt.Errorf("unknown store %q (want memory, cluster, cookie or redis)", f.store)
+		return openedStore{}, fmt.Errorf("unknown store %q (want memory, cluster, cookie, redis or sql)", f.store)
 	}
 }
 
@@ -121,7 +132,13 @@ func (f *storeFlags) openCookie(ctx context.Context, env storeEnv) (openedStore,
 	}
 	cfg := cookiestore.Config{Keys: keys, Name: env.transport.CookieName(), MaxTokenLen: env.transport.MaxTokenLen()}
 	closeGen := func() error { return nil }
-	if f.redis != "" {
+	if f.sqlite != "" || f.postgres != "" {
+		gen, err := f.openSQL(ctx)
+		if err != nil {
+			return openedStore{}, err
+		}
+		cfg.Generations, closeGen = gen, gen.Close
+	} else if f.redis != "" {
 		gen, err := redisstore.New(ctx, redisstore.Config{URL: f.redis})
 		if err != nil {
 			return openedStore{}, fmt.Errorf("redis at %s: %w", f.redis, err)
@@ -227,4 +244,16 @@ func serveAdmin(addr, token string, stats func(list bool) any) (*adminServer, er
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	return &adminServer{url: "http://" + ln.Addr().String(), token: token, srv: srv}, nil
+}
+
+// openSQL opens the SQL store named by -postgres or -sqlite.
+func (f *storeFlags) openSQL(ctx context.Context) (*sqlstore.Store, error) {
+	switch {
+	case f.postgres != "":
+		return sqlstore.OpenPostgres(ctx, f.postgres, sqlstore.Config{})
+	case f.sqlite != "":
+		return sqlstore.OpenSQLite(ctx, f.sqlite, sqlstore.Config{})
+	default:
+		return nil, fmt.Errorf("the sql store needs -sqlite FILE or -postgres URL")
+	}
 }

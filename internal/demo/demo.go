@@ -28,7 +28,7 @@ import (
 )
 
 // Strategies are the strategies the demo runs.
-var Strategies = []string{"cluster", "sticky", "cookie", "redis"}
+var Strategies = []string{"cluster", "sticky", "cookie", "redis", "sql"}
 
 // Config configures a demo.
 type Config struct {
@@ -41,9 +41,11 @@ type Config struct {
 	// Backups is the cluster strategy's backups: a number or "all".
 	// Default "1".
 	Backups string
-	// Redis is the Redis URL of the redis strategy (and, when set, of the
-	// cookie strategy's revocation generations).
+	// Redis is the Redis URL of the redis strategy.
 	Redis string
+	// Postgres, when set, is the sql strategy's PostgreSQL URL; by
+	// default the nodes share a SQLite file.
+	Postgres string
 	// Listen is the router's address. Default 127.0.0.1:8080.
 	Listen string
 	// Admin is the admin page's address. Default 127.0.0.1:0.
@@ -200,11 +202,14 @@ func (d *Demo) startNode(n *node) error {
 	args := []string{"node", "--name", n.name, "--listen", fmt.Sprintf("127.0.0.1:%d", n.http), "--dev", "--strategy", d.cfg.Strategy}
 	switch d.cfg.Strategy {
 	case "cookie":
-		args = append(args, "--store", "cookie", "--cookie-keys", d.key)
-		if d.cfg.Redis != "" {
-			args = append(args, "--redis", d.cfg.Redis)
+		// "Log out everywhere" keeps each user's generation in a SQLite
+		// file the nodes share.
+		return d.run(n, append(args, "--store", "cookie", "--cookie-keys", d.key, "--sqlite", filepath.Join(d.dir, "generations.db")))
+	case "sql":
+		if d.cfg.Postgres != "" {
+			return d.run(n, append(args, "--store", "sql", "--postgres", d.cfg.Postgres))
 		}
-		return d.run(n, args)
+		return d.run(n, append(args, "--store", "sql", "--sqlite", filepath.Join(d.dir, "sessions.db")))
 	case "redis":
 		return d.run(n, append(args, "--store", "redis", "--redis", d.cfg.Redis))
 	}
