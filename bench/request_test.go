@@ -5,20 +5,24 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/pgxstore"
 	scsredis "github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
 	scsmem "github.com/alexedwards/scs/v2/memstore"
 	redigo "github.com/gomodule/redigo/redis"
 	"github.com/gorilla/sessions"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/cookiestore"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/redisstore"
+	"github.com/sessionkit/sessionkit/sqlstore"
 )
 
 // benchSession is the request benchmarks' session: the 200-byte one.
@@ -202,6 +206,34 @@ func BenchmarkRequest(b *testing.B) {
 			run(b, sessionkitTarget(b, store, c.mode))
 		})
 	}
+	b.Run("sessionkit-postgres", func(b *testing.B) {
+		s, err := sqlstore.OpenPostgres(context.Background(), postgresURL(b), sqlstore.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		run(b, sessionkitTarget(b, s, readWrite))
+	})
+	b.Run("sessionkit-sqlite", func(b *testing.B) {
+		s, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlstore.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		run(b, sessionkitTarget(b, s, readWrite))
+	})
+	b.Run("scs-postgres", func(b *testing.B) {
+		ctx := context.Background()
+		pool, err := pgxpool.New(ctx, postgresURL(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pool.Close()
+		if _, err := pool.Exec(ctx, scsSchema); err != nil {
+			b.Fatal(err)
+		}
+		run(b, scsTarget(b, pgxstore.NewWithCleanupInterval(pool, 0)))
+	})
 	b.Run("scs-redis", func(b *testing.B) {
 		addr := strings.TrimPrefix(startRedis(b), "redis://")
 		pool := &redigo.Pool{MaxIdle: 16, Dial: func() (redigo.Conn, error) { return redigo.Dial("tcp", addr) }}

@@ -233,6 +233,13 @@ func (c *storeCluster) copies(shoppers []*shopper) map[int]int {
 
 func TestClusterCrashLosesNothing(t *testing.T) {
 	c := startStoreCluster(t, 3, "1")
+	for _, node := range c.nodes {
+		var st any
+		if err := getJSON(node.admin+"/cluster", "wrong", &st); err == nil {
+			t.Fatal("a node's admin API answered without its token")
+		}
+		break
+	}
 	shoppers := c.fill(1000)
 	if hist := c.copies(shoppers); hist[2] != len(shoppers) {
 		t.Fatalf("copies before the crash: %v, want every session on 2 nodes", hist)
