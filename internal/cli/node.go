@@ -29,6 +29,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	strategy := fs.String("strategy", "", "strategy name to display (default: the store's name)")
 	dev := fs.Bool("dev", false, "development cookie for plain HTTP on loopback (not Secure, no __Host- prefix)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	cookieDomain := fs.String("cookie-domain", "", "share the session cookie with every subdomain of this domain (e.g. mall.test); serve HTTPS in front")
 	members := fs.String("members", "", `the router's members ("name=URL[,weight]" separated by spaces): mint tokens this node owns on their ring`)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -59,7 +60,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *strategy == "" {
 		*strategy = sf.store
 	}
-	return serveNode(ctx, &sf, node.Config{Name: *name, Strategy: *strategy, Listen: *listen, Dev: *dev, Logger: log, Session: session}, stdout)
+	return serveNode(ctx, &sf, node.Config{Name: *name, Strategy: *strategy, Listen: *listen, Dev: *dev, Logger: log, Session: session, CookieDomain: *cookieDomain}, stdout)
 }
 
 // serveNode opens the store, starts the node, prints its banner and serves
@@ -72,7 +73,7 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 	defer ln.Close()
 	cfg.Listener = ln
 	cfg.Registry = prometheus.NewRegistry()
-	transport := &sessionkit.CookieTransport{Insecure: cfg.Dev}
+	transport := &sessionkit.CookieTransport{Insecure: cfg.Dev, Domain: cfg.CookieDomain}
 	cfg.Session.Transport = transport
 	opened, err := sf.open(ctx, storeEnv{name: cfg.Name, url: "http://" + ln.Addr().String(), log: cfg.Logger, reg: cfg.Registry, transport: transport})
 	if err != nil {

@@ -50,6 +50,13 @@ type Config struct {
 	Listen string
 	// Admin is the admin page's address. Default 127.0.0.1:0.
 	Admin string
+	// Domain, when set, serves the shop on its subdomains (shop.DOMAIN,
+	// pay.DOMAIN) over HTTPS, sharing one session through a cookie for
+	// the parent domain. The demo makes a local CA for it.
+	Domain string
+	// CADir keeps the demo's CA. Default: sessionkit/demo-ca in the user's
+	// configuration folder.
+	CADir string
 	// Logger receives the demo's log lines.
 	Logger *slog.Logger
 }
@@ -70,6 +77,10 @@ type Demo struct {
 
 	RouterURL string
 	AdminURL  string
+	// CAFile is the demo CA's certificate, with Config.Domain.
+	CAFile  string
+	cert    string
+	certKey string
 }
 
 type node struct {
@@ -118,6 +129,20 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		return nil, errors.New("the redis strategy needs a reachable Redis: give -redis redis://HOST:PORT")
 	}
 	d := &Demo{cfg: cfg, ctx: ctx, nodes: map[string]*node{}, key: randomHex(32), token: randomHex(16)}
+	if cfg.Domain != "" {
+		if cfg.CADir == "" {
+			dir, err := os.UserConfigDir()
+			if err != nil {
+				return nil, err
+			}
+			cfg.CADir = filepath.Join(dir, "sessionkit", "demo-ca")
+			d.cfg.CADir = cfg.CADir
+		}
+		var err error
+		if d.CAFile, d.cert, d.certKey, err = localCA(cfg.CADir, cfg.Domain); err != nil {
+			return nil, err
+		}
+	}
 	if !d.gossip() {
 		dir, err := os.MkdirTemp("", "sessionkit-demo")
 		if err != nil {
@@ -199,7 +224,13 @@ func (d *Demo) writeMembers() error {
 }
 
 func (d *Demo) startNode(n *node) error {
-	args := []string{"node", "--name", n.name, "--listen", fmt.Sprintf("127.0.0.1:%d", n.http), "--dev", "--strategy", d.cfg.Strategy}
+	args := []string{"node", "--name", n.name, "--listen", fmt.Sprintf("127.0.0.1:%d", n.http), "--strategy", d.cfg.Strategy}
+	if d.cfg.Domain != "" {
+		// Behind the router's HTTPS: a Secure cookie for the parent domain.
+		args = append(args, "--cookie-domain", d.cfg.Domain)
+	} else {
+		args = append(args, "--dev")
+	}
 	switch d.cfg.Strategy {
 	case "cookie":
 		// "Log out everywhere" keeps each user's generation in a SQLite
@@ -251,6 +282,9 @@ func (d *Demo) run(n *node, args []string) error {
 
 func (d *Demo) startRouter() error {
 	args := []string{"router", "--listen", d.cfg.Listen, "--health-interval", "500ms", "--access-log=false"}
+	if d.cfg.Domain != "" {
+		args = append(args, "--tls-cert", d.cert, "--tls-key", d.certKey)
+	}
 	if d.gossip() {
 		args = append(args, "--join", d.seed, "--cluster-key", d.key)
 	} else {
@@ -269,6 +303,11 @@ func (d *Demo) startRouter() error {
 		return err
 	}
 	d.router, d.RouterURL = p, m[1]
+	if d.cfg.Domain != "" {
+		// Browsers must reach it by a name under the shared domain.
+		_, port, _ := strings.Cut(strings.TrimPrefix(m[1], "https://"), ":")
+		d.RouterURL = fmt.Sprintf("https://shop.%s:%s", d.cfg.Domain, port)
+	}
 	am, err := p.Expect(adminBanner, 10*time.Second)
 	if err != nil {
 		return err
@@ -312,6 +351,9 @@ func (d *Demo) Banner() string {
 	}
 	d.mu.Unlock()
 	fmt.Fprintf(&b, "admin: %s\n", d.AdminURL)
+	if d.CAFile != "" {
+		fmt.Fprintf(&b, "ca: %s\n", d.CAFile)
+	}
 	return b.String()
 }
 

@@ -38,6 +38,9 @@ type Config struct {
 	// plain HTTP on loopback. Default false: a Secure __Host- cookie, for
 	// a node behind a TLS-terminating router.
 	Dev bool
+	// CookieDomain, when set, shares the session cookie with every
+	// subdomain of it. Default: a host-only cookie.
+	CookieDomain string
 	// Session adjusts the Manager's configuration; its Transport,
 	// Observer and Logger are set by the node when left nil.
 	Session sessionkit.Config
@@ -81,7 +84,7 @@ func Start(cfg Config) (*Node, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sc := cfg.Session
 	if sc.Transport == nil {
-		sc.Transport = &sessionkit.CookieTransport{Insecure: cfg.Dev}
+		sc.Transport = &sessionkit.CookieTransport{Insecure: cfg.Dev, Domain: cfg.CookieDomain}
 	}
 	if sc.Observer == nil {
 		sc.Observer = prom.New(reg)
