@@ -25,6 +25,7 @@ type clusterNode struct {
 	proc  *proc.Process
 	admin string
 	token string
+	args  []string
 }
 
 type storeCluster struct {
@@ -44,23 +45,17 @@ func startStoreCluster(t *testing.T, n int, backups string) *storeCluster {
 		name := fmt.Sprintf("n%d", i)
 		gport, _ := proc.FreePort()
 		hport, _ := proc.FreePort()
+		dport, _ := proc.FreePort()
 		gossip := fmt.Sprintf("127.0.0.1:%d", gport)
 		args := []string{"node", "--store", "cluster", "--name", name, "--listen", fmt.Sprintf("127.0.0.1:%d", hport),
-			"--gossip", gossip, "--cluster-key", clusterKey, "--backups", backups, "--dev", "--log-level", "warn"}
+			"--gossip", gossip, "--data", fmt.Sprintf("127.0.0.1:%d", dport), "--cluster-key", clusterKey, "--backups", backups, "--dev", "--log-level", "warn"}
 		if seed != "" {
 			args = append(args, "--join", seed)
 		} else {
 			seed = gossip
 		}
-		p := start(t, args...)
-		if _, err := p.Expect(nodeBanner, 20*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		m, err := p.Expect(nodeAdminBanner, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.nodes[name] = &clusterNode{proc: p, admin: m[2], token: m[3]}
+		c.nodes[name] = &clusterNode{args: args}
+		c.startNode(name)
 	}
 	r := start(t, "router", "--listen", "127.0.0.1:0", "--join", seed, "--cluster-key", clusterKey,
 		"--health-interval", "200ms", "--access-log=false", "--log-level", "warn")
@@ -96,6 +91,32 @@ func startStoreCluster(t *testing.T, n int, backups string) *storeCluster {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// gossipOf returns a node's gossip address.
+func (c *storeCluster) gossipOf(name string) string {
+	args := c.nodes[name].args
+	for i, a := range args {
+		if a == "--gossip" {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// startNode starts (or restarts) a node with its arguments.
+func (c *storeCluster) startNode(name string) {
+	c.t.Helper()
+	n := c.nodes[name]
+	p := start(c.t, n.args...)
+	if _, err := p.Expect(nodeBanner, 20*time.Second); err != nil {
+		c.t.Fatal(err)
+	}
+	m, err := p.Expect(nodeAdminBanner, 5*time.Second)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	n.proc, n.admin, n.token = p, m[2], m[3]
 }
 
 func getJSON(url, token string, v any) error {
@@ -300,5 +321,56 @@ func TestClusterConcurrentCart(t *testing.T) {
 	wg.Wait()
 	if _, v := c.do(sh, "GET", "/api/session", ""); len(v.Cart) != 50 {
 		t.Fatalf("cart has %d items, want 50", len(v.Cart))
+	}
+}
+
+// TestClusterRestartLosesNothing: SIGKILL a node and start it again at
+// once, empty: it reads its sessions through from their holders, and
+// nothing is lost.
+func TestClusterRestartLosesNothing(t *testing.T) {
+	c := startStoreCluster(t, 3, "1")
+	shoppers := c.fill(300)
+	c.nodes["n1"].proc.Kill()
+	// n1 was the seed: it joins again through another node.
+	c.nodes["n1"].args = append(c.nodes["n1"].args, "--join", c.gossipOf("n2"))
+	c.startNode("n1")
+	intact, lost, failed := c.survivors(shoppers)
+	t.Logf("after SIGKILL and restart of one of 3 nodes: %d intact, %d lost, %d failed", intact, lost, failed)
+	if intact != len(shoppers) {
+		out := c.nodes["n1"].proc.Output()
+		if len(out) > 3000 {
+			out = out[len(out)-3000:]
+		}
+		t.Fatalf("%d lost, %d failed; n1's output:\n%s", lost, failed, out)
+	}
+}
+
+// TestClusterRestartRightAfterLogin: kill the node a user just logged in
+// on, read through the survivors, restart it: the session is intact.
+func TestClusterRestartRightAfterLogin(t *testing.T) {
+	c := startStoreCluster(t, 3, "1")
+	shoppers := c.fill(20)
+	sh := shoppers[0]
+	_, v := c.do(sh, "GET", "/api/session", "")
+	served := v.Node
+	c.nodes[served].proc.Kill()
+	if served == "n1" {
+		c.nodes["n1"].args = append(c.nodes["n1"].args, "--join", c.gossipOf("n2"))
+	}
+	if _, v = c.do(sh, "GET", "/api/session", ""); v.User != sh.user {
+		t.Fatalf("after killing %s: %+v", served, v)
+	}
+	c.startNode(served)
+	intact, lost, failed := c.survivors(shoppers)
+	t.Logf("served %s; after restart: %d intact, %d lost, %d failed", served, intact, lost, failed)
+	if lost > 0 {
+		for name, n := range c.nodes {
+			out := n.proc.Output()
+			if len(out) > 2500 {
+				out = out[len(out)-2500:]
+			}
+			t.Logf("%s:\n%s", name, out)
+		}
+		t.Fatal("lost")
 	}
 }

@@ -170,9 +170,14 @@ func TestDemoKillServingNode(t *testing.T) {
 			if kept == (strategy == "sticky") {
 				t.Fatalf("%s: after killing the serving node, logged in = %v: %+v", strategy, kept, v)
 			}
-			// Restart and add answer; that a restarted cluster node gets
-			// its sessions back is the rejoin hand-off's test.
 			admin("/nodes/" + served + "/restart")
+			if strategy == "cluster" {
+				// The restarted node comes back empty and reads its
+				// sessions through from their holders.
+				if code, v := c.call("GET", "/api/session", ""); code != 200 || v.User != "grace" || len(v.Cart) != 1 {
+					t.Fatalf("after restarting %s: %d %+v", served, code, v)
+				}
+			}
 			admin("/nodes")
 		})
 	}

@@ -84,6 +84,8 @@ type Demo struct {
 }
 
 type node struct {
+	admin  string // the cluster store's admin API, with its token
+	token  string
 	name   string
 	http   int
 	gossip int
@@ -96,6 +98,8 @@ var (
 	nodeBanner   = regexp.MustCompile(`^node (\S+): (http://\S+) pid (\d+)$`)
 	routerBanner = regexp.MustCompile(`^router: (\S+)$`)
 	adminBanner  = regexp.MustCompile(`^admin: (\S+) token (\S+)$`)
+	// nodeAdminBanner is a cluster node's admin API.
+	nodeAdminBanner = regexp.MustCompile(`^node (\S+) admin: (\S+) token (\S+)$`)
 )
 
 // Start starts the router and the nodes and returns once all are ready.
@@ -271,8 +275,18 @@ func (d *Demo) run(n *node, args []string) error {
 		p.Kill()
 		return err
 	}
+	var admin []string
+	if d.gossip() {
+		if admin, err = p.Expect(nodeAdminBanner, 10*time.Second); err != nil {
+			p.Kill()
+			return err
+		}
+	}
 	d.mu.Lock()
 	n.p, n.url = p, m[2]
+	if admin != nil {
+		n.admin, n.token = admin[2], admin[3]
+	}
 	d.mu.Unlock()
 	if !d.gossip() && d.router != nil {
 		return d.writeMembers()
@@ -335,8 +349,40 @@ func (d *Demo) startRouter() error {
 		if healthy != d.cfg.Nodes {
 			return fmt.Errorf("the router routes to %d healthy nodes of %d", healthy, d.cfg.Nodes)
 		}
-		return nil
+		return d.converged()
 	})
+}
+
+// converged reports, for the gossiping strategies, whether every node
+// sees every other node and the router: then placements agree.
+func (d *Demo) converged() error {
+	if !d.gossip() {
+		return nil
+	}
+	d.mu.Lock()
+	nodes := make([]*node, 0, len(d.nodes))
+	for _, n := range d.nodes {
+		nodes = append(nodes, n)
+	}
+	d.mu.Unlock()
+	for _, n := range nodes {
+		req, _ := http.NewRequest("GET", n.admin+"/cluster", nil)
+		req.Header.Set("Authorization", "Bearer "+n.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		var st struct{ Members []string }
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if len(st.Members) != len(nodes)+1 {
+			return fmt.Errorf("%s sees %d members of %d", n.name, len(st.Members), len(nodes)+1)
+		}
+	}
+	return nil
 }
 
 // Banner returns the lines the demo prints once ready: the router, each
