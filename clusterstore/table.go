@@ -226,24 +226,7 @@ func (t *table) swap(h [32]byte, key string, old []byte, oldOK bool, next []byte
 			return nil, message{}, errSwapFailed
 		}
 		swapped = true
-		d := sessionkit.Delta{IdleDeadline: deadline}
-		if next == nil {
-			d.Deleted = []string{key}
-		} else {
-			d.Set = map[string][]byte{key: next}
-		}
-		values := maps.Clone(r.values)
-		if values == nil {
-			values = map[string][]byte{}
-		}
-		maps.Copy(values, d.Set)
-		for _, k := range d.Deleted {
-			delete(values, k)
-		}
-		meta := r.meta
-		meta.IdleDeadline = deadline
-		v := r.version + 1
-		return newRecord(meta, values, v), message{kind: kindDelta, h: h, version: v, meta: meta, values: d.Set, deleted: d.Deleted}, nil
+		return r.with(h, key, next, deadline)
 	})
 	if err == errSwapFailed {
 		return message{}, false, nil

@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/clientip"
 	"github.com/sessionkit/sessionkit/ring"
 )
@@ -454,5 +453,3 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Flush lets streamed responses through at once.
 func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
-
-var _ sessionkit.Transport = (*sessionkit.CookieTransport)(nil)
