@@ -119,6 +119,10 @@ func (s *Store) rpcHandler() http.Handler {
 		return nil, s.replicate(ctx, m, backups(h))
 	})
 	handle("/rpc/replicate", func(ctx context.Context, d *dec) (enc, error) {
+		if s.leaving.Load() {
+			// A node handing its sessions over takes none back.
+			return nil, errLeaving
+		}
 		var need [][32]byte
 		for n := d.u(); n > 0 && d.err == nil; n-- {
 			m := decodeMessage(d)
@@ -145,6 +149,8 @@ func (s *Store) rpcHandler() http.Handler {
 	})
 	return mux
 }
+
+var errLeaving = errors.New("clusterstore: node is leaving")
 
 // Held describes a session a node holds, for the admin API.
 type Held struct {

@@ -110,6 +110,7 @@ type Store struct {
 	peers   map[string]*peer // by data address
 
 	changedAt atomic.Int64 // when the view last changed, Unix nanoseconds
+	leaving   atomic.Bool  // Close has begun
 
 	resync  chan struct{}
 	stop    chan struct{}
@@ -199,6 +200,8 @@ func New(cfg Config) (*Store, error) {
 func (s *Store) Close() error {
 	s.closing.Do(func() {
 		if s.members != nil {
+			s.leaving.Store(true) // refuse sessions handed back to this node
+			s.handOff()
 			s.members.Leave(300 * time.Millisecond)
 		}
 		close(s.stop)
@@ -214,6 +217,56 @@ func (s *Store) Close() error {
 	})
 	s.wg.Wait()
 	return nil
+}
+
+// handOff gives every session this node holds to the nodes that will hold
+// it once this node has left, and waits (bounded) for their acks: a
+// graceful leave loses no session, even with no backups.
+func (s *Store) handOff() {
+	v := s.view.Load()
+	var rest []ring.Member
+	for name, m := range v.nodes {
+		if name != s.cfg.Name {
+			rest = append(rest, ring.Member{Name: name, Weight: m.Weight})
+		}
+	}
+	if len(rest) == 0 {
+		return
+	}
+	r, err := ring.New(s.cfg.Ring, rest)
+	if err != nil {
+		return
+	}
+	n := s.cfg.Backups + 1
+	if s.cfg.Backups == AllToAll || n > len(rest) {
+		n = len(rest)
+	}
+	var pending []chan error
+	for h := range s.table.hashes() {
+		m, ok := s.table.full(h)
+		if !ok {
+			continue
+		}
+		for _, name := range r.Owners(h[:], n, make([]string, 0, n)) {
+			done := make(chan error, 1)
+			s.peer(v.nodes[name].Data).send(m, done)
+			pending = append(pending, done)
+		}
+	}
+	deadline := time.After(2 * s.cfg.RPCTimeout)
+	failed := 0
+	for _, done := range pending {
+		select {
+		case err := <-done:
+			if err != nil {
+				failed++
+			}
+		case <-deadline:
+			s.cfg.Logger.Warn("clusterstore: hand-off timed out", "sessions_pending", len(pending))
+			return
+		}
+	}
+	s.cfg.Logger.Info("clusterstore: handed sessions over before leaving", "copies", len(pending), "failed", failed)
 }
 
 // Members returns the live members as this node sees them.

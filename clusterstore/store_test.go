@@ -218,3 +218,31 @@ func TestConcurrentUpdatesAcrossNodes(t *testing.T) {
 		t.Fatalf("%d appends survived, want 50", len(rec.Values["n"]))
 	}
 }
+
+// TestGracefulLeaveLosesNothing: with no backups at all, a node that
+// leaves gracefully hands its sessions to their next owners first.
+func TestGracefulLeaveLosesNothing(t *testing.T) {
+	nodes := startNodes(t, 3, 0, testKey)
+	ctx := context.Background()
+	var toks []sessionkit.Token
+	for i := range 60 {
+		s := nodes[i%3]
+		tok, err := s.Mint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		if _, err := s.Create(ctx, tok, sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}, Values: map[string][]byte{"i": []byte(fmt.Sprint(i))}}); err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	nodes[2].Close()
+	waitMembers(t, nodes[:2], 2)
+	for i, tok := range toks {
+		rec, found, err := nodes[i%2].Load(ctx, tok)
+		if err != nil || !found || string(rec.Values["i"]) != fmt.Sprint(i) {
+			t.Fatalf("session %d after a graceful leave: found %v, err %v", i, found, err)
+		}
+	}
+}
