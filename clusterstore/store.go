@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -605,18 +604,8 @@ func (r *record) with(h [32]byte, key string, value []byte, idleDeadline time.Ti
 	} else {
 		d.Set = map[string][]byte{key: value}
 	}
-	values := maps.Clone(r.values)
-	if values == nil {
-		values = map[string][]byte{}
-	}
-	maps.Copy(values, d.Set)
-	for _, k := range d.Deleted {
-		delete(values, k)
-	}
-	meta := r.meta
-	meta.IdleDeadline = idleDeadline
-	v := r.version + 1
-	return newRecord(meta, values, v), message{kind: kindDelta, h: h, version: v, meta: meta, values: d.Set, deleted: d.Deleted}, nil
+	next, m := r.next(h, d)
+	return next, m, nil
 }
 
 // Renew implements sessionkit.Store: the session is taken from the old

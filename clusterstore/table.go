@@ -195,25 +195,38 @@ func (t *table) write(h [32]byte, change func(old *record) (*record, message, er
 
 func (t *table) commit(h [32]byte, d sessionkit.Delta) (message, error) {
 	return t.write(h, func(old *record) (*record, message, error) {
-		meta := old.meta
-		if d.Meta != nil {
-			meta = *d.Meta
-		}
-		meta.IdleDeadline = d.IdleDeadline
-		values := old.values
-		if len(d.Set) > 0 || len(d.Deleted) > 0 {
-			values = maps.Clone(old.values)
-			if values == nil {
-				values = map[string][]byte{}
-			}
-			maps.Copy(values, d.Set)
-			for _, k := range d.Deleted {
-				delete(values, k)
-			}
-		}
-		v := old.version + 1
-		return newRecord(meta, values, v), message{kind: kindDelta, h: h, version: v, meta: meta, values: maps.Clone(d.Set), deleted: d.Deleted}, nil
+		r, m := old.next(h, d)
+		return r, m, nil
 	})
+}
+
+// next returns the record after the delta, and the message that
+// replicates it. Records are never modified in place.
+func (r *record) next(h [32]byte, d sessionkit.Delta) (*record, message) {
+	meta := r.meta
+	if d.Meta != nil {
+		meta = *d.Meta
+	}
+	meta.IdleDeadline = d.IdleDeadline
+	values := r.values
+	if len(d.Set) > 0 || len(d.Deleted) > 0 {
+		values = patch(r.values, d.Set, d.Deleted)
+	}
+	v := r.version + 1
+	return newRecord(meta, values, v), message{kind: kindDelta, h: h, version: v, meta: meta, values: maps.Clone(d.Set), deleted: d.Deleted}
+}
+
+// patch returns a copy of values with set written and deleted removed.
+func patch(values, set map[string][]byte, deleted []string) map[string][]byte {
+	out := maps.Clone(values)
+	if out == nil {
+		out = make(map[string][]byte, len(set))
+	}
+	maps.Copy(out, set)
+	for _, k := range deleted {
+		delete(out, k)
+	}
+	return out
 }
 
 // swap sets one key if its value is still old (absent when !oldOK): the
@@ -272,15 +285,7 @@ func (t *table) apply(m message) (needFull bool) {
 		if cur == nil || cur.version != m.version-1 {
 			return true // a gap: never apply a delta over a missing one
 		}
-		values := maps.Clone(cur.values)
-		if values == nil {
-			values = map[string][]byte{}
-		}
-		maps.Copy(values, m.values)
-		for _, k := range m.deleted {
-			delete(values, k)
-		}
-		t.put(m.h, cur, newRecord(m.meta, values, m.version))
+		t.put(m.h, cur, newRecord(m.meta, patch(cur.values, m.values, m.deleted), m.version))
 	case kindDelete:
 		if cur != nil {
 			t.remove(m.h, cur, now)
