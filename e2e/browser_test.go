@@ -5,31 +5,18 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
-	"regexp"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/sessionkit/sessionkit/internal/testredis"
+	"github.com/sessionkit/sessionkit/internal/proc"
 )
 
-// chromium returns the browser binary, failing when it is missing under
-// CI (make test installs Debian's chromium).
+// chromium returns the browser binary (make test installs Debian's).
 func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not found (Debian: apt-get install chromium)")
-	}
-	t.Skip("chromium not found (Debian: apt-get install chromium)")
-	return ""
+	return proc.Need(t, "Debian: apt-get install chromium", "chromium", "chromium-browser")
 }
 
 // browser starts a headless Chromium with a fresh profile, on loopback only.
@@ -66,20 +53,7 @@ type css = chromedp.CSS
 func TestBrowserKillServingNode(t *testing.T) {
 	for _, strategy := range []string{"cluster", "sticky", "cookie", "redis", "sql"} {
 		t.Run(strategy, func(t *testing.T) {
-			args := []string{"demo", "--strategy", strategy, "--listen", "127.0.0.1:0", "--log-level", "warn"}
-			if strategy == "redis" {
-				args = append(args, "--redis", testredis.Start(t).URL())
-			}
-			p := start(t, args...)
-			m, err := p.Expect(routerBanner, 60*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			shop := m[1]
-			am, err := p.Expect(regexp.MustCompile(`^admin: (http://[^/]+)/\?token=(\S+)$`), 10*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
+			shop, admin := startDemo(t, strategy)
 			ctx := browser(t)
 			items := []string{"book", "pen"}
 			if strategy == "cookie" {
@@ -114,13 +88,7 @@ func TestBrowserKillServingNode(t *testing.T) {
 					os.WriteFile(path, png, 0o644)
 				}
 			}
-			req, _ := http.NewRequest("POST", am[1]+"/nodes/"+node+"/kill", nil)
-			req.Header.Set("Authorization", "Bearer "+am[2])
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil || resp.StatusCode != 200 {
-				t.Fatalf("kill %s: %v", node, err)
-			}
-			resp.Body.Close()
+			admin("/nodes/" + node + "/kill")
 			if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(css(`#node`))); err != nil {
 				t.Fatal(err)
 			}

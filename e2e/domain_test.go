@@ -17,6 +17,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/sessionkit/sessionkit/internal/proc"
 )
 
 // startDomainDemo starts the demo on shop.mall.test and pay.mall.test over
@@ -86,13 +88,7 @@ func TestDomainSharedSession(t *testing.T) {
 // (imported into a fresh profile's certificate store with certutil).
 func TestBrowserDomain(t *testing.T) {
 	shop, port, caFile := startDomainDemo(t)
-	certutil, err := exec.LookPath("certutil")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("certutil not found (Debian: apt-get install libnss3-tools)")
-		}
-		t.Skip("certutil not found (Debian: apt-get install libnss3-tools)")
-	}
+	certutil := proc.Need(t, "Debian: apt-get install libnss3-tools", "certutil")
 	home := t.TempDir()
 	db := "sql:" + home + "/.pki/nssdb"
 	os.MkdirAll(home+"/.pki/nssdb", 0o700)

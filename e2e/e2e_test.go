@@ -128,35 +128,42 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// startDemo starts `sessionkit demo` with the strategy and returns the
+// shop's URL and a function that posts to its admin API.
+func startDemo(t *testing.T, strategy string) (shop string, admin func(path string)) {
+	args := []string{"demo", "--strategy", strategy, "--listen", "127.0.0.1:0", "--log-level", "warn"}
+	if strategy == "redis" {
+		args = append(args, "--redis", testredis.Start(t).URL())
+	}
+	p := start(t, args...)
+	m, err := p.Expect(routerBanner, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, err := p.Expect(regexp.MustCompile(`^admin: (http://[^/]+)/\?token=(\S+)$`), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[1], func(path string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", am[1]+path, nil)
+		req.Header.Set("Authorization", "Bearer "+am[2])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("admin %s: %v %v", path, err, resp)
+		}
+		resp.Body.Close()
+	}
+}
+
 // TestDemoKillServingNode is the demo's promise: log in, kill the node
 // that served you from the admin API, and stay logged in with your cart —
 // except with plain sticky sessions, which lose the killed node's users.
 func TestDemoKillServingNode(t *testing.T) {
 	for _, strategy := range []string{"cluster", "sticky", "cookie", "redis", "sql"} {
 		t.Run(strategy, func(t *testing.T) {
-			args := []string{"demo", "--strategy", strategy, "--listen", "127.0.0.1:0", "--log-level", "warn"}
-			if strategy == "redis" {
-				args = append(args, "--redis", testredis.Start(t).URL())
-			}
-			p := start(t, args...)
-			m, err := p.Expect(routerBanner, 60*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			am, err := p.Expect(regexp.MustCompile(`^admin: (http://[^/]+)/\?token=(\S+)$`), 10*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			admin := func(path string) {
-				req, _ := http.NewRequest("POST", am[1]+path, nil)
-				req.Header.Set("Authorization", "Bearer "+am[2])
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil || resp.StatusCode != 200 {
-					t.Fatalf("admin %s: %v %v", path, err, resp)
-				}
-				resp.Body.Close()
-			}
-			c := newClient(t, m[1])
+			shop, admin := startDemo(t, strategy)
+			c := newClient(t, shop)
 			_, v := c.call("POST", "/api/login", `{"user":"grace"}`)
 			c.call("POST", "/api/cart", `{"item":"compiler"}`)
 			_, v = c.call("GET", "/api/session", "")

@@ -16,22 +16,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proc"
 )
 
 // nginxBinary finds nginx, failing under CI and skipping elsewhere when it
 // is missing.
 func nginxBinary(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{"/usr/sbin/nginx", "nginx"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("nginx not found; install it (apt-get install nginx) to run this test")
-	}
-	t.Skip("nginx not found; install it (apt-get install nginx) to check Nginx placement")
-	return ""
+	return proc.Need(t, "Debian: apt-get install nginx", "/usr/sbin/nginx", "nginx")
 }
 
 // TestNginxCompatible starts a real nginx with "hash $arg_k consistent"

@@ -13,10 +13,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -154,7 +156,8 @@ func FreePort() (int, error) {
 }
 
 // WaitFor calls cond until it returns nil or the timeout passes, and
-// returns its last error then.
+// returns its last error then. A cond error made with Stop ends the wait
+// at once.
 func WaitFor(timeout time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	delay := 5 * time.Millisecond
@@ -163,12 +166,45 @@ func WaitFor(timeout time.Duration, cond func() error) error {
 		if err == nil {
 			return nil
 		}
+		var stop stopError
+		if errors.As(err, &stop) {
+			return stop.error
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not within %v: %w", timeout, err)
 		}
 		time.Sleep(delay)
 		delay = min(delay*2, 200*time.Millisecond)
 	}
+}
+
+// Stop wraps an error that makes WaitFor give up at once, such as a
+// server process that exited while it was waited for.
+func Stop(err error) error { return stopError{err} }
+
+type stopError struct{ error }
+
+// Need returns the first of the programs that exists, looked up on PATH
+// (a name) or as given (a path). When none does, the test fails if the
+// environment variable CI is set, and is skipped otherwise: a missing
+// server never passes silently under CI. hint says how to install it.
+func Need(t testing.TB, hint string, programs ...string) string {
+	t.Helper()
+	for _, p := range programs {
+		if filepath.IsAbs(p) {
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+				return p
+			}
+		} else if found, err := exec.LookPath(p); err == nil {
+			return found
+		}
+	}
+	msg := fmt.Sprintf("%s not found (%s)", programs[0], hint)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
 }
 
 // ErrNoBinary is returned by Binary when SESSIONKIT_BIN is not set.

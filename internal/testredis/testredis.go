@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proc"
 )
 
 // ReadyTimeout bounds every wait for a process or a group to be ready.
@@ -36,21 +38,7 @@ const ReadyTimeout = 20 * time.Second
 // and skips it otherwise.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/bin", "/usr/sbin", "/usr/local/bin"} {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("%s not found on PATH or in /usr/bin (Debian: apt-get install redis-server redis-sentinel)", name)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return proc.Need(t, "Debian: apt-get install redis-server redis-sentinel", name, "/usr/bin/"+name, "/usr/sbin/"+name, "/usr/local/bin/"+name)
 }
 
 // Server is one redis-server or redis-sentinel process.
@@ -117,7 +105,7 @@ func (s *Server) start() error {
 	err = WaitFor(ReadyTimeout, func() error {
 		select {
 		case <-done:
-			return errStop{fmt.Errorf("exited: %s", s.logTail())}
+			return proc.Stop(fmt.Errorf("exited: %s", s.logTail()))
 		default:
 		}
 		r, err := Do(s.Addr(), "PING")
@@ -358,12 +346,11 @@ func runWithTimeout(cmd *exec.Cmd, d time.Duration) ([]byte, error) {
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := proc.FreePort()
 	if err != nil {
 		t.Fatalf("testredis: no free port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // freeClusterPort returns a port p such that p and its cluster bus port
@@ -389,31 +376,9 @@ func portFree(p int) bool {
 	return true
 }
 
-// errStop makes WaitFor give up at once.
-type errStop struct{ error }
-
-// WaitFor calls cond until it returns nil or the timeout passes, backing
-// off from 10 ms to 200 ms between calls, and returns cond's last error
-// when it times out.
-func WaitFor(timeout time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	delay := 10 * time.Millisecond
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		var stop errStop
-		if errors.As(err, &stop) {
-			return stop.error
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %v: %w", timeout, err)
-		}
-		time.Sleep(delay)
-		delay = min(2*delay, 200*time.Millisecond)
-	}
-}
+// WaitFor calls cond until it returns nil or the timeout passes; see
+// proc.WaitFor.
+func WaitFor(timeout time.Duration, cond func() error) error { return proc.WaitFor(timeout, cond) }
 
 // Do sends one command to the server at addr over a new connection and
 // returns its reply: a string for simple and bulk strings, an int64, nil,
