@@ -3,7 +3,6 @@ package clusterstore
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +18,9 @@ import (
 // and all-to-all, with the total number of sessions fixed and growing with
 // N. It asserts the shape: with k backups a node holds about (1+k)/N of
 // all sessions; all-to-all holds all of them.
+//
+// Run it with -v to see the table.
 func TestMemoryAndTraffic(t *testing.T) {
-	if os.Getenv("SESSIONKIT_MEASURE") == "" {
-		t.Skip("a measurement for the README: run with SESSIONKIT_MEASURE=1")
-	}
 	value := []byte(strings.Repeat("v", 180)) // a ~200-byte session
 	var table strings.Builder
 	fmt.Fprintf(&table, "\n| N | backups | sessions | bytes/node (mean) | share of all | wire bytes/commit |\n|---|---|---|---|---|---|\n")
@@ -35,16 +33,7 @@ func TestMemoryAndTraffic(t *testing.T) {
 				}
 				nodes := startNodes(t, n, k, testKey)
 				ctx := context.Background()
-				var toks []sessionkit.Token
-				for i := range total {
-					s := nodes[i%n]
-					tok, _ := s.Mint(ctx)
-					now := time.Now()
-					if _, err := s.Create(ctx, tok, sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}, Values: map[string][]byte{"v": value}}); err != nil {
-						t.Fatal(err)
-					}
-					toks = append(toks, tok)
-				}
+				toks := createSessions(t, nodes, total, func(int) []byte { return value })
 				copies := k + 1
 				if k == AllToAll {
 					copies = n

@@ -76,6 +76,28 @@ func waitMembers(t *testing.T, nodes []*Store, n int) {
 	}
 }
 
+// createSessions creates n sessions, each on node i%len(nodes) with a
+// token it owns, holding value(i) under "i".
+func createSessions(t *testing.T, nodes []*Store, n int, value func(i int) []byte) []sessionkit.Token {
+	t.Helper()
+	ctx := context.Background()
+	var toks []sessionkit.Token
+	for i := range n {
+		s := nodes[i%len(nodes)]
+		tok, err := s.Mint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		rec := sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}, Values: map[string][]byte{"i": value(i)}}
+		if _, err := s.Create(ctx, tok, rec); err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	return toks
+}
+
 func TestConformanceOneNode(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) sessionkit.Store {
 		return startNodes(t, 1, 1, testKey)[0]
@@ -138,19 +160,7 @@ func TestBackupsHoldCopies(t *testing.T) {
 func TestCrashLosesNothing(t *testing.T) {
 	nodes := startNodes(t, 3, 1, testKey)
 	ctx := context.Background()
-	var toks []sessionkit.Token
-	for i := range 90 {
-		s := nodes[i%3]
-		tok, err := s.Mint(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := time.Now()
-		if _, err := s.Create(ctx, tok, sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}, Values: map[string][]byte{"i": []byte(fmt.Sprint(i))}}); err != nil {
-			t.Fatal(err)
-		}
-		toks = append(toks, tok)
-	}
+	toks := createSessions(t, nodes, 90, func(i int) []byte { return []byte(fmt.Sprint(i)) })
 	nodes[2].members.stop() // no leave message: a crash, as the others see it
 	nodes[2].srv.Close()
 	survivors := nodes[:2]
@@ -224,19 +234,7 @@ func TestConcurrentUpdatesAcrossNodes(t *testing.T) {
 func TestGracefulLeaveLosesNothing(t *testing.T) {
 	nodes := startNodes(t, 3, 0, testKey)
 	ctx := context.Background()
-	var toks []sessionkit.Token
-	for i := range 60 {
-		s := nodes[i%3]
-		tok, err := s.Mint(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := time.Now()
-		if _, err := s.Create(ctx, tok, sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}, Values: map[string][]byte{"i": []byte(fmt.Sprint(i))}}); err != nil {
-			t.Fatal(err)
-		}
-		toks = append(toks, tok)
-	}
+	toks := createSessions(t, nodes, 60, func(i int) []byte { return []byte(fmt.Sprint(i)) })
 	nodes[2].Close()
 	waitMembers(t, nodes[:2], 2)
 	for i, tok := range toks {
