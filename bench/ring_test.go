@@ -150,9 +150,6 @@ func BenchmarkOwners(b *testing.B) {
 // the mean share at 10 and 100 members: exact for buraksezer (its
 // partitions), sampled over 1M keys for the others.
 func TestBalance(t *testing.T) {
-	if testing.Short() {
-		t.Skip("samples 1M keys per implementation")
-	}
 	sample := func(n int, owner func(k []byte) string) float64 {
 		counts := map[string]int{}
 		const total = 1_000_000

@@ -110,25 +110,6 @@ func sameTime(a, b time.Time) bool {
 	return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond))
 }
 
-// TestWriteFuzzCorpus writes the seed tokens to testdata/fuzz/FuzzOpen, so
-// that `go test` checks them on every run. Run with
-// COOKIESTORE_WRITE_CORPUS=1 after a change of the format.
-func TestWriteFuzzCorpus(t *testing.T) {
-	if os.Getenv("COOKIESTORE_WRITE_CORPUS") == "" {
-		t.Skip("set COOKIESTORE_WRITE_CORPUS=1 to rewrite testdata/fuzz/FuzzOpen")
-	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzOpen")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, tok := range seedTokens(t) {
-		body := fmt.Sprintf("go test fuzz v1\nstring(%q)\n", tok)
-		if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestCorpusOpens checks that the committed corpus still opens: a change of
 // the format that breaks cookies in clients' hands shows here.
 func TestCorpusOpens(t *testing.T) {
