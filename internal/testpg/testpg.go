@@ -123,8 +123,19 @@ func (s *Server) URL(db string) string {
 // Kill or Stop. It fails tb if the server is not ready within 30 seconds.
 func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
-	if err := s.start(); err != nil {
-		tb.Fatalf("testpg: restart: %v", err)
+	// The kernel may release the old server's shared memory a moment
+	// after its processes are gone; postgres then refuses to start, and
+	// is started again until the deadline.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.start()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "pre-existing shared memory block") || time.Now().After(deadline) {
+			tb.Fatalf("testpg: restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
