@@ -4,14 +4,17 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -29,6 +32,15 @@ type Member struct {
 	HTTP string `json:"http,omitempty"`
 	// Weight is the node's ring weight.
 	Weight float64 `json:"weight,omitempty"`
+	// Boot tells a restarted node from its former self: the time its
+	// process joined, in Unix nanoseconds (nodes only).
+	Boot int64 `json:"boot,omitempty"`
+	// Epoch counts the node's own changes of state since Boot: a drain,
+	// or coming back after the others declared it dead.
+	Epoch uint64 `json:"epoch,omitempty"`
+	// Draining is set while a node hands its sessions over before it
+	// leaves: routers send it nothing new and the ring leaves it out.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // MembershipConfig configures a gossip member.
@@ -70,8 +82,10 @@ type Membership struct {
 	onChange func([]Member)
 
 	mu      sync.Mutex
-	members map[string]Member
+	members map[string]Member // alive
+	vec     vector            // storing nodes, dead ones included
 	down    sync.Once
+	stopped atomic.Bool
 }
 
 // deriveKey derives a purpose's key from the cluster key.
@@ -107,7 +121,7 @@ func Join(cfg MembershipConfig, onChange func([]Member)) (*Membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clusterstore: gossip port: %w", err)
 	}
-	m := &Membership{self: cfg.Self, onChange: onChange, members: map[string]Member{}}
+	m := &Membership{self: cfg.Self, onChange: onChange, members: map[string]Member{}, vec: vector{}}
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Self.Name
 	mc.BindAddr, mc.BindPort = host, p
@@ -158,11 +172,44 @@ func (m *Membership) Members() []Member {
 	return out
 }
 
+// Self returns this member as it gossips itself.
+func (m *Membership) Self() Member {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.self
+}
+
+// vector returns the storing nodes as this member's gossip shows them,
+// itself as it is now.
+func (m *Membership) vector() vector {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := maps.Clone(m.vec)
+	if m.self.Role == "node" {
+		v[m.self.Name] = ventry{Member: m.self}
+	}
+	return v
+}
+
+// update changes how this member describes itself, raises its epoch and
+// gossips the change.
+func (m *Membership) update(change func(*Member)) error {
+	if m.stopped.Load() {
+		return errors.New("clusterstore: gossip stopped")
+	}
+	m.mu.Lock()
+	change(&m.self)
+	m.self.Epoch++
+	m.mu.Unlock()
+	return m.ml.UpdateNode(time.Second)
+}
+
 // Leave tells the cluster this member is leaving, then stops gossiping.
 // It may be called more than once.
 func (m *Membership) Leave(timeout time.Duration) error {
 	var err error
 	m.down.Do(func() {
+		m.stopped.Store(true)
 		m.ml.Leave(timeout)
 		err = m.ml.Shutdown()
 	})
@@ -172,7 +219,10 @@ func (m *Membership) Leave(timeout time.Duration) error {
 // stop stops gossiping without a word to the others: what they see of a
 // crash.
 func (m *Membership) stop() {
-	m.down.Do(func() { m.ml.Shutdown() })
+	m.down.Do(func() {
+		m.stopped.Store(true)
+		m.ml.Shutdown()
+	})
 }
 
 func (m *Membership) changed() {
@@ -192,6 +242,12 @@ func (m *Membership) set(n *memberlist.Node, alive bool) {
 	} else {
 		delete(m.members, n.Name)
 	}
+	if mb.Role == "node" && mb.Name != m.self.Name {
+		e := ventry{Member: mb, Dead: !alive}
+		if cur, ok := m.vec[mb.Name]; !ok || e.newer(cur) {
+			m.vec[mb.Name] = e
+		}
+	}
 	m.mu.Unlock()
 	m.changed()
 }
@@ -205,7 +261,7 @@ func (e *events) NotifyUpdate(n *memberlist.Node) { (*Membership)(e).set(n, true
 type delegate Membership
 
 func (d *delegate) NodeMeta(limit int) []byte {
-	b, _ := json.Marshal(d.self)
+	b, _ := json.Marshal((*Membership)(d).Self())
 	if len(b) > limit {
 		return nil
 	}

@@ -81,18 +81,24 @@ func (p *peer) run() {
 			}
 		}
 		p.s.metrics.queue.Sub(float64(len(batch)))
-		err := p.flush(batch)
+		refused, err := p.flush(batch)
 		for _, o := range batch {
-			if o.done != nil {
+			if o.done == nil {
+				continue
+			}
+			if err == nil && refused[o.m.h] {
+				o.done <- errNotOwner
+			} else {
 				o.done <- err
 			}
 		}
 	}
 }
 
-// flush sends one batch; the peer answers with the sessions whose full
-// state it needs (it met a gap), which are sent at once.
-func (p *peer) flush(batch []outgoing) error {
+// flush sends one batch. The peer answers with the sessions whose full
+// state it needs (it met a gap), which are sent at once, and those whose
+// messages it refused under the view both hold.
+func (p *peer) flush(batch []outgoing) (refused map[[32]byte]bool, err error) {
 	e := enc{}.u(uint64(len(batch)))
 	for i := range batch {
 		e = batch[i].m.encode(e)
@@ -102,7 +108,7 @@ func (p *peer) flush(batch []outgoing) error {
 	p.s.metrics.lag.Observe(time.Since(start).Seconds())
 	if err != nil {
 		p.s.cfg.Logger.Debug("clusterstore: replication failed", "peer", p.addr, "err", err)
-		return err
+		return nil, err
 	}
 	d := dec{b: b}
 	for n := d.u(); n > 0 && d.err == nil; n-- {
@@ -110,7 +116,13 @@ func (p *peer) flush(batch []outgoing) error {
 			p.send(m, nil)
 		}
 	}
-	return d.err
+	for n := d.u(); n > 0 && d.err == nil; n-- {
+		if refused == nil {
+			refused = map[[32]byte]bool{}
+		}
+		refused[d.h()] = true
+	}
+	return refused, d.err
 }
 
 // replicate ships m to the backups and waits for the acks that Config.Ack
@@ -148,6 +160,8 @@ func (s *Store) replicate(ctx context.Context, m message, backups []string) erro
 			switch {
 			case err == nil:
 				got++
+			case errors.Is(err, errNotOwner):
+				return err
 			case errors.Is(err, syscall.ECONNREFUSED):
 				// The backup is down and gossip has not said so yet:
 				// nobody to wait for. The write stands on the copies

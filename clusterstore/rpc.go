@@ -6,25 +6,54 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
 )
 
-// rpcHandler serves the data plane. A forwarded write runs here as at the
-// owner, whatever this node's view: part of the cluster's traffic arrives
-// during membership changes, and a node never forwards a forwarded call.
+// rpcHandler serves the data plane. Every call but the exchange of views
+// is answered only if the caller's view is this node's: otherwise the
+// answer is 421 with this node's vector, and the caller exchanges views
+// and calls again. Operations on a key run at its owner under the view
+// both now hold: a node that does not own the key forwards the call.
 func (s *Store) rpcHandler() http.Handler {
 	mux := http.NewServeMux()
-	handle := func(path string, fn func(ctx context.Context, d *dec) (enc, error)) {
+	serve := func(path string, fn func(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte)) {
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+			ctx := r.Context()
+			if d, err := strconv.ParseInt(r.Header.Get(deadlineHeader), 10, 64); err == nil {
+				if time.Now().UnixNano() > d {
+					http.Error(w, "the caller stopped waiting", http.StatusServiceUnavailable)
+					return
+				}
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, time.Unix(0, d))
+				defer cancel()
+			}
+			hops, _ := strconv.Atoi(r.Header.Get(hopsHeader))
+			ctx = context.WithValue(ctx, hopsKey{}, hops)
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
 			s.metrics.received.Add(float64(len(body)))
+			if v := s.view.Load(); path != "/rpc/view" && r.Header.Get(viewHeader) != v.digest {
+				w.Header().Set(viewHeader, v.digest)
+				w.WriteHeader(http.StatusMisdirectedRequest)
+				w.Write(v.vec.encode(nil))
+				return
+			}
+			fn(ctx, w, r, body)
+		})
+	}
+	handle := func(path string, fn func(ctx context.Context, d *dec, from string) (enc, error)) {
+		serve(path, func(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte) {
 			d := &dec{b: body}
-			out, err := fn(r.Context(), d)
+			out, err := fn(ctx, d, r.Header.Get(fromHeader))
+			w.Header().Set(viewHeader, s.view.Load().digest)
 			switch {
 			case d.err != nil:
 				http.Error(w, d.err.Error(), http.StatusBadRequest)
@@ -39,50 +68,48 @@ func (s *Store) rpcHandler() http.Handler {
 			}
 		})
 	}
-	backups := func(h [32]byte) []string {
-		owners, _ := s.owners(h)
-		var out []string
-		for _, o := range owners {
-			if o != s.cfg.Name {
-				out = append(out, o)
-			}
+	handle("/rpc/view", func(ctx context.Context, d *dec, _ string) (enc, error) {
+		vec := decodeVector(d)
+		if d.err != nil {
+			return nil, d.err
 		}
-		return out
-	}
-	answer := func(r *record) (enc, error) {
-		if r == nil {
+		s.learn(vec)
+		return s.view.Load().vec.encode(nil), nil
+	})
+	handle("/rpc/load", func(ctx context.Context, d *dec, _ string) (enc, error) {
+		h := d.h()
+		if d.err != nil {
+			return nil, d.err
+		}
+		r, err := s.load(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		return encodeRecord(r), nil
+	})
+	handle("/rpc/copy", func(ctx context.Context, d *dec, _ string) (enc, error) {
+		m, ok := s.table.full(d.h())
+		if !ok {
 			return nil, sessionkit.ErrNotFound
 		}
-		return enc{}.u(r.version).meta(&r.meta).values(r.values), nil
-	}
-	handle("/rpc/load", func(ctx context.Context, d *dec) (enc, error) { return answer(s.ownerLoad(ctx, d.h())) })
-	handle("/rpc/read", func(ctx context.Context, d *dec) (enc, error) {
-		r, _ := s.table.load(d.h())
-		return answer(r)
+		return m.encode(nil), nil
 	})
-	handle("/rpc/create", func(ctx context.Context, d *dec) (enc, error) {
+	handle("/rpc/create", func(ctx context.Context, d *dec, _ string) (enc, error) {
 		h, meta, values := d.h(), d.meta(), d.values()
 		if d.err != nil {
 			return nil, d.err
 		}
-		return nil, s.replicate(ctx, s.table.create(h, meta, values), backups(h))
+		return nil, s.create(ctx, h, meta, values)
 	})
-	handle("/rpc/commit", func(ctx context.Context, d *dec) (enc, error) {
+	handle("/rpc/commit", func(ctx context.Context, d *dec, _ string) (enc, error) {
 		h := d.h()
 		delta := decodeDelta(d)
 		if d.err != nil {
 			return nil, d.err
 		}
-		m, err := s.table.commit(h, delta)
-		if errors.Is(err, sessionkit.ErrNotFound) && s.adopt(ctx, h) {
-			m, err = s.table.commit(h, delta)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return nil, s.replicate(ctx, m, backups(h))
+		return nil, s.commit(ctx, h, delta)
 	})
-	handle("/rpc/swap", func(ctx context.Context, d *dec) (enc, error) {
+	handle("/rpc/swap", func(ctx context.Context, d *dec, _ string) (enc, error) {
 		h, key, oldOK, old, nextOK, next, deadline := d.h(), d.s(), d.flag(), d.b_(), d.flag(), d.b_(), d.t()
 		if d.err != nil {
 			return nil, d.err
@@ -90,43 +117,34 @@ func (s *Store) rpcHandler() http.Handler {
 		if !nextOK {
 			next = nil
 		}
-		m, swapped, err := s.table.swap(h, key, old, oldOK, next, deadline)
-		if err != nil {
-			return nil, err
-		}
-		if !swapped {
-			return nil, errSwapFailed
-		}
-		return nil, s.replicate(ctx, m, backups(h))
+		return nil, s.swap(ctx, h, key, old, oldOK, next, deadline)
 	})
-	handle("/rpc/take", func(ctx context.Context, d *dec) (enc, error) {
+	handle("/rpc/take", func(ctx context.Context, d *dec, _ string) (enc, error) {
 		h := d.h()
-		r, m, err := s.table.take(h)
+		if d.err != nil {
+			return nil, d.err
+		}
+		r, err := s.take(ctx, h)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.replicate(ctx, m, backups(h)); err != nil {
-			return nil, err
-		}
-		return enc{}.u(r.version).meta(&r.meta).values(r.values), nil
+		return encodeRecord(r), nil
 	})
-	handle("/rpc/delete", func(ctx context.Context, d *dec) (enc, error) {
-		h := d.h()
-		_, m, err := s.table.take(h)
-		if err != nil {
-			return nil, err
-		}
-		return nil, s.replicate(ctx, m, backups(h))
-	})
-	handle("/rpc/replicate", func(ctx context.Context, d *dec) (enc, error) {
-		if s.leaving.Load() {
-			// A node handing its sessions over takes none back.
-			return nil, errLeaving
-		}
-		var need [][32]byte
+	handle("/rpc/replicate", func(ctx context.Context, d *dec, from string) (enc, error) {
+		// A copy is taken only by a node that holds the key under the
+		// view; a write only from the key's owner.
+		var need, refused [][32]byte
 		for n := d.u(); n > 0 && d.err == nil; n-- {
 			m := decodeMessage(d)
-			if d.err == nil && s.table.apply(m) {
+			if d.err != nil {
+				break
+			}
+			owners, _ := s.owners(m.h)
+			if !slices.Contains(owners, s.cfg.Name) || (m.write && (len(owners) == 0 || owners[0] != from)) {
+				refused = append(refused, m.h)
+				continue
+			}
+			if s.table.apply(m) {
 				need = append(need, m.h)
 			}
 		}
@@ -134,9 +152,22 @@ func (s *Store) rpcHandler() http.Handler {
 		for _, h := range need {
 			out = out.h(h)
 		}
+		out = out.u(uint64(len(refused)))
+		for _, h := range refused {
+			out = out.h(h)
+		}
 		return out, nil
 	})
-	handle("/rpc/sessions", func(ctx context.Context, d *dec) (enc, error) {
+	serve("/rpc/pull", func(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte) {
+		d := dec{b: body}
+		node := d.s()
+		if d.err != nil {
+			http.Error(w, d.err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.servePull(w, node)
+	})
+	handle("/rpc/sessions", func(ctx context.Context, d *dec, _ string) (enc, error) {
 		infos := s.ownedOf(d.s())
 		out := enc{}.u(uint64(len(infos)))
 		for i := range infos {
@@ -144,13 +175,11 @@ func (s *Store) rpcHandler() http.Handler {
 		}
 		return out, nil
 	})
-	handle("/rpc/revoke", func(ctx context.Context, d *dec) (enc, error) {
+	handle("/rpc/revoke", func(ctx context.Context, d *dec, _ string) (enc, error) {
 		return enc{}.u(uint64(s.revokeOwned(ctx, d.s()))), nil
 	})
 	return mux
 }
-
-var errLeaving = errors.New("clusterstore: node is leaving")
 
 // Held describes a session a node holds, for the admin API.
 type Held struct {
@@ -163,6 +192,9 @@ type Held struct {
 type Stats struct {
 	Name     string   `json:"name"`
 	Members  []string `json:"members"`
+	View     string   `json:"view"`     // the digest of the node's view
+	Warm     bool     `json:"warm"`     // false while it pulls its sessions
+	Draining bool     `json:"draining"` // handing its sessions over before it leaves
 	Owned    int      `json:"owned"`
 	Backups  int      `json:"backups"`
 	Bytes    int      `json:"bytes"`
@@ -171,7 +203,10 @@ type Stats struct {
 
 // Stats returns what the node holds; with list, every session too.
 func (s *Store) Stats(list bool) Stats {
-	st := Stats{Name: s.cfg.Name}
+	st := Stats{Name: s.cfg.Name, View: s.view.Load().digest, Warm: s.warm.Load()}
+	if m := s.members.Load(); m != nil {
+		st.Draining = m.Self().Draining
+	}
 	for _, m := range s.Members() {
 		st.Members = append(st.Members, m.Name)
 	}

@@ -82,6 +82,12 @@ type Config struct {
 	// that the new owner takes it instead of the request failing.
 	// Default 10 s.
 	FailoverWait time.Duration
+	// Lease is how long a successful exchange of views with a key's
+	// backup (with no backups, with a majority of the nodes) lets this
+	// node serve and write the key. It must be shorter than the failure
+	// detection: a node cut off or paused stops serving its keys before
+	// the others take them over. Default 1 s.
+	Lease time.Duration
 	// TombstoneTTL is how long a deleted session's tombstone outlives
 	// it, longer than any message can be late. Default 10 minutes.
 	TombstoneTTL time.Duration
@@ -96,22 +102,34 @@ type Config struct {
 // Backups nodes.
 type Store struct {
 	cfg     Config
+	boot    int64 // this process's Member.Boot
 	table   *table
-	members *Membership
-	view    atomic.Pointer[view]
+	members atomic.Pointer[Membership]
 	client  *http.Client
 	srv     *http.Server
 	ln      net.Listener
 	minter  *placement.Minter
 	metrics *metrics
 
+	viewMu    sync.Mutex // serializes changes of view
+	view      atomic.Pointer[view]
+	changedAt atomic.Int64 // when the view last changed, Unix nanoseconds
+
+	leaseMu sync.Mutex
+	leases  map[string]time.Time // node -> start of the last exchange that agreed on the view
+	round   time.Time            // start of the last round of exchanges
+
+	warm    atomic.Bool  // this node holds the newest copy of every key it owns
+	warmGen atomic.Int64 // raised each time warming (re)starts
+
 	peersMu sync.Mutex
 	peers   map[string]*peer // by data address
 
-	changedAt atomic.Int64 // when the view last changed, Unix nanoseconds
-	leaving   atomic.Bool  // Close has begun
+	draining sync.Once
 
 	resync  chan struct{}
+	rewarm  chan struct{}
+	renewal chan struct{}
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	closing sync.Once
@@ -122,12 +140,6 @@ var (
 	_ sessionkit.Minter     = (*Store)(nil)
 	_ sessionkit.Principals = (*Store)(nil)
 )
-
-// view is one membership snapshot with its ring.
-type view struct {
-	ring  *ring.Ring
-	nodes map[string]Member
-}
 
 // ErrNoNodes is returned when the store knows no storing node.
 var ErrNoNodes = errors.New("clusterstore: no storing node")
@@ -152,6 +164,15 @@ func New(cfg Config) (*Store, error) {
 	if cfg.FailoverWait <= 0 {
 		cfg.FailoverWait = 10 * time.Second
 	}
+	if cfg.Timing == (Timing{}) {
+		cfg.Timing = LocalTiming
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = time.Second
+	}
+	if detect := time.Duration(cfg.Timing.SuspicionMult) * cfg.Timing.ProbeInterval; cfg.Lease >= detect {
+		return nil, fmt.Errorf("clusterstore: the lease (%v) must be shorter than failure detection (%v)", cfg.Lease, detect)
+	}
 	if cfg.TombstoneTTL <= 0 {
 		cfg.TombstoneTTL = 10 * time.Minute
 	}
@@ -170,12 +191,15 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("clusterstore: data plane: %w", err)
 	}
 	s := &Store{
-		cfg: cfg, table: newTable(cfg.TombstoneTTL), client: newClient(clientTLS), ln: ln,
-		metrics: newMetrics(cfg.Registry), peers: map[string]*peer{},
-		resync: make(chan struct{}, 1), stop: make(chan struct{}),
+		cfg: cfg, boot: time.Now().UnixNano(), table: newTable(cfg.TombstoneTTL), client: newClient(clientTLS), ln: ln,
+		metrics: newMetrics(cfg.Registry), peers: map[string]*peer{}, leases: map[string]time.Time{}, round: time.Now(),
+		resync: make(chan struct{}, 1), rewarm: make(chan struct{}, 1), renewal: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
 	s.minter = placement.NewMinter(cfg.Name, func() *ring.Ring { return s.view.Load().ring })
-	s.view.Store(&view{nodes: map[string]Member{}})
+	s.view.Store(&view{vec: vector{}, nodes: map[string]Member{}})
+	// A node that joins others owns keys whose sessions are elsewhere
+	// until it has pulled them; the first node has nothing to pull.
+	s.warm.Store(len(cfg.Join) == 0)
 	s.srv = &http.Server{Handler: s.rpcHandler(), TLSConfig: serverTLS, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 10 * time.Minute,
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
 	s.wg.Add(1)
@@ -183,13 +207,20 @@ func New(cfg Config) (*Store, error) {
 		defer s.wg.Done()
 		s.srv.ServeTLS(ln, "", "")
 	}()
-	self := Member{Name: cfg.Name, Role: "node", Data: ln.Addr().String(), HTTP: cfg.HTTP, Weight: cfg.Weight}
-	s.wg.Add(1)
+	self := Member{Name: cfg.Name, Role: "node", Data: ln.Addr().String(), HTTP: cfg.HTTP, Weight: cfg.Weight, Boot: s.boot}
+	s.wg.Add(3)
 	go s.background()
-	s.members, err = Join(MembershipConfig{Self: self, Bind: cfg.Gossip, Join: cfg.Join, Key: cfg.Key, Timing: cfg.Timing, Logger: cfg.Logger}, s.setMembers)
+	go s.renewLeases()
+	go s.warming()
+	members, err := Join(MembershipConfig{Self: self, Bind: cfg.Gossip, Join: cfg.Join, Key: cfg.Key, Timing: cfg.Timing, Logger: cfg.Logger}, s.gossiped)
 	if err != nil {
 		s.Close()
 		return nil, err
+	}
+	s.members.Store(members)
+	s.gossiped(nil)
+	if !s.warm.Load() {
+		s.startWarming()
 	}
 	return s, nil
 }
@@ -198,10 +229,11 @@ func New(cfg Config) (*Store, error) {
 // and waits for them. It may be called more than once.
 func (s *Store) Close() error {
 	s.closing.Do(func() {
-		if s.members != nil {
-			s.leaving.Store(true) // refuse sessions handed back to this node
-			s.handOff()
-			s.members.Leave(300 * time.Millisecond)
+		if m := s.members.Load(); m != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 4*s.cfg.RPCTimeout)
+			s.Drain(ctx)
+			cancel()
+			m.Leave(300 * time.Millisecond)
 		}
 		close(s.stop)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -218,27 +250,37 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// handOff gives every session this node holds to the nodes that will hold
-// it once this node has left, and waits (bounded) for their acks: a
-// graceful leave loses no session, even with no backups.
-func (s *Store) handOff() {
-	v := s.view.Load()
-	var rest []ring.Member
-	for name, m := range v.nodes {
-		if name != s.cfg.Name {
-			rest = append(rest, ring.Member{Name: name, Weight: m.Weight})
+// Drain prepares the node's leave: it takes the node off the ring, tells
+// every node at once rather than at gossip's pace (routers, which only
+// gossip, stop sending it new requests within a few gossip rounds), and
+// hands every session it holds to the nodes that hold it from then on,
+// waiting (bounded by ctx) for their acks. A graceful leave loses no
+// session, even with no backups. The node still answers reads of its
+// copies and forwards requests until Close. Close drains first; Drain may
+// be called more than once.
+func (s *Store) Drain(ctx context.Context) error {
+	var err error
+	s.draining.Do(func() {
+		m := s.members.Load()
+		if m == nil {
+			return
 		}
-	}
-	if len(rest) == 0 {
-		return
-	}
-	r, err := ring.New(s.cfg.Ring, rest)
-	if err != nil {
-		return
-	}
-	n := s.cfg.Backups + 1
-	if s.cfg.Backups == AllToAll || n > len(rest) {
-		n = len(rest)
+		if err = m.update(func(self *Member) { self.Draining = true }); err != nil {
+			s.cfg.Logger.Warn("clusterstore: gossiping the drain", "err", err)
+		}
+		s.learn(m.vector())
+		s.exchangeAll(ctx)
+		err = s.handOff(ctx)
+	})
+	return err
+}
+
+// handOff gives every session this node holds to the nodes that hold it
+// under the current view, which no longer has this node on its ring.
+func (s *Store) handOff(ctx context.Context) error {
+	v := s.view.Load()
+	if v.ring == nil {
+		return nil
 	}
 	var pending []chan error
 	for h := range s.table.hashes() {
@@ -246,13 +288,12 @@ func (s *Store) handOff() {
 		if !ok {
 			continue
 		}
-		for _, name := range r.Owners(h[:], n, make([]string, 0, n)) {
+		for _, name := range v.owners(h, s.copies()) {
 			done := make(chan error, 1)
 			s.peer(v.nodes[name].Data).send(m, done)
 			pending = append(pending, done)
 		}
 	}
-	deadline := time.After(2 * s.cfg.RPCTimeout)
 	failed := 0
 	for _, done := range pending {
 		select {
@@ -260,68 +301,38 @@ func (s *Store) handOff() {
 			if err != nil {
 				failed++
 			}
-		case <-deadline:
-			s.cfg.Logger.Warn("clusterstore: hand-off timed out", "sessions_pending", len(pending))
-			return
+		case <-ctx.Done():
+			s.cfg.Logger.Warn("clusterstore: hand-off timed out", "copies", len(pending))
+			return ctx.Err()
 		}
 	}
 	s.cfg.Logger.Info("clusterstore: handed sessions over before leaving", "copies", len(pending), "failed", failed)
+	if failed > 0 {
+		return fmt.Errorf("clusterstore: %d of %d copies not handed over", failed, len(pending))
+	}
+	return nil
 }
 
-// Members returns the live members as this node sees them.
+// copies is how many nodes hold each session: owner and backups.
+func (s *Store) copies() int {
+	if s.cfg.Backups == AllToAll {
+		return 1 << 30
+	}
+	return s.cfg.Backups + 1
+}
+
+// Members returns the live members as this node's gossip sees them.
 func (s *Store) Members() []Member {
-	if s.members == nil {
-		return nil
+	if m := s.members.Load(); m != nil {
+		return m.Members()
 	}
-	return s.members.Members()
-}
-
-// setMembers rebuilds the ring from the storing members and schedules a
-// resync.
-func (s *Store) setMembers(members []Member) {
-	v := &view{nodes: map[string]Member{}}
-	var rm []ring.Member
-	for _, m := range members {
-		if m.Role != "node" {
-			continue
-		}
-		v.nodes[m.Name] = m
-		rm = append(rm, ring.Member{Name: m.Name, Weight: m.Weight})
-	}
-	if len(rm) > 0 {
-		r, err := ring.New(s.cfg.Ring, rm)
-		if err != nil {
-			s.cfg.Logger.Error("clusterstore: ring", "err", err)
-			return
-		}
-		v.ring = r
-	}
-	s.view.Store(v)
-	s.changedAt.Store(time.Now().UnixNano())
-	s.metrics.members.Set(float64(len(v.nodes)))
-	select {
-	case s.resync <- struct{}{}:
-	default:
-	}
+	return nil
 }
 
 // owners returns the key's owner and backups under the current view.
 func (s *Store) owners(h [32]byte) ([]string, *view) {
-	n := s.cfg.Backups + 1
-	if s.cfg.Backups == AllToAll {
-		n = 1 << 30
-	}
-	return s.ownersN(h, n)
-}
-
-// ownersN returns the key's first n nodes under the current view.
-func (s *Store) ownersN(h [32]byte, n int) ([]string, *view) {
 	v := s.view.Load()
-	if v.ring == nil {
-		return nil, v
-	}
-	n = min(n, len(v.nodes))
-	return v.ring.Owners(h[:], n, make([]string, 0, n)), v
+	return v.owners(h, s.copies()), v
 }
 
 // Mint implements sessionkit.Minter: a token this node owns.
@@ -345,165 +356,247 @@ func classify(err error) error {
 	case errors.Is(err, context.Canceled):
 		return err
 	default:
-		return fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, err)
+		return unavailable(err)
 	}
 }
 
-// Load implements sessionkit.Store. A session whose owner does not answer
-// is read from its backups.
-func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
-	h := t.Hash()
-	owners, v := s.owners(h)
-	if len(owners) == 0 {
-		return sessionkit.Record{}, false, fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, ErrNoNodes)
-	}
-	var firstErr error
-	for i, name := range owners {
-		var r *record
-		var err error
-		if name == s.cfg.Name {
-			if i == 0 {
-				r = s.ownerLoad(ctx, h)
-			} else {
-				r, _ = s.table.load(h)
+func unavailable(err error) error { return fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, err) }
+
+var (
+	// errNotOwner: a backup refused a write because, under the view both
+	// now hold, the writer does not own the key.
+	errNotOwner = errors.New("clusterstore: not the key's owner under the current view")
+	// errMoved: the key moved to another node while an operation that
+	// cannot be forwarded was starting.
+	errMoved = errors.New("clusterstore: the key moved to another node")
+)
+
+// maxAttempts bounds how often one operation follows a key that moves.
+const maxAttempts = 4
+
+// at runs an operation at the key's owner. When this node owns the key
+// under its view and holds the key's lease, local runs it here, after
+// reconciling the key if this node is warming. Otherwise the operation is
+// forwarded over the data plane to path at the owner, with body; the node
+// that receives it checks ownership under its own view (which the data
+// plane has made equal to the sender's) and forwards it again if needed,
+// at most maxHops times in all. An owner that crashed is waited for (up to
+// FailoverWait) until gossip names the next; unless fallback, given,
+// answers meanwhile.
+func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc, local func(backups []string) (enc, error), fallback func(owners []string) ([]byte, error)) ([]byte, error) {
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		owners, v := s.owners(h)
+		if len(owners) == 0 {
+			return nil, unavailable(ErrNoNodes)
+		}
+		if owners[0] == s.cfg.Name {
+			if !s.holds(v, owners) {
+				if err := s.awaitLease(ctx, h); err != nil {
+					return nil, err
+				}
+				continue
 			}
-		} else {
-			path := "/rpc/load"
-			if i > 0 {
-				path = "/rpc/read" // a backup's copy
+			s.reconcile(ctx, h, v)
+			out, err := local(owners[1:])
+			if errors.Is(err, sessionkit.ErrNotFound) && s.adopt(ctx, h, v) {
+				out, err = local(owners[1:])
 			}
-			r, err = s.remoteLoad(ctx, v.nodes[name].Data, path, h)
-		}
-		if err == nil {
-			if r == nil {
-				return sessionkit.Record{}, false, nil
+			if errors.Is(err, errNotOwner) && attempt < maxAttempts {
+				continue
 			}
-			return sessionkit.Record{Meta: r.meta, Values: r.values}, true, nil
+			return out, err
 		}
-		if firstErr == nil {
-			firstErr = err
+		if path == "" {
+			return nil, errMoved
 		}
-		if ctx.Err() != nil {
-			break
+		if hopsOf(ctx) >= maxHops {
+			return nil, unavailable(errors.New("clusterstore: the nodes' views disagree"))
 		}
-		s.metrics.backupReads.Inc()
+		s.metrics.forwarded.Inc()
+		b, err := s.call(ctx, v.nodes[owners[0]].Data, path, body())
+		if err != nil && unreachable(ctx, err) {
+			if fallback != nil {
+				if b, ferr := fallback(owners); ferr == nil {
+					return b, nil
+				}
+			}
+			if attempt < maxAttempts && s.awaitNewOwner(ctx, h, owners[0]) {
+				continue
+			}
+		}
+		return b, classify(err)
 	}
-	if errors.Is(firstErr, syscall.ECONNREFUSED) && s.awaitNewOwner(ctx, h, owners[0]) {
-		return s.Load(ctx, t) // no copy answered: ask the owner gossip names next
-	}
-	return sessionkit.Record{}, false, classify(firstErr)
 }
 
-func (s *Store) remoteLoad(ctx context.Context, addr, path string, h [32]byte) (*record, error) {
-	b, err := s.call(ctx, addr, path, enc{}.h(h))
-	if err != nil {
-		if errors.Is(classify(err), sessionkit.ErrNotFound) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	d := dec{b: b}
-	r := &record{version: d.u(), meta: d.meta(), values: d.values()}
-	return r, d.err
+// unreachable reports whether err says the peer did not answer: it
+// refused the connection (it crashed) or let the call time out (it hangs).
+func unreachable(ctx context.Context, err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil)
 }
 
-// at runs a write at the key's owner: local runs it here, path names the
-// RPC that runs it there. It returns the contract's errors.
-func (s *Store) at(ctx context.Context, h [32]byte, local func(backups []string) error, path string, body []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	owners, v := s.owners(h)
-	if len(owners) == 0 {
-		return fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, ErrNoNodes)
-	}
-	if owners[0] == s.cfg.Name {
-		err := local(owners[1:])
-		if errors.Is(err, sessionkit.ErrNotFound) && s.adopt(ctx, h) {
-			err = local(owners[1:])
-		}
-		return err
-	}
-	s.metrics.forwarded.Inc()
-	_, err := s.call(ctx, v.nodes[owners[0]].Data, path, body)
-	if errors.Is(err, syscall.ECONNREFUSED) && s.awaitNewOwner(ctx, h, owners[0]) {
-		return s.at(ctx, h, local, path, body) // the node retries, not the client
-	}
-	return classify(err)
-}
-
-// warming is how long after a membership change an owner that misses a
-// session reads it through from the key's other nodes: a node that joined
-// or came back owns keys whose sessions are still on their previous owner
-// until rebalancing hands them over.
-const warming = time.Minute
-
-// ownerLoad loads a session this node owns, reading it through from its
-// previous holders if it lacks it.
-func (s *Store) ownerLoad(ctx context.Context, h [32]byte) *record {
-	r, ok := s.table.load(h)
-	if !ok && s.adopt(ctx, h) {
-		r, _ = s.table.load(h)
-	}
-	return r
-}
-
-// adopt reads a session this node owns but lacks from the key's next
-// nodes, during the warming window after a membership change, and keeps
-// it. It reports whether it found one. It asks the key's nodes in order of
-// preference, nearest (most likely holders) first.
-func (s *Store) adopt(ctx context.Context, h [32]byte) bool {
-	if time.Since(time.Unix(0, s.changedAt.Load())) > warming {
-		return false
-	}
-	others, v := s.ownersN(h, 1<<30) // every node, nearest first
-	for _, name := range others {
-		if name == s.cfg.Name {
-			continue
-		}
-		r, err := s.remoteLoad(ctx, v.nodes[name].Data, "/rpc/read", h)
-		if err == nil && r != nil {
-			s.table.apply(message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values})
-			s.metrics.readThrough.Inc()
-			return true
-		}
-	}
-	return false
-}
-
-// awaitNewOwner waits, up to FailoverWait, until gossip has moved the
-// key away from an owner that refuses connections (it crashed), and
-// reports whether it did. Only then may another node write the key.
+// awaitNewOwner waits, up to FailoverWait, until the key moves away from
+// an owner that does not answer (gossip declares it dead), and reports
+// whether it did. Only then may another node write the key.
 func (s *Store) awaitNewOwner(ctx context.Context, h [32]byte, dead string) bool {
 	deadline := time.Now().Add(s.cfg.FailoverWait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if owners, _ := s.owners(h); len(owners) > 0 && owners[0] != dead {
 			return true
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	return false
 }
 
+// write applies a change here, as the key's owner, and replicates it. A
+// write that a backup refused (this node no longer owns the key) is
+// undone here, so that the owner's own version of it never meets it.
+func (s *Store) write(ctx context.Context, h [32]byte, backups []string, apply func() (message, error)) error {
+	m, err := apply()
+	if err != nil {
+		return err
+	}
+	m.write = true
+	err = s.replicate(ctx, m, backups)
+	if errors.Is(err, errNotOwner) {
+		s.table.forget(h, m.version)
+	}
+	return err
+}
+
+func encodeRecord(r *record) enc { return enc{}.u(r.version).meta(&r.meta).values(r.values) }
+
+func decodeRecord(b []byte) (*record, error) {
+	d := dec{b: b}
+	r := &record{version: d.u(), meta: d.meta(), values: d.values()}
+	return r, d.err
+}
+
+// Load implements sessionkit.Store. A session whose owner does not answer
+// is read from its backups.
+func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
+	h := t.Hash()
+	if owners, v := s.owners(h); len(owners) > 0 && owners[0] == s.cfg.Name && s.warm.Load() && s.holds(v, owners) {
+		if r, ok := s.table.load(h); ok {
+			return sessionkit.Record{Meta: r.meta, Values: r.values}, true, nil
+		}
+	}
+	r, err := s.load(ctx, h)
+	switch {
+	case errors.Is(err, sessionkit.ErrNotFound):
+		return sessionkit.Record{}, false, nil
+	case err != nil:
+		return sessionkit.Record{}, false, err
+	}
+	return sessionkit.Record{Meta: r.meta, Values: r.values}, true, nil
+}
+
+// load reads a session at its owner.
+func (s *Store) load(ctx context.Context, h [32]byte) (*record, error) {
+	b, err := s.at(ctx, h, "/rpc/load", func() enc { return enc{}.h(h) }, func([]string) (enc, error) {
+		r, ok := s.table.load(h)
+		if !ok {
+			return nil, sessionkit.ErrNotFound
+		}
+		return encodeRecord(r), nil
+	}, func(owners []string) ([]byte, error) {
+		// The owner does not answer: a backup's copy holds every
+		// acknowledged write.
+		for _, name := range owners[1:] {
+			if m, ok, err := s.copyAt(ctx, name, h); err == nil {
+				s.metrics.backupReads.Inc()
+				if !ok || m.kind != kindFull {
+					return nil, sessionkit.ErrNotFound
+				}
+				return encodeRecord(&record{version: m.version, meta: m.meta, values: m.values}), nil
+			}
+		}
+		return nil, errors.New("no backup answered")
+	})
+	if errors.Is(err, sessionkit.ErrNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeRecord(b)
+}
+
+// copyAt returns the copy (record or tombstone) that a node holds.
+func (s *Store) copyAt(ctx context.Context, name string, h [32]byte) (message, bool, error) {
+	if name == s.cfg.Name {
+		m, ok := s.table.full(h)
+		return m, ok, nil
+	}
+	v := s.view.Load()
+	n, ok := v.nodes[name]
+	if !ok {
+		return message{}, false, errors.New("clusterstore: no such node")
+	}
+	b, err := s.call(ctx, n.Data, "/rpc/copy", enc{}.h(h))
+	if errors.Is(classify(err), sessionkit.ErrNotFound) {
+		return message{}, false, nil
+	}
+	if err != nil {
+		return message{}, false, err
+	}
+	d := dec{b: b}
+	m := decodeMessage(&d)
+	return m, d.err == nil, d.err
+}
+
+// adopt reads a session this node owns but lacks from the other nodes,
+// for a while after a membership change (a node that joined or came back
+// owns keys whose sessions are still on their previous holders until they
+// are handed over), and keeps it. It asks the key's nodes in order of
+// preference, nearest (most likely holders) first, and reports whether it
+// found a session.
+func (s *Store) adopt(ctx context.Context, h [32]byte, v *view) bool {
+	if time.Since(time.Unix(0, s.changedAt.Load())) > adoptWindow {
+		return false
+	}
+	for _, name := range v.holders(h) {
+		if name == s.cfg.Name {
+			continue
+		}
+		if m, ok, err := s.copyAt(ctx, name, h); err == nil && ok {
+			s.table.apply(m)
+			s.metrics.readThrough.Inc()
+			return m.kind == kindFull
+		}
+	}
+	return false
+}
+
+// adoptWindow is how long after a membership change an owner that misses
+// a session looks for it on the other nodes.
+const adoptWindow = time.Minute
+
 // Create implements sessionkit.Store.
 func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.Record) (sessionkit.Token, error) {
-	h := t.Hash()
-	body := enc{}.h(h).meta(&rec.Meta).values(rec.Values)
-	return t, s.at(ctx, h, func(backups []string) error {
-		return s.replicate(ctx, s.table.create(h, rec.Meta, rec.Values), backups)
-	}, "/rpc/create", body)
+	return t, s.create(ctx, t.Hash(), rec.Meta, rec.Values)
+}
+
+func (s *Store) create(ctx context.Context, h [32]byte, meta sessionkit.Meta, values map[string][]byte) error {
+	_, err := s.at(ctx, h, "/rpc/create", func() enc { return enc{}.h(h).meta(&meta).values(values) }, func(backups []string) (enc, error) {
+		return nil, s.write(ctx, h, backups, func() (message, error) { return s.table.create(h, meta, values), nil })
+	}, nil)
+	return err
 }
 
 // Commit implements sessionkit.Store.
 func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Delta) (sessionkit.Token, error) {
-	h := t.Hash()
-	return t, s.at(ctx, h, func(backups []string) error {
-		m, err := s.table.commit(h, d)
-		if err != nil {
-			return err
-		}
-		return s.replicate(ctx, m, backups)
-	}, "/rpc/commit", encodeDelta(enc{}.h(h), &d))
+	return t, s.commit(ctx, t.Hash(), d)
+}
+
+func (s *Store) commit(ctx context.Context, h [32]byte, d sessionkit.Delta) error {
+	_, err := s.at(ctx, h, "/rpc/commit", func() enc { return encodeDelta(enc{}.h(h), &d) }, func(backups []string) (enc, error) {
+		return nil, s.write(ctx, h, backups, func() (message, error) { return s.table.commit(h, d) })
+	}, nil)
+	return err
 }
 
 func encodeDelta(e enc, d *sessionkit.Delta) enc {
@@ -546,53 +639,53 @@ func (s *Store) Touch(ctx context.Context, t sessionkit.Token, idleDeadline time
 func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idleDeadline time.Time, fn sessionkit.UpdateFunc) (sessionkit.Token, error) {
 	h := t.Hash()
 	for attempt := range 64 {
-		if err := ctx.Err(); err != nil {
-			return t, err
-		}
-		owners, v := s.owners(h)
-		if len(owners) == 0 {
-			return t, fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, ErrNoNodes)
-		}
-		if owners[0] == s.cfg.Name {
-			m, err := s.table.write(h, func(r *record) (*record, message, error) {
-				cur, ok := r.values[key]
-				next, err := fn(cur, ok)
-				if err != nil {
-					return nil, message{}, err
-				}
-				return r.with(h, key, next, idleDeadline)
-			})
-			if err != nil {
+		if owners, _ := s.owners(h); len(owners) > 0 && owners[0] == s.cfg.Name {
+			_, err := s.at(ctx, h, "", nil, func(backups []string) (enc, error) {
+				return nil, s.write(ctx, h, backups, func() (message, error) {
+					return s.table.write(h, func(r *record) (*record, message, error) {
+						cur, ok := r.values[key]
+						next, err := fn(cur, ok)
+						if err != nil {
+							return nil, message{}, err
+						}
+						return r.with(h, key, next, idleDeadline)
+					})
+				})
+			}, nil)
+			if !errors.Is(err, errMoved) {
 				return t, err
 			}
-			return t, s.replicate(ctx, m, owners[1:])
+			continue
 		}
 		// The owner is another node: read there, compute here, and let
 		// the owner compare and set.
-		addr := v.nodes[owners[0]].Data
-		r, err := s.remoteLoad(ctx, addr, "/rpc/load", h)
-		if errors.Is(err, syscall.ECONNREFUSED) && s.awaitNewOwner(ctx, h, owners[0]) {
-			continue
-		}
+		r, err := s.load(ctx, h)
 		if err != nil {
-			return t, classify(err)
-		}
-		if r == nil {
-			return t, sessionkit.ErrNotFound
+			return t, err
 		}
 		cur, ok := r.values[key]
 		next, err := fn(cur, ok)
 		if err != nil {
 			return t, err
 		}
-		body := enc{}.h(h).s(key).flag(ok).b(cur).flag(next != nil).b(next).t(idleDeadline)
-		_, err = s.call(ctx, addr, "/rpc/swap", body)
-		if err = classify(err); !errors.Is(err, errSwapFailed) {
+		err = s.swap(ctx, h, key, cur, ok, next, idleDeadline)
+		if !errors.Is(err, errSwapFailed) {
 			return t, err
 		}
 		time.Sleep(time.Duration(rand.IntN(1+attempt)) * time.Millisecond)
 	}
 	return t, sessionkit.ErrConflict
+}
+
+// swap sets key to next at the owner if its value is still old (absent
+// when !oldOK): the compare-and-set of an Update run off the owner.
+func (s *Store) swap(ctx context.Context, h [32]byte, key string, old []byte, oldOK bool, next []byte, deadline time.Time) error {
+	_, err := s.at(ctx, h, "/rpc/swap", func() enc {
+		return enc{}.h(h).s(key).flag(oldOK).b(old).flag(next != nil).b(next).t(deadline)
+	}, func(backups []string) (enc, error) {
+		return nil, s.write(ctx, h, backups, func() (message, error) { return s.table.swap(h, key, old, oldOK, next, deadline) })
+	}, nil)
+	return err
 }
 
 // with returns the record with key set to value (nil: deleted) and the
@@ -620,47 +713,31 @@ func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionk
 
 // take removes the session at its owner and returns it.
 func (s *Store) take(ctx context.Context, h [32]byte) (*record, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	owners, v := s.owners(h)
-	if len(owners) == 0 {
-		return nil, fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, ErrNoNodes)
-	}
-	if owners[0] == s.cfg.Name {
-		r, m, err := s.table.take(h)
+	b, err := s.at(ctx, h, "/rpc/take", func() enc { return enc{}.h(h) }, func(backups []string) (enc, error) {
+		var r *record
+		err := s.write(ctx, h, backups, func() (message, error) {
+			var m message
+			var err error
+			r, m, err = s.table.take(h)
+			return m, err
+		})
 		if err != nil {
 			return nil, err
 		}
-		return r, s.replicate(ctx, m, owners[1:])
-	}
-	s.metrics.forwarded.Inc()
-	b, err := s.call(ctx, v.nodes[owners[0]].Data, "/rpc/take", enc{}.h(h))
-	if errors.Is(err, syscall.ECONNREFUSED) && s.awaitNewOwner(ctx, h, owners[0]) {
-		return s.take(ctx, h)
-	}
+		return encodeRecord(r), nil
+	}, nil)
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
-	d := dec{b: b}
-	r := &record{version: d.u(), meta: d.meta(), values: d.values()}
-	return r, d.err
+	return decodeRecord(b)
 }
 
 // Delete implements sessionkit.Store.
 func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
-	h := t.Hash()
-	err := s.at(ctx, h, func(backups []string) error {
-		_, m, err := s.table.take(h)
-		if err != nil {
-			return err
-		}
-		return s.replicate(ctx, m, backups)
-	}, "/rpc/delete", enc{}.h(h))
-	if errors.Is(err, sessionkit.ErrNotFound) {
-		return nil
+	if _, err := s.take(ctx, t.Hash()); err != nil && !errors.Is(err, sessionkit.ErrNotFound) {
+		return err
 	}
-	return err
+	return nil
 }
 
 // Sessions implements sessionkit.Principals: every node lists the

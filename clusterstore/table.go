@@ -42,9 +42,14 @@ const (
 	kindDelete                    // a tombstone
 )
 
-// message replicates one write from the owner to a backup.
+// writeBit marks a write in a message's kind byte.
+const writeBit = 0x80
+
+// message replicates one write from the owner to a backup, or carries a
+// copy of a record from any node that holds one to another.
 type message struct {
 	kind    msgKind
+	write   bool // a write by the key's owner, not a copy: backups check the sender owns the key
 	h       [32]byte
 	version uint64
 	meta    sessionkit.Meta
@@ -53,7 +58,11 @@ type message struct {
 }
 
 func (m *message) encode(e enc) enc {
-	e = append(e, byte(m.kind)).h(m.h).u(m.version)
+	kind := byte(m.kind)
+	if m.write {
+		kind |= writeBit
+	}
+	e = append(e, kind).h(m.h).u(m.version)
 	switch m.kind {
 	case kindFull:
 		e = e.meta(&m.meta).values(m.values)
@@ -72,7 +81,7 @@ func decodeMessage(d *dec) message {
 		d.fail()
 		return m
 	}
-	m.kind = msgKind(d.b[0])
+	m.kind, m.write = msgKind(d.b[0]&^writeBit), d.b[0]&writeBit != 0
 	d.b = d.b[1:]
 	m.h, m.version = d.h(), d.u()
 	switch m.kind {
@@ -230,21 +239,16 @@ func patch(values, set map[string][]byte, deleted []string) map[string][]byte {
 }
 
 // swap sets one key if its value is still old (absent when !oldOK): the
-// compare-and-set of a remote Update. It reports whether it swapped.
-func (t *table) swap(h [32]byte, key string, old []byte, oldOK bool, next []byte, deadline time.Time) (message, bool, error) {
-	swapped := false
-	m, err := t.write(h, func(r *record) (*record, message, error) {
+// compare-and-set of a remote Update. It returns errSwapFailed if the
+// value changed.
+func (t *table) swap(h [32]byte, key string, old []byte, oldOK bool, next []byte, deadline time.Time) (message, error) {
+	return t.write(h, func(r *record) (*record, message, error) {
 		cur, ok := r.values[key]
 		if ok != oldOK || !bytes.Equal(cur, old) {
 			return nil, message{}, errSwapFailed
 		}
-		swapped = true
 		return r.with(h, key, next, deadline)
 	})
-	if err == errSwapFailed {
-		return message{}, false, nil
-	}
-	return m, swapped, err
 }
 
 // take removes the record under h and returns it with the tombstone
@@ -307,6 +311,21 @@ func (t *table) full(h [32]byte) (message, bool) {
 		return message{kind: kindDelete, h: h, version: ts.version}, true
 	}
 	return message{}, false
+}
+
+// forget undoes a write of the given version that a backup refused: the
+// record or tombstone it left goes, and the key's owner's copy will
+// come in its place.
+func (t *table) forget(h [32]byte, version uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.recs[h]; r != nil && r.version == version {
+		delete(t.recs, h)
+		t.unindex(h, r)
+	}
+	if ts, ok := t.tombs[h]; ok && ts.version == version {
+		delete(t.tombs, h)
+	}
 }
 
 // drop forgets a record the node neither owns nor backs up any more.

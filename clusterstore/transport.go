@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -96,26 +97,53 @@ func (e *rpcError) Error() string {
 	return fmt.Sprintf("clusterstore: peer answered %d: %s", e.status, e.msg)
 }
 
-// call posts body to path on the peer at addr and returns the answer.
-func (s *Store) call(ctx context.Context, addr, path string, body []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
-	defer cancel()
+// post posts body to path on the peer at addr, with this node's view
+// digest, the call's hops and its deadline.
+func (s *Store) post(ctx context.Context, addr, path string, body []byte) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, "POST", "https://"+addr+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
+	req.Header.Set(viewHeader, s.view.Load().digest)
+	req.Header.Set(fromHeader, s.cfg.Name)
+	req.Header.Set(hopsHeader, strconv.Itoa(hopsOf(ctx)+1))
+	if d, ok := ctx.Deadline(); ok {
+		req.Header.Set(deadlineHeader, strconv.FormatInt(d.UnixNano(), 10))
 	}
 	s.metrics.sent.Add(float64(len(body)))
-	if resp.StatusCode != http.StatusOK {
-		return b, &rpcError{status: resp.StatusCode, msg: string(b)}
+	return s.client.Do(req)
+}
+
+// call posts body to path on the peer at addr and returns the answer. A
+// peer whose view differs answers with its vector instead: the two
+// exchange views and the call is made again.
+func (s *Store) call(ctx context.Context, addr, path string, body []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
+	defer cancel()
+	for range maxAttempts {
+		resp, err := s.post(ctx, addr, path, body)
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		switch resp.StatusCode {
+		case http.StatusOK:
+			return b, nil
+		case http.StatusMisdirectedRequest:
+			d := dec{b: b}
+			if vec := decodeVector(&d); d.err == nil {
+				s.learn(vec)
+			}
+			if _, err := s.exchange(ctx, addr); err != nil {
+				return nil, err
+			}
+		default:
+			return b, &rpcError{status: resp.StatusCode, msg: string(b)}
+		}
 	}
-	return b, nil
+	return nil, errViewsDiffer
 }

@@ -18,6 +18,7 @@ type enc []byte
 func (e enc) u(v uint64) enc        { return binary.AppendUvarint(e, v) }
 func (e enc) b(v []byte) enc        { return append(e.u(uint64(len(v))), v...) }
 func (e enc) s(v string) enc        { return append(e.u(uint64(len(v))), v...) }
+func (e enc) i(v int64) enc         { return binary.AppendVarint(e, v) }
 func (e enc) t(v time.Time) enc     { return binary.AppendVarint(e, v.UnixNano()) }
 func (e enc) h(v [32]byte) enc      { return append(e, v[:]...) }
 func (e enc) flag(v bool) enc       { return append(e, map[bool]byte{false: 0, true: 1}[v]) }

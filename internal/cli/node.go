@@ -87,7 +87,7 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 	}
 	fmt.Fprintln(stdout, n.Banner(pid))
 	if opened.admin != nil {
-		admin, err := serveAdmin(sf.admin, sf.adminToken, opened.admin)
+		admin, err := serveAdmin(sf.admin, sf.adminToken, opened.admin, opened.drain)
 		if err != nil {
 			n.Shutdown(context.Background())
 			return err
@@ -98,5 +98,12 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if opened.drain != nil {
+		// Hand the sessions over while still answering: requests that
+		// arrive meanwhile are forwarded to the sessions' new owners.
+		if err := opened.drain(sctx); err != nil {
+			cfg.Logger.Warn("drain", "err", err)
+		}
+	}
 	return n.Shutdown(sctx)
 }

@@ -218,7 +218,7 @@ func joinGossip(rt *router.Router, name, bind, join, keyHex string, log *slog.Lo
 	update := func(members []clusterstore.Member) {
 		var list []router.Member
 		for _, m := range members {
-			if m.Role == "node" && m.HTTP != "" {
+			if m.Role == "node" && m.HTTP != "" && !m.Draining { // a draining node takes nothing new
 				list = append(list, router.Member{Name: m.Name, URL: m.HTTP, Weight: m.Weight})
 			}
 		}

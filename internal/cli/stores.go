@@ -80,6 +80,7 @@ type openedStore struct {
 	store sessionkit.Store
 	close func() error
 	admin func(list bool) any
+	drain func(context.Context) error // hands the node's sessions over before it leaves
 }
 
 // open opens the chosen store.
@@ -97,7 +98,7 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 		if err != nil {
 			return openedStore{}, err
 		}
-		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }}, nil
+		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }, drain: s.Drain}, nil
 	case "redis":
 		if f.redis == "" {
 			return openedStore{}, fmt.Errorf("the redis store needs -redis URL (or $SESSIONKIT_REDIS)")
@@ -210,9 +211,11 @@ type adminServer struct {
 
 func (a *adminServer) Close() error { return a.srv.Close() }
 
-// serveAdmin serves a node's admin API: GET /cluster (members and counts)
-// and GET /cluster/sessions (every session held), behind a bearer token.
-func serveAdmin(addr, token string, stats func(list bool) any) (*adminServer, error) {
+// serveAdmin serves a node's admin API, behind a bearer token: GET
+// /cluster (members and counts), GET /cluster/sessions (every session
+// held) and, where the store can, POST /cluster/drain (hand every session
+// over and take no new ones, before the node is stopped).
+func serveAdmin(addr, token string, stats func(list bool) any, drain func(context.Context) error) (*adminServer, error) {
 	if token == "" {
 		b := make([]byte, 16)
 		rand.Read(b)
@@ -237,6 +240,15 @@ func serveAdmin(addr, token string, stats func(list bool) any) (*adminServer, er
 	}
 	mux.HandleFunc("GET /cluster", auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(false)) }))
 	mux.HandleFunc("GET /cluster/sessions", auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(true)) }))
+	if drain != nil {
+		mux.HandleFunc("POST /cluster/drain", auth(func(w http.ResponseWriter, r *http.Request) {
+			if err := drain(r.Context()); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			writeJSON(w, stats(false))
+		}))
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
