@@ -29,34 +29,22 @@ type clusterNode struct {
 }
 
 type storeCluster struct {
-	t      *testing.T
-	nodes  map[string]*clusterNode
-	router string
-	rAdmin string
-	rToken string
+	t       *testing.T
+	backups string
+	nodes   map[string]*clusterNode
+	router  string
+	rAdmin  string
+	rToken  string
 }
 
 // startStoreCluster starts n nodes on the cluster store with the given
 // backups, and a router that routes on their gossip.
 func startStoreCluster(t *testing.T, n int, backups string) *storeCluster {
-	c := &storeCluster{t: t, nodes: map[string]*clusterNode{}}
-	seed := ""
+	c := &storeCluster{t: t, nodes: map[string]*clusterNode{}, backups: backups}
 	for i := 1; i <= n; i++ {
-		name := fmt.Sprintf("n%d", i)
-		gport, _ := proc.FreePort()
-		hport, _ := proc.FreePort()
-		dport, _ := proc.FreePort()
-		gossip := fmt.Sprintf("127.0.0.1:%d", gport)
-		args := []string{"node", "--store", "cluster", "--name", name, "--listen", fmt.Sprintf("127.0.0.1:%d", hport),
-			"--gossip", gossip, "--data", fmt.Sprintf("127.0.0.1:%d", dport), "--cluster-key", clusterKey, "--backups", backups, "--dev", "--log-level", "warn"}
-		if seed != "" {
-			args = append(args, "--join", seed)
-		} else {
-			seed = gossip
-		}
-		c.nodes[name] = &clusterNode{args: args}
-		c.startNode(name)
+		c.addNode(fmt.Sprintf("n%d", i))
 	}
+	seed := c.gossipOf("n1")
 	r := start(t, "router", "--listen", "127.0.0.1:0", "--join", seed, "--cluster-key", clusterKey,
 		"--health-interval", "200ms", "--access-log=false", "--log-level", "warn")
 	m, err := r.Expect(routerBanner, 20*time.Second)
@@ -91,6 +79,24 @@ func startStoreCluster(t *testing.T, n int, backups string) *storeCluster {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// addNode starts a new node that joins the cluster through any of its
+// nodes.
+func (c *storeCluster) addNode(name string) {
+	c.t.Helper()
+	gport, _ := proc.FreePort()
+	hport, _ := proc.FreePort()
+	dport, _ := proc.FreePort()
+	args := []string{"node", "--store", "cluster", "--name", name, "--listen", fmt.Sprintf("127.0.0.1:%d", hport),
+		"--gossip", fmt.Sprintf("127.0.0.1:%d", gport), "--data", fmt.Sprintf("127.0.0.1:%d", dport), "--cluster-key", clusterKey,
+		"--backups", c.backups, "--dev", "--log-level", "warn"}
+	for other := range c.nodes {
+		args = append(args, "--join", c.gossipOf(other))
+		break
+	}
+	c.nodes[name] = &clusterNode{args: args}
+	c.startNode(name)
 }
 
 // gossipOf returns a node's gossip address.
@@ -246,10 +252,16 @@ func (c *storeCluster) copies(shoppers []*shopper) map[int]int {
 	}
 	hist := map[int]int{}
 	for _, sh := range shoppers {
-		h := sha256.Sum256([]byte(strings.TrimPrefix(sh.cookie, "session=")))
-		hist[held[hex.EncodeToString(h[:])]]++
+		hist[held[sessionID(sh.cookie)]]++
 	}
 	return hist
+}
+
+// sessionID returns the ID the admin API gives the session of a cookie:
+// the hash of its token.
+func sessionID(cookie string) string {
+	h := sha256.Sum256([]byte(strings.TrimPrefix(cookie, "session=")))
+	return hex.EncodeToString(h[:])
 }
 
 func TestClusterCrashLosesNothing(t *testing.T) {

@@ -1,0 +1,214 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A history logs every operation of a shopper and checks, afterwards,
+// that every read returned the latest acknowledged write: the cart holds
+// every item whose addition was acknowledged, in order; an item whose
+// addition failed may or may not be there (the request may have been
+// applied before it failed); nothing else is; and an item once read never
+// disappears (no older write wins).
+type history struct {
+	mu  sync.Mutex
+	ops []op
+}
+
+// op is one request: an addition (item set) or a read, with what it
+// returned.
+type op struct {
+	item  string
+	ok    bool
+	user  string
+	cart  []string
+	node  string
+	start time.Time
+}
+
+func (h *history) log(o op) {
+	h.mu.Lock()
+	h.ops = append(h.ops, o)
+	h.mu.Unlock()
+}
+
+// check returns the first violation in the shopper's history.
+func (h *history) check(user string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var must []string
+	maybe := map[string]bool{}
+	var seen []string
+	for i, o := range h.ops {
+		if o.item != "" {
+			if o.ok {
+				must = append(must, o.item)
+			} else {
+				maybe[o.item] = true
+			}
+		}
+		if !o.ok {
+			continue
+		}
+		if o.user != user {
+			return fmt.Errorf("op %d (%s): session lost: user %q, want %q", i, o.desc(), o.user, user)
+		}
+		var acked []string
+		for _, item := range o.cart {
+			switch {
+			case slices.Contains(must, item):
+				acked = append(acked, item)
+			case !maybe[item]:
+				return fmt.Errorf("op %d (%s): cart %v holds %q, never written", i, o.desc(), o.cart, item)
+			}
+		}
+		if !slices.Equal(acked, must) {
+			return fmt.Errorf("op %d (%s) on %s: cart %v, want the acknowledged %v: stale", i, o.desc(), o.node, o.cart, must)
+		}
+		for _, item := range seen {
+			if !slices.Contains(o.cart, item) {
+				return fmt.Errorf("op %d (%s) on %s: cart %v lost %q, read before: an older write won", i, o.desc(), o.node, o.cart, item)
+			}
+		}
+		seen = o.cart
+	}
+	return nil
+}
+
+func (o op) desc() string {
+	if o.item != "" {
+		return "add " + o.item
+	}
+	return "read"
+}
+
+// logged is a shopper whose operations are logged.
+type logged struct {
+	*shopper
+	history
+	n int // items added
+}
+
+// add adds the shopper's next item through the router and logs it.
+func (c *storeCluster) add(l *logged) bool {
+	l.n++
+	item := fmt.Sprintf("%s-%d", l.user, l.n)
+	o := op{item: item, start: time.Now()}
+	code, v := c.do(l.shopper, "POST", "/api/cart", `{"item":"`+item+`"}`)
+	o.ok, o.user, o.cart, o.node = code == 200, v.User, v.Cart, v.Node
+	l.log(o)
+	return o.ok
+}
+
+// read reads the shopper's session through the router and logs it.
+func (c *storeCluster) read(l *logged) (bool, string) {
+	o := op{start: time.Now()}
+	cookie := l.cookie
+	code, v := c.do(l.shopper, "GET", "/api/session", "")
+	l.cookie = cookie // a lost session must show in every later read
+	o.ok, o.user, o.cart, o.node = code == 200, v.User, v.Cart, v.Node
+	l.log(o)
+	return o.ok, v.Node
+}
+
+// logShoppers logs n users in, each with one item in the cart.
+func (c *storeCluster) logShoppers(n int) []*logged {
+	var out []*logged
+	for _, sh := range c.fill(n) {
+		l := &logged{shopper: sh, n: 1}
+		l.log(op{item: sh.item, ok: true, user: sh.user, cart: []string{sh.item}})
+		out = append(out, l)
+	}
+	return out
+}
+
+// load runs shoppers, each adding an item and reading its session in
+// turn, until stop is closed; it returns the number of failed requests.
+type load struct {
+	failed atomic.Int64
+	ops    atomic.Int64
+	stop   chan struct{}
+	done   sync.WaitGroup
+}
+
+func (c *storeCluster) startLoad(shoppers []*logged, workers int) *load {
+	ld := &load{stop: make(chan struct{})}
+	for w := range workers {
+		ld.done.Go(func() {
+			for i := w; ; i += workers {
+				select {
+				case <-ld.stop:
+					return
+				default:
+				}
+				l := shoppers[i%len(shoppers)]
+				if !c.add(l) {
+					ld.failed.Add(1)
+				}
+				if ok, _ := c.read(l); !ok {
+					ld.failed.Add(1)
+				}
+				ld.ops.Add(2)
+			}
+		})
+	}
+	return ld
+}
+
+// waitOps waits until the load has made n more requests.
+func (ld *load) waitOps(t *testing.T, n int64) {
+	t.Helper()
+	target := ld.ops.Load() + n
+	deadline := time.Now().Add(60 * time.Second)
+	for ld.ops.Load() < target {
+		if time.Now().After(deadline) {
+			t.Fatalf("the load made %d requests in a minute, want %d", ld.ops.Load()-target+n, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (ld *load) end() int64 {
+	close(ld.stop)
+	ld.done.Wait()
+	return ld.failed.Load()
+}
+
+// checkHistories checks every shopper's history, and reads every session
+// once more.
+func (c *storeCluster) checkHistories(shoppers []*logged) {
+	c.t.Helper()
+	var bad []string
+	for _, l := range shoppers {
+		c.read(l)
+		if err := l.check(l.user); err != nil {
+			bad = append(bad, l.user+": "+err.Error())
+		}
+	}
+	if len(bad) > 0 {
+		c.dumpLogs()
+		c.t.Fatalf("%d of %d histories wrong:\n%s", len(bad), len(shoppers), strings.Join(bad[:min(len(bad), 10)], "\n"))
+	}
+	ops := 0
+	for _, l := range shoppers {
+		ops += len(l.ops)
+	}
+	c.t.Logf("history check: %d operations of %d shoppers, every read returned the latest acknowledged write", ops, len(shoppers))
+}
+
+// dumpLogs logs the tail of every node's output.
+func (c *storeCluster) dumpLogs() {
+	for name, n := range c.nodes {
+		out := n.proc.Output()
+		if len(out) > 2500 {
+			out = out[len(out)-2500:]
+		}
+		c.t.Logf("%s:\n%s", name, out)
+	}
+}
