@@ -25,16 +25,24 @@
 // which holds the backup — becomes the owner, and sessions are copied again
 // until each has Backups copies. Before that, reads of its sessions are
 // answered from the backup, and writes wait (up to Config.FailoverWait) for
-// the new owner rather than fail. A node that joins or returns reads the
-// sessions it now owns through from their holders, and former owners hand
-// them over.
+// the new owner rather than fail.
+//
+// Membership changes are fenced. Each node keeps its view as a
+// vector of the members' states that merges the same way on every node,
+// and every data plane call carries its digest: nodes whose views differ
+// merge them before the call runs, a node forwards a call for a key it
+// does not own, and a backup refuses a replicated write from a node that
+// does not own the key. A node serves a key only while it holds its lease,
+// an exchange of views with the key's backup that agreed less than
+// Config.Lease ago, so a paused or cut-off node stops before the others
+// take over. A node that joins, returns after being declared dead, or was
+// paused longer than failure detection warms: it pulls the copies of its
+// keys from every node and, until done, reconciles each key it serves by
+// version with its other holders. Drain (and Close) takes a node off the
+// ring and hands its sessions over before it leaves.
 //
 // Security: gossip is encrypted and authenticated with a key derived from
 // the cluster key (Config.Key), and the data plane's certificate is derived
 // from it too and pinned: a process without the key can neither join nor
 // read nor write.
-//
-// What part of the cluster's story is still to come: fencing by view
-// vectors and leases, so that two nodes never both accept writes for one key
-// while their views differ, and streaming transfer on join.
 package clusterstore

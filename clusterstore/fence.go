@@ -70,9 +70,11 @@ func (s *Store) learn(o vector) bool {
 	s.view.Store(v)
 	s.changedAt.Store(time.Now().UnixNano())
 	s.metrics.members.Set(float64(len(v.nodes)))
-	select {
-	case s.resync <- struct{}{}:
-	default:
+	for _, ch := range []chan struct{}{s.resync, s.renewal} { // rebalance; agree on the new view at once
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 	return true
 }
@@ -208,6 +210,7 @@ func (s *Store) awaitLease(ctx context.Context, h [32]byte) error {
 func (s *Store) startWarming() {
 	s.warmGen.Add(1)
 	s.warm.Store(false)
+	s.metrics.warm.Set(0)
 	select {
 	case s.rewarm <- struct{}{}:
 	default:
@@ -262,6 +265,7 @@ func (s *Store) warming() {
 		}
 		if s.warmGen.Load() == gen {
 			s.warm.Store(true)
+			s.metrics.warm.Set(1)
 			s.cfg.Logger.Info("clusterstore: warm", "pulled", pulled, "from", len(done), "took", time.Since(start).Round(time.Millisecond))
 		}
 	}

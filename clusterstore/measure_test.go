@@ -71,9 +71,7 @@ func TestMemoryAndTraffic(t *testing.T) {
 					label = "all"
 				}
 				fmt.Fprintf(&table, "| %d | %s | %d | %.0f | %.2f | %.0f |\n", n, label, total, perNode, share, perCommit)
-				for _, s := range nodes {
-					s.Close()
-				}
+				closeAll(nodes)
 			}
 		}
 	}

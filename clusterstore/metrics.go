@@ -13,6 +13,8 @@ type metrics struct {
 	forwarded   prometheus.Counter
 	backupReads prometheus.Counter
 	readThrough prometheus.Counter
+	fenced      prometheus.Counter
+	warm        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,9 +29,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		forwarded:   prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_forwarded_total", Help: "Operations forwarded to the owner node."}),
 		backupReads: prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_backup_reads_total", Help: "Loads answered by a backup because the owner did not."}),
 		readThrough: prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_read_through_total", Help: "Sessions an owner fetched from their previous holder after a membership change."}),
+		fenced:      prometheus.NewCounter(prometheus.CounterOpts{Name: "sessionkit_cluster_fenced_total", Help: "Replicated writes refused because their writer did not own the key under the view both nodes then held."}),
+		warm:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "sessionkit_cluster_warm", Help: "1 when this node holds the newest copy of every session it owns; 0 while it pulls them after joining or coming back."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.members, m.queue, m.lag, m.sent, m.received, m.dropped, m.promotions, m.forwarded, m.backupReads, m.readThrough)
+		reg.MustRegister(m.members, m.queue, m.lag, m.sent, m.received, m.dropped, m.promotions, m.forwarded, m.backupReads, m.readThrough, m.fenced, m.warm)
 	}
 	return m
 }

@@ -142,6 +142,7 @@ func (s *Store) rpcHandler() http.Handler {
 			owners, _ := s.owners(m.h)
 			if !slices.Contains(owners, s.cfg.Name) || (m.write && (len(owners) == 0 || owners[0] != from)) {
 				refused = append(refused, m.h)
+				s.metrics.fenced.Inc()
 				continue
 			}
 			if s.table.apply(m) {

@@ -199,7 +199,10 @@ func New(cfg Config) (*Store, error) {
 	s.view.Store(&view{vec: vector{}, nodes: map[string]Member{}})
 	// A node that joins others owns keys whose sessions are elsewhere
 	// until it has pulled them; the first node has nothing to pull.
-	s.warm.Store(len(cfg.Join) == 0)
+	if len(cfg.Join) == 0 {
+		s.warm.Store(true)
+		s.metrics.warm.Set(1)
+	}
 	s.srv = &http.Server{Handler: s.rpcHandler(), TLSConfig: serverTLS, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 10 * time.Minute,
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
 	s.wg.Add(1)
@@ -384,7 +387,8 @@ const maxAttempts = 4
 // FailoverWait) until gossip names the next; unless fallback, given,
 // answers meanwhile.
 func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc, local func(backups []string) (enc, error), fallback func(owners []string) ([]byte, error)) ([]byte, error) {
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -397,8 +401,9 @@ func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc
 				if err := s.awaitLease(ctx, h); err != nil {
 					return nil, err
 				}
-				continue
+				continue // awaitLease is bounded: no attempt spent
 			}
+			attempt++
 			s.reconcile(ctx, h, v)
 			out, err := local(owners[1:])
 			if errors.Is(err, sessionkit.ErrNotFound) && s.adopt(ctx, h, v) {
@@ -412,6 +417,7 @@ func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc
 		if path == "" {
 			return nil, errMoved
 		}
+		attempt++
 		if hopsOf(ctx) >= maxHops {
 			return nil, unavailable(errors.New("clusterstore: the nodes' views disagree"))
 		}

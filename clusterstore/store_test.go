@@ -52,13 +52,23 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 		}
 		s, err := New(cfg)
 		if err != nil {
+			closeAll(nodes)
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { s.Close() })
 		nodes = append(nodes, s)
 	}
+	t.Cleanup(func() { closeAll(nodes) })
 	waitMembers(t, nodes, n)
 	return nodes
+}
+
+// closeAll closes the nodes at once, as a cluster's stop would.
+func closeAll(nodes []*Store) {
+	var wg sync.WaitGroup
+	for _, s := range nodes {
+		wg.Go(func() { s.Close() })
+	}
+	wg.Wait()
 }
 
 func waitMembers(t *testing.T, nodes []*Store, n int) {

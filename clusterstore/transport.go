@@ -120,7 +120,7 @@ func (s *Store) post(ctx context.Context, addr, path string, body []byte) (*http
 func (s *Store) call(ctx context.Context, addr, path string, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
 	defer cancel()
-	for range maxAttempts {
+	for range 2 * maxAttempts {
 		resp, err := s.post(ctx, addr, path, body)
 		if err != nil {
 			return nil, err

@@ -96,6 +96,9 @@ func decodeVector(d *dec) vector {
 		e.Role, e.Data, e.HTTP = d.s(), d.s(), d.s()
 		e.Weight = math.Float64frombits(d.u())
 		e.Boot, e.Epoch, e.Draining, e.Dead = d.i(), d.u(), d.flag(), d.flag()
+		if !(e.Weight >= 0 && e.Weight <= math.MaxFloat32) { // not NaN, not infinite
+			d.fail()
+		}
 		if d.err != nil {
 			return nil
 		}

@@ -311,6 +311,7 @@ func TestClusterStickyLosesAThird(t *testing.T) {
 	intact, lost, failed := c.survivors(shoppers)
 	t.Logf("after SIGKILL of one of 3 nodes with 0 backups: %d intact, %d lost, %d failed requests", intact, lost, failed)
 	if failed > 0 {
+		c.dumpLogs()
 		t.Fatalf("%d requests failed: a lost session must start afresh, not fail", failed)
 	}
 	if share := float64(lost) / float64(len(shoppers)); share < 0.2 || share > 0.47 {

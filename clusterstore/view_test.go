@@ -1,0 +1,109 @@
+package clusterstore
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+func entry(name string, boot int64, epoch uint64, dead bool) ventry {
+	return ventry{Member: Member{Name: name, Role: "node", Data: "127.0.0.1:1", Weight: 1, Boot: boot, Epoch: epoch}, Dead: dead}
+}
+
+func TestViewsMergeToOneDigest(t *testing.T) {
+	a := vector{"n1": entry("n1", 1, 0, false), "n2": entry("n2", 1, 0, false), "n3": entry("n3", 1, 0, false)}
+	b := vector{"n1": entry("n1", 1, 0, false), "n2": entry("n2", 1, 0, true), "n4": entry("n4", 5, 0, false)}
+	c := vector{"n2": entry("n2", 1, 1, false), "n3": entry("n3", 2, 0, false)}
+	ab, _ := a.merge(b)
+	ba, _ := b.merge(a)
+	if ab.digest() != ba.digest() {
+		t.Fatal("merging is not commutative")
+	}
+	abc, _ := ab.merge(c)
+	bca, _ := b.merge(c)
+	bca, _ = bca.merge(a)
+	if abc.digest() != bca.digest() {
+		t.Fatal("merging is not associative")
+	}
+	if again, changed := abc.merge(c); changed || again.digest() != abc.digest() {
+		t.Fatal("merging is not idempotent")
+	}
+	for _, tc := range []struct {
+		name string
+		want ventry
+	}{
+		{"n2", entry("n2", 1, 1, false)}, // refuted its death at a higher epoch
+		{"n3", entry("n3", 2, 0, false)}, // restarted: a later boot
+		{"n4", entry("n4", 5, 0, false)}, // joined
+	} {
+		if got := abc[tc.name]; got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	if e, _ := a.merge(b); !e["n2"].Dead {
+		t.Error("dead does not win over alive at one epoch")
+	}
+	if a.digest() == ab.digest() {
+		t.Error("different views share a digest")
+	}
+}
+
+// TestBackupRefusesWriteFromNonOwner: a write replicated by a node that
+// does not own the key under the view is refused, and not applied.
+func TestBackupRefusesWriteFromNonOwner(t *testing.T) {
+	nodes := startNodes(t, 2, 1, testKey)
+	ctx := context.Background()
+	tok := sessionkit.NewToken()
+	h := tok.Hash()
+	owners, _ := nodes[0].owners(h)
+	owner, other := nodes[0], nodes[1]
+	if owners[0] != owner.cfg.Name {
+		owner, other = other, owner
+	}
+	later := time.Now().Add(time.Hour)
+	m := message{kind: kindFull, write: true, h: h, version: 7, meta: sessionkit.Meta{IdleDeadline: later, Deadline: later}, values: map[string][]byte{"k": []byte("v")}}
+	err := other.replicate(ctx, m, []string{owner.cfg.Name})
+	if !errors.Is(err, errNotOwner) {
+		t.Fatalf("a write from the key's backup: %v, want refused as not the owner", err)
+	}
+	if _, ok := owner.table.load(h); ok {
+		t.Fatal("the refused write was applied")
+	}
+	// A copy (not a write) from the backup is taken: it is how sessions
+	// are handed over.
+	m.write = false
+	if err := other.replicate(ctx, m, []string{owner.cfg.Name}); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := owner.table.load(h); !ok || r.version != 7 {
+		t.Fatal("the copy was not applied")
+	}
+}
+
+func FuzzWire(f *testing.F) {
+	f.Add([]byte(vector{"n1": entry("n1", 1, 2, true)}.encode(nil)))
+	full := message{kind: kindFull, write: true, version: 3, values: map[string][]byte{"a": []byte("b")}}
+	f.Add([]byte(full.encode(nil)))
+	del := message{kind: kindDelta, version: 4, values: map[string][]byte{"x": nil}, deleted: []string{"y"}}
+	f.Add([]byte(del.encode(nil)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := dec{b: b}
+		if v := decodeVector(&d); d.err == nil {
+			d2 := dec{b: v.encode(nil)}
+			if w := decodeVector(&d2); d2.err != nil || !reflect.DeepEqual(v, w) {
+				t.Fatalf("vector round trip: %+v, %+v, %v", v, w, d2.err)
+			}
+		}
+		d = dec{b: b}
+		if m := decodeMessage(&d); d.err == nil {
+			d2 := dec{b: m.encode(nil)}
+			if m2 := decodeMessage(&d2); d2.err != nil || m2.kind != m.kind || m2.write != m.write || m2.version != m.version || len(m2.values) != len(m.values) {
+				t.Fatalf("message round trip: %+v, %+v, %v", m, m2, d2.err)
+			}
+		}
+	})
+}
