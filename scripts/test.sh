@@ -30,6 +30,7 @@ FUZZ_TARGETS=(
 	./cookiestore:FuzzPayload
 	./redisstore:FuzzField
 	./sqlstore:FuzzValues
+	./router:FuzzParseHead
 )
 
 # Packages whose tests start processes or servers; they run one at a time
