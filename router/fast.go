@@ -50,6 +50,7 @@ type fastConn struct {
 
 	state       atomic.Int32
 	deadline    bool // a read deadline is set
+	headRequest bool // the request being served is a HEAD
 	peer        netip.Addr
 	peerString  string
 	peerTrusted bool
@@ -156,6 +157,7 @@ func (fc *fastConn) request() outcome {
 	fc.prefs, fc.names = rt.prefer(v, key[:], kind, fc.prefs[:0], fc.names[:0])
 	fc.out = fc.buildRequest(fc.out[:0], fc.peek(total), n)
 	method := methodString(h.method)
+	fc.headRequest = method == http.MethodHead
 	path := fc.path()
 	fc.br.Discard(total) // h's slices are no longer used past here
 	if len(fc.prefs) == 0 {
@@ -735,6 +737,8 @@ func (fc *fastConn) writeError(code int, msg string) {
 		w.WriteString("\r\nConnection: close")
 	}
 	w.WriteString("\r\n\r\n")
-	w.WriteString(msg)
-	w.WriteString("\n")
+	if !fc.headRequest {
+		w.WriteString(msg)
+		w.WriteString("\n")
+	}
 }

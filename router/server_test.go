@@ -2,13 +2,16 @@ package router_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -97,7 +100,12 @@ func exchange(t *testing.T, addr string, reqs ...string) []*http.Response {
 // path and through the Router as a plain http.Handler: the backend must
 // see the same requests, the client the same responses.
 func TestFastPathForwardsAsNetHTTP(t *testing.T) {
-	rt, err := router.New(router.Config{Logger: quiet}, []router.Member{{Name: "n1", URL: echoBackend(t, nil)}})
+	var log bytes.Buffer
+	rt, err := router.New(router.Config{
+		Logger:         quiet,
+		AccessLog:      slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{ReplaceAttr: dropTime})),
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	}, []router.Member{{Name: "n1", URL: echoBackend(t, nil)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +120,17 @@ func TestFastPathForwardsAsNetHTTP(t *testing.T) {
 		"HEAD / HTTP/1.1\r\nHost: shop.test\r\n\r\n",
 		"GET /chunked HTTP/1.1\r\nHost: shop.test\r\nPragma: no-cache\r\n\r\n",
 		"GET /empty HTTP/1.1\r\nHost: shop.test\r\nX-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nX-Forwarded-Host: evil\r\n\r\n",
+		"GET /%7Euser/x%20y HTTP/1.1\r\nHost: shop.test\r\nX-Forwarded-For: 198.51.100.7, 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\n\r\n",
 		"GET /cached HTTP/1.1\r\nHost: shop.test\r\nConnection: keep-alive\r\n\r\n",
 		"DELETE /x HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
 	}
 	got := exchange(t, fast.URL, reqs...)
+	fastLog := log.String()
+	log.Reset()
 	want := exchange(t, slow.URL, reqs...)
+	if fastLog != log.String() {
+		t.Errorf("access log\nfast:\n%s\nnet/http:\n%s", fastLog, log.String())
+	}
 	for i := range reqs {
 		g, w := got[i], want[i]
 		gb, _ := io.ReadAll(g.Body)
@@ -323,5 +337,54 @@ func TestBackendClosesIdleConnections(t *testing.T) {
 			t.Fatalf("request %d (%s): %d %q", i, method, resp.StatusCode, b)
 		}
 		<-closed // the connection is closed before the next request, not as it is sent
+	}
+}
+
+// dropTime drops what differs between two runs of a request from the
+// access log: the time and the duration.
+func dropTime(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey || a.Key == "duration" {
+		return slog.Attr{}
+	}
+	return a
+}
+
+// TestFastPathErrors: a dead backend's 502 and an empty member list's 503
+// look as net/http's, HEAD included.
+func TestFastPathErrors(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + dead.Addr().String()
+	dead.Close()
+	for _, members := range [][]router.Member{{{Name: "n1", URL: deadURL}}, nil} {
+		newRouter := func() *router.Router { // one each: the first request marks the backend down
+			rt, err := router.New(router.Config{Logger: quiet, Health: router.HealthConfig{Interval: time.Hour}}, members)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { rt.Close() })
+			return rt
+		}
+		fast := serve(t, newRouter())
+		slow := httptest.NewServer(newRouter())
+		t.Cleanup(slow.Close)
+		reqs := []string{
+			"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+			"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n",
+			"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		}
+		got, want := exchange(t, fast.URL, reqs...), exchange(t, slow.URL, reqs...)
+		for i := range reqs {
+			g, w := got[i], want[i]
+			gb, _ := io.ReadAll(g.Body)
+			wb, _ := io.ReadAll(w.Body)
+			g.Header.Del("Date")
+			w.Header.Del("Date")
+			if g.StatusCode != w.StatusCode || !reflect.DeepEqual(g.Header, w.Header) || string(gb) != string(wb) {
+				t.Errorf("%d members, %q:\nfast     %d %v %q\nnet/http %d %v %q", len(members), reqs[i], g.StatusCode, g.Header, gb, w.StatusCode, w.Header, wb)
+			}
+		}
 	}
 }
