@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -713,9 +714,8 @@ func chunkSize(line []byte) (int64, bool) {
 // ErrorHandler does.
 func (fc *fastConn) fail(path string, err error) int {
 	code := http.StatusBadGateway
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() && !isDialError(err) {
-		code = http.StatusGatewayTimeout
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		code = http.StatusGatewayTimeout // as net/http's "timeout awaiting response headers"
 	}
 	fc.rt.cfg.Logger.Warn("router: backend failed", slog.String("path", path), slog.Int("status", code), slog.String("err", err.Error()))
 	fc.writeError(code, http.StatusText(code))
