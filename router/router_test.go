@@ -120,13 +120,17 @@ type server struct {
 }
 
 func serve(t *testing.T, rt *router.Router) *server {
+	return serveWith(t, rt, &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute})
+}
+
+func serveWith(t *testing.T, rt *router.Router, hs *http.Server) *server {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &server{
 		URL:    "http://" + ln.Addr().String(),
-		s:      &router.Server{Router: rt, HTTP: &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}},
+		s:      &router.Server{Router: rt, HTTP: hs},
 		client: &http.Client{Transport: &http.Transport{}},
 	}
 	done := make(chan error, 1)

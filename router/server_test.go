@@ -83,6 +83,9 @@ func exchange(t *testing.T, addr string, reqs ...string) []*http.Response {
 			t.Fatal(err)
 		}
 		resp, err := http.ReadResponse(br, req)
+		for err == nil && resp.StatusCode < 200 { // 100 Continue
+			resp, err = http.ReadResponse(br, req)
+		}
 		if err != nil {
 			t.Fatalf("%q: %v", raw, err)
 		}
@@ -160,6 +163,18 @@ func TestHandOver(t *testing.T) {
 		body, _ := io.ReadAll(resps[i].Body)
 		if resps[i].StatusCode != 200 || !strings.HasSuffix(string(body), " "+want) {
 			t.Fatalf("response %d: %d %q, want a body ending %q", i, resps[i].StatusCode, body, want)
+		}
+	}
+	// What only net/http takes: a head over the fast path's buffer, an
+	// Expect, HTTP/1.0, each on a connection of its own.
+	for _, raw := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("b", 10<<10) + "\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
+		"GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+	} {
+		resp := exchange(t, f.srv.URL, raw)[0]
+		if resp.StatusCode != 200 {
+			t.Fatalf("%.40q: %d", raw, resp.StatusCode)
 		}
 	}
 	// Pipelined, and a head split over writes.
@@ -386,5 +401,28 @@ func TestFastPathErrors(t *testing.T) {
 				t.Errorf("%d members, %q:\nfast     %d %v %q\nnet/http %d %v %q", len(members), reqs[i], g.StatusCode, g.Header, gb, w.StatusCode, w.Header, wb)
 			}
 		}
+	}
+}
+
+// TestIdleTimeout: a fast connection idle past the server's IdleTimeout
+// is closed.
+func TestIdleTimeout(t *testing.T) {
+	f := newFixture(t, 1, router.Config{})
+	srv := serveWith(t, f.rt, &http.Server{IdleTimeout: 50 * time.Millisecond})
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection: %v, want EOF", err)
 	}
 }
