@@ -160,7 +160,11 @@ func (fc *fastConn) request() outcome {
 	method := methodString(h.method)
 	fc.headRequest = method == http.MethodHead
 	path := fc.path()
-	fc.br.Discard(total) // h's slices are no longer used past here
+	client := ""
+	if rt.cfg.AccessLog != nil {
+		client = fc.client()
+	}
+	fc.br.Discard(total) // h's slices are not used past here
 	if len(fc.prefs) == 0 {
 		rt.metrics.request("", http.StatusServiceUnavailable, start)
 		fc.writeError(http.StatusServiceUnavailable, "no healthy backend")
@@ -176,7 +180,7 @@ func (fc *fastConn) request() outcome {
 			slog.String("method", method), slog.String("path", path),
 			slog.Int("status", code), slog.String("backend", served.Name),
 			slog.String("key", kind.String()), slog.Duration("duration", time.Since(start)),
-			slog.String("client", fc.client()))
+			slog.String("client", client))
 	}
 	return fc.finish(closeClient)
 }
