@@ -30,6 +30,7 @@ type Server struct {
 	// HTTP serves the connections the fast path hands over. Its
 	// Handler must be Router (nil is set to Router); its IdleTimeout,
 	// ReadHeaderTimeout and ReadTimeout apply to fast connections too.
+	// Default: an http.Server with no timeouts. Set it before Serve.
 	HTTP *http.Server
 
 	mu       sync.Mutex
@@ -91,7 +92,10 @@ func (s *Server) Serve(ln net.Listener) error {
 // requests in flight on both paths, or for ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Store(true)
-	err := s.HTTP.Shutdown(ctx)
+	var err error
+	if s.HTTP != nil {
+		err = s.HTTP.Shutdown(ctx)
+	}
 	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		if s.closeIdle() == 0 {
 			return err
@@ -107,7 +111,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes the listener and every connection at once.
 func (s *Server) Close() error {
 	s.shutdown.Store(true)
-	err := s.HTTP.Close()
+	var err error
+	if s.HTTP != nil {
+		err = s.HTTP.Close()
+	}
 	s.mu.Lock()
 	for fc := range s.conns {
 		fc.state.Store(stateClosed)
