@@ -11,6 +11,10 @@ import (
 type backend struct {
 	Member
 	url *url.URL
+	// fast reports whether the fast path may forward to it: plain HTTP,
+	// no path of its own.
+	fast bool
+	pool *connPool // the fast path's connections
 
 	healthy  atomic.Bool
 	draining atomic.Bool
@@ -25,7 +29,8 @@ func newBackend(m Member) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{Member: m, url: u}
+	b := &backend{Member: m, url: u, pool: &connPool{addr: u.Host}}
+	b.fast = u.Scheme == "http" && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Port() != ""
 	b.healthy.Store(true) // optimistic: passive checks catch a dead one at once
 	return b, nil
 }

@@ -62,7 +62,9 @@ type Config struct {
 	Health HealthConfig
 
 	// Transport forwards requests to backends. Default: an
-	// http.Transport with keep-alive connections sized for a proxy.
+	// http.Transport with keep-alive connections sized for a proxy;
+	// Server's fast path, with connections sized alike, forwards only
+	// when Transport is left nil.
 	Transport http.RoundTripper
 
 	// Logger receives the router's log lines. Default slog.Default().
@@ -74,7 +76,8 @@ type Config struct {
 	// new registry, which Registry returns.
 	Registry *prometheus.Registry
 
-	tokenTransports []sessionkit.Transport
+	tokenTransports  []sessionkit.Transport
+	defaultTransport bool // Transport was nil: Server may forward by itself
 }
 
 // HealthConfig configures active health checks: a GET of Path on every
@@ -125,6 +128,7 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Transport == nil {
 		c.Transport = NewTransport()
+		c.defaultTransport = true
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

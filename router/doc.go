@@ -17,6 +17,13 @@
 // preference — on the ring, the node that holds their backup — and come back
 // when it recovers; no other key moves.
 //
+// Serving: Router is an http.Handler, and Server serves it with a fast
+// path for plain HTTP/1.1: requests net/http would read identically are
+// parsed, routed and forwarded by the router itself over pooled keep-alive
+// connections, with the same retries, metrics and access log; anything
+// else (Transfer-Encoding, Expect, Upgrade, HTTP/1.0, large heads or
+// bodies, TLS) is served by net/http.
+//
 // Routers share no state: any number of them with the same members and
 // ring configuration route every key identically.
 package router

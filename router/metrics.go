@@ -2,6 +2,7 @@ package router
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,19 @@ type metrics struct {
 	healthy  *prometheus.GaugeVec
 	reroutes *prometheus.CounterVec
 	falls    *prometheus.CounterVec
+
+	mu     sync.RWMutex
+	byCode map[codeKey]codeMetrics // the children of requests and latency, looked up once
+}
+
+type codeKey struct {
+	backend string
+	code    int
+}
+
+type codeMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -35,12 +49,23 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"backend"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.healthy, m.reroutes, m.falls)
+	m.byCode = map[codeKey]codeMetrics{}
 	return m
 }
 
 func (m *metrics) request(backend string, code int, start time.Time) {
-	m.requests.WithLabelValues(backend, strconv.Itoa(code)).Inc()
-	m.latency.WithLabelValues(backend).Observe(time.Since(start).Seconds())
+	k := codeKey{backend, code}
+	m.mu.RLock()
+	cm, ok := m.byCode[k]
+	m.mu.RUnlock()
+	if !ok {
+		cm = codeMetrics{m.requests.WithLabelValues(backend, strconv.Itoa(code)), m.latency.WithLabelValues(backend)}
+		m.mu.Lock()
+		m.byCode[k] = cm
+		m.mu.Unlock()
+	}
+	cm.requests.Inc()
+	cm.latency.Observe(time.Since(start).Seconds())
 }
 
 func (m *metrics) members(list []*backend) {

@@ -31,6 +31,11 @@ type Router struct {
 	proxy    *httputil.ReverseProxy
 	metrics  *metrics
 
+	// fast reports whether Server may forward by itself: routing by
+	// token alone, over the default transport.
+	fast        bool
+	tokenHeader string // lower case
+
 	mu   sync.Mutex // serializes member changes
 	view atomic.Pointer[view]
 
@@ -44,6 +49,7 @@ type view struct {
 	ring     *ring.Ring
 	backends map[string]*backend
 	list     []*backend // sorted by name
+	fast     bool       // every backend takes the fast path
 }
 
 // New returns a Router over the members, its health checks running.
@@ -66,11 +72,17 @@ func New(cfg Config, members []Member) (*Router, error) {
 		metrics:  newMetrics(cfg.Registry),
 		stop:     make(chan struct{}), done: make(chan struct{}),
 	}
+	rt.fast = cfg.defaultTransport
+	for _, k := range keys {
+		rt.fast = rt.fast && k.kind == keyToken
+	}
+	rt.tokenHeader = strings.ToLower(cfg.TokenHeader)
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:      rt.rewrite,
 		Transport:    &retryTransport{rt: rt, base: cfg.Transport},
 		ErrorHandler: rt.proxyError,
 		ErrorLog:     slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		BufferPool:   bufferPool{},
 	}
 	if err := rt.SetMembers(members); err != nil {
 		return nil, err
@@ -84,6 +96,11 @@ func New(cfg Config, members []Member) (*Router, error) {
 func (rt *Router) Close() error {
 	rt.once.Do(func() { close(rt.stop) })
 	<-rt.done
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for _, b := range rt.view.Load().list {
+		b.pool.close()
+	}
 	return nil
 }
 
@@ -107,7 +124,7 @@ func (rt *Router) SetMembers(members []Member) error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	old := rt.view.Load()
-	v := &view{backends: make(map[string]*backend, len(members))}
+	v := &view{backends: make(map[string]*backend, len(members)), fast: true}
 	rm := make([]ring.Member, len(members))
 	for i, m := range members {
 		b := (*backend)(nil)
@@ -124,6 +141,7 @@ func (rt *Router) SetMembers(members []Member) error {
 		}
 		v.backends[m.Name] = b
 		v.list = append(v.list, b)
+		v.fast = v.fast && b.fast
 		rm[i] = ring.Member{Name: m.Name, Weight: m.Weight}
 	}
 	slices.SortFunc(v.list, func(a, b *backend) int { return strings.Compare(a.Name, b.Name) })
@@ -136,6 +154,13 @@ func (rt *Router) SetMembers(members []Member) error {
 	}
 	rt.view.Store(v)
 	rt.metrics.members(v.list)
+	if old != nil {
+		for name, b := range old.backends {
+			if v.backends[name] != b {
+				b.pool.close()
+			}
+		}
+	}
 	return nil
 }
 
@@ -212,13 +237,19 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // decide picks the backends for r, in order of preference.
 func (rt *Router) decide(r *http.Request) *route {
-	v := rt.view.Load()
-	rr := &route{}
-	if v.ring == nil {
-		return rr
-	}
 	key, kind := rt.key(r)
-	rr.key = kind
+	rr := &route{key: kind}
+	rr.prefs, _ = rt.prefer(rt.view.Load(), key, kind, nil, nil)
+	return rr
+}
+
+// prefer appends to prefs the usable backends for key in order of
+// preference; names is scratch space for the ring's answer. With room in
+// both, it allocates nothing.
+func (rt *Router) prefer(v *view, key []byte, kind keyKind, prefs []*backend, names []string) ([]*backend, []string) {
+	if v.ring == nil {
+		return prefs, names
+	}
 	if kind == keyNone {
 		// No affinity to keep: the least-loaded usable backend, whose
 		// minted token then keeps the client there.
@@ -229,25 +260,25 @@ func (rt *Router) decide(r *http.Request) *route {
 			}
 		}
 		if best != nil {
-			rr.prefs = append(rr.prefs, best)
+			prefs = append(prefs, best)
 			for _, b := range v.list {
 				if b != best && b.usable(true) {
-					rr.prefs = append(rr.prefs, b)
+					prefs = append(prefs, b)
 				}
 			}
 		}
-		return rr
+		return prefs, names
 	}
-	names := v.ring.Owners(key, len(v.list), make([]string, 0, len(v.list)))
+	names = v.ring.Owners(key, len(v.list), names[:0])
 	for _, name := range names {
 		if b := v.backends[name]; b.usable(false) {
-			rr.prefs = append(rr.prefs, b)
+			prefs = append(prefs, b)
 		}
 	}
 	if kind != keyToken && rt.cfg.BoundedLoad > 0 {
-		rr.prefs = boundLoad(rr.prefs, rt.cfg.BoundedLoad, v.list)
+		prefs = boundLoad(prefs, rt.cfg.BoundedLoad, v.list)
 	}
-	return rr
+	return prefs, names
 }
 
 // boundLoad moves to the front the first backend whose load stays within
@@ -373,7 +404,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	for attempt := 0; err != nil && attempt < 1; attempt++ {
 		failed := rr.prefs[rr.i]
-		t.markDown(failed, err)
+		t.rt.markDown(failed, err)
 		if rr.i+1 >= len(rr.prefs) || !retryable(req, err, body) {
 			break
 		}
@@ -385,17 +416,17 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err = t.base.RoundTrip(out)
 	}
 	if err != nil {
-		t.markDown(rr.prefs[rr.i], err)
+		t.rt.markDown(rr.prefs[rr.i], err)
 	}
 	return resp, err
 }
 
 // markDown marks b unhealthy when err shows it refuses connections: the
 // passive check. The active checks bring it back.
-func (t *retryTransport) markDown(b *backend, err error) {
+func (rt *Router) markDown(b *backend, err error) {
 	if isDialError(err) && b.markDown() {
-		t.rt.metrics.unhealthy(b.Name)
-		t.rt.cfg.Logger.Warn("router: backend unreachable", "backend", b.Name, "err", err.Error())
+		rt.metrics.unhealthy(b.Name)
+		rt.cfg.Logger.Warn("router: backend unreachable", "backend", b.Name, "err", err.Error())
 	}
 }
 
@@ -453,3 +484,12 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Flush lets streamed responses through at once.
 func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// bufferPool lends the reverse proxy its copy buffers: without one it
+// allocates 32 KiB for every response.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (bufferPool) Get() []byte  { return copyBuffers.Get().(*[32 << 10]byte)[:] }
+func (bufferPool) Put(b []byte) { copyBuffers.Put((*[32 << 10]byte)(b)) }

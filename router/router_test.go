@@ -108,8 +108,44 @@ type fixture struct {
 	t        *testing.T
 	backends []*backend
 	rt       *router.Router
-	srv      *httptest.Server
+	srv      *server
 }
+
+// server is a router.Server on loopback: the fast path, and net/http for
+// what it hands over.
+type server struct {
+	URL    string
+	s      *router.Server
+	client *http.Client
+}
+
+func serve(t *testing.T, rt *router.Router) *server {
+	return serveWith(t, rt, &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute})
+}
+
+func serveWith(t *testing.T, rt *router.Router, hs *http.Server) *server {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &server{
+		URL:    "http://" + ln.Addr().String(),
+		s:      &router.Server{Router: rt, HTTP: hs},
+		client: &http.Client{Transport: &http.Transport{}},
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.s.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.client.CloseIdleConnections()
+		srv.s.Close()
+		if err := <-done; err != http.ErrServerClosed {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return srv
+}
+
+func (s *server) Client() *http.Client { return s.client }
 
 func newFixture(t *testing.T, n int, cfg router.Config) *fixture {
 	f := &fixture{t: t}
@@ -130,11 +166,8 @@ func newFixture(t *testing.T, n int, cfg router.Config) *fixture {
 		t.Fatal(err)
 	}
 	f.rt = rt
-	f.srv = httptest.NewServer(rt)
-	t.Cleanup(func() {
-		f.srv.Close()
-		rt.Close()
-	})
+	t.Cleanup(func() { rt.Close() })
+	f.srv = serve(t, rt)
 	return f
 }
 
@@ -458,10 +491,8 @@ func TestTwoRoutersAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rt2.Close()
-	srv2 := httptest.NewServer(rt2)
-	defer srv2.Close()
-	g := &fixture{t: t, rt: rt2, srv: srv2}
+	t.Cleanup(func() { rt2.Close() })
+	g := &fixture{t: t, rt: rt2, srv: serve(t, rt2)}
 	for _, tok := range tokens(200) {
 		if a, b := f.get(tok), g.get(tok); a != b {
 			t.Fatalf("routers disagree: %s vs %s", a, b)

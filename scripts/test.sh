@@ -31,6 +31,7 @@ FUZZ_TARGETS=(
 	./redisstore:FuzzField
 	./sqlstore:FuzzValues
 	./clusterstore:FuzzWire
+	./router:FuzzParseHead
 )
 
 # Packages whose tests start processes or servers; they run one at a time

@@ -114,6 +114,7 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	fast := &router.Server{Router: rt, HTTP: srv}
 	admin := &http.Server{Handler: rt.AdminHandler(*adminToken), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	scheme := "http"
@@ -121,7 +122,7 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		scheme = "https"
 		go func() { errc <- srv.ServeTLS(ln, *certFile, *keyFile) }()
 	} else {
-		go func() { errc <- srv.Serve(ln) }()
+		go func() { errc <- fast.Serve(ln) }()
 	}
 	go func() { errc <- admin.Serve(aln) }()
 	fmt.Fprintf(stdout, "router: %s://%s\n", scheme, ln.Addr())
@@ -140,7 +141,7 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	admin.Shutdown(sctx)
-	return srv.Shutdown(sctx) // drains requests in flight
+	return fast.Shutdown(sctx) // drains requests in flight
 }
 
 // loadMembers reads the member list from the flag or the file.

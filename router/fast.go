@@ -1,0 +1,748 @@
+package router
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// A fast connection's state, for Shutdown.
+const (
+	stateIdle int32 = iota // waiting for a request
+	stateActive
+	stateClosed
+)
+
+// clientReaderSize bounds what the fast path takes: a request head and
+// body larger than this go to net/http.
+const clientReaderSize = 8 << 10
+
+var (
+	clientReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, clientReaderSize) }}
+	clientWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+)
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	clientReaders.Put(br)
+}
+
+// fastConn is one client connection on the fast path. Its buffers live as
+// long as it does, so a request allocates nothing to be routed.
+type fastConn struct {
+	s  *Server
+	rt *Router
+	c  net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+
+	state       atomic.Int32
+	deadline    bool // a read deadline is set
+	headRequest bool // the request being served is a HEAD
+	peer        netip.Addr
+	peerString  string
+	peerTrusted bool
+
+	h       head
+	out     []byte // the request as forwarded
+	resp    []byte // the response head as received
+	lines   []respLine
+	scratch []byte
+	prefs   []*backend
+	names   []string
+	values  [][]byte
+}
+
+// outcome of one request on a fast connection.
+type outcome uint8
+
+const (
+	keepOpen outcome = iota
+	closeConn
+	handOver
+)
+
+func (fc *fastConn) serve() {
+	fc.br = clientReaders.Get().(*bufio.Reader)
+	fc.br.Reset(fc.c)
+	fc.bw = clientWriters.Get().(*bufio.Writer)
+	fc.bw.Reset(fc.c)
+	handed := false
+	defer func() {
+		fc.s.forget(fc)
+		if !handed {
+			fc.c.Close()
+			putReader(fc.br)
+		}
+		fc.bw.Reset(nil)
+		clientWriters.Put(fc.bw)
+	}()
+	fc.state.Store(stateActive)
+	idle := fc.s.idleTimeout()
+	for {
+		if !fc.state.CompareAndSwap(stateActive, stateIdle) || fc.s.shutdown.Load() {
+			return
+		}
+		if fc.br.Buffered() == 0 {
+			if idle > 0 {
+				fc.c.SetReadDeadline(time.Now().Add(idle))
+				fc.deadline = true
+			} else if fc.deadline {
+				fc.c.SetReadDeadline(time.Time{})
+				fc.deadline = false
+			}
+		}
+		if _, err := fc.br.Peek(1); err != nil {
+			return
+		}
+		if !fc.state.CompareAndSwap(stateIdle, stateActive) {
+			return
+		}
+		switch fc.request() {
+		case keepOpen:
+			continue
+		case closeConn:
+			return
+		}
+		fc.c.SetReadDeadline(time.Time{})
+		handed = fc.s.hand.give(&replayConn{Conn: fc.c, br: fc.br})
+		return
+	}
+}
+
+// request serves one request, or reports that net/http must.
+func (fc *fastConn) request() outcome {
+	n, err := fc.readHead()
+	if err != nil {
+		return closeConn
+	}
+	h := &fc.h
+	if n == 0 || !parseHead(fc.peek(n), h) {
+		return handOver
+	}
+	total := n + int(h.contentLength)
+	if h.contentLength > fc.rt.cfg.MaxBodyBytes || total > fc.br.Size() {
+		return handOver // net/http streams it, or refuses it
+	}
+	if fc.br.Buffered() < total {
+		fc.setHeaderDeadline()
+		if _, err := fc.br.Peek(total); err != nil {
+			return closeConn
+		}
+	}
+	rt := fc.rt
+	v := rt.view.Load()
+	if !v.fast {
+		return handOver
+	}
+	start := time.Now()
+	key, found, scratch := tokenKey(h, rt.cfg.TokenCookie, rt.tokenHeader, fc.scratch)
+	fc.scratch = scratch
+	kind := keyNone
+	if found {
+		kind = keyToken
+	}
+	fc.prefs, fc.names = rt.prefer(v, key[:], kind, fc.prefs[:0], fc.names[:0])
+	fc.out = fc.buildRequest(fc.out[:0], fc.peek(total), n)
+	method := methodString(h.method)
+	fc.headRequest = method == http.MethodHead
+	path := fc.path()
+	client := ""
+	if rt.cfg.AccessLog != nil {
+		client = fc.client()
+	}
+	fc.br.Discard(total) // h's slices are not used past here
+	if len(fc.prefs) == 0 {
+		rt.metrics.request("", http.StatusServiceUnavailable, start)
+		fc.writeError(http.StatusServiceUnavailable, "no healthy backend")
+		return fc.finish(h.close)
+	}
+	first := fc.prefs[0]
+	first.inflight.Add(1)
+	code, served, closeClient := fc.forward(method, path, h.contentLength == 0)
+	first.inflight.Add(-1)
+	rt.metrics.request(served.Name, code, start)
+	if rt.cfg.AccessLog != nil {
+		rt.cfg.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request",
+			slog.String("method", method), slog.String("path", path),
+			slog.Int("status", code), slog.String("backend", served.Name),
+			slog.String("key", kind.String()), slog.Duration("duration", time.Since(start)),
+			slog.String("client", client))
+	}
+	return fc.finish(closeClient)
+}
+
+// finish flushes the response and says whether the connection goes on.
+func (fc *fastConn) finish(closeClient bool) outcome {
+	if err := fc.bw.Flush(); err != nil || closeClient {
+		return closeConn
+	}
+	return keepOpen
+}
+
+// peek returns the first n buffered bytes.
+func (fc *fastConn) peek(n int) []byte {
+	b, _ := fc.br.Peek(n)
+	return b
+}
+
+// readHead waits for a whole request head and returns its length, or 0
+// when it does not fit the buffer or does not end in CRLF CRLF; net/http
+// reads those.
+func (fc *fastConn) readHead() (int, error) {
+	headerDeadline := false
+	for {
+		buf := fc.peek(fc.br.Buffered())
+		if end := headEnd(buf); end != 0 {
+			if end < 0 {
+				return 0, nil
+			}
+			return end, nil
+		}
+		if len(buf) >= fc.br.Size() {
+			return 0, nil
+		}
+		if !headerDeadline {
+			fc.setHeaderDeadline()
+			headerDeadline = true
+		}
+		if _, err := fc.br.Peek(len(buf) + 1); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// setHeaderDeadline bounds the wait for the rest of a request.
+func (fc *fastConn) setHeaderDeadline() {
+	if d := fc.s.headerTimeout(); d > 0 {
+		fc.c.SetReadDeadline(time.Now().Add(d))
+		fc.deadline = true
+	}
+}
+
+// headEnd returns the length of the head in buf when it ends in CRLF
+// CRLF, -1 when it ends with a bare LF, and 0 when it has not ended.
+func headEnd(buf []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			return 0
+		}
+		i += j + 1
+		switch {
+		case i < len(buf) && buf[i] == '\n':
+			return -1
+		case i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n':
+			if i >= 2 && buf[i-2] == '\r' {
+				return i + 2
+			}
+			return -1
+		}
+	}
+}
+
+// buildRequest appends the request as the backend gets it: the request
+// line and header lines as received, less Connection and the forwarding
+// headers, plus X-Forwarded-For, -Host and -Proto as the net/http path
+// sets them, and the body.
+func (fc *fastConn) buildRequest(out, raw []byte, n int) []byte {
+	h := &fc.h
+	out = append(out, raw[:bytes.IndexByte(raw, '\n')+1]...)
+	// net/http sends Content-Length: 0 only for methods that expect a body.
+	m := string(h.method)
+	zeroLength := h.contentLength == 0 && m != http.MethodPost && m != http.MethodPut && m != http.MethodPatch
+	for _, f := range h.fields {
+		if !f.drop && !(zeroLength && equalFold(f.name, "content-length")) {
+			out = append(out, f.line...)
+		}
+	}
+	if h.pragmaNoCache && !h.cacheControl {
+		out = append(out, "Cache-Control: no-cache\r\n"...) // as net/http's request parser adds
+	}
+	if fc.peer.IsValid() {
+		out = append(out, "X-Forwarded-For: "...)
+		if fc.peerTrusted {
+			fc.values = h.values("x-forwarded-for", fc.values[:0])
+			for _, v := range fc.values {
+				out = append(append(out, v...), ", "...)
+			}
+		}
+		out = append(append(out, fc.peerString...), "\r\n"...)
+	}
+	out = append(append(append(out, "X-Forwarded-Host: "...), h.host...), "\r\nX-Forwarded-Proto: http\r\n\r\n"...)
+	return append(out, raw[n:]...)
+}
+
+// path returns the request's path as net/http's URL.Path has it.
+func (fc *fastConn) path() string { return targetPath(fc.h.target) }
+
+// targetPath returns the unescaped path of an origin-form target that
+// validTarget accepted.
+func targetPath(p []byte) string {
+	if i := bytes.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	if bytes.IndexByte(p, '%') < 0 {
+		return string(p)
+	}
+	s, _ := url.PathUnescape(string(p))
+	return s
+}
+
+// client returns the client address as the access log shows it.
+func (fc *fastConn) client() string {
+	if !fc.peerTrusted {
+		return fc.peerString
+	}
+	r := &http.Request{RemoteAddr: fc.c.RemoteAddr().String(), Header: http.Header{}}
+	for _, name := range []string{"Forwarded", "X-Forwarded-For"} {
+		for _, f := range fc.h.fields {
+			if equalFold(f.name, lower(name)) {
+				r.Header.Add(name, string(f.value))
+			}
+		}
+	}
+	return fc.rt.resolver.IP(r).String()
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// forward sends the request to its backends in order of preference, with
+// the net/http path's retries: once more on a fresh connection when a
+// reused one failed before any response (idempotent requests without a
+// body), and once on the next preference after a refused connection, or
+// a reset one for idempotent requests without a body. It writes the
+// response, and returns its status, the backend that answered and whether
+// the client connection must close.
+func (fc *fastConn) forward(method, path string, bodiless bool) (code int, served *backend, closeClient bool) {
+	rt := fc.rt
+	idempotent := method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+	i, rerouted, fresh := 0, false, false
+	for {
+		b := fc.prefs[i]
+		var bc *bconn
+		reused := false
+		if !fresh {
+			bc = b.pool.get()
+			reused = bc != nil
+			if reused && !(idempotent && bodiless) && !bc.alive() {
+				bc.close() // a request that cannot be sent twice goes on a live connection
+				bc, reused = nil, false
+			}
+		}
+		fresh = false
+		if bc == nil {
+			var err error
+			if bc, err = b.pool.dial(); err != nil {
+				rt.markDown(b, err)
+				if !rerouted && i+1 < len(fc.prefs) {
+					rerouted, i = true, i+1
+					rt.metrics.reroute(b.Name, fc.prefs[i].Name)
+					continue
+				}
+				return fc.fail(path, err), b, fc.h.close
+			}
+		}
+		got, err := fc.exchange(bc)
+		if err != nil {
+			bc.close()
+			if reused && !got && idempotent && bodiless {
+				fresh = true
+				continue
+			}
+			rt.markDown(b, err)
+			if !rerouted && i+1 < len(fc.prefs) && idempotent && bodiless &&
+				(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+				rerouted, i = true, i+1
+				rt.metrics.reroute(b.Name, fc.prefs[i].Name)
+				continue
+			}
+			return fc.fail(path, err), b, fc.h.close
+		}
+		code, closeClient, err := fc.respond(bc, b, method == http.MethodHead)
+		if err != nil {
+			return fc.fail(path, err), b, fc.h.close
+		}
+		return code, b, closeClient
+	}
+}
+
+// exchange writes the request and reads the response head. got reports
+// whether any of the response arrived.
+func (fc *fastConn) exchange(bc *bconn) (got bool, err error) {
+	if _, err := bc.Write(fc.out); err != nil {
+		return false, err
+	}
+	return fc.readResponseHead(bc)
+}
+
+// errHeadTooLarge refuses a response head over 1 MiB, net/http's limit.
+var errHeadTooLarge = errors.New("router: response head too large")
+
+func (fc *fastConn) readResponseHead(bc *bconn) (got bool, err error) {
+	bc.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+	defer bc.SetReadDeadline(time.Time{})
+	fc.resp = fc.resp[:0]
+	lineStart := 0
+	for {
+		line, err := bc.br.ReadSlice('\n')
+		got = got || len(line) > 0 || len(fc.resp) > 0
+		fc.resp = append(fc.resp, line...)
+		if len(fc.resp) > 1<<20 {
+			return got, errHeadTooLarge
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err != nil:
+			if err == io.EOF && got {
+				err = io.ErrUnexpectedEOF
+			}
+			return got, err
+		}
+		l := fc.resp[lineStart:]
+		if lineStart > 0 && (len(l) == 1 || len(l) == 2 && l[0] == '\r') {
+			return true, nil
+		}
+		lineStart = len(fc.resp)
+	}
+}
+
+// respLine is one line of the response head, without its line end.
+type respLine struct {
+	line, name []byte
+	drop       bool
+}
+
+// errBadResponse is a response head the router cannot forward.
+var errBadResponse = errors.New("router: malformed response from backend")
+
+// respond writes the response whose head fc.resp holds, then its body, to
+// the client. It returns the backend connection to the pool when the
+// response ended cleanly. An error means nothing was written to the
+// client.
+func (fc *fastConn) respond(bc *bconn, b *backend, headRequest bool) (code int, closeClient bool, err error) {
+	for {
+		r, err := fc.parseResponse()
+		if err != nil || r.code == http.StatusSwitchingProtocols {
+			bc.close()
+			return 0, false, cmpOr(err, errBadResponse)
+		}
+		if r.code < 200 { // 1xx: pass it on, the final response follows
+			fc.writeHead(false)
+			if err := fc.bw.Flush(); err != nil {
+				bc.close()
+				return r.code, true, nil
+			}
+			if _, err := fc.readResponseHead(bc); err != nil {
+				bc.close()
+				return r.code, true, nil
+			}
+			continue
+		}
+		noBody := headRequest || r.code == http.StatusNoContent || r.code == http.StatusNotModified
+		untilEOF := !noBody && !r.chunked && r.length < 0
+		closeClient = fc.h.close || untilEOF || fc.s.shutdown.Load()
+		fc.writeHead(closeClient)
+		switch {
+		case noBody:
+		case r.chunked:
+			err = copyChunked(fc.bw, bc.br)
+		case r.length >= 0:
+			err = copyN(fc.bw, bc.br, r.length)
+		default:
+			err = copyN(fc.bw, bc.br, -1)
+		}
+		if err != nil || r.close || untilEOF {
+			bc.close()
+			return r.code, closeClient || err != nil, nil
+		}
+		b.pool.put(bc)
+		return r.code, closeClient, nil
+	}
+}
+
+func cmpOr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+type respInfo struct {
+	code    int
+	length  int64 // -1 when absent
+	chunked bool
+	close   bool // the backend connection cannot be reused
+}
+
+// parseResponse reads the response head in fc.resp into fc.lines, marking
+// the hop-by-hop lines net/http's reverse proxy removes.
+func (fc *fastConn) parseResponse() (respInfo, error) {
+	r := respInfo{length: -1}
+	fc.lines = fc.lines[:0]
+	var conn [8][]byte // names listed in Connection
+	nconn := 0
+	for rest := fc.resp; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		line := rest[:i]
+		rest = rest[i+1:]
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			break
+		}
+		if len(fc.lines) == 0 { // the status line
+			if len(line) < 12 || string(line[:7]) != "HTTP/1." || (line[7] != '0' && line[7] != '1') ||
+				line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+				return r, errBadResponse
+			}
+			code, err := strconv.Atoi(string(line[9:12]))
+			if err != nil || code < 100 {
+				return r, errBadResponse
+			}
+			r.code, r.close = code, line[7] == '0'
+			fc.lines = append(fc.lines, respLine{line: line})
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || !validName(line[:colon]) {
+			return r, errBadResponse // a folded line too
+		}
+		name, value := line[:colon], trimOWS(line[colon+1:])
+		l := respLine{line: line, name: name}
+		switch {
+		case equalFold(name, "content-length"):
+			n, ok := parseLength(value)
+			if !ok || (r.length >= 0 && n != r.length) {
+				return r, errBadResponse
+			}
+			r.length = n
+		case equalFold(name, "transfer-encoding"):
+			if !equalFold(value, "chunked") {
+				return r, errBadResponse
+			}
+			r.chunked = true
+		case equalFold(name, "connection"):
+			l.drop = true
+			for tok := range bytes.SplitSeq(value, []byte(",")) {
+				tok = trimOWS(tok)
+				switch {
+				case len(tok) == 0:
+				case equalFold(tok, "close"):
+					r.close = true
+				case equalFold(tok, "keep-alive"):
+					r.close = false // an HTTP/1.0 backend keeping the connection
+				case nconn < len(conn):
+					conn[nconn] = tok
+					nconn++
+				default:
+					return r, errBadResponse
+				}
+			}
+		case equalFold(name, "keep-alive"), equalFold(name, "proxy-connection"), equalFold(name, "proxy-authenticate"),
+			equalFold(name, "proxy-authorization"), equalFold(name, "te"), equalFold(name, "upgrade"):
+			l.drop = true
+		}
+		fc.lines = append(fc.lines, l)
+	}
+	for i := range fc.lines[1:] {
+		l := &fc.lines[i+1]
+		if r.chunked && equalFold(l.name, "content-length") {
+			l.drop = true
+		}
+		for _, c := range conn[:nconn] {
+			if bytes.EqualFold(l.name, c) {
+				l.drop = true
+			}
+		}
+	}
+	return r, nil
+}
+
+// writeHead writes the parsed response head to the client as HTTP/1.1.
+func (fc *fastConn) writeHead(closeClient bool) {
+	w := fc.bw
+	w.WriteString("HTTP/1.1")
+	w.Write(fc.lines[0].line[8:])
+	w.WriteString("\r\n")
+	for _, l := range fc.lines[1:] {
+		if !l.drop {
+			w.Write(l.line)
+			w.WriteString("\r\n")
+		}
+	}
+	if closeClient {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+}
+
+// copyN copies n bytes of body, or up to EOF when n < 0, flushing the
+// client's writer whenever the backend has nothing more yet: a streamed
+// response reaches the client as it comes.
+func copyN(w *bufio.Writer, r *bufio.Reader, n int64) error {
+	for n != 0 {
+		if r.Buffered() == 0 {
+			if w.Buffered() > 0 {
+				if err := w.Flush(); err != nil {
+					return err
+				}
+			}
+			if _, err := r.Peek(1); err != nil {
+				if n < 0 && err == io.EOF {
+					return nil
+				}
+				return err
+			}
+		}
+		k := r.Buffered()
+		if n > 0 && int64(k) > n {
+			k = int(n)
+		}
+		p, _ := r.Peek(k)
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+		r.Discard(k)
+		if n > 0 {
+			n -= int64(k)
+		}
+	}
+	return nil
+}
+
+// copyChunked copies a chunked body as it is, trailers included.
+func copyChunked(w *bufio.Writer, r *bufio.Reader) error {
+	for {
+		line, err := readLine(w, r)
+		if err != nil {
+			return err
+		}
+		size, ok := chunkSize(line)
+		if !ok {
+			return errBadResponse
+		}
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+		if size == 0 {
+			for { // trailers, then the blank line
+				line, err := readLine(w, r)
+				if err != nil {
+					return err
+				}
+				if _, err := w.Write(line); err != nil {
+					return err
+				}
+				if len(bytes.TrimRight(line, "\r\n")) == 0 {
+					return nil
+				}
+			}
+		}
+		if err := copyN(w, r, size); err != nil {
+			return err
+		}
+		line, err = readLine(w, r)
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimRight(line, "\r\n")) != 0 {
+			return errBadResponse
+		}
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+	}
+}
+
+// readLine reads one line, flushing w first when it would wait.
+func readLine(w *bufio.Writer, r *bufio.Reader) ([]byte, error) {
+	if r.Buffered() == 0 && w.Buffered() > 0 {
+		if err := w.Flush(); err != nil {
+			return nil, err
+		}
+	}
+	return r.ReadSlice('\n')
+}
+
+// chunkSize parses a chunk-size line: hex digits, then extensions.
+func chunkSize(line []byte) (int64, bool) {
+	line = bytes.TrimRight(line, "\r\n")
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	line = trimOWS(line)
+	if len(line) == 0 || len(line) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range line {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | int64(d)
+	}
+	return n, true
+}
+
+// fail answers a request no backend served, as the net/http path's
+// ErrorHandler does.
+func (fc *fastConn) fail(path string, err error) int {
+	code := http.StatusBadGateway
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		code = http.StatusGatewayTimeout // as net/http's "timeout awaiting response headers"
+	}
+	fc.rt.cfg.Logger.Warn("router: backend failed", slog.String("path", path), slog.Int("status", code), slog.String("err", err.Error()))
+	fc.writeError(code, http.StatusText(code))
+	return code
+}
+
+// writeError writes what http.Error does.
+func (fc *fastConn) writeError(code int, msg string) {
+	w := fc.bw
+	w.WriteString("HTTP/1.1 ")
+	w.WriteString(strconv.Itoa(code))
+	w.WriteString(" ")
+	w.WriteString(http.StatusText(code))
+	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nDate: ")
+	w.WriteString(time.Now().UTC().Format(http.TimeFormat))
+	w.WriteString("\r\nContent-Length: ")
+	w.WriteString(strconv.Itoa(len(msg) + 1))
+	if fc.h.close {
+		w.WriteString("\r\nConnection: close")
+	}
+	w.WriteString("\r\n\r\n")
+	if !fc.headRequest {
+		w.WriteString(msg)
+		w.WriteString("\n")
+	}
+}
