@@ -423,7 +423,7 @@ func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc
 		}
 		s.metrics.forwarded.Inc()
 		b, err := s.call(ctx, v.nodes[owners[0]].Data, path, body())
-		if err != nil && unreachable(ctx, err) {
+		if err != nil && unreachable(ctx, err, fallback != nil) {
 			if fallback != nil {
 				if b, ferr := fallback(owners); ferr == nil {
 					return b, nil
@@ -438,9 +438,20 @@ func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc
 }
 
 // unreachable reports whether err says the peer did not answer: it
-// refused the connection (it crashed) or let the call time out (it hangs).
-func unreachable(ctx context.Context, err error) bool {
-	return errors.Is(err, syscall.ECONNREFUSED) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil)
+// refused the connection or closed it before the call was sent (it
+// crashed), or let the call time out (it hangs). For a read, any broken
+// connection will do: a read may run twice.
+func unreachable(ctx context.Context, err error, read bool) bool {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.Is(err, context.DeadlineExceeded):
+		return ctx.Err() == nil
+	case read:
+		var re *rpcError
+		return !errors.As(err, &re) // not an answer
+	}
+	return false
 }
 
 // awaitNewOwner waits, up to FailoverWait, until the key moves away from
