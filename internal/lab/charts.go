@@ -54,17 +54,11 @@ func (r *Report) charts() ([]chart, error) {
 		return nil, nil
 	}
 
-	p, err := bars("Latency through the router", "ms", names, []series{
-		{"p50", values(func(p *Phase) float64 { return p.Latency.P50 })},
-		{"p99", values(func(p *Phase) float64 { return p.Latency.P99 })},
-		{"p99 around the kill", values(func(p *Phase) float64 {
-			if len(p.Events) > 0 {
-				return p.Events[0].Around.Latency.P99
-			}
-			return 0
-		})},
+	p, err := bars("Latency through the router, before the events", "ms", names, []series{
+		{"p50", values(func(p *Phase) float64 { return p.Before.Latency.P50 })},
+		{"p99", values(func(p *Phase) float64 { return p.Before.Latency.P99 })},
 	})
-	if err := add("latency", "Request latency, whole run and in the seconds around the kill.", p, err); err != nil {
+	if err := add("latency", "Request latency in the steady state, from the start to the kill; the timeline below shows the events.", p, err); err != nil {
 		return nil, err
 	}
 	p, err = bars("Bytes per request", "bytes", names, []series{
@@ -191,7 +185,7 @@ func timeline(phases []*Phase) (*plot.Plot, error) {
 			return nil, err
 		}
 		l.Color = plotutil.Color(i)
-		l.Dashes = plotutil.Dashes(0)
+		l.Dashes = plotutil.Dashes(i)
 		p.Add(l)
 		p.Legend.Add(ph.Strategy.Name, l)
 	}

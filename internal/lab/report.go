@@ -152,10 +152,12 @@ func (r *Report) tables() []table {
 		return s
 	}
 	ts := []table{
-		{title: "Latency", claim: "latency", note: "Through the router, every request of every user. Around an event: from a fifth of the window before it to four fifths after.", rows: []row{
+		{title: "Latency", claim: "latency", note: "Through the router, every request of every user. Before the events: from the start to the kill. Around an event: from a fifth of the window before it to four fifths after.", rows: []row{
 			{"requests", func(p *Phase) string { return strconv.Itoa(p.Requests) }},
-			{"p50", func(p *Phase) string { return ms(p.Latency.P50) }},
-			{"p99", func(p *Phase) string { return ms(p.Latency.P99) }},
+			{"p50, whole run", func(p *Phase) string { return ms(p.Latency.P50) }},
+			{"p99, whole run", func(p *Phase) string { return ms(p.Latency.P99) }},
+			{"p50 before the events", func(p *Phase) string { return ms(p.Before.Latency.P50) }},
+			{"p99 before the events", func(p *Phase) string { return ms(p.Before.Latency.P99) }},
 			{"p50 around the kill", eventCell(0, func(e Event) string { return ms(e.Around.Latency.P50) })},
 			{"p99 around the kill", eventCell(0, func(e Event) string { return ms(e.Around.Latency.P99) })},
 			{"p50 around the join", eventCell(1, func(e Event) string { return ms(e.Around.Latency.P50) })},
