@@ -109,8 +109,8 @@ func TestReportFiles(t *testing.T) {
 	ph := &Phase{
 		Strategy: Strategies[0], Measured: true, Requests: 100, Latency: Quantiles{N: 100, P50: 1, P99: 4},
 		ClientBytes: Bytes{Request: 200, Response: 500}, BackendBytes: 900, Memory: mem(3000),
-		Events: []Event{{Name: "kill n3", At: 4, OwnedByNode: 10, SessionsThen: 30, Users: 30}, {Name: "add n4", At: 7, OwnedByNode: -1, Users: 30}},
-		Growth: []Growth{{Nodes: 2, Users: 20, Memory: mem(2000)}, {Nodes: 3, Users: 30, Memory: mem(2000)}},
+		Events:  []Event{{Name: "kill n3", At: 4, OwnedByNode: 10, SessionsThen: 30, Users: 30}, {Name: "add n4", At: 7, OwnedByNode: -1, Users: 30}},
+		Growth:  []Growth{{Nodes: 2, Users: 20, Memory: mem(2000)}, {Nodes: 3, Users: 30, Memory: mem(2000)}},
 		Seconds: []Second{{T: 0, Requests: 10, P50: 1, P99: 3}, {T: 1, Requests: 12, P50: 1, P99: 5}},
 		Samples: []Sample{{T: time.Second, Latency: time.Millisecond, Op: "login", Code: 200}},
 	}

@@ -110,6 +110,8 @@ type table struct {
 
 func mib(b float64) string {
 	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", b/(1<<30))
 	case b >= 1<<20:
 		return fmt.Sprintf("%.1f MiB", b/(1<<20))
 	case b >= 1<<10:

@@ -125,7 +125,7 @@ func Simulate(cfg SimConfig) (*SimReport, error) {
 		row.JoinTransfer = S * holders / (N + 1) * B
 		if k == 0 {
 			row.Strategy = "sticky (cluster k=0)"
-			row.Note = "a crash loses the node's sessions; a join moves sessions, lost without a hand-off"
+			row.Note = "a crash loses the node's sessions; the sessions a join moves are lost behind a plain hash-routing balancer, read through by sessionkit's hand-off"
 		}
 		rep.Rows = append(rep.Rows, row)
 	}
