@@ -137,3 +137,23 @@ func TestReportFiles(t *testing.T) {
 		t.Errorf("report.html has %d SVG charts, want 5", n)
 	}
 }
+
+// TestNotMeasured: a strategy whose server is missing is reported as not
+// measured, with the reason, and the run goes on.
+func TestNotMeasured(t *testing.T) {
+	redis, _ := ParseStrategies("redis")
+	rep, err := Run(t.Context(), Config{Binary: "/bin/false", Strategies: redis, Redis: "/nonexistent/redis-server", Growth: []int{0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Phases) != 1 || rep.Phases[0].Measured || !strings.Contains(rep.Phases[0].Reason, "redis-server not found") {
+		t.Fatalf("phases: %+v", rep.Phases)
+	}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "**redis not measured**: could not start: redis-server not found") {
+		t.Fatalf("report.md:\n%s", md.String())
+	}
+}
