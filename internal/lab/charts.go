@@ -120,6 +120,14 @@ func bars(title, unit string, names []string, ss []series) (*plot.Plot, error) {
 		p.Add(b)
 		p.Legend.Add(s.name, b)
 	}
+	// Room above the tallest bar for the legend.
+	top := 0.0
+	for _, s := range ss {
+		for _, v := range s.values {
+			top = max(top, v)
+		}
+	}
+	p.Y.Min, p.Y.Max = 0, max(1, top*1.3)
 	p.Legend.Top = true
 	p.NominalX(names...)
 	p.Add(plotter.NewGrid())

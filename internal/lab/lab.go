@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -351,9 +350,4 @@ func machine() string {
 		}
 	}
 	return s
-}
-
-// lookPath finds a program by name or path.
-func lookPath(p string) (string, error) {
-	return exec.LookPath(p)
 }

@@ -87,16 +87,30 @@ func TestQuantiles(t *testing.T) {
 	}
 }
 
-// TestWindow: a window counts the requests sent in it, its failures, and
-// each user who lost something once.
+// TestWindow: a window counts the requests sent in it and their failures;
+// a loss counts once per user, for the first event after the session was
+// last seen whole.
 func TestWindow(t *testing.T) {
+	events := []time.Duration{2 * time.Second, 4 * time.Second}
 	w := &workload{
 		samples: []Sample{{T: 1 * time.Second, Code: 200}, {T: 2 * time.Second, Code: 502}, {T: 3 * time.Second, Code: 0}, {T: 5 * time.Second, Code: 200}},
-		losses:  []loss{{t: 2 * time.Second, user: 1, session: true, items: 2}, {t: 3 * time.Second, user: 1, session: true}, {t: 3 * time.Second, user: 2, items: 1}},
+		losses: []loss{
+			{seen: 1 * time.Second, t: 2 * time.Second, user: 1, session: true, items: 2},
+			{seen: 1 * time.Second, t: 3 * time.Second, user: 1, session: true},
+			{seen: 1 * time.Second, t: 5 * time.Second, user: 2, items: 1},             // found after the join, seen before the kill
+			{seen: 3 * time.Second, t: 5 * time.Second, user: 3, session: true},        // seen whole after the kill: the join
+			{seen: 500 * time.Millisecond, t: 1 * time.Second, user: 4, session: true}, // no event: counted when found
+		},
 	}
-	win := window(w, 2*time.Second, 4*time.Second)
-	if win.Requests != 2 || win.Failed != 2 || win.LostSession != 1 || win.LostCart != 1 || win.LostItems != 3 {
-		t.Fatalf("window: %+v", win)
+	kill := window(w, 2*time.Second, 4*time.Second, events)
+	if kill.Requests != 2 || kill.Failed != 2 || kill.LostSession != 1 || kill.LostCart != 1 || kill.LostItems != 3 {
+		t.Fatalf("kill: %+v", kill)
+	}
+	if join := window(w, 4*time.Second, 6*time.Second, events); join.LostSession != 1 || join.LostCart != 0 || join.Requests != 1 {
+		t.Fatalf("join: %+v", join)
+	}
+	if before := window(w, 0, 2*time.Second, events); before.LostSession != 1 || before.Requests != 1 {
+		t.Fatalf("before the events: %+v", before)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,7 +63,7 @@ func startCluster(ctx context.Context, cfg Config, st Strategy, n int) (*cluster
 
 // startRedis starts a redis-server without persistence on a free port.
 func (c *cluster) startRedis(ctx context.Context, program string) error {
-	bin, err := lookPath(program)
+	bin, err := exec.LookPath(program)
 	if err != nil {
 		return fmt.Errorf("redis-server not found (%v): install it (Debian: apt-get install redis-server)", err)
 	}
@@ -343,8 +344,12 @@ func mainRun(ctx context.Context, cfg Config, c *cluster, ph *Phase, pr *progres
 		}
 	}
 	ph.Requests, ph.Latency = len(w.samples), quantiles(lat)
+	var events []time.Duration
+	for _, m := range ph.timeline {
+		events = append(events, m.at)
+	}
 	if reqs := b.reqs - a.reqs; reqs > 0 && b.t > 0 {
-		ph.Steady = window(w, a.t, b.t)
+		ph.Steady = window(w, a.t, b.t, events)
 		ph.ClientBytes = Bytes{Request: float64(b.cw-a.cw) / float64(reqs), Response: float64(b.cr-a.cr) / float64(reqs)}
 		// The router's writes less what it wrote to the clients are its
 		// writes to the nodes.
@@ -354,24 +359,24 @@ func mainRun(ctx context.Context, cfg Config, c *cluster, ph *Phase, pr *progres
 	} else {
 		problem("no steady window: the run ended before its first event")
 	}
-	ph.Before = window(w, 0, min(killAt, end))
+	ph.Before = window(w, 0, min(killAt, end), events)
 	around := max(time.Second, min(5*time.Second, D/6))
 	if killAt > 0 {
-		kill.Around = window(w, killAt-around/5, killAt+around*4/5)
-		kill.Until = window(w, killAt, cmp(addAt, end))
+		kill.Around = window(w, killAt-around/5, killAt+around*4/5, events)
+		kill.Until = window(w, killAt, orDefault(addAt, end), events)
 		ph.Events = append(ph.Events, kill)
 	}
 	if addAt > 0 {
-		add.Around = window(w, addAt-around/5, addAt+around*4/5)
-		add.Until = window(w, addAt, end)
+		add.Around = window(w, addAt-around/5, addAt+around*4/5, events)
+		add.Until = window(w, addAt, end, events)
 		ph.Events = append(ph.Events, add)
 	}
 	ph.Seconds = perSecond(w.samples, end)
 	ph.Problems = append(ph.Problems, probs...)
 }
 
-// cmp returns t, or def when t is 0.
-func cmp(t, def time.Duration) time.Duration {
+// orDefault returns t, or def when t is 0.
+func orDefault(t, def time.Duration) time.Duration {
 	if t == 0 {
 		return def
 	}
@@ -384,7 +389,7 @@ func backendMethod(st Strategy) string {
 	base := "bytes written by the router and the nodes (wchar in /proc/PID/io), less the router's writes to the clients"
 	switch st.Demo {
 	case "redis":
-		return base + ", plus redis-server's writes: router to node, node to Redis and back, gossip-free"
+		return base + ", plus redis-server's writes: router to node, node to Redis and back"
 	case "sql":
 		return base + ": router to node, and the nodes' writes to the SQLite file and its WAL (reads of the file not counted)"
 	case "cookie":
@@ -393,8 +398,12 @@ func backendMethod(st Strategy) string {
 	return base + ": router to node, replication and gossip between nodes"
 }
 
-// window summarizes the requests sent and the losses found in [from, to).
-func window(w *workload, from, to time.Duration) Window {
+// window summarizes the requests sent in [from, to) and the losses
+// caused then. A loss is caused by the first event (at the times events)
+// between the last time the user's session was seen whole and the time
+// the loss was found; a loss with no event in between is counted when it
+// was found.
+func window(w *workload, from, to time.Duration, events []time.Duration) Window {
 	win := Window{From: secs(from), To: secs(to)}
 	var lat []time.Duration
 	for _, s := range w.samples {
@@ -410,7 +419,14 @@ func window(w *workload, from, to time.Duration) Window {
 	win.Latency = quantiles(lat)
 	sessions, carts := map[int]bool{}, map[int]bool{}
 	for _, l := range w.losses {
-		if l.t < from || l.t >= to {
+		at := l.t
+		for _, e := range events {
+			if l.seen <= e && e <= l.t {
+				at = e
+				break
+			}
+		}
+		if at < from || at >= to {
 			continue
 		}
 		if l.session {

@@ -176,7 +176,7 @@ func (r *Report) tables() []table {
 			{"RSS per node", func(p *Phase) string { return mib(p.Memory.MeanNodeRSS()) }},
 			{"RSS of the router", func(p *Phase) string { return mib(float64(p.Memory.RSS["router"])) }},
 		}},
-		{title: "Sessions lost and failed requests", claim: "loss", note: "Users who found their session gone (logged out) or cart items missing, from the event to the next one (or the end), and the requests that failed (no answer or not 2xx).", rows: []row{
+		{title: "Sessions lost and failed requests", claim: "loss", note: "Users who found their session gone (logged out) or cart items missing, at each event: a loss counts for the first event after the session was last seen whole. Failed requests: no answer or not 2xx.", rows: []row{
 			{"users who lost their session, steady state", func(p *Phase) string { return strconv.Itoa(p.Before.LostSession) }},
 			{"failed requests, steady state", func(p *Phase) string { return strconv.Itoa(p.Before.Failed) }},
 			{"users who lost their session at the kill", eventCell(0, lost)},

@@ -61,7 +61,8 @@ func (w *wire) transport(conns int) *http.Transport {
 
 // loss is a user finding their session or cart items gone.
 type loss struct {
-	t       time.Duration
+	seen    time.Duration // the session was last seen whole by a request sent then
+	t       time.Duration // the request that found the loss was answered then
 	user    int
 	session bool // the session; else cart items
 	items   int
@@ -120,7 +121,9 @@ type user struct {
 	rng      *rand.Rand
 	loggedIn bool
 	cart     []string
-	next     int // next item number
+	next     int           // next item number
+	sent     time.Duration // when the last request was sent
+	seen     time.Duration // when a request last sent found the session whole
 	samples  []Sample
 	losses   []loss
 }
@@ -207,7 +210,7 @@ func (u *user) loop(ctx context.Context) {
 	for ctx.Err() == nil {
 		if !u.loggedIn {
 			if v, ok := u.do(ctx, "login", "POST", "/api/login", fmt.Sprintf(`{"user":%q}`, u.name)); ok && v.User == u.name {
-				u.loggedIn, u.cart = true, nil
+				u.loggedIn, u.cart, u.seen = true, nil, u.sent
 			}
 			if !u.pause(ctx) {
 				return
@@ -262,7 +265,7 @@ func (u *user) browse(ctx context.Context) {
 func (u *user) check(v view, delta int) bool {
 	t := time.Since(u.w.start)
 	if v.User != u.name {
-		u.losses = append(u.losses, loss{t: t, user: u.id, session: true, items: len(u.cart)})
+		u.losses = append(u.losses, loss{seen: u.seen, t: t, user: u.id, session: true, items: len(u.cart)})
 		u.loggedIn, u.cart = false, nil
 		return false
 	}
@@ -271,7 +274,7 @@ func (u *user) check(v view, delta int) bool {
 		want = 0
 	}
 	if len(v.Cart) < want {
-		u.losses = append(u.losses, loss{t: t, user: u.id, items: want - len(v.Cart)})
+		u.losses = append(u.losses, loss{seen: u.seen, t: t, user: u.id, items: want - len(v.Cart)})
 		// The cart the server holds is the cart from now on.
 		u.cart = slices.Clone(v.Cart)
 		if delta > 0 && len(u.cart) > 0 {
@@ -279,6 +282,7 @@ func (u *user) check(v view, delta int) bool {
 		}
 		return delta > 0
 	}
+	u.seen = u.sent
 	return true
 }
 
@@ -293,6 +297,7 @@ func (u *user) do(ctx context.Context, op, method, path, body string) (v view, o
 		req.Header.Set("Content-Type", "application/json")
 	}
 	t0 := time.Now()
+	u.sent = t0.Sub(u.w.start)
 	resp, err := u.client.Do(req)
 	code := 0
 	if err == nil {
