@@ -359,8 +359,10 @@ func mainRun(ctx context.Context, cfg Config, c *cluster, ph *Phase, pr *progres
 	} else {
 		problem("no steady window: the run ended before its first event")
 	}
-	ph.Before = window(w, 0, min(killAt, end), events)
+	// The steady state ends where the seconds around the kill begin, so
+	// that requests in flight at the kill count only there.
 	around := max(time.Second, min(5*time.Second, D/6))
+	ph.Before = window(w, 0, min(killAt-around/5, end), events)
 	if killAt > 0 {
 		kill.Around = window(w, killAt-around/5, killAt+around*4/5, events)
 		kill.Until = window(w, killAt, orDefault(addAt, end), events)

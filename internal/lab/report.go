@@ -154,7 +154,7 @@ func (r *Report) tables() []table {
 		return s
 	}
 	ts := []table{
-		{title: "Latency", claim: "latency", note: "Through the router, every request of every user. Before the events: from the start to the kill. Around an event: from a fifth of the window before it to four fifths after.", rows: []row{
+		{title: "Latency", claim: "latency", note: "Through the router, every request of every user. Before the events: from the start to the seconds around the kill. Around an event: from a fifth of the window before it to four fifths after.", rows: []row{
 			{"requests", func(p *Phase) string { return strconv.Itoa(p.Requests) }},
 			{"p50, whole run", func(p *Phase) string { return ms(p.Latency.P50) }},
 			{"p99, whole run", func(p *Phase) string { return ms(p.Latency.P99) }},
@@ -176,7 +176,7 @@ func (r *Report) tables() []table {
 			{"RSS per node", func(p *Phase) string { return mib(p.Memory.MeanNodeRSS()) }},
 			{"RSS of the router", func(p *Phase) string { return mib(float64(p.Memory.RSS["router"])) }},
 		}},
-		{title: "Sessions lost and failed requests", claim: "loss", note: "Users who found their session gone (logged out) or cart items missing, at each event: a loss counts for the first event after the session was last seen whole. Failed requests: no answer or not 2xx.", rows: []row{
+		{title: "Sessions lost and failed requests", claim: "loss", note: "Users who found their session gone (logged out) or cart items missing, at each event: a loss counts for the first event after the session was last seen whole. Failed requests: no answer or not 2xx (a checkout of a cart that was lost with its session answers 400). The steady state ends where the seconds around the kill begin.", rows: []row{
 			{"users who lost their session, steady state", func(p *Phase) string { return strconv.Itoa(p.Before.LostSession) }},
 			{"failed requests, steady state", func(p *Phase) string { return strconv.Itoa(p.Before.Failed) }},
 			{"users who lost their session at the kill", eventCell(0, lost)},
