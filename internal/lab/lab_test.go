@@ -171,3 +171,25 @@ func TestNotMeasured(t *testing.T) {
 		t.Fatalf("report.md:\n%s", md.String())
 	}
 }
+
+// TestCheck: a user notices a lost session and lost cart items, but not
+// an empty cart after a checkout whose answer was lost.
+func TestCheck(t *testing.T) {
+	w := &workload{start: time.Now()}
+	u := &user{w: w, name: "ada", loggedIn: true, cart: []string{"a", "b"}}
+	if !u.check(view{User: "ada", Cart: []string{"a", "b", "c"}}, 1) || len(u.losses) != 0 {
+		t.Fatalf("an added item: losses %v", u.losses)
+	}
+	u.cart = []string{"a", "b", "c"}
+	u.unsure = true
+	if !u.check(view{User: "ada", Cart: []string{}}, 0) || len(u.losses) != 0 || len(u.cart) != 0 {
+		t.Fatalf("a checkout that went through unanswered: losses %v, cart %v", u.losses, u.cart)
+	}
+	u.cart = []string{"a", "b"}
+	if u.check(view{User: "ada", Cart: []string{"a"}}, 0); len(u.losses) != 1 || u.losses[0].items != 1 || u.losses[0].session {
+		t.Fatalf("a lost item: losses %v", u.losses)
+	}
+	if u.check(view{User: "", Cart: []string{}}, 0) || len(u.losses) != 2 || !u.losses[1].session || u.loggedIn {
+		t.Fatalf("a lost session: losses %v", u.losses)
+	}
+}

@@ -124,6 +124,7 @@ type user struct {
 	next     int           // next item number
 	sent     time.Duration // when the last request was sent
 	seen     time.Duration // when a request last sent found the session whole
+	unsure   bool          // a checkout got no answer: an empty cart is no loss
 	samples  []Sample
 	losses   []loss
 }
@@ -242,8 +243,13 @@ func (u *user) loop(ctx context.Context) {
 				return
 			}
 			if u.loggedIn && len(u.cart) > 0 {
-				if v, ok := u.do(ctx, "checkout", "POST", "/api/checkout", ""); ok && u.check(v, -len(u.cart)) {
+				v, ok := u.do(ctx, "checkout", "POST", "/api/checkout", "")
+				switch {
+				case ok && u.check(v, -len(u.cart)):
 					u.cart = nil
+				case !ok:
+					// No answer: the order may have gone through.
+					u.unsure = true
 				}
 				if !u.pause(ctx) {
 					return
@@ -266,9 +272,13 @@ func (u *user) check(v view, delta int) bool {
 	t := time.Since(u.w.start)
 	if v.User != u.name {
 		u.losses = append(u.losses, loss{seen: u.seen, t: t, user: u.id, session: true, items: len(u.cart)})
-		u.loggedIn, u.cart = false, nil
+		u.loggedIn, u.cart, u.unsure = false, nil, false
 		return false
 	}
+	if u.unsure && len(v.Cart) == 0 && delta == 0 {
+		u.cart = nil // the checkout went through; its answer was lost
+	}
+	u.unsure = false
 	want := len(u.cart) + delta
 	if delta < 0 {
 		want = 0
