@@ -21,6 +21,7 @@ Usage:
   sessionkit demo [flags]   run the demo shop (open the printed URL)
   sessionkit node [flags]   run one shop node
   sessionkit router [flags] run the session-aware router in front of nodes
+  sessionkit lab [flags]    measure the strategies side by side; write a report with charts
   sessionkit ring simulate  placement, balance and disruption at any size, in one process
   sessionkit help           this text
 
@@ -43,6 +44,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDemo(ctx, rest, stdout, stderr)
 	case "router":
 		err = runRouter(ctx, rest, stdout, stderr)
+	case "lab":
+		err = runLab(ctx, rest, stdout, stderr)
 	case "ring":
 		if len(rest) == 0 || rest[0] != "simulate" {
 			fmt.Fprintln(stderr, "usage: sessionkit ring simulate [flags]")

@@ -250,18 +250,38 @@ func (d *Demo) startNode(n *node) error {
 	}
 	args = append(args, "--store", "cluster", "--backups", d.cfg.Backups,
 		"--gossip", fmt.Sprintf("127.0.0.1:%d", n.gossip), "--data", fmt.Sprintf("127.0.0.1:%d", n.data), "--cluster-key", d.key)
-	if seed := fmt.Sprintf("127.0.0.1:%d", n.gossip); seed != d.seed {
-		args = append(args, "--join", d.seed)
-	} else if len(d.order) > 1 {
-		// The seed itself restarting: join through any other node.
-		for _, other := range d.order {
-			if o := d.nodes[other]; o != n && o.p != nil {
-				args = append(args, "--join", fmt.Sprintf("127.0.0.1:%d", o.gossip))
-				break
-			}
-		}
+	if join := d.joinList(n); join != "" {
+		args = append(args, "--join", join)
 	}
 	return d.run(n, args)
+}
+
+// joinList returns the gossip addresses a starting node joins through:
+// the seed, and every other node that is running, so that a node added
+// after the seed was killed still finds the cluster. It is empty for the
+// first node.
+func (d *Demo) joinList(n *node) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var addrs []string
+	if seed := fmt.Sprintf("127.0.0.1:%d", n.gossip); seed != d.seed {
+		addrs = append(addrs, d.seed)
+	}
+	for _, name := range d.order {
+		o := d.nodes[name]
+		if o == n || o.p == nil {
+			continue
+		}
+		select {
+		case <-o.p.Done():
+			continue
+		default:
+		}
+		if a := fmt.Sprintf("127.0.0.1:%d", o.gossip); a != d.seed {
+			addrs = append(addrs, a)
+		}
+	}
+	return strings.Join(addrs, ",")
 }
 
 // run starts a node's process and waits for its banner.
@@ -564,4 +584,27 @@ func (d *Demo) adminHandler() http.Handler {
 		fmt.Fprintln(w, "]")
 	}))
 	return mux
+}
+
+// RouterPid returns the router's process ID.
+func (d *Demo) RouterPid() int { return d.router.Pid() }
+
+// NodeAdmin returns a node's cluster store admin API and its bearer
+// token; both are empty for strategies without the cluster store.
+func (d *Demo) NodeAdmin(name string) (url, token string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n := d.nodes[name]; n != nil {
+		return n.admin, n.token
+	}
+	return "", ""
+}
+
+// SQLiteFile returns the SQLite file the sql strategy's nodes share, or
+// "" for other strategies and PostgreSQL.
+func (d *Demo) SQLiteFile() string {
+	if d.cfg.Strategy != "sql" || d.cfg.Postgres != "" {
+		return ""
+	}
+	return filepath.Join(d.dir, "sessions.db")
 }
