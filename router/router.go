@@ -38,6 +38,7 @@ type Router struct {
 
 	mu   sync.Mutex // serializes member changes
 	view atomic.Pointer[view]
+	turn atomic.Uint32 // where the search for the least-loaded backend starts
 
 	stop chan struct{}
 	done chan struct{}
@@ -252,9 +253,12 @@ func (rt *Router) prefer(v *view, key []byte, kind keyKind, prefs []*backend, na
 	}
 	if kind == keyNone {
 		// No affinity to keep: the least-loaded usable backend, whose
-		// minted token then keeps the client there.
+		// minted token then keeps the client there; among equally loaded
+		// ones (an idle cluster), each in turn.
 		var best *backend
-		for _, b := range v.list {
+		start := int(rt.turn.Add(1))
+		for i := range v.list {
+			b := v.list[(start+i)%len(v.list)]
 			if b.usable(true) && (best == nil || b.inflight.Load() < best.inflight.Load()) {
 				best = b
 			}
