@@ -470,7 +470,7 @@ func (s *Store) awaitNewOwner(ctx context.Context, h [32]byte, dead string) bool
 
 // write applies a change here, as the key's owner, and replicates it. A
 // write that a backup refused (this node no longer owns the key) is
-// undone here, so that the owner's own version of it never meets it.
+// dropped here, so that the owner's own version never meets it.
 func (s *Store) write(ctx context.Context, h [32]byte, backups []string, apply func() (message, error)) error {
 	m, err := apply()
 	if err != nil {
@@ -479,7 +479,7 @@ func (s *Store) write(ctx context.Context, h [32]byte, backups []string, apply f
 	m.write = true
 	err = s.replicate(ctx, m, backups)
 	if errors.Is(err, errNotOwner) {
-		s.table.forget(h, m.version)
+		s.table.drop(h, m.version)
 	}
 	return err
 }

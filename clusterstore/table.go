@@ -313,10 +313,10 @@ func (t *table) full(h [32]byte) (message, bool) {
 	return message{}, false
 }
 
-// forget undoes a write of the given version that a backup refused: the
-// record or tombstone it left goes, and the key's owner's copy will
-// come in its place.
-func (t *table) forget(h [32]byte, version uint64) {
+// drop forgets the record or tombstone of the given version: a copy the
+// node neither owns nor backs up any more, or a write a backup refused
+// (the key's owner's version will come in its place).
+func (t *table) drop(h [32]byte, version uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if r := t.recs[h]; r != nil && r.version == version {
@@ -325,16 +325,6 @@ func (t *table) forget(h [32]byte, version uint64) {
 	}
 	if ts, ok := t.tombs[h]; ok && ts.version == version {
 		delete(t.tombs, h)
-	}
-}
-
-// drop forgets a record the node neither owns nor backs up any more.
-func (t *table) drop(h [32]byte, version uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if r := t.recs[h]; r != nil && r.version == version {
-		delete(t.recs, h)
-		t.unindex(h, r)
 	}
 }
 
