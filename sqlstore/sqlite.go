@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
 	sqlite "modernc.org/sqlite"
@@ -42,7 +43,7 @@ func OpenSQLite(ctx context.Context, path string, cfg Config) (*Store, error) {
 	}
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
-	d := &sqliteDB{db: db}
+	d := &sqliteDB{db: db, busyTimeout: cfg.BusyTimeout}
 	d.sqlQuerier = sqlQuerier{q: db, wmu: &d.wmu}
 	s, err := open(ctx, d, cfg)
 	if err != nil {
@@ -57,7 +58,8 @@ func OpenSQLite(ctx context.Context, path string, cfg Config) (*Store, error) {
 // sqliteDB is the SQLite dialect.
 type sqliteDB struct {
 	sqlQuerier
-	db *sql.DB
+	db          *sql.DB
+	busyTimeout time.Duration
 	// wmu lets one write of this process at a time ask for the file's
 	// write lock, so that the process's own writers queue here, in
 	// order, instead of polling the lock through the busy handler.
@@ -101,9 +103,28 @@ func (*sqliteDB) busy(err error) bool {
 
 func (d *sqliteDB) close() { d.db.Close() }
 
+// migrationTx runs fn in one IMMEDIATE transaction. Processes opening a
+// fresh file together race to switch it to WAL, and SQLite answers the
+// losers SQLITE_BUSY at once, without waiting in its busy handler; so a
+// busy answer is retried here, with backoff, for up to the busy timeout.
 func (d *sqliteDB) migrationTx(ctx context.Context, fn func(querier) error) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
+	deadline := time.Now().Add(d.busyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		err := d.tryTx(ctx, fn)
+		if err == nil || !d.busy(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (d *sqliteDB) tryTx(ctx context.Context, fn func(querier) error) error {
 	tx, err := d.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock at once
 	if err != nil {
 		return err
