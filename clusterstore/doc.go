@@ -27,19 +27,25 @@
 // answered from the backup, and writes wait (up to Config.FailoverWait) for
 // the new owner rather than fail.
 //
-// Membership changes are fenced. Each node keeps its view as a
-// vector of the members' states that merges the same way on every node,
-// and every data plane call carries its digest: nodes whose views differ
-// merge them before the call runs, a node forwards a call for a key it
-// does not own, and a backup refuses a replicated write from a node that
-// does not own the key. A node serves a key only while it holds its lease,
-// an exchange of views with the key's backup that agreed less than
-// Config.Lease ago, so a paused or cut-off node stops before the others
-// take over. A node that joins, returns after being declared dead, or was
-// paused longer than failure detection warms: it pulls the copies of its
-// keys from every node and, until done, reconciles each key it serves by
-// version with its other holders. Drain (and Close) takes a node off the
-// ring and hands its sessions over before it leaves.
+// Membership changes are fenced. Each node keeps its view as a vector of
+// the members' states that merges the same way on every node, and every
+// data plane call carries its digest: nodes whose views differ merge them
+// before the call runs, a node forwards a call for a key it does not own,
+// and a backup refuses a replicated write from a node that does not own
+// the key; the writer undoes it and retries it at the owner. No copy of a
+// write leaves a node before its backups acknowledged or refused it, and
+// a new owner's first write to a key jumps its version past a former
+// owner's. The fence is the backups' check: with AckNone or with 0
+// backups, a write that races a change of owner may be lost. A node serves
+// a key only while it holds its lease, an exchange of views with the key's
+// backup that agreed less than Config.Lease ago, so a paused or cut-off
+// node stops before the others take over. A node that joins, returns after
+// being declared dead, or was paused longer than failure detection warms:
+// it pulls the copies of its keys from every node and, until done,
+// reconciles each key it serves by version with its other holders. While
+// the owner does not answer, reads are served by a warm backup only. Drain
+// (and Close) takes a node off the ring and hands its sessions over before
+// it leaves.
 //
 // Security: gossip is encrypted and authenticated with a key derived from
 // the cluster key (Config.Key), and the data plane's certificate is derived

@@ -52,10 +52,11 @@ func (s *Store) learn(o vector) bool {
 	if !changed {
 		return false
 	}
-	if me, ok := vec[s.cfg.Name]; ok && me.Dead && me.Boot == s.boot {
+	if me, ok := vec[s.cfg.Name]; ok && me.Dead && me.Boot == s.boot && me.Epoch >= s.refuted {
 		// The others declared this node dead: it may have missed
 		// writes to its keys. Say it is alive, at a higher epoch, and
-		// catch up before serving them again.
+		// catch up before serving them again; once per death.
+		s.refuted = me.Epoch + 1
 		s.cfg.Logger.Warn("clusterstore: the cluster declared this node dead; coming back")
 		s.startWarming()
 		if m := s.members.Load(); m != nil {
@@ -152,7 +153,9 @@ func (s *Store) renewLeases() {
 			s.cfg.Logger.Warn("clusterstore: this node was paused longer than failure detection; catching up", "pause", gap.Round(time.Millisecond))
 			s.startWarming()
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Lease)
+		// A peer that hangs holds a round up for half a lease at most,
+		// so the others' leases are renewed in time.
+		ctx, cancel := context.WithTimeout(s.life, s.cfg.Lease/2)
 		s.exchangeAll(ctx)
 		cancel()
 	}
@@ -199,7 +202,7 @@ func (s *Store) awaitLease(ctx context.Context, h [32]byte) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.stop:
-			return unavailable(errors.New("clusterstore: closed"))
+			return errClosed
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -208,9 +211,11 @@ func (s *Store) awaitLease(ctx context.Context, h [32]byte) error {
 // startWarming marks this node as missing writes to its keys and starts
 // pulling them.
 func (s *Store) startWarming() {
+	s.warmMu.Lock()
 	s.warmGen.Add(1)
 	s.warm.Store(false)
 	s.metrics.warm.Set(0)
+	s.warmMu.Unlock()
 	select {
 	case s.rewarm <- struct{}{}:
 	default:
@@ -243,7 +248,7 @@ func (s *Store) warming() {
 				if name == s.cfg.Name || done[name] {
 					continue
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				ctx, cancel := context.WithTimeout(s.life, time.Minute)
 				n, err := s.pull(ctx, m.Data)
 				cancel()
 				pulled += n
@@ -263,11 +268,13 @@ func (s *Store) warming() {
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
+		s.warmMu.Lock()
 		if s.warmGen.Load() == gen {
 			s.warm.Store(true)
 			s.metrics.warm.Set(1)
 			s.cfg.Logger.Info("clusterstore: warm", "pulled", pulled, "from", len(done), "took", time.Since(start).Round(time.Millisecond))
 		}
+		s.warmMu.Unlock()
 	}
 }
 
@@ -324,6 +331,7 @@ func (s *Store) servePull(w http.ResponseWriter, node string) {
 	f, _ := w.(http.Flusher)
 	var buf enc
 	sent := 0
+	s.settle()
 	for h := range s.table.hashes() {
 		owners, _ := s.owners(h)
 		if !slices.Contains(owners, node) {
@@ -355,16 +363,7 @@ func (s *Store) reconcile(ctx context.Context, h [32]byte, v *view) {
 		return
 	}
 	holders := v.holders(h)
-	for _, name := range holders[:min(len(holders), s.copies()+2)] {
-		if name == s.cfg.Name {
-			continue
-		}
-		if m, ok, err := s.copyAt(ctx, name, h); err == nil && ok {
-			m.write = false
-			s.table.apply(m)
-			s.metrics.readThrough.Inc()
-		}
-	}
+	s.gather(ctx, h, holders[:min(len(holders), s.copies()+2)])
 }
 
 // Headers of the data plane.
@@ -388,3 +387,6 @@ func hopsOf(ctx context.Context) int {
 // errViewsDiffer is returned when a call was refused for a differing view
 // more often than one change of membership explains.
 var errViewsDiffer = unavailable(errors.New("clusterstore: the nodes' views keep changing"))
+
+// errWarming answers a read that needs a warm node's copy.
+var errWarming = unavailable(errors.New("clusterstore: the node is warming"))

@@ -50,7 +50,7 @@ func (p *peer) send(m message, done chan error) {
 		p.s.metrics.queue.Inc()
 	case <-p.stop:
 		if done != nil {
-			done <- errors.New("clusterstore: closed")
+			done <- errClosed
 		}
 	default:
 		p.s.metrics.dropped.Inc() // the peer is far behind: it will fetch full state on the next gap
@@ -67,6 +67,7 @@ func (p *peer) run() {
 		batch = batch[:0]
 		select {
 		case <-p.stop:
+			p.closed()
 			return
 		case o := <-p.q:
 			batch = append(batch, o)
@@ -91,6 +92,21 @@ func (p *peer) run() {
 			} else {
 				o.done <- err
 			}
+		}
+	}
+}
+
+// closed answers whoever waits on a message still queued at close.
+func (p *peer) closed() {
+	for {
+		select {
+		case o := <-p.q:
+			p.s.metrics.queue.Dec()
+			if o.done != nil {
+				o.done <- errClosed
+			}
+		default:
+			return
 		}
 	}
 }
@@ -219,6 +235,7 @@ func (s *Store) rebalance(prev *view) *view {
 		return v
 	}
 	promoted, pushed, released := 0, 0, 0
+	s.settle()
 	for h, version := range s.table.hashes() {
 		owners, _ := s.owners(h)
 		if len(owners) == 0 {

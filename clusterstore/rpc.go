@@ -88,7 +88,15 @@ func (s *Store) rpcHandler() http.Handler {
 		return encodeRecord(r), nil
 	})
 	handle("/rpc/copy", func(ctx context.Context, d *dec, _ string) (enc, error) {
-		m, ok := s.table.full(d.h())
+		h, warm := d.h(), d.flag()
+		if d.err != nil {
+			return nil, d.err
+		}
+		if warm && !s.warm.Load() {
+			return nil, errWarming
+		}
+		s.settle()
+		m, ok := s.table.full(h)
 		if !ok {
 			return nil, sessionkit.ErrNotFound
 		}

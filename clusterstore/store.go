@@ -119,8 +119,16 @@ type Store struct {
 	leases  map[string]time.Time // node -> start of the last exchange that agreed on the view
 	round   time.Time            // start of the last round of exchanges
 
+	// writing is held shared by each operation at this node as a key's
+	// owner, until its write is acknowledged or undone; settle takes it
+	// whole before a copy leaves the node, so that no write whose fate
+	// is open is ever copied (a refused one must not outlive its undo).
+	writing sync.RWMutex
+
+	warmMu  sync.Mutex   // orders warm's changes with warmGen's
 	warm    atomic.Bool  // this node holds the newest copy of every key it owns
 	warmGen atomic.Int64 // raised each time warming (re)starts
+	refuted uint64       // the epoch of the last death of this node it refuted; under viewMu
 
 	peersMu sync.Mutex
 	peers   map[string]*peer // by data address
@@ -131,6 +139,8 @@ type Store struct {
 	rewarm  chan struct{}
 	renewal chan struct{}
 	stop    chan struct{}
+	life    context.Context // cancelled by Close, with stop
+	end     context.CancelFunc
 	wg      sync.WaitGroup
 	closing sync.Once
 }
@@ -195,6 +205,7 @@ func New(cfg Config) (*Store, error) {
 		metrics: newMetrics(cfg.Registry), peers: map[string]*peer{}, leases: map[string]time.Time{}, round: time.Now(),
 		resync: make(chan struct{}, 1), rewarm: make(chan struct{}, 1), renewal: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
+	s.life, s.end = context.WithCancel(context.Background())
 	s.minter = placement.NewMinter(cfg.Name, func() *ring.Ring { return s.view.Load().ring })
 	s.view.Store(&view{vec: vector{}, nodes: map[string]Member{}})
 	// A node that joins others owns keys whose sessions are elsewhere
@@ -239,6 +250,7 @@ func (s *Store) Close() error {
 			m.Leave(300 * time.Millisecond)
 		}
 		close(s.stop)
+		s.end()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		s.srv.Shutdown(ctx)
@@ -259,23 +271,22 @@ func (s *Store) Close() error {
 // hands every session it holds to the nodes that hold it from then on,
 // waiting (bounded by ctx) for their acks. A graceful leave loses no
 // session, even with no backups. The node still answers reads of its
-// copies and forwards requests until Close. Close drains first; Drain may
-// be called more than once.
+// copies and forwards requests until Close. Close drains first. Drain
+// may be called more than once: each call hands every session over
+// again, so a drain cut short by its ctx can be finished.
 func (s *Store) Drain(ctx context.Context) error {
-	var err error
+	m := s.members.Load()
+	if m == nil {
+		return nil
+	}
 	s.draining.Do(func() {
-		m := s.members.Load()
-		if m == nil {
-			return
-		}
-		if err = m.update(func(self *Member) { self.Draining = true }); err != nil {
+		if err := m.update(func(self *Member) { self.Draining = true }); err != nil {
 			s.cfg.Logger.Warn("clusterstore: gossiping the drain", "err", err)
 		}
 		s.learn(m.vector())
-		s.exchangeAll(ctx)
-		err = s.handOff(ctx)
 	})
-	return err
+	s.exchangeAll(ctx)
+	return s.handOff(ctx)
 }
 
 // handOff gives every session this node holds to the nodes that hold it
@@ -286,6 +297,7 @@ func (s *Store) handOff(ctx context.Context) error {
 		return nil
 	}
 	var pending []chan error
+	s.settle()
 	for h := range s.table.hashes() {
 		m, ok := s.table.full(h)
 		if !ok {
@@ -372,6 +384,8 @@ var (
 	// errMoved: the key moved to another node while an operation that
 	// cannot be forwarded was starting.
 	errMoved = errors.New("clusterstore: the key moved to another node")
+	// errClosed: the store was closed.
+	errClosed = unavailable(errors.New("clusterstore: closed"))
 )
 
 // maxAttempts bounds how often one operation follows a key that moves.
@@ -405,9 +419,9 @@ func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc
 			}
 			attempt++
 			s.reconcile(ctx, h, v)
-			out, err := local(owners[1:])
+			out, err := s.locally(local, owners[1:])
 			if errors.Is(err, sessionkit.ErrNotFound) && s.adopt(ctx, h, v) {
-				out, err = local(owners[1:])
+				out, err = s.locally(local, owners[1:])
 			}
 			if errors.Is(err, errNotOwner) && attempt < maxAttempts {
 				continue
@@ -435,6 +449,20 @@ func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc
 		}
 		return b, classify(err)
 	}
+}
+
+// locally runs an operation here, as the key's owner.
+func (s *Store) locally(local func(backups []string) (enc, error), backups []string) (enc, error) {
+	s.writing.RLock()
+	defer s.writing.RUnlock()
+	return local(backups)
+}
+
+// settle waits for the writes in flight at this node as an owner to be
+// acknowledged or undone.
+func (s *Store) settle() {
+	s.writing.Lock()
+	s.writing.Unlock()
 }
 
 // unreachable reports whether err says the peer did not answer: it
@@ -470,8 +498,8 @@ func (s *Store) awaitNewOwner(ctx context.Context, h [32]byte, dead string) bool
 
 // write applies a change here, as the key's owner, and replicates it. A
 // write that a backup refused (this node no longer owns the key) is
-// dropped here, so that the owner's own version never meets it.
-func (s *Store) write(ctx context.Context, h [32]byte, backups []string, apply func() (message, error)) error {
+// undone here, and the caller retries it at the new owner.
+func (s *Store) write(ctx context.Context, backups []string, apply func() (message, error)) error {
 	m, err := apply()
 	if err != nil {
 		return err
@@ -479,7 +507,7 @@ func (s *Store) write(ctx context.Context, h [32]byte, backups []string, apply f
 	m.write = true
 	err = s.replicate(ctx, m, backups)
 	if errors.Is(err, errNotOwner) {
-		s.table.drop(h, m.version)
+		s.table.undo(m)
 	}
 	return err
 }
@@ -520,10 +548,15 @@ func (s *Store) load(ctx context.Context, h [32]byte) (*record, error) {
 		}
 		return encodeRecord(r), nil
 	}, func(owners []string) ([]byte, error) {
-		// The owner does not answer: a backup's copy holds every
-		// acknowledged write.
-		for _, name := range owners[1:] {
-			if m, ok, err := s.copyAt(ctx, name, h); err == nil {
+		// The owner does not answer. A warm backup's copy holds every
+		// acknowledged write: the first backup's, or with AckAll any
+		// backup's. A warming backup's answer proves nothing.
+		backups := owners[1:]
+		if s.cfg.Ack != AckAll {
+			backups = backups[:min(1, len(backups))]
+		}
+		for _, name := range backups {
+			if m, ok, err := s.copyAt(ctx, name, h, true); err == nil {
 				s.metrics.backupReads.Inc()
 				if !ok || m.kind != kindFull {
 					return nil, sessionkit.ErrNotFound
@@ -531,7 +564,7 @@ func (s *Store) load(ctx context.Context, h [32]byte) (*record, error) {
 				return encodeRecord(&record{version: m.version, meta: m.meta, values: m.values}), nil
 			}
 		}
-		return nil, errors.New("no backup answered")
+		return nil, errors.New("no warm backup answered")
 	})
 	if errors.Is(err, sessionkit.ErrNotFound) {
 		return nil, err
@@ -542,9 +575,13 @@ func (s *Store) load(ctx context.Context, h [32]byte) (*record, error) {
 	return decodeRecord(b)
 }
 
-// copyAt returns the copy (record or tombstone) that a node holds.
-func (s *Store) copyAt(ctx context.Context, name string, h [32]byte) (message, bool, error) {
+// copyAt returns the copy (record or tombstone) that a node holds. With
+// warm, a node that is warming answers with an error instead.
+func (s *Store) copyAt(ctx context.Context, name string, h [32]byte, warm bool) (message, bool, error) {
 	if name == s.cfg.Name {
+		if warm && !s.warm.Load() {
+			return message{}, false, errWarming
+		}
 		m, ok := s.table.full(h)
 		return m, ok, nil
 	}
@@ -553,7 +590,7 @@ func (s *Store) copyAt(ctx context.Context, name string, h [32]byte) (message, b
 	if !ok {
 		return message{}, false, errors.New("clusterstore: no such node")
 	}
-	b, err := s.call(ctx, n.Data, "/rpc/copy", enc{}.h(h))
+	b, err := s.call(ctx, n.Data, "/rpc/copy", enc{}.h(h).flag(warm))
 	if errors.Is(classify(err), sessionkit.ErrNotFound) {
 		return message{}, false, nil
 	}
@@ -565,27 +602,38 @@ func (s *Store) copyAt(ctx context.Context, name string, h [32]byte) (message, b
 	return m, d.err == nil, d.err
 }
 
+// gather asks the named nodes, at once, for their copies of a key and
+// applies every one: versions decide, and a tombstone wins over older
+// data. It reports whether this node then holds the session.
+func (s *Store) gather(ctx context.Context, h [32]byte, names []string) bool {
+	var wg sync.WaitGroup
+	for _, name := range names {
+		if name == s.cfg.Name {
+			continue
+		}
+		wg.Go(func() {
+			if m, ok, err := s.copyAt(ctx, name, h, false); err == nil && ok {
+				m.write = false
+				s.table.apply(m)
+				s.metrics.readThrough.Inc()
+			}
+		})
+	}
+	wg.Wait()
+	_, ok := s.table.load(h)
+	return ok
+}
+
 // adopt reads a session this node owns but lacks from the other nodes,
 // for a while after a membership change (a node that joined or came back
 // owns keys whose sessions are still on their previous holders until they
-// are handed over), and keeps it. It asks the key's nodes in order of
-// preference, nearest (most likely holders) first, and reports whether it
-// found a session.
+// are handed over), and keeps it. It reports whether it found the
+// session.
 func (s *Store) adopt(ctx context.Context, h [32]byte, v *view) bool {
 	if time.Since(time.Unix(0, s.changedAt.Load())) > adoptWindow {
 		return false
 	}
-	for _, name := range v.holders(h) {
-		if name == s.cfg.Name {
-			continue
-		}
-		if m, ok, err := s.copyAt(ctx, name, h); err == nil && ok {
-			s.table.apply(m)
-			s.metrics.readThrough.Inc()
-			return m.kind == kindFull
-		}
-	}
-	return false
+	return s.gather(ctx, h, v.holders(h))
 }
 
 // adoptWindow is how long after a membership change an owner that misses
@@ -599,7 +647,7 @@ func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.R
 
 func (s *Store) create(ctx context.Context, h [32]byte, meta sessionkit.Meta, values map[string][]byte) error {
 	_, err := s.at(ctx, h, "/rpc/create", func() enc { return enc{}.h(h).meta(&meta).values(values) }, func(backups []string) (enc, error) {
-		return nil, s.write(ctx, h, backups, func() (message, error) { return s.table.create(h, meta, values), nil })
+		return nil, s.write(ctx, backups, func() (message, error) { return s.table.create(h, meta, values), nil })
 	}, nil)
 	return err
 }
@@ -611,7 +659,7 @@ func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Del
 
 func (s *Store) commit(ctx context.Context, h [32]byte, d sessionkit.Delta) error {
 	_, err := s.at(ctx, h, "/rpc/commit", func() enc { return encodeDelta(enc{}.h(h), &d) }, func(backups []string) (enc, error) {
-		return nil, s.write(ctx, h, backups, func() (message, error) { return s.table.commit(h, d) })
+		return nil, s.write(ctx, backups, func() (message, error) { return s.table.commit(h, d) })
 	}, nil)
 	return err
 }
@@ -658,7 +706,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 	for attempt := range 64 {
 		if owners, _ := s.owners(h); len(owners) > 0 && owners[0] == s.cfg.Name {
 			_, err := s.at(ctx, h, "", nil, func(backups []string) (enc, error) {
-				return nil, s.write(ctx, h, backups, func() (message, error) {
+				return nil, s.write(ctx, backups, func() (message, error) {
 					return s.table.write(h, func(r *record) (*record, message, error) {
 						cur, ok := r.values[key]
 						next, err := fn(cur, ok)
@@ -700,7 +748,7 @@ func (s *Store) swap(ctx context.Context, h [32]byte, key string, old []byte, ol
 	_, err := s.at(ctx, h, "/rpc/swap", func() enc {
 		return enc{}.h(h).s(key).flag(oldOK).b(old).flag(next != nil).b(next).t(deadline)
 	}, func(backups []string) (enc, error) {
-		return nil, s.write(ctx, h, backups, func() (message, error) { return s.table.swap(h, key, old, oldOK, next, deadline) })
+		return nil, s.write(ctx, backups, func() (message, error) { return s.table.swap(h, key, old, oldOK, next, deadline) })
 	}, nil)
 	return err
 }
@@ -732,7 +780,7 @@ func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionk
 func (s *Store) take(ctx context.Context, h [32]byte) (*record, error) {
 	b, err := s.at(ctx, h, "/rpc/take", func() enc { return enc{}.h(h) }, func(backups []string) (enc, error) {
 		var r *record
-		err := s.write(ctx, h, backups, func() (message, error) {
+		err := s.write(ctx, backups, func() (message, error) {
 			var m message
 			var err error
 			r, m, err = s.table.take(h)

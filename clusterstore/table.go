@@ -14,8 +14,30 @@ import (
 type record struct {
 	meta    sessionkit.Meta
 	values  map[string][]byte
-	version uint64 // incremented by every write at the owner
+	version uint64 // raised by every write at the owner
 	bytes   int
+	// mine: this node wrote the record as the key's owner (or put it
+	// back, undone). The first write of an owner that got the record
+	// any other way, or after an undo, raises the version by
+	// versionJump and replicates the whole record, so that it overrides
+	// every copy a previous owner may have left at a version of its own.
+	mine, undone bool
+}
+
+// versionJump is how far the first write of a new owner raises a key's
+// version: beyond any write a previous owner can have had in flight.
+const versionJump = 1 << 20
+
+// follows reports whether the owner's next write over r is one version
+// on, as a delta, rather than a jump, as a whole record.
+func (r *record) follows() bool { return r.mine && !r.undone }
+
+// nextVersion is the version of the owner's next write over r.
+func (r *record) nextVersion() uint64 {
+	if r.follows() {
+		return r.version + 1
+	}
+	return r.version + versionJump
 }
 
 func newRecord(meta sessionkit.Meta, values map[string][]byte, version uint64) *record {
@@ -55,6 +77,9 @@ type message struct {
 	meta    sessionkit.Meta
 	values  map[string][]byte // kindFull: all values; kindDelta: the keys set
 	deleted []string          // kindDelta
+	// undo is the state an owner's write replaced (kind 0: none), put
+	// back if a backup refuses the write. Never sent.
+	undo *message
 }
 
 func (m *message) encode(e enc) enc {
@@ -175,14 +200,17 @@ func (t *table) create(h [32]byte, meta sessionkit.Meta, values map[string][]byt
 	defer t.mu.Unlock()
 	version := uint64(1)
 	old := t.recs[h]
+	prev, _ := t.stateLocked(h)
 	if old != nil {
-		version = old.version + 1
+		version = old.nextVersion()
 	} else if ts, ok := t.tombs[h]; ok {
-		version = ts.version + 1
+		version = ts.version + versionJump
 	}
 	values = maps.Clone(values)
-	t.put(h, old, newRecord(meta, values, version))
-	return message{kind: kindFull, h: h, version: version, meta: meta, values: values}
+	r := newRecord(meta, values, version)
+	r.mine = true
+	t.put(h, old, r)
+	return message{kind: kindFull, h: h, version: version, meta: meta, values: values, undo: &prev}
 }
 
 // write replaces the live record under h with change's result and returns
@@ -198,6 +226,7 @@ func (t *table) write(h [32]byte, change func(old *record) (*record, message, er
 	if err != nil {
 		return message{}, err
 	}
+	m.undo = &message{kind: kindFull, h: h, version: old.version, meta: old.meta, values: old.values}
 	t.put(h, old, r)
 	return m, nil
 }
@@ -221,8 +250,12 @@ func (r *record) next(h [32]byte, d sessionkit.Delta) (*record, message) {
 	if len(d.Set) > 0 || len(d.Deleted) > 0 {
 		values = patch(r.values, d.Set, d.Deleted)
 	}
-	v := r.version + 1
-	return newRecord(meta, values, v), message{kind: kindDelta, h: h, version: v, meta: meta, values: maps.Clone(d.Set), deleted: d.Deleted}
+	next := newRecord(meta, values, r.nextVersion())
+	next.mine = true
+	if !r.follows() {
+		return next, message{kind: kindFull, h: h, version: next.version, meta: meta, values: values}
+	}
+	return next, message{kind: kindDelta, h: h, version: next.version, meta: meta, values: maps.Clone(d.Set), deleted: d.Deleted}
 }
 
 // patch returns a copy of values with set written and deleted removed.
@@ -262,8 +295,9 @@ func (t *table) take(h [32]byte) (*record, message, error) {
 		return nil, message{}, sessionkit.ErrNotFound
 	}
 	t.remove(h, r, now)
-	t.tombs[h] = tombstone{version: r.version + 1, until: now.Add(t.tombTTL)}
-	return r, message{kind: kindDelete, h: h, version: r.version + 1}, nil
+	v := r.nextVersion()
+	t.tombs[h] = tombstone{version: v, until: now.Add(t.tombTTL)}
+	return r, message{kind: kindDelete, h: h, version: v, undo: &message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values}}, nil
 }
 
 // apply applies a replicated message. It reports whether the node needs
@@ -304,6 +338,11 @@ func (t *table) apply(m message) (needFull bool) {
 func (t *table) full(h [32]byte) (message, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.stateLocked(h)
+}
+
+// stateLocked is full with t.mu held.
+func (t *table) stateLocked(h [32]byte) (message, bool) {
 	if r := t.recs[h]; r != nil {
 		return message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values}, true
 	}
@@ -311,6 +350,36 @@ func (t *table) full(h [32]byte) (message, bool) {
 		return message{kind: kindDelete, h: h, version: ts.version}, true
 	}
 	return message{}, false
+}
+
+// undo takes back an owner's write that a backup refused (the key has a
+// new owner, where the write is retried): the state it replaced comes
+// back, unless a write of another owner came in since. Writes of this
+// node made after m under the same view are refused too, and their undos
+// run in any order, so the earliest state wins. The next write over the
+// state put back jumps the version, as a new owner's does.
+func (t *table) undo(m message) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := m.h
+	cur := t.recs[h]
+	switch {
+	case cur != nil && cur.mine && cur.version >= m.version:
+		t.unindex(h, cur)
+		delete(t.recs, h)
+	case cur == nil && m.kind == kindDelete && t.tombs[h].version == m.version:
+	default:
+		return
+	}
+	delete(t.tombs, h)
+	switch p := m.undo; p.kind {
+	case kindFull:
+		r := newRecord(p.meta, p.values, p.version)
+		r.mine, r.undone = true, true
+		t.put(h, nil, r)
+	case kindDelete:
+		t.tombs[h] = tombstone{version: p.version, until: time.Now().Add(t.tombTTL)}
+	}
 }
 
 // drop forgets the record or tombstone of the given version: a copy the

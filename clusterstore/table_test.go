@@ -1,0 +1,64 @@
+package clusterstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// A new owner's first write overrides every copy a previous owner may
+// have left: it jumps the version and carries the whole record.
+func TestNewOwnerJumpsVersion(t *testing.T) {
+	tb := newTable(time.Minute)
+	later := time.Now().Add(time.Hour)
+	meta := sessionkit.Meta{IdleDeadline: later, Deadline: later}
+	var h [32]byte
+	tb.apply(message{kind: kindFull, h: h, version: 5, meta: meta, values: map[string][]byte{"a": []byte("1")}})
+
+	m, err := tb.commit(h, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"b": []byte("2")}})
+	if err != nil || m.kind != kindFull || m.version != 5+versionJump || len(m.values) != 2 {
+		t.Fatalf("first write after a copy: %+v, %v; want the whole record at version %d", m, err, 5+versionJump)
+	}
+	m, err = tb.commit(h, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"c": []byte("3")}})
+	if err != nil || m.kind != kindDelta || m.version != 6+versionJump {
+		t.Fatalf("second write: %+v, %v; want a delta one version on", m, err)
+	}
+
+	// A backup refused that write: the state before it comes back, and
+	// the next write jumps again.
+	tb.undo(m)
+	if r, ok := tb.load(h); !ok || r.values["c"] != nil || r.values["b"] == nil || r.follows() || r.version != 5+versionJump {
+		t.Fatalf("after undo: %+v, %v; want the record before the refused write, as a copy", r, ok)
+	}
+	_, m, err = tb.take(h)
+	if err != nil || m.kind != kindDelete || m.version != 5+2*versionJump {
+		t.Fatalf("take after undo: %+v, %v; want a tombstone at version %d", m, err, 5+2*versionJump)
+	}
+	tb.undo(m)
+	if r, ok := tb.load(h); !ok || r.values["b"] == nil {
+		t.Fatalf("refused take: %+v, %v; want the session back", r, ok)
+	}
+
+	// Undos of two refused writes, in either order, leave the state
+	// before the first.
+	for _, order := range [][2]int{{0, 1}, {1, 0}} {
+		var ms [2]message
+		for i := range ms {
+			ms[i], _ = tb.commit(h, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"d": {byte(i)}}})
+		}
+		tb.undo(ms[order[0]])
+		tb.undo(ms[order[1]])
+		if r, _ := tb.load(h); r == nil || r.values["d"] != nil {
+			t.Fatalf("undo in order %v: %+v; want no d", order, r)
+		}
+	}
+
+	// A refused create leaves nothing behind.
+	var h2 [32]byte
+	h2[0] = 1
+	tb.undo(tb.create(h2, meta, map[string][]byte{"x": []byte("y")}))
+	if _, ok := tb.full(h2); ok {
+		t.Fatal("a refused create left a record or tombstone")
+	}
+}
