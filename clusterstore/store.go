@@ -368,7 +368,7 @@ func classify(err error) error {
 		return sessionkit.ErrNotFound
 	case errors.As(err, &re) && re.status == http.StatusConflict:
 		return errSwapFailed
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(err, sessionkit.ErrUnavailable):
 		return err
 	default:
 		return unavailable(err)
