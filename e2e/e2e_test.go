@@ -186,6 +186,13 @@ func TestDemoKillServingNode(t *testing.T) {
 				}
 			}
 			admin("/nodes")
+			if strategy == "cluster" {
+				// A node added live takes its share of keys with their
+				// sessions.
+				if code, v := c.call("GET", "/api/session", ""); code != 200 || v.User != "grace" || len(v.Cart) != 1 {
+					t.Fatalf("after adding a node: %d %+v", code, v)
+				}
+			}
 		})
 	}
 }
