@@ -185,27 +185,21 @@ func (s *Store) holds(v *view, owners []string) bool {
 // awaitLease waits, up to FailoverWait, until this node holds the key's
 // lease or no longer owns it.
 func (s *Store) awaitLease(ctx context.Context, h [32]byte) error {
-	deadline := time.Now().Add(s.cfg.FailoverWait)
-	for {
+	err := s.await(ctx, func() bool {
 		owners, v := s.owners(h)
 		if len(owners) == 0 || owners[0] != s.cfg.Name || s.holds(v, owners) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return unavailable(fmt.Errorf("clusterstore: no lease on the session: its backup has not agreed on the view for %v", s.cfg.FailoverWait))
+			return true
 		}
 		select {
 		case s.renewal <- struct{}{}:
 		default:
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.stop:
-			return errClosed
-		case <-time.After(20 * time.Millisecond):
-		}
+		return false
+	})
+	if errors.Is(err, errTimeout) {
+		return unavailable(fmt.Errorf("clusterstore: no lease on the session: its backup has not agreed on the view for %v", s.cfg.FailoverWait))
 	}
+	return err
 }
 
 // startWarming marks this node as missing writes to its keys and starts

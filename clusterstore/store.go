@@ -487,15 +487,32 @@ func unreachable(ctx context.Context, err error, read bool) bool {
 // an owner that does not answer (gossip declares it dead), and reports
 // whether it did. Only then may another node write the key.
 func (s *Store) awaitNewOwner(ctx context.Context, h [32]byte, dead string) bool {
-	deadline := time.Now().Add(s.cfg.FailoverWait)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if owners, _ := s.owners(h); len(owners) > 0 && owners[0] != dead {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+	return s.await(ctx, func() bool {
+		owners, _ := s.owners(h)
+		return len(owners) > 0 && owners[0] != dead
+	}) == nil
 }
+
+// await polls ok, up to FailoverWait, until it holds. It returns ctx's
+// error, errClosed, or errTimeout if ok never held.
+func (s *Store) await(ctx context.Context, ok func() bool) error {
+	deadline := time.Now().Add(s.cfg.FailoverWait)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return errTimeout
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stop:
+			return errClosed
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+var errTimeout = errors.New("clusterstore: timed out")
 
 // write applies a change here, as the key's owner, and replicates it. A
 // write that a backup refused (this node no longer owns the key) is
