@@ -52,16 +52,23 @@ func (s *Store) learn(o vector) bool {
 	if !changed {
 		return false
 	}
-	if me, ok := vec[s.cfg.Name]; ok && me.Dead && me.Boot == s.boot && me.Epoch >= s.refuted {
+	me, ok := vec[s.cfg.Name]
+	switch {
+	case ok && me.Boot > s.boot:
+		// A former run of this node stamped a later boot: the wall
+		// clock stepped back since. Boot after it, or the others
+		// would take this run for an older one.
+		s.boot, s.refuted = me.Boot+1, 0
+		s.cfg.Logger.Warn("clusterstore: the clock is behind this node's former run; taking a later boot stamp")
+		boot := s.boot
+		s.comeBack(func(self *Member) { self.Boot = boot })
+	case ok && me.Dead && me.Boot == s.boot && me.Epoch >= s.refuted:
 		// The others declared this node dead: it may have missed
 		// writes to its keys. Say it is alive, at a higher epoch, and
 		// catch up before serving them again; once per death.
 		s.refuted = me.Epoch + 1
 		s.cfg.Logger.Warn("clusterstore: the cluster declared this node dead; coming back")
-		s.startWarming()
-		if m := s.members.Load(); m != nil {
-			go m.update(func(*Member) {})
-		}
+		s.comeBack(func(*Member) {})
 	}
 	v, err := newView(vec, s.cfg.Ring)
 	if err != nil {
@@ -78,6 +85,15 @@ func (s *Store) learn(o vector) bool {
 		}
 	}
 	return true
+}
+
+// comeBack warms and gossips a new state of this node, changed by change
+// and at a higher epoch.
+func (s *Store) comeBack(change func(*Member)) {
+	s.startWarming()
+	if m := s.members.Load(); m != nil {
+		go m.update(change)
+	}
 }
 
 // exchange swaps views with the node at addr; both merge. It reports

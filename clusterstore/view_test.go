@@ -107,3 +107,24 @@ func FuzzWire(f *testing.F) {
 		}
 	})
 }
+
+// TestLaterBootAfterClockStepBack: a node that hears of a former run of
+// itself with a later boot stamp (its wall clock stepped back across a
+// restart) takes a boot stamp after it, and the cluster sees it alive.
+func TestLaterBootAfterClockStepBack(t *testing.T) {
+	nodes := startNodes(t, 2, 1, testKey)
+	n1 := nodes[0]
+	former := entry(n1.cfg.Name, time.Now().Add(time.Hour).UnixNano(), 3, true)
+	n1.learn(vector{n1.cfg.Name: former})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e, ok := nodes[1].view.Load().vec[n1.cfg.Name]
+		if ok && e.Boot > former.Boot && !e.Dead && n1.Warm() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n2 sees n1 as %+v (warm %v); want alive with a boot after %d", e, n1.Warm(), former.Boot)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
