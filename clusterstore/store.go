@@ -423,8 +423,11 @@ func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc
 			if errors.Is(err, sessionkit.ErrNotFound) && s.adopt(ctx, h, v) {
 				out, err = s.locally(local, owners[1:])
 			}
-			if errors.Is(err, errNotOwner) && attempt < maxAttempts {
-				continue
+			if errors.Is(err, errNotOwner) {
+				if attempt < maxAttempts {
+					continue
+				}
+				err = unavailable(err)
 			}
 			return out, err
 		}
