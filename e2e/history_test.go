@@ -29,6 +29,7 @@ type op struct {
 	user  string
 	cart  []string
 	node  string
+	err   string // why a request failed: status and answer
 	start time.Time
 }
 
@@ -102,8 +103,24 @@ func (c *storeCluster) add(l *logged) bool {
 	o := op{item: item, start: time.Now()}
 	code, v := c.do(l.shopper, "POST", "/api/cart", `{"item":"`+item+`"}`)
 	o.ok, o.user, o.cart, o.node = code == 200, v.User, v.Cart, v.Node
+	if !o.ok {
+		o.err = fmt.Sprintf("%s: POST /api/cart: %d %s", l.user, code, v.Error)
+	}
 	l.log(o)
 	return o.ok
+}
+
+// failures lists why the shoppers' failed requests failed.
+func failures(shoppers []*logged) []string {
+	var out []string
+	for _, l := range shoppers {
+		for _, o := range l.ops {
+			if o.err != "" {
+				out = append(out, o.err)
+			}
+		}
+	}
+	return out
 }
 
 // read reads the shopper's session through the router and logs it.

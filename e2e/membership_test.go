@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -118,7 +119,7 @@ func TestClusterKillWriteRestart(t *testing.T) {
 	c.waitWarm("n2", 3)
 	t.Logf("writes while n2 was down: %d failed", failed.Load())
 	if failed.Load() > 0 {
-		t.Fatalf("%d writes failed while a node was down, want none", failed.Load())
+		t.Fatalf("%d writes failed while a node was down, want none:\n%s", failed.Load(), strings.Join(failures(shoppers), "\n"))
 	}
 	served := 0
 	for _, l := range shoppers {
