@@ -130,6 +130,9 @@ func (c *storeCluster) read(l *logged) (bool, string) {
 	code, v := c.do(l.shopper, "GET", "/api/session", "")
 	l.cookie = cookie // a lost session must show in every later read
 	o.ok, o.user, o.cart, o.node = code == 200, v.User, v.Cart, v.Node
+	if !o.ok {
+		o.err = fmt.Sprintf("%s: GET /api/session: %d %s", l.user, code, v.Error)
+	}
 	l.log(o)
 	return o.ok, v.Node
 }

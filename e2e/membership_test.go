@@ -74,7 +74,7 @@ func TestClusterScaleOutUnderLoad(t *testing.T) {
 	t.Logf("a 4th node joined 3 under load: %d failed requests, %.2f of sessions changed owner", failed, share)
 	if failed > 0 {
 		c.dumpLogs()
-		t.Fatalf("%d requests failed, want none", failed)
+		t.Fatalf("%d requests failed, want none:\n%s", failed, strings.Join(failures(shoppers), "\n"))
 	}
 	if share < 0.12 || share > 0.4 {
 		t.Fatalf("%.2f of sessions changed owner, want about 1/4", share)
@@ -98,7 +98,7 @@ func TestClusterSIGTERMUnderLoad(t *testing.T) {
 	t.Logf("SIGTERM of one of 4 nodes under load: %d failed requests", failed)
 	if failed > 0 {
 		c.dumpLogs()
-		t.Fatalf("%d requests failed, want none", failed)
+		t.Fatalf("%d requests failed, want none:\n%s", failed, strings.Join(failures(shoppers), "\n"))
 	}
 	c.checkHistories(shoppers)
 }
