@@ -75,7 +75,19 @@ func (s *Store) learn(o vector) bool {
 		s.cfg.Logger.Error("clusterstore: ring", "err", err)
 		return false
 	}
+	// This node back on the ring (its death refuted, or a new boot
+	// stamp) takes keys whose newest copies are elsewhere: it is cold
+	// before the view shows it owning them, and it pulls under that
+	// view, not under the one in which it owned nothing.
+	prev, had := cur.vec[s.cfg.Name]
+	back := ok && !me.Dead && had && (prev.Dead || prev.Boot != me.Boot)
+	if back {
+		s.cool()
+	}
 	s.view.Store(v)
+	if back {
+		s.startWarming()
+	}
 	s.changedAt.Store(time.Now().UnixNano())
 	s.metrics.members.Set(float64(len(v.nodes)))
 	for _, ch := range []chan struct{}{s.resync, s.renewal} { // rebalance; agree on the new view at once
@@ -221,15 +233,21 @@ func (s *Store) awaitLease(ctx context.Context, h [32]byte) error {
 // startWarming marks this node as missing writes to its keys and starts
 // pulling them.
 func (s *Store) startWarming() {
+	s.cool()
+	select {
+	case s.rewarm <- struct{}{}:
+	default:
+	}
+}
+
+// cool marks this node as missing writes to its keys, and ends the
+// warming round under way, if any, without making the node warm.
+func (s *Store) cool() {
 	s.warmMu.Lock()
 	s.warmGen.Add(1)
 	s.warm.Store(false)
 	s.metrics.warm.Set(0)
 	s.warmMu.Unlock()
-	select {
-	case s.rewarm <- struct{}{}:
-	default:
-	}
 }
 
 // Warm reports whether the node holds the newest copy of every session
@@ -368,12 +386,15 @@ func (s *Store) servePull(w http.ResponseWriter, node string) {
 
 // reconcile brings a key this node owns up to date with its other holders
 // while the node is warming: every copy is applied, and versions decide.
-func (s *Store) reconcile(ctx context.Context, h [32]byte, v *view) {
+// A holder that does not answer may hold a newer copy: the key is not
+// served until it does.
+func (s *Store) reconcile(ctx context.Context, h [32]byte, v *view) error {
 	if s.warm.Load() {
-		return
+		return nil
 	}
 	holders := v.holders(h)
-	s.gather(ctx, h, holders[:min(len(holders), s.copies()+2)])
+	_, err := s.gather(ctx, h, holders[:min(len(holders), s.copies()+2)])
+	return err
 }
 
 // Headers of the data plane.

@@ -384,6 +384,8 @@ var (
 	// errMoved: the key moved to another node while an operation that
 	// cannot be forwarded was starting.
 	errMoved = errors.New("clusterstore: the key moved to another node")
+	// errLeft: the node is no longer a member.
+	errLeft = errors.New("clusterstore: the node left the cluster")
 	// errClosed: the store was closed.
 	errClosed = unavailable(errors.New("clusterstore: closed"))
 )
@@ -418,7 +420,9 @@ func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc
 				continue // awaitLease is bounded: no attempt spent
 			}
 			attempt++
-			s.reconcile(ctx, h, v)
+			if err := s.reconcile(ctx, h, v); err != nil {
+				return nil, classify(err)
+			}
 			out, err := s.locally(local, owners[1:])
 			if errors.Is(err, sessionkit.ErrNotFound) && s.adopt(ctx, h, v) {
 				out, err = s.locally(local, owners[1:])
@@ -609,7 +613,7 @@ func (s *Store) copyAt(ctx context.Context, name string, h [32]byte, warm bool) 
 	v := s.view.Load()
 	n, ok := v.nodes[name]
 	if !ok {
-		return message{}, false, errors.New("clusterstore: no such node")
+		return message{}, false, errLeft
 	}
 	b, err := s.call(ctx, n.Data, "/rpc/copy", enc{}.h(h).flag(warm))
 	if errors.Is(classify(err), sessionkit.ErrNotFound) {
@@ -625,15 +629,25 @@ func (s *Store) copyAt(ctx context.Context, name string, h [32]byte, warm bool) 
 
 // gather asks the named nodes, at once, for their copies of a key and
 // applies every one: versions decide, and a tombstone wins over older
-// data. It reports whether this node then holds the session.
-func (s *Store) gather(ctx context.Context, h [32]byte, names []string) bool {
+// data. It reports whether this node then holds the session, and an
+// error if a node did not answer.
+func (s *Store) gather(ctx context.Context, h [32]byte, names []string) (bool, error) {
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed error
 	for _, name := range names {
 		if name == s.cfg.Name {
 			continue
 		}
 		wg.Go(func() {
-			if m, ok, err := s.copyAt(ctx, name, h, false); err == nil && ok {
+			m, ok, err := s.copyAt(ctx, name, h, false)
+			switch {
+			case errors.Is(err, errLeft):
+			case err != nil:
+				mu.Lock()
+				failed = fmt.Errorf("clusterstore: %s did not give its copy: %w", name, err)
+				mu.Unlock()
+			case ok:
 				m.write = false
 				s.table.apply(m)
 				s.metrics.readThrough.Inc()
@@ -642,7 +656,7 @@ func (s *Store) gather(ctx context.Context, h [32]byte, names []string) bool {
 	}
 	wg.Wait()
 	_, ok := s.table.load(h)
-	return ok
+	return ok, failed
 }
 
 // adopt reads a session this node owns but lacks from the other nodes,
@@ -654,7 +668,8 @@ func (s *Store) adopt(ctx context.Context, h [32]byte, v *view) bool {
 	if time.Since(time.Unix(0, s.changedAt.Load())) > adoptWindow {
 		return false
 	}
-	return s.gather(ctx, h, v.holders(h))
+	found, _ := s.gather(ctx, h, v.holders(h))
+	return found
 }
 
 // adoptWindow is how long after a membership change an owner that misses
