@@ -104,6 +104,11 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 		if err := opened.drain(sctx); err != nil {
 			cfg.Logger.Warn("drain", "err", err)
 		}
+		// Routers learn of the drain by gossip: serve until they
+		// have stopped sending requests.
+		qctx, qcancel := context.WithTimeout(sctx, 3*time.Second)
+		n.Quiesce(qctx, 500*time.Millisecond)
+		qcancel()
 	}
 	return n.Shutdown(sctx)
 }

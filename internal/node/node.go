@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,7 @@ type Node struct {
 	ln      net.Listener
 	srv     *http.Server
 	served  chan error
+	last    atomic.Int64 // when the latest request arrived, Unix nanoseconds
 	Manager *sessionkit.Manager
 }
 
@@ -114,7 +116,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, ln: ln, served: make(chan error, 1), Manager: mgr}
 	n.srv = &http.Server{
-		Handler:           withNodeHeader(cfg.Name, mux),
+		Handler:           n.arrivals(withNodeHeader(cfg.Name, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -133,6 +135,31 @@ func withNodeHeader(name string, h http.Handler) http.Handler {
 		w.Header().Set("X-Sessionkit-Node", name)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// arrivals notes when each request arrives, for Quiesce.
+func (n *Node) arrivals(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.last.Store(time.Now().UnixNano())
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Quiesce waits until no request has arrived for quiet, or until ctx
+// ends: before a stop, routers that have learnt the node is leaving stop
+// sending, and none then reuses a connection that Shutdown closes.
+func (n *Node) Quiesce(ctx context.Context, quiet time.Duration) {
+	for {
+		idle := time.Since(time.Unix(0, n.last.Load()))
+		if idle >= quiet {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(quiet - idle):
+		}
+	}
 }
 
 // URL returns the node's base URL.
