@@ -160,14 +160,20 @@ type load struct {
 func (c *storeCluster) startLoad(shoppers []*logged, workers int) *load {
 	ld := &load{stop: make(chan struct{})}
 	for w := range workers {
+		// Each worker has shoppers of its own: a shopper's requests
+		// are never concurrent, or its history could not be checked.
+		var mine []*logged
+		for i := w; i < len(shoppers); i += workers {
+			mine = append(mine, shoppers[i])
+		}
 		ld.done.Go(func() {
-			for i := w; ; i += workers {
+			for i := 0; len(mine) > 0; i++ {
 				select {
 				case <-ld.stop:
 					return
 				default:
 				}
-				l := shoppers[i%len(shoppers)]
+				l := mine[i%len(mine)]
 				if !c.add(l) {
 					ld.failed.Add(1)
 				}

@@ -17,7 +17,8 @@ import (
 // restarted, one paused. Every test checks every shopper's history.
 
 // waitWarm waits until the node says it holds the newest copy of every
-// session it owns, and the router routes to the given number of nodes.
+// session it owns, and the router routes to it and to the given number
+// of healthy nodes in all.
 func (c *storeCluster) waitWarm(name string, routed int) {
 	c.t.Helper()
 	if err := proc.WaitFor(30*time.Second, func() error {
@@ -28,12 +29,23 @@ func (c *storeCluster) waitWarm(name string, routed int) {
 		if !st.Warm {
 			return fmt.Errorf("%s is warming", name)
 		}
-		var members []struct{ Name string }
+		var members []struct {
+			Name    string
+			Healthy bool
+		}
 		if err := getJSON(c.rAdmin+"/members", c.rToken, &members); err != nil {
 			return err
 		}
-		if len(members) != routed {
-			return fmt.Errorf("the router routes to %d nodes, want %d", len(members), routed)
+		healthy := 0
+		for _, m := range members {
+			if m.Healthy {
+				healthy++
+			} else if m.Name == name {
+				return fmt.Errorf("the router holds %s down", name)
+			}
+		}
+		if healthy != routed {
+			return fmt.Errorf("the router routes to %d nodes, want %d", healthy, routed)
 		}
 		return nil
 	}); err != nil {
