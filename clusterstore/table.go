@@ -383,8 +383,7 @@ func (t *table) undo(m message) {
 }
 
 // drop forgets the record or tombstone of the given version: a copy the
-// node neither owns nor backs up any more, or a write a backup refused
-// (the key's owner's version will come in its place).
+// node neither owns nor backs up any more, handed to the key's owner.
 func (t *table) drop(h [32]byte, version uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

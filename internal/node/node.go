@@ -137,10 +137,13 @@ func withNodeHeader(name string, h http.Handler) http.Handler {
 	})
 }
 
-// arrivals notes when each request arrives, for Quiesce.
+// arrivals notes when each request for the shop arrives, for Quiesce;
+// health checks and metric scrapes do not count.
 func (n *Node) arrivals(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.last.Store(time.Now().UnixNano())
+		if r.URL.Path != "/healthz" && r.URL.Path != "/metrics" {
+			n.last.Store(time.Now().UnixNano())
+		}
 		h.ServeHTTP(w, r)
 	})
 }
