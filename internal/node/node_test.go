@@ -26,28 +26,32 @@ func TestQuiesce(t *testing.T) {
 		}
 		return resp.Body.Close()
 	}
+	// keep gets path every 10 ms until the returned stop is called.
+	keep := func(path string) (stop func()) {
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(10 * time.Millisecond):
+					get(path)
+				}
+			}
+		}()
+		return func() { close(done) }
+	}
 
 	// A pause in the shop's requests, while health checks go on.
 	last := time.Now() // before the request: the node notes it later
 	if err := get("/"); err != nil {
 		t.Fatal(err)
 	}
-	checks := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-checks:
-				return
-			default:
-				get("/healthz")
-				time.Sleep(10 * time.Millisecond)
-			}
-		}
-	}()
+	stopChecks := keep("/healthz")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n.Quiesce(ctx, 300*time.Millisecond)
-	close(checks)
+	stopChecks()
 	if ctx.Err() != nil {
 		t.Fatal("health checks held Quiesce until its context ended")
 	}
@@ -55,23 +59,15 @@ func TestQuiesce(t *testing.T) {
 		t.Fatalf("Quiesce returned %v after the last shop request, want at least 300ms", d)
 	}
 
-	// Requests that keep coming hold it until the context ends.
-	stop := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				get("/")
-				time.Sleep(10 * time.Millisecond)
-			}
-		}
-	}()
-	short, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	// Shop requests that keep coming hold it until its context ends.
+	if err := get("/"); err != nil {
+		t.Fatal(err)
+	}
+	stopShop := keep("/")
+	defer stopShop()
+	short, cancel2 := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel2()
-	n.Quiesce(short, time.Minute)
-	close(stop)
+	n.Quiesce(short, time.Second)
 	if short.Err() == nil {
 		t.Fatal("Quiesce returned while requests kept coming and its context was live")
 	}
