@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"syscall"
 	"time"
@@ -178,10 +179,14 @@ func (s *Store) replicate(ctx context.Context, m message, backups []string) erro
 				got++
 			case errors.Is(err, errNotOwner):
 				return err
-			case errors.Is(err, syscall.ECONNREFUSED):
-				// The backup is down and gossip has not said so yet:
+			case down(err):
+				// The backup is down (it refused the connection, or
+				// the open one broke) and gossip has not said so yet:
 				// nobody to wait for. The write stands on the copies
 				// that are up, and rebalancing restores the others.
+				// The lease keeps this from lasting: without its
+				// backup's answer the owner stops writing within
+				// Config.Lease, until gossip names the next backup.
 				need = min(need, sent-(answered-got))
 				lastErr = err
 			default:
@@ -195,6 +200,17 @@ func (s *Store) replicate(ctx context.Context, m message, backups []string) erro
 		}
 	}
 	return nil
+}
+
+// down reports whether err says a backup is not running: it refused the
+// connection, or the open connection broke before it answered.
+func down(err error) bool {
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.EPIPE, syscall.ECONNRESET, io.EOF, io.ErrUnexpectedEOF} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // background resyncs after membership changes and sweeps expired sessions.
