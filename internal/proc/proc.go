@@ -145,14 +145,35 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Err returns the exit error once Done is closed.
 func (p *Process) Err() error { return p.err }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// given holds the ports FreePort has returned.
+var given struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago
+// and that it has not returned before in this process: the kernel may
+// hand a port just released to the next listener, and two ports picked
+// for one child must differ.
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	given.Lock()
+	defer given.Unlock()
+	if given.ports == nil {
+		given.ports = map[int]bool{}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	for range 1000 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !given.ports[port] {
+			given.ports[port] = true
+			return port, nil
+		}
+	}
+	return 0, errors.New("proc: no port free that was not given before")
 }
 
 // WaitFor calls cond until it returns nil or the timeout passes, and
