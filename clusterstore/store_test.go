@@ -3,10 +3,13 @@ package clusterstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,20 +40,29 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 	var nodes []*Store
 	var seed string
 	for i := range n {
-		port, err := proc.FreePort()
-		if err != nil {
-			t.Fatal(err)
+		var s *Store
+		var err error
+		// A port free a moment ago may be taken meanwhile by another
+		// node's outgoing connection: pick another then.
+		for range 5 {
+			var port int
+			if port, err = proc.FreePort(); err != nil {
+				break
+			}
+			cfg := Config{
+				Name: fmt.Sprintf("n%d", i+1), Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0",
+				Key: key, Backups: backups, Logger: quiet,
+			}
+			if seed != "" {
+				cfg.Join = []string{seed}
+			}
+			if s, err = New(cfg); !inUse(err) {
+				if seed == "" {
+					seed = cfg.Gossip
+				}
+				break
+			}
 		}
-		cfg := Config{
-			Name: fmt.Sprintf("n%d", i+1), Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0",
-			Key: key, Backups: backups, Logger: quiet,
-		}
-		if seed != "" {
-			cfg.Join = []string{seed}
-		} else {
-			seed = cfg.Gossip
-		}
-		s, err := New(cfg)
 		if err != nil {
 			closeAll(nodes)
 			t.Fatal(err)
@@ -60,6 +72,12 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 	t.Cleanup(func() { closeAll(nodes) })
 	waitMembers(t, nodes, n)
 	return nodes
+}
+
+// inUse reports whether err says a port was taken (gossip's errors carry
+// only the text).
+func inUse(err error) bool {
+	return err != nil && (errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use"))
 }
 
 // closeAll closes the nodes at once, as a cluster's stop would.
@@ -109,9 +127,11 @@ func createSessions(t *testing.T, nodes []*Store, n int, value func(i int) []byt
 }
 
 func TestConformanceOneNode(t *testing.T) {
+	var nodes []*Store
 	storetest.Run(t, func(t *testing.T) sessionkit.Store {
-		return startNodes(t, 1, 1, testKey)[0]
-	})
+		nodes = startNodes(t, 1, 1, testKey)
+		return nodes[0]
+	}, conformance(&nodes)...)
 }
 
 // remote hides the Minter, so that the suite's tokens land on every node
@@ -122,10 +142,51 @@ type remote struct {
 }
 
 func TestConformanceThreeNodes(t *testing.T) {
+	var nodes []*Store
 	storetest.Run(t, func(t *testing.T) sessionkit.Store {
-		s := startNodes(t, 3, 1, testKey)[0]
-		return remote{s, s}
-	})
+		nodes = startNodes(t, 3, 1, testKey)
+		return remote{nodes[0], nodes[0]}
+	}, conformance(&nodes)...)
+}
+
+// conformance gives the suite a dump of every node's table (sessions are
+// filed under the token's hash), and says what the store does instead of
+// keeping generations.
+func conformance(nodes *[]*Store) []storetest.Option {
+	return []storetest.Option{
+		storetest.AtRest(func() ([]byte, error) {
+			var b bytes.Buffer
+			for _, n := range *nodes {
+				n.table.mu.Lock()
+				for h, r := range n.table.recs {
+					b.Write(h[:])
+					b.WriteString(r.meta.Principal)
+					for k, v := range r.values {
+						b.WriteString(k)
+						b.Write(v)
+					}
+				}
+				n.table.mu.Unlock()
+			}
+			return b.Bytes(), nil
+		}),
+		storetest.Instead("Generations", "the cluster store keeps no per-principal generations: it lists a principal's sessions on every node and deletes them (Principals)",
+			func(t *testing.T, s sessionkit.Store) {
+				ctx := context.Background()
+				now := time.Now()
+				m := sessionkit.Meta{Principal: "alice", Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}
+				tok := sessionkit.NewToken()
+				if _, err := s.Create(ctx, tok, sessionkit.Record{Meta: m}); err != nil {
+					t.Fatal(err)
+				}
+				if n, err := s.(sessionkit.Principals).RevokeAll(ctx, "alice"); n != 1 || err != nil {
+					t.Fatalf("RevokeAll = %d, %v; want 1", n, err)
+				}
+				if _, ok, err := s.Load(ctx, tok); ok || err != nil {
+					t.Fatalf("Load after RevokeAll: found %v, %v", ok, err)
+				}
+			}),
+	}
 }
 
 // TestBackupsHoldCopies: with k backups every session is on k+1 nodes;
