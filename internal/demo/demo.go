@@ -184,26 +184,35 @@ func (d *Demo) addNode() (*node, error) {
 	name := fmt.Sprintf("n%d", len(d.order)+1)
 	d.order = append(d.order, name)
 	d.mu.Unlock()
-	hp, err := proc.FreePort()
-	if err != nil {
-		return nil, err
+	// A port free a moment ago may be taken meanwhile (by an outgoing
+	// connection of the other processes): start again on new ports.
+	for attempt := 1; ; attempt++ {
+		var ports [3]int
+		for i := range ports {
+			p, err := proc.FreePort()
+			if err != nil {
+				return nil, err
+			}
+			ports[i] = p
+		}
+		n := &node{name: name, http: ports[0], gossip: ports[1], data: ports[2]}
+		d.mu.Lock()
+		d.nodes[name] = n
+		seed := d.seed == ""
+		if seed {
+			d.seed = fmt.Sprintf("127.0.0.1:%d", n.gossip)
+		}
+		d.mu.Unlock()
+		err := d.startNode(n)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return n, err
+		}
+		if seed {
+			d.mu.Lock()
+			d.seed = ""
+			d.mu.Unlock()
+		}
 	}
-	gp, err := proc.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	dp, err := proc.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	n := &node{name: name, http: hp, gossip: gp, data: dp}
-	d.mu.Lock()
-	d.nodes[name] = n
-	if d.seed == "" {
-		d.seed = fmt.Sprintf("127.0.0.1:%d", gp)
-	}
-	d.mu.Unlock()
-	return n, d.startNode(n)
 }
 
 // gossip reports whether the strategy's nodes gossip (the cluster store);
