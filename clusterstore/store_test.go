@@ -3,13 +3,10 @@ package clusterstore
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,7 +53,7 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 			if seed != "" {
 				cfg.Join = []string{seed}
 			}
-			if s, err = New(cfg); !inUse(err) {
+			if s, err = New(cfg); !proc.AddrInUse(err) {
 				if seed == "" {
 					seed = cfg.Gossip
 				}
@@ -72,12 +69,6 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 	t.Cleanup(func() { closeAll(nodes) })
 	waitMembers(t, nodes, n)
 	return nodes
-}
-
-// inUse reports whether err says a port was taken (gossip's errors carry
-// only the text).
-func inUse(err error) bool {
-	return err != nil && (errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use"))
 }
 
 // closeAll closes the nodes at once, as a cluster's stop would.

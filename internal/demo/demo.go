@@ -204,7 +204,7 @@ func (d *Demo) addNode() (*node, error) {
 		}
 		d.mu.Unlock()
 		err := d.startNode(n)
-		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+		if err == nil || attempt == 3 || !proc.AddrInUse(err) {
 			return n, err
 		}
 		if seed {

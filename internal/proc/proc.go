@@ -145,6 +145,12 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Err returns the exit error once Done is closed.
 func (p *Process) Err() error { return p.err }
 
+// AddrInUse reports whether err says a port was taken between FreePort
+// and the bind (a child's error carries only the text).
+func AddrInUse(err error) bool {
+	return err != nil && (errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use"))
+}
+
 // given holds the ports FreePort has returned.
 var given struct {
 	sync.Mutex
