@@ -1,9 +1,13 @@
 // Package storetest checks that a sessionkit.Store keeps the Store contract.
 // Every store in sessionkit passes it, and a third-party store uses it in
-// three lines:
+// a few lines, giving a dump of what it keeps at rest:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) sessionkit.Store { return mystore.New(...) })
+//		var s *mystore.Store
+//		storetest.Run(t, func(t *testing.T) sessionkit.Store {
+//			s = mystore.New(...)
+//			return s
+//		}, storetest.AtRest(func() ([]byte, error) { return s.Dump() }))
 //	}
 //
 // Each case is a subtest named after what it checks; the explanation of a
