@@ -33,6 +33,16 @@ type Config struct {
 	// Transport carries the token. Default &CookieTransport{}.
 	Transport Transport
 
+	// DisableCacheHeaders stops the Manager from adding cache headers.
+	// By default a response whose handler used the session varies on
+	// what carries the token (Vary: Cookie, or the HeaderTransport's
+	// header), and a response that sets, renews or clears a token gets
+	// Cache-Control: no-store, so that no shared cache stores one user's
+	// token or page and serves it to another. A Cache-Control the
+	// handler set is kept, with no-store added to it unless present.
+	// Default false: the headers are sent.
+	DisableCacheHeaders bool
+
 	// Codec encodes values. Default BinaryCodec{}.
 	Codec Codec
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ type Manager struct {
 	minter  Minter
 	checker func(string) bool
 	limiter *creationLimiter
+	varyOn  string // the request header that carries the token, for Vary; "" for none
 }
 
 // New returns a Manager keeping sessions in store, configured by cfg (whose
@@ -56,6 +58,9 @@ func New(store Store, cfg Config) (*Manager, error) {
 	}
 	if l := cfg.CreateLimit; l != nil {
 		m.limiter = newCreationLimiter(l)
+	}
+	if !cfg.DisableCacheHeaders {
+		m.varyOn = varyHeader(cfg.Transport)
 	}
 	return m, nil
 }
@@ -152,6 +157,65 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, msg, code)
 }
 
+// vary adds the header that carries the token to the response's Vary, for
+// a response whose content came from the session: a cache must not serve
+// it to a request with another token, or none.
+func (m *Manager) vary(h http.Header) {
+	if m.varyOn == "" {
+		return
+	}
+	for _, v := range h["Vary"] {
+		if hasToken(v, m.varyOn) || hasToken(v, "*") {
+			return
+		}
+	}
+	h["Vary"] = append(h["Vary"], m.varyOn)
+}
+
+// setToken makes the response carry token t (or clear it) and keeps every
+// cache from storing the response: a token in a cache is a token served to
+// whoever asks next.
+//
+// no-store rather than scs's no-cache="Set-Cookie": OWASP's session cheat
+// sheet asks for restrictive cache directives, and the field-name form of
+// no-cache is not widely implemented (RFC 9111, 5.2.2.4): a cache that
+// ignores the field name stores the Set-Cookie with the page, and a header
+// transport's token is no Set-Cookie at all. Only the responses that set,
+// renew or clear a token are affected.
+func (m *Manager) setToken(w http.ResponseWriter, r *http.Request, t string, expires time.Time) {
+	if !m.cfg.DisableCacheHeaders {
+		noStore(w.Header())
+	}
+	m.cfg.Transport.SetToken(w, r, t, expires)
+}
+
+// noStore adds no-store to the response's Cache-Control, keeping what the
+// handler set: no-store is the strictest directive, so nothing it could
+// have set is weakened.
+func noStore(h http.Header) {
+	cc := h["Cache-Control"]
+	for _, v := range cc {
+		if hasToken(v, "no-store") {
+			return
+		}
+	}
+	h["Cache-Control"] = append(cc, "no-store")
+}
+
+// hasToken reports whether the comma-separated header value v lists tok,
+// in any case; a directive's argument (max-age=0) is not part of its name.
+func hasToken(v, tok string) bool {
+	for v != "" {
+		var item string
+		item, v, _ = strings.Cut(v, ",")
+		item, _, _ = strings.Cut(item, "=")
+		if strings.EqualFold(strings.TrimSpace(item), tok) {
+			return true
+		}
+	}
+	return false
+}
+
 // storeErr classifies an error a store returned.
 func (m *Manager) storeErr(op string, err error) error {
 	switch {
@@ -201,16 +265,24 @@ func (st *reqState) Value(key any) any {
 	return st.Context.Value(key)
 }
 
-// session returns the request's session, making it on first use.
+// committedEarly marks, in reqState.s, a request whose response was
+// committed before its handler first asked for the session.
+var committedEarly = new(Session)
+
+// session returns the request's session, making it on first use. A session
+// made after the response was committed is committed from the start: it
+// reads, and refuses writes with ErrCommitted.
 func (st *reqState) session() *Session {
-	if s := st.s.Load(); s != nil {
-		return s
+	for {
+		cur := st.s.Load()
+		if cur != nil && cur != committedEarly {
+			return cur
+		}
+		s := &Session{m: st.m, r: st.w.r, committed: cur == committedEarly}
+		if st.s.CompareAndSwap(cur, s) {
+			return s
+		}
 	}
-	s := &Session{m: st.m, r: st.w.r}
-	if st.s.CompareAndSwap(nil, s) {
-		return s
-	}
-	return st.s.Load()
 }
 
 // FromContext returns the session of the request whose context is ctx, or
@@ -243,10 +315,10 @@ func (w *responseWriter) commit() bool {
 		return w.err == nil
 	}
 	w.once = true
-	s := w.st.s.Load()
-	if s == nil {
-		return true
+	if w.st.s.CompareAndSwap(nil, committedEarly) {
+		return true // no session yet; one made later refuses writes
 	}
+	s := w.st.s.Load()
 	if err := s.commit(w.ResponseWriter); err != nil {
 		w.err = err
 		w.st.m.fail(w.ResponseWriter, w.r, err)

@@ -23,7 +23,15 @@ import (
 //
 // Writes are kept in the request and committed once, as a delta, just
 // before the response's header is written. Update, Renew and Destroy reach
-// the store at once. A write after the commit returns ErrCommitted.
+// the store at once. A write after the commit returns ErrCommitted, and so
+// does every write of a handler that wrote its response before its first
+// session call: the commit has run, and nothing could reach the client.
+//
+// A renew that loses to a concurrent request (Renew or SetPrincipal finds
+// the session already renewed or ended) returns ErrConflict, and so does
+// every later write of the request; unless the response was committed
+// already, the Manager answers with its ErrorHandler (409 by default) and
+// sends no token, so the client keeps the one the winner sent.
 type Session struct {
 	m *Manager
 	r *http.Request
@@ -31,6 +39,7 @@ type Session struct {
 	mu        sync.Mutex
 	loaded    bool
 	err       error // load error
+	lost      error // a renew lost to a concurrent request (ErrConflict)
 	committed bool
 	sent      bool  // the client sent a token
 	tok       Token // the token the session is stored under; "" if none yet
@@ -88,6 +97,9 @@ func (s *Session) begin(write bool) error {
 	s.mu.Lock()
 	if err := s.load(); err != nil {
 		return err
+	}
+	if write && s.lost != nil {
+		return s.lost
 	}
 	if write && s.committed {
 		return ErrCommitted
@@ -352,8 +364,14 @@ func (s *Session) setToken(t Token) {
 // A concurrent request that still holds the old token keeps the session it
 // loaded; if it then commits changes, its commit finds no session and it is
 // answered with ErrConflict (409 by default): its changes are not written,
-// and the client, by then holding the new token, may retry. A request with
-// the old token that arrives after the renew gets a new, empty session.
+// and the client, by then holding the new token, may retry. If it renews
+// too (a login submitted twice), its renew finds the session gone and
+// returns ErrConflict; so does every later write of that request, and its
+// response is the ErrorHandler's (409 by default) with no token, so the
+// client keeps the winner's. A renew of a session another request deleted
+// returns ErrConflict the same way, and nothing of the request is written.
+// A request with the old token that arrives after the renew gets a new,
+// empty session.
 func (s *Session) Renew() error {
 	defer s.unlock()
 	if err := s.begin(true); err != nil {
@@ -376,11 +394,12 @@ func (s *Session) renew() error {
 	t, err := s.m.store.Renew(ctx, s.tok, next)
 	s.m.observe(OpRenew, start, 0, !errors.Is(err, ErrNotFound), err)
 	switch {
-	case errors.Is(err, ErrNotFound):
-		// The session ended meanwhile: start afresh under the new token.
-		s.fresh()
-		s.tok, s.tokDirty = next, true
-		return nil
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+		// A concurrent request renewed or ended the session first. Starting
+		// afresh would drop its data and, through the new token, the
+		// winner's session from the client: the request loses instead.
+		s.lost = fmt.Errorf("sessionkit: renew: the session was renewed or ended meanwhile: %w", ErrConflict)
+		return s.lost
 	case err != nil:
 		return s.m.storeErr("renew", err)
 	}
@@ -424,7 +443,8 @@ func (s *Session) Principal() string {
 // SetPrincipal records the user the session belongs to (log in), or "" (log
 // out), so that the store can list and revoke the user's sessions. When the
 // principal changes, the session is renewed (new token, same data), as
-// OWASP asks at every privilege change.
+// OWASP asks at every privilege change. If a concurrent request renewed
+// or ended the session first, it returns ErrConflict, as Renew does.
 func (s *Session) SetPrincipal(principal string) error {
 	defer s.unlock()
 	if err := s.begin(true); err != nil {
@@ -469,6 +489,7 @@ func (s *Session) SetTimeouts(idle, lifetime time.Duration) error {
 	}
 	if idle > 0 {
 		s.meta.IdleTimeout = idle
+		s.meta.IdleDeadline = time.Now().Add(idle) // where the commit moves it
 	}
 	if lifetime > 0 {
 		s.meta.Deadline = s.meta.Created.Add(lifetime)
@@ -502,8 +523,12 @@ func (s *Session) commit(w http.ResponseWriter) error {
 	if !s.loaded {
 		return nil
 	}
+	s.m.vary(w.Header())
 	if s.err != nil {
 		return s.err
+	}
+	if s.lost != nil {
+		return s.lost
 	}
 	ctx := s.r.Context()
 	now := time.Now()
@@ -519,7 +544,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 	} else if s.sent {
 		// Nothing to keep: tell the client to drop the token it sent
 		// (destroyed, expired or garbage).
-		s.m.cfg.Transport.SetToken(w, s.r, "", time.Time{})
+		s.m.setToken(w, s.r, "", time.Time{})
 		return nil
 	} else {
 		return nil
@@ -529,7 +554,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 		if s.meta.Persistent {
 			expires = s.meta.Deadline
 		}
-		s.m.cfg.Transport.SetToken(w, s.r, string(s.tok), expires)
+		s.m.setToken(w, s.r, string(s.tok), expires)
 	}
 	return nil
 }

@@ -22,6 +22,20 @@ type Transport interface {
 	SetToken(w http.ResponseWriter, r *http.Request, t string, expires time.Time)
 }
 
+// varyHeader returns the request header that carries the token of t, which
+// the Manager names in Vary: "Cookie" for a CookieTransport, the header's
+// name for a HeaderTransport, and "" for a transport it does not know (which
+// sets its own cache headers).
+func varyHeader(t Transport) string {
+	switch t := t.(type) {
+	case *CookieTransport:
+		return "Cookie"
+	case *HeaderTransport:
+		return http.CanonicalHeaderKey(t.name())
+	}
+	return ""
+}
+
 // CookieTransport carries the token in a cookie. Its zero value is the
 // production default: a cookie named "__Host-session", HttpOnly, Secure,
 // SameSite=Lax, Path=/, with no Domain.
@@ -121,9 +135,11 @@ func (c *CookieTransport) MaxTokenLen() int {
 }
 
 // overhead is the length of a cookie's name and attributes as SetToken
-// writes them, with a long Expires.
+// writes them, with a long Expires and a Max-Age of ten digits (over 300
+// years).
 func (c *CookieTransport) overhead(name string) int {
 	ck := c.cookie(name, "", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+	ck.MaxAge = 9_999_999_999
 	return len(ck.String())
 }
 
@@ -141,8 +157,20 @@ func (c *CookieTransport) cookie(name, value string, expires time.Time) *http.Co
 		HttpOnly: true, Secure: !c.Insecure, SameSite: ss,
 	}
 	if !expires.IsZero() {
+		// Both, as scs sends them: Max-Age wins in every current browser
+		// and does not depend on the client's clock; Expires serves the
+		// clients that know no Max-Age.
 		ck.Expires = expires.UTC()
+		ck.MaxAge = max(1, int(time.Until(expires)/time.Second))
 	}
+	return ck
+}
+
+// expire makes ck a cookie that deletes the client's copy: Max-Age=0, and
+// an Expires in the past for the clients that know no Max-Age.
+func expire(ck *http.Cookie) *http.Cookie {
+	ck.MaxAge = -1
+	ck.Expires = time.Unix(1, 0).UTC()
 	return ck
 }
 
@@ -250,9 +278,7 @@ func (c *CookieTransport) SetToken(w http.ResponseWriter, r *http.Request, t str
 	for i := n; i < chunks; i++ {
 		cn := chunkName(name, i)
 		if all || cookieValue(r, cn) != "" {
-			ck := c.cookie(cn, "", time.Time{})
-			ck.MaxAge = -1
-			http.SetCookie(w, ck)
+			http.SetCookie(w, expire(c.cookie(cn, "", time.Time{})))
 		}
 	}
 }
