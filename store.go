@@ -131,7 +131,9 @@ type Store interface {
 
 	// Renew moves an existing session to the token next, which the
 	// Manager minted; the old token names no session afterwards. It may
-	// be a copy followed by a delete.
+	// be a copy followed by a delete. Of concurrent Renews of one token
+	// exactly one succeeds; the others return ErrNotFound (or
+	// ErrConflict) and store nothing under their next token.
 	Renew(ctx context.Context, old, next Token) (Token, error)
 
 	// Update replaces one key's value with fn's result, atomically with

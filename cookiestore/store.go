@@ -383,7 +383,9 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 // Renew implements sessionkit.Store: it reseals the session under a fresh
 // nonce (the minted token next is not used). Without RevokeSessions the old
 // token still opens, to the session as it was, until its deadlines; with
-// it, the old token names no session afterwards.
+// it, the old token names no session afterwards, and of concurrent renews
+// of one token only the one whose revocation comes first wins: the others,
+// like a renew racing a Delete, return sessionkit.ErrNotFound.
 func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionkit.Token, error) {
 	var oldSID []byte
 	t, err := s.write(ctx, old, func(p *payload) error {
@@ -395,8 +397,14 @@ func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionk
 	if err != nil || oldSID == nil {
 		return t, err
 	}
-	if _, err := s.cfg.Generations.Bump(ctx, sidKey(oldSID)); err != nil {
+	n, err := s.cfg.Generations.Bump(ctx, sidKey(oldSID))
+	if err != nil {
 		return "", fmt.Errorf("cookiestore: revoke the renewed session: %w", err)
+	}
+	if n != 1 {
+		// Another renew or a delete revoked the old token first: the
+		// counter is the compare-and-set that makes one renew win.
+		return "", fmt.Errorf("cookiestore: renew: the session was renewed or deleted meanwhile: %w", sessionkit.ErrNotFound)
 	}
 	return t, nil
 }

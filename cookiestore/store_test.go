@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,6 +86,30 @@ var (
 					t.Fatalf("Delete: %v", err)
 				}
 				mustOpen(t, s, tok, "a", "1")
+			}),
+		storetest.Instead("ConcurrentRenew", "without Generations and RevokeSessions nothing on the server knows a cookie was renewed: every renew of one cookie succeeds, each with its own copy, and the old cookie still opens; TestConformanceRevocable runs this case",
+			func(t *testing.T, s sessionkit.Store) {
+				old := create(t, s, map[string][]byte{"a": []byte("1")})
+				for range 2 {
+					next, err := s.Renew(context.Background(), old, sessionkit.NewToken())
+					if err != nil || next == old {
+						t.Fatalf("Renew = %q, %v; want a new token", next, err)
+					}
+					mustOpen(t, s, next, "a", "1")
+				}
+				mustOpen(t, s, old, "a", "1")
+			}),
+		storetest.Instead("RenewDeleted", "without Generations and RevokeSessions a deleted cookie still opens, and renews, until its deadlines; TestConformanceRevocable runs this case",
+			func(t *testing.T, s sessionkit.Store) {
+				tok := create(t, s, map[string][]byte{"a": []byte("1")})
+				if err := s.Delete(context.Background(), tok); err != nil {
+					t.Fatalf("Delete: %v", err)
+				}
+				next, err := s.Renew(context.Background(), tok, sessionkit.NewToken())
+				if err != nil {
+					t.Fatalf("Renew: %v", err)
+				}
+				mustOpen(t, s, next, "a", "1")
 			}),
 	}
 )
@@ -275,5 +301,72 @@ func TestConcurrentSealOpen(t *testing.T) {
 			})
 		}
 		wg.Wait()
+	}
+}
+
+// barrierGenerations, once armed, holds every read of a session's
+// revocation counter, after the read, until n reads arrived, so that n renews of one cookie
+// all open it before any of them revokes it.
+type barrierGenerations struct {
+	sessionkit.Generations
+	armed   atomic.Bool
+	arrived chan struct{}
+	all     chan struct{}
+	n       int
+}
+
+func (b *barrierGenerations) Generation(ctx context.Context, key string) (uint64, error) {
+	n, err := b.Generations.Generation(ctx, key)
+	if b.armed.Load() && strings.HasPrefix(key, "sessionkit/sid/") {
+		b.arrived <- struct{}{}
+		select {
+		case <-b.all:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return n, err
+}
+
+// TestConcurrentRenewRevocable: two renews of one cookie that both opened
+// it before either revoked it; exactly one wins, the revocation counter
+// deciding.
+func TestConcurrentRenewRevocable(t *testing.T) {
+	gens := &barrierGenerations{Generations: newGenerations(t), arrived: make(chan struct{}), all: make(chan struct{}), n: 2}
+	s := newStore(t, cookiestore.Config{Generations: gens, RevokeSessions: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	old, err := s.Create(ctx, sessionkit.NewToken(), sessionkit.Record{Meta: testMeta(), Values: map[string][]byte{"a": []byte("1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gens.armed.Store(true)
+	go func() {
+		for range gens.n {
+			select {
+			case <-gens.arrived:
+			case <-ctx.Done():
+				return
+			}
+		}
+		close(gens.all)
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, gens.n)
+	for i := range gens.n {
+		wg.Go(func() { _, errs[i] = s.Renew(ctx, old, sessionkit.NewToken()) })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, sessionkit.ErrNotFound):
+			t.Fatalf("a losing renew: %v, want ErrNotFound", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d concurrent renews won, want 1 (%v)", won, gens.n, errs)
 	}
 }
