@@ -36,11 +36,16 @@
 // timeout and an absolute lifetime, both enforced on the server.
 // Session.SetPrincipal renews the token at login, defeating fixation.
 // Garbage, tampered, expired or oversized tokens start a fresh session.
+// Responses built from a session carry Vary (Cookie, or the token's
+// header), and responses that set, renew or clear a token carry
+// Cache-Control: no-store (Config.DisableCacheHeaders turns both off).
 //
 // # Errors
 //
 // When the store fails before the response is committed, the Manager answers
 // with Config.ErrorHandler instead of the handler's response: 503 when the
-// store is unavailable, 409 when a concurrent change won, 500 when the
-// session is too large. See ErrorStatus.
+// store is unavailable, 409 when a concurrent change won (a renew that
+// lost to a concurrent one included: no token is sent, so the client keeps
+// the winner's), 500 when the session is too large. See ErrorStatus. A
+// write after the response's header was written returns ErrCommitted.
 package sessionkit

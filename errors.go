@@ -13,10 +13,12 @@ var (
 	ErrNotFound = errors.New("sessionkit: session not found")
 
 	// ErrConflict reports a concurrent change that a request lost: an
-	// Update whose compare-and-set retries ran out, or a commit of
-	// changes to a session that another request destroyed or renewed
-	// first. Nothing was written; the client may retry. The default error
-	// handler answers 409 Conflict.
+	// Update whose compare-and-set retries ran out, a commit of changes
+	// to a session that another request destroyed or renewed first, or a
+	// Renew (or SetPrincipal) that found the session already renewed or
+	// deleted, after which every write of the request returns it too.
+	// Nothing was written; the client may retry. The default error
+	// handler answers 409 Conflict, and no token is sent.
 	ErrConflict = errors.New("sessionkit: conflicting concurrent change")
 
 	// ErrTooLarge reports a session larger than the Manager's MaxSize or
@@ -32,8 +34,9 @@ var (
 
 	// ErrCommitted is returned by a Session's write methods after the
 	// session was committed, which happens when the response's header is
-	// written. A write at that point could not reach the client, so it
-	// is refused rather than lost silently.
+	// written, also when the handler wrote it before its first session
+	// call. A write at that point could not reach the client, so it is
+	// refused rather than lost silently.
 	ErrCommitted = errors.New("sessionkit: session already committed")
 
 	// ErrRateLimited is returned when a client asks for more new sessions
