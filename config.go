@@ -39,8 +39,10 @@ type Config struct {
 	// header), and a response that sets, renews or clears a token gets
 	// Cache-Control: no-store, so that no shared cache stores one user's
 	// token or page and serves it to another. A Cache-Control the
-	// handler set is kept, with no-store added to it unless present.
-	// Default false: the headers are sent.
+	// handler set is kept, with no-store added to it unless present. (A
+	// Transport other than CookieTransport and HeaderTransport gets the
+	// no-store but no Vary: the Manager cannot tell what carries its
+	// token.) Default false: the headers are sent.
 	DisableCacheHeaders bool
 
 	// Codec encodes values. Default BinaryCodec{}.
