@@ -78,3 +78,31 @@ func ExampleSession_Update() {
 	// [book]
 	// [book pen]
 }
+
+// The Manager's cache headers: a page built from a session varies on the
+// cookie, and a response that sets the cookie is never stored by a cache.
+func Example_cacheHeaders() {
+	store := memstore.New()
+	defer store.Close()
+	mgr, _ := sessionkit.New(store, sessionkit.Config{})
+	h := mgr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.FromContext(r.Context())
+		if r.Method == "POST" {
+			s.SetPrincipal("alice")
+			return
+		}
+		fmt.Fprint(w, "hello ", s.Principal())
+	}))
+	login := httptest.NewRecorder()
+	h.ServeHTTP(login, httptest.NewRequest("POST", "/login", nil))
+	fmt.Println("login:", login.Header().Get("Vary"), login.Header().Get("Cache-Control"))
+
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(login.Result().Cookies()[0])
+	page := httptest.NewRecorder()
+	h.ServeHTTP(page, r)
+	fmt.Printf("page: %s, Cache-Control %q\n", page.Header().Get("Vary"), page.Header().Get("Cache-Control"))
+	// Output:
+	// login: Cookie no-store
+	// page: Cookie, Cache-Control ""
+}
