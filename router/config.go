@@ -55,8 +55,15 @@ type Config struct {
 	// off.
 	BoundedLoad float64
 
-	// MaxBodyBytes caps a request body. Default 10 MiB.
+	// MaxBodyBytes caps a request body: a larger one gets 413. Default
+	// 10 MiB.
 	MaxBodyBytes int64
+
+	// ResponseHeaderTimeout bounds the wait for a backend's response
+	// head once the request was sent; past it the client gets 504
+	// Gateway Timeout. It applies to the default Transport and to
+	// Server's fast path. Default 60 s.
+	ResponseHeaderTimeout time.Duration
 
 	// Health configures the active health checks.
 	Health HealthConfig
@@ -110,6 +117,9 @@ func (c *Config) setDefaults() error {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 10 << 20
 	}
+	if c.ResponseHeaderTimeout <= 0 {
+		c.ResponseHeaderTimeout = 60 * time.Second
+	}
 	h := &c.Health
 	if h.Path == "" {
 		h.Path = "/healthz"
@@ -127,7 +137,9 @@ func (c *Config) setDefaults() error {
 		h.Fall = 2
 	}
 	if c.Transport == nil {
-		c.Transport = NewTransport()
+		t := NewTransport()
+		t.ResponseHeaderTimeout = c.ResponseHeaderTimeout
+		c.Transport = t
 		c.defaultTransport = true
 	}
 	if c.Logger == nil {

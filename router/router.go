@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -82,8 +83,16 @@ func New(cfg Config, members []Member) (*Router, error) {
 		Rewrite:      rt.rewrite,
 		Transport:    &retryTransport{rt: rt, base: cfg.Transport},
 		ErrorHandler: rt.proxyError,
-		ErrorLog:     slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-		BufferPool:   bufferPool{},
+		// net/http's server cannot write a status below 100 (it panics):
+		// 502, as on the fast path.
+		ModifyResponse: func(res *http.Response) error {
+			if res.StatusCode < 100 {
+				return errBadResponse
+			}
+			return nil
+		},
+		ErrorLog:   slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		BufferPool: bufferPool{},
 	}
 	if err := rt.SetMembers(members); err != nil {
 		return nil, err
@@ -200,12 +209,24 @@ type route struct {
 	prefs []*backend
 	i     int
 	key   keyKind
+
+	cancel        context.CancelCauseFunc // ends the request toward the backend
+	informational int                     // 1xx responses passed on
+	tooMany       atomic.Bool             // more than maxInformational came
 }
 
 type routeKey struct{}
 
 // ServeHTTP implements http.Handler.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				rt.recovered(p, debug.Stack())
+			}
+			panic(http.ErrAbortHandler) // the server closes this connection only, and says no more
+		}
+	}()
 	start := time.Now()
 	if r.ContentLength > rt.cfg.MaxBodyBytes {
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
@@ -222,8 +243,11 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b := rr.prefs[0]
 	b.inflight.Add(1)
-	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	rt.proxy.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, rr)))
+	ctx, cancel := context.WithCancelCause(context.WithValue(r.Context(), routeKey{}, rr))
+	defer cancel(nil)
+	rr.cancel = cancel
+	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK, rr: rr}
+	rt.proxy.ServeHTTP(sw, r.WithContext(ctx))
 	b.inflight.Add(-1)
 	served := rr.prefs[rr.i]
 	rt.metrics.request(served.Name, sw.code, start)
@@ -234,6 +258,13 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("key", rr.key.String()), slog.Duration("duration", time.Since(start)),
 			slog.String("client", rt.resolver.IP(r).String()))
 	}
+}
+
+// recovered logs and counts a panic recovered while serving a client
+// connection, which is then closed.
+func (rt *Router) recovered(p any, stack []byte) {
+	rt.metrics.panics.Inc()
+	rt.cfg.Logger.Error("router: panic serving a connection; closing it", slog.Any("panic", p), slog.String("stack", string(stack)))
 }
 
 // decide picks the backends for r, in order of preference.
@@ -379,8 +410,11 @@ func trusted(prefixes []netip.Prefix, a netip.Addr) bool {
 
 func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusBadGateway
+	rr, _ := r.Context().Value(routeKey{}).(*route)
 	var mbe *http.MaxBytesError
 	switch {
+	case rr != nil && rr.tooMany.Load():
+		err = errTooManyInformational
 	case errors.As(err, &mbe):
 		code = http.StatusRequestEntityTooLarge
 	case errors.Is(err, context.DeadlineExceeded):
@@ -406,6 +440,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = body
 	}
 	resp, err := t.base.RoundTrip(req)
+	if err == nil && rr.tooMany.Load() {
+		resp.Body.Close() // the final response came too, after too many 1xx
+		return nil, errTooManyInformational
+	}
 	for attempt := 0; err != nil && attempt < 1; attempt++ {
 		failed := rr.prefs[rr.i]
 		t.rt.markDown(failed, err)
@@ -471,15 +509,25 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 
 func (b *trackedBody) Close() error { return nil } // the server closes the request body
 
-// statusWriter records the response status for metrics and the access log.
+// statusWriter records the response status for metrics and the access
+// log, and bounds the 1xx responses passed on.
 type statusWriter struct {
 	http.ResponseWriter
 	code int
+	rr   *route
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if code >= 200 {
 		w.code = code
+	} else if code != http.StatusSwitchingProtocols {
+		// The reverse proxy's Got1xxResponse, under its lock.
+		if w.rr.informational == maxInformational {
+			w.rr.tooMany.Store(true)
+			w.rr.cancel(errTooManyInformational)
+			return
+		}
+		w.rr.informational++
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
