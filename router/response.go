@@ -119,8 +119,8 @@ type respInfo struct {
 // http.ReadResponse accepts, and reads the same status, framing and
 // header fields (a fuzz test holds the two together), except that it
 // refuses, where net/http reads on, a status below 100 (which net/http's
-// server cannot write) and a folded header line (RFC 9112 lets a proxy
-// refuse one).
+// server cannot write), a folded header line and a space in a field name
+// (RFC 9112 forbids both).
 func (fc *fastConn) parseResponse() (respInfo, error) {
 	r := respInfo{length: -1}
 	fc.lines = fc.lines[:0]
@@ -164,7 +164,8 @@ func (fc *fastConn) parseResponse() (respInfo, error) {
 		case equalFold(name, "transfer-encoding"):
 			l.drop = true
 			encodings++
-			if major > 1 || major == 1 && minor >= 1 { // HTTP/1.0's is ignored
+			// HTTP/1.0's is ignored; net/http takes HTTP/0.0 for 1.1.
+			if major > 1 || major == 1 && minor >= 1 || major == 0 && minor == 0 {
 				if encodings > 1 || !equalFold(value, "chunked") {
 					return r, errBadResponse
 				}
