@@ -32,7 +32,11 @@
 // net/http does ("Unsolicited response received on idle HTTP channel").
 // One limit remains, which net/http shares: bytes a backend sends after
 // that check, while the next request is on its way, cannot be told from
-// that request's response. Response heads are held to http.ReadResponse
+// that request's response. The net/http path (TLS, and connections the
+// fast path hands over) relies on net/http's Transport, which peeks only
+// after it has put the connection back in its pool: under load, a request
+// quick enough can still get stray bytes sent with the response before.
+// Response heads are held to http.ReadResponse
 // (a differential fuzz test): fields with bare CR, LF or NUL, conflicting
 // lengths and malformed chunks are refused with 502. No input ends the
 // process: a panic serving a client connection is logged with its stack,

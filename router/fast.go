@@ -163,8 +163,19 @@ func (fc *fastConn) request() outcome {
 		return handOver // net/http streams it, or refuses it
 	}
 	if fc.br.Buffered() < total {
-		fc.setHeaderDeadline()
+		fc.c.SetReadDeadline(fc.rt.cfg.bodyDeadline(time.Now(), h.contentLength))
+		fc.deadline = true
+		start := time.Now()
 		if _, err := fc.br.Peek(total); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Too slow a body: 408, and the connection closes.
+				h.close = true
+				method := methodString(h.method)
+				fc.headRequest = method == http.MethodHead
+				fc.writeError(http.StatusRequestTimeout, http.StatusText(http.StatusRequestTimeout))
+				fc.done(method, fc.path(), http.StatusRequestTimeout, "", keyNone, start, fc.client())
+				fc.bw.Flush()
+			}
 			return closeConn
 		}
 	}
@@ -191,23 +202,30 @@ func (fc *fastConn) request() outcome {
 	}
 	fc.br.Discard(total) // h's slices are not used past here
 	if len(fc.prefs) == 0 {
-		rt.metrics.request("", http.StatusServiceUnavailable, start)
 		fc.writeError(http.StatusServiceUnavailable, "no healthy backend")
+		fc.done(method, path, http.StatusServiceUnavailable, "", kind, start, client)
 		return fc.finish(h.close)
 	}
 	first := fc.prefs[0]
 	first.inflight.Add(1)
 	code, served, closeClient := fc.forward(method, path, h.contentLength == 0)
 	first.inflight.Add(-1)
-	rt.metrics.request(served.Name, code, start)
+	fc.done(method, path, code, served.Name, kind, start, client)
+	return fc.finish(closeClient)
+}
+
+// done counts a request and writes its access log line, as the net/http
+// path does.
+func (fc *fastConn) done(method, path string, code int, backend string, kind keyKind, start time.Time, client string) {
+	rt := fc.rt
+	rt.metrics.request(backend, code, start)
 	if rt.cfg.AccessLog != nil {
 		rt.cfg.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request",
 			slog.String("method", method), slog.String("path", path),
-			slog.Int("status", code), slog.String("backend", served.Name),
+			slog.Int("status", code), slog.String("backend", backend),
 			slog.String("key", kind.String()), slog.Duration("duration", time.Since(start)),
 			slog.String("client", client))
 	}
-	return fc.finish(closeClient)
 }
 
 // finish flushes the response and says whether the connection goes on.

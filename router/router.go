@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -210,6 +211,7 @@ type route struct {
 	i     int
 	key   keyKind
 
+	bodyTimedOut  atomic.Bool             // the request body came too slowly
 	cancel        context.CancelCauseFunc // ends the request toward the backend
 	informational int                     // 1xx responses passed on
 	tooMany       atomic.Bool             // more than maxInformational came
@@ -232,13 +234,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, rt.cfg.MaxBodyBytes)
-	}
 	rr := rt.decide(r)
+	if r.Body != nil && r.Body != http.NoBody {
+		tb := &timedBody{ReadCloser: r.Body, cfg: &rt.cfg, rc: http.NewResponseController(w), start: time.Now(), rr: rr}
+		defer tb.stop()
+		r.Body = http.MaxBytesReader(w, tb, rt.cfg.MaxBodyBytes)
+	}
 	if len(rr.prefs) == 0 {
-		rt.metrics.request("", http.StatusServiceUnavailable, start)
 		http.Error(w, "no healthy backend", http.StatusServiceUnavailable)
+		rt.served(r, http.StatusServiceUnavailable, "", rr.key, start)
 		return
 	}
 	b := rr.prefs[0]
@@ -249,13 +253,17 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK, rr: rr}
 	rt.proxy.ServeHTTP(sw, r.WithContext(ctx))
 	b.inflight.Add(-1)
-	served := rr.prefs[rr.i]
-	rt.metrics.request(served.Name, sw.code, start)
+	rt.served(r, sw.code, rr.prefs[rr.i].Name, rr.key, start)
+}
+
+// served counts a request and writes its access log line.
+func (rt *Router) served(r *http.Request, code int, backend string, kind keyKind, start time.Time) {
+	rt.metrics.request(backend, code, start)
 	if rt.cfg.AccessLog != nil {
 		rt.cfg.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", sw.code), slog.String("backend", served.Name),
-			slog.String("key", rr.key.String()), slog.Duration("duration", time.Since(start)),
+			slog.Int("status", code), slog.String("backend", backend),
+			slog.String("key", kind.String()), slog.Duration("duration", time.Since(start)),
 			slog.String("client", rt.resolver.IP(r).String()))
 	}
 }
@@ -415,6 +423,9 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case rr != nil && rr.tooMany.Load():
 		err = errTooManyInformational
+	case rr != nil && rr.bodyTimedOut.Load():
+		code = http.StatusRequestTimeout
+		w.Header().Set("Connection", "close")
 	case errors.As(err, &mbe):
 		code = http.StatusRequestEntityTooLarge
 	case errors.Is(err, context.DeadlineExceeded):
@@ -424,6 +435,59 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	rt.cfg.Logger.Warn("router: backend failed", slog.String("path", r.URL.Path), slog.Int("status", code), slog.String("err", err.Error()))
 	http.Error(w, http.StatusText(code), code)
+}
+
+// errBodyTimeout ends a request whose body came too slowly.
+var errBodyTimeout = errors.New("router: request body too slow")
+
+// timedBody holds a request body to Config's RequestBodyTimeout and
+// MinBodyRate through read deadlines on the client connection.
+type timedBody struct {
+	io.ReadCloser
+	cfg   *Config
+	rc    *http.ResponseController
+	start time.Time
+	rr    *route
+	read  int64
+
+	mu      sync.Mutex
+	stopped bool // the handler returned: rc is not to be used
+	set     bool // a deadline is set
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	b.deadline(b.cfg.bodyDeadline(b.start, b.read))
+	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		b.rr.bodyTimedOut.Store(true)
+		return n, errBodyTimeout
+	case err != nil:
+		b.deadline(time.Time{}) // read to its end: the connection's deadline is net/http's again
+	}
+	return n, err
+}
+
+func (b *timedBody) deadline(t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.stopped && (b.set || !t.IsZero()) {
+		b.rc.SetReadDeadline(t)
+		b.set = !t.IsZero()
+	}
+}
+
+// stop clears the deadline when the handler returns, unless the body
+// timed out: then the deadline stays past, so that net/http's server
+// does not wait for the rest of the body, and closes the connection.
+func (b *timedBody) stop() {
+	if !b.rr.bodyTimedOut.Load() {
+		b.deadline(time.Time{})
+	}
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
 }
 
 // retryTransport retries a request that failed before reaching its
