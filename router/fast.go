@@ -407,7 +407,7 @@ func (fc *fastConn) forward(method, path string, bodiless bool) (code int, serve
 		got, err := fc.exchange(bc)
 		if err != nil {
 			fc.dropBackend()
-			if reused && !got && idempotent && bodiless {
+			if reused && !got && idempotent && bodiless && !errors.Is(err, os.ErrDeadlineExceeded) {
 				fresh = true
 				continue
 			}
