@@ -437,7 +437,10 @@ func (fc *fastConn) exchange(bc *bconn) (got bool, err error) {
 	return fc.readResponseHead(bc)
 }
 
-// errHeadTooLarge refuses a response head over 1 MiB, net/http's limit.
+// maxResponseHead bounds a response head, each 1xx head included.
+const maxResponseHead = 1 << 20
+
+// errHeadTooLarge refuses a response head over maxResponseHead.
 var errHeadTooLarge = errors.New("router: response head too large")
 
 func (fc *fastConn) readResponseHead(bc *bconn) (got bool, err error) {
@@ -449,7 +452,7 @@ func (fc *fastConn) readResponseHead(bc *bconn) (got bool, err error) {
 		line, err := bc.br.ReadSlice('\n')
 		got = got || len(line) > 0 || len(fc.resp) > 0
 		fc.resp = append(fc.resp, line...)
-		if len(fc.resp) > 1<<20 {
+		if len(fc.resp) > maxResponseHead {
 			return got, errHeadTooLarge
 		}
 		switch {
