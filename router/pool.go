@@ -20,6 +20,7 @@ const (
 type bconn struct {
 	net.Conn
 	br        *bufio.Reader
+	peek      *peeker
 	idleSince time.Time
 }
 
@@ -70,7 +71,7 @@ func (p *connPool) dial() (*bconn, error) {
 	}
 	br := backendReaders.Get().(*bufio.Reader)
 	br.Reset(nc)
-	return &bconn{Conn: nc, br: br}, nil
+	return &bconn{Conn: nc, br: br, peek: newPeeker(nc)}, nil
 }
 
 // put returns a connection whose last response was read to its end. A
@@ -112,7 +113,7 @@ func (c *bconn) alive() bool {
 	if c.br.Buffered() > 0 {
 		return false // bytes nobody asked for
 	}
-	return connAlive(c.Conn)
+	return c.peek.connAlive()
 }
 
 func (c *bconn) close() {

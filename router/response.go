@@ -362,15 +362,18 @@ func asciiEqualFold(a, b []byte) bool {
 func (fc *fastConn) writeHead(r respInfo, closeClient bool) {
 	w := fc.bw
 	w.WriteString("HTTP/1.1 ")
-	var code [3]byte
-	code[0], code[1], code[2] = byte('0'+r.code/100), byte('0'+r.code/10%10), byte('0'+r.code%10)
-	w.Write(code[:])
+	code := func() { // byte by byte: a slice of a local array would escape
+		w.WriteByte(byte('0' + r.code/100))
+		w.WriteByte(byte('0' + r.code/10%10))
+		w.WriteByte(byte('0' + r.code%10))
+	}
+	code()
 	w.WriteByte(' ')
 	if text := http.StatusText(r.code); text != "" {
 		w.WriteString(text)
 	} else {
 		w.WriteString("status code ")
-		w.Write(code[:])
+		code()
 	}
 	w.WriteString("\r\n")
 	for _, l := range fc.lines[1:] {
