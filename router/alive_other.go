@@ -4,6 +4,10 @@ package router
 
 import "net"
 
-// connAlive cannot peek here: a connection found closed when used is
+// peeker cannot peek here: a connection found closed when used is
 // retried where the request allows.
-func connAlive(net.Conn) bool { return true }
+type peeker struct{}
+
+func newPeeker(net.Conn) *peeker { return nil }
+
+func (p *peeker) connAlive() bool { return true }

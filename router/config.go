@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/ring"
@@ -55,8 +56,29 @@ type Config struct {
 	// off.
 	BoundedLoad float64
 
-	// MaxBodyBytes caps a request body. Default 10 MiB.
+	// MaxBodyBytes caps a request body: a larger one gets 413. Default
+	// 10 MiB.
 	MaxBodyBytes int64
+
+	// RequestBodyTimeout bounds reading a request body, from the end of
+	// its head: a body not whole by then ends the request with 408
+	// Request Timeout and closes the client connection. (The head is
+	// bounded by Server.HTTP's ReadHeaderTimeout.) Default 60 s.
+	RequestBodyTimeout time.Duration
+	// MinBodyRate is the slowest a request body may arrive, in bytes a
+	// second, once BodyRateGrace has passed: a body that has fallen
+	// behind ends the request with 408 and closes the client
+	// connection. Default 240 (ASP.NET Core Kestrel's).
+	MinBodyRate int64
+	// BodyRateGrace is how long a body may take before MinBodyRate
+	// applies. Default 5 s.
+	BodyRateGrace time.Duration
+
+	// ResponseHeaderTimeout bounds the wait for a backend's response
+	// head once the request was sent; past it the client gets 504
+	// Gateway Timeout. It applies to the default Transport and to
+	// Server's fast path. Default 60 s.
+	ResponseHeaderTimeout time.Duration
 
 	// Health configures the active health checks.
 	Health HealthConfig
@@ -73,7 +95,8 @@ type Config struct {
 	// never logged). Default nil, off.
 	AccessLog *slog.Logger
 	// Registry registers the router's Prometheus metrics. Default: a
-	// new registry, which Registry returns.
+	// new registry, with the Go runtime's and the process's collectors,
+	// which Registry returns.
 	Registry *prometheus.Registry
 
 	tokenTransports  []sessionkit.Transport
@@ -97,6 +120,14 @@ type HealthConfig struct {
 	Fall int
 }
 
+// bodyDeadline returns the time by which a body that began at start
+// and of which read bytes arrived must have sent its next byte; for the
+// fast path, which reads a whole small body at once, read is its length.
+func (c *Config) bodyDeadline(start time.Time, read int64) time.Time {
+	d := c.BodyRateGrace + time.Duration(float64(read)/float64(c.MinBodyRate)*float64(time.Second))
+	return start.Add(min(d, c.RequestBodyTimeout))
+}
+
 func (c *Config) setDefaults() error {
 	if len(c.Keys) == 0 {
 		c.Keys = []string{"token"}
@@ -109,6 +140,18 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 10 << 20
+	}
+	if c.RequestBodyTimeout <= 0 {
+		c.RequestBodyTimeout = 60 * time.Second
+	}
+	if c.MinBodyRate <= 0 {
+		c.MinBodyRate = 240
+	}
+	if c.BodyRateGrace <= 0 {
+		c.BodyRateGrace = 5 * time.Second
+	}
+	if c.ResponseHeaderTimeout <= 0 {
+		c.ResponseHeaderTimeout = 60 * time.Second
 	}
 	h := &c.Health
 	if h.Path == "" {
@@ -127,7 +170,9 @@ func (c *Config) setDefaults() error {
 		h.Fall = 2
 	}
 	if c.Transport == nil {
-		c.Transport = NewTransport()
+		t := NewTransport()
+		t.ResponseHeaderTimeout = c.ResponseHeaderTimeout
+		c.Transport = t
 		c.defaultTransport = true
 	}
 	if c.Logger == nil {
@@ -135,6 +180,7 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
+		c.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if c.BoundedLoad != 0 && c.BoundedLoad <= 1 {
 		return fmt.Errorf("router: BoundedLoad %v must be above 1", c.BoundedLoad)
@@ -153,14 +199,15 @@ func (c *Config) setDefaults() error {
 // a busy proxy.
 func NewTransport() *http.Transport {
 	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     false,
+		Proxy:                  nil,
+		DialContext:            (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  60 * time.Second,
+		MaxResponseHeaderBytes: maxResponseHead, // as the fast path
+		ExpectContinueTimeout:  time.Second,
+		ForceAttemptHTTP2:      false,
 	}
 }
 
@@ -203,8 +250,11 @@ func parseKeys(specs []string) ([]keySource, error) {
 		default:
 			return nil, fmt.Errorf("router: unknown key %q (want token, ip, header:NAME, cookie:NAME or query:NAME)", s)
 		}
-		if (k.kind == keyToken || k.kind == keyIP) != (name == "") {
-			return nil, fmt.Errorf("router: key %q: %s takes %s", s, kind, map[bool]string{true: "no name", false: "a name"}[name == "" || k.kind == keyToken || k.kind == keyIP])
+		switch named := k.kind != keyToken && k.kind != keyIP; {
+		case named && name == "":
+			return nil, fmt.Errorf("router: key %q: %s needs a name, as %s:NAME", s, kind, kind)
+		case !named && name != "":
+			return nil, fmt.Errorf("router: key %q: %s takes no name", s, kind)
 		}
 		k.name = name
 		if k.kind == keyHeader {

@@ -24,6 +24,24 @@
 // else (Transfer-Encoding, Expect, Upgrade, HTTP/1.0, large heads or
 // bodies, TLS) is served by net/http.
 //
+// Backends cannot cross responses between users: a backend connection
+// goes back to the pool only at a message boundary, with nothing buffered
+// past the response, and is handed out again only after a non-blocking
+// peek finds nothing readable on it. A body on a HEAD, 1xx, 204 or 304
+// response, or bytes past the declared length, close that connection, as
+// net/http does ("Unsolicited response received on idle HTTP channel").
+// One limit remains, which net/http shares: bytes a backend sends after
+// that check, while the next request is on its way, cannot be told from
+// that request's response. The net/http path (TLS, and connections the
+// fast path hands over) relies on net/http's Transport, which peeks only
+// after it has put the connection back in its pool: under load, a request
+// quick enough can still get stray bytes sent with the response before.
+// Response heads are held to http.ReadResponse
+// (a differential fuzz test): fields with bare CR, LF or NUL, conflicting
+// lengths and malformed chunks are refused with 502. No input ends the
+// process: a panic serving a client connection is logged with its stack,
+// counted (sessionkit_router_panics_total) and closes that connection only.
+//
 // Routers share no state: any number of them with the same members and
 // ring configuration route every key identically.
 package router

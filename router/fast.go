@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,7 @@ type fastConn struct {
 	c  net.Conn
 	br *bufio.Reader
 	bw *bufio.Writer
+	cw countWriter // bw's writer: fc.c, counting what reached it
 
 	state       atomic.Int32
 	deadline    bool // a read deadline is set
@@ -56,6 +58,7 @@ type fastConn struct {
 	peerString  string
 	peerTrusted bool
 
+	bc      *bconn // the backend connection in use, closed if serve panics
 	h       head
 	out     []byte // the request as forwarded
 	resp    []byte // the response head as received
@@ -64,6 +67,18 @@ type fastConn struct {
 	prefs   []*backend
 	names   []string
 	values  [][]byte
+}
+
+// countWriter counts the bytes written to w.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // outcome of one request on a fast connection.
@@ -79,9 +94,19 @@ func (fc *fastConn) serve() {
 	fc.br = clientReaders.Get().(*bufio.Reader)
 	fc.br.Reset(fc.c)
 	fc.bw = clientWriters.Get().(*bufio.Writer)
-	fc.bw.Reset(fc.c)
+	fc.cw.w = fc.c
+	fc.bw.Reset(&fc.cw)
 	handed := false
 	defer func() {
+		if p := recover(); p != nil {
+			// A bug must not take every other client's connection
+			// down with this one: count it, log it, close this one.
+			fc.rt.recovered(p, debug.Stack())
+			if fc.bc != nil {
+				fc.bc.close()
+				fc.bc = nil
+			}
+		}
 		fc.s.forget(fc)
 		if !handed {
 			fc.c.Close()
@@ -138,8 +163,19 @@ func (fc *fastConn) request() outcome {
 		return handOver // net/http streams it, or refuses it
 	}
 	if fc.br.Buffered() < total {
-		fc.setHeaderDeadline()
+		fc.c.SetReadDeadline(fc.rt.cfg.bodyDeadline(time.Now(), h.contentLength))
+		fc.deadline = true
+		start := time.Now()
 		if _, err := fc.br.Peek(total); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Too slow a body: 408, and the connection closes.
+				h.close = true
+				method := methodString(h.method)
+				fc.headRequest = method == http.MethodHead
+				fc.writeError(http.StatusRequestTimeout, http.StatusText(http.StatusRequestTimeout))
+				fc.done(method, fc.path(), http.StatusRequestTimeout, "", keyNone, start, fc.client())
+				fc.bw.Flush()
+			}
 			return closeConn
 		}
 	}
@@ -166,23 +202,30 @@ func (fc *fastConn) request() outcome {
 	}
 	fc.br.Discard(total) // h's slices are not used past here
 	if len(fc.prefs) == 0 {
-		rt.metrics.request("", http.StatusServiceUnavailable, start)
 		fc.writeError(http.StatusServiceUnavailable, "no healthy backend")
+		fc.done(method, path, http.StatusServiceUnavailable, "", kind, start, client)
 		return fc.finish(h.close)
 	}
 	first := fc.prefs[0]
 	first.inflight.Add(1)
 	code, served, closeClient := fc.forward(method, path, h.contentLength == 0)
 	first.inflight.Add(-1)
-	rt.metrics.request(served.Name, code, start)
+	fc.done(method, path, code, served.Name, kind, start, client)
+	return fc.finish(closeClient)
+}
+
+// done counts a request and writes its access log line, as the net/http
+// path does.
+func (fc *fastConn) done(method, path string, code int, backend string, kind keyKind, start time.Time, client string) {
+	rt := fc.rt
+	rt.metrics.request(backend, code, start)
 	if rt.cfg.AccessLog != nil {
 		rt.cfg.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request",
 			slog.String("method", method), slog.String("path", path),
-			slog.Int("status", code), slog.String("backend", served.Name),
+			slog.Int("status", code), slog.String("backend", backend),
 			slog.String("key", kind.String()), slog.Duration("duration", time.Since(start)),
 			slog.String("client", client))
 	}
-	return fc.finish(closeClient)
 }
 
 // finish flushes the response and says whether the connection goes on.
@@ -344,12 +387,8 @@ func (fc *fastConn) forward(method, path string, bodiless bool) (code int, serve
 		var bc *bconn
 		reused := false
 		if !fresh {
-			bc = b.pool.get()
+			bc = b.pool.get() // at a message boundary, or nil
 			reused = bc != nil
-			if reused && !(idempotent && bodiless) && !bc.alive() {
-				bc.close() // a request that cannot be sent twice goes on a live connection
-				bc, reused = nil, false
-			}
 		}
 		fresh = false
 		if bc == nil {
@@ -364,10 +403,11 @@ func (fc *fastConn) forward(method, path string, bodiless bool) (code int, serve
 				return fc.fail(path, err), b, fc.h.close
 			}
 		}
+		fc.bc = bc
 		got, err := fc.exchange(bc)
 		if err != nil {
-			bc.close()
-			if reused && !got && idempotent && bodiless {
+			fc.dropBackend()
+			if reused && !got && idempotent && bodiless && !errors.Is(err, os.ErrDeadlineExceeded) {
 				fresh = true
 				continue
 			}
@@ -380,7 +420,7 @@ func (fc *fastConn) forward(method, path string, bodiless bool) (code int, serve
 			}
 			return fc.fail(path, err), b, fc.h.close
 		}
-		code, closeClient, err := fc.respond(bc, b, method == http.MethodHead)
+		code, closeClient, err := fc.respond(b, method == http.MethodHead)
 		if err != nil {
 			return fc.fail(path, err), b, fc.h.close
 		}
@@ -397,11 +437,14 @@ func (fc *fastConn) exchange(bc *bconn) (got bool, err error) {
 	return fc.readResponseHead(bc)
 }
 
-// errHeadTooLarge refuses a response head over 1 MiB, net/http's limit.
+// maxResponseHead bounds a response head, each 1xx head included.
+const maxResponseHead = 1 << 20
+
+// errHeadTooLarge refuses a response head over maxResponseHead.
 var errHeadTooLarge = errors.New("router: response head too large")
 
 func (fc *fastConn) readResponseHead(bc *bconn) (got bool, err error) {
-	bc.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+	bc.SetReadDeadline(time.Now().Add(fc.rt.cfg.ResponseHeaderTimeout))
 	defer bc.SetReadDeadline(time.Time{})
 	fc.resp = fc.resp[:0]
 	lineStart := 0
@@ -409,7 +452,7 @@ func (fc *fastConn) readResponseHead(bc *bconn) (got bool, err error) {
 		line, err := bc.br.ReadSlice('\n')
 		got = got || len(line) > 0 || len(fc.resp) > 0
 		fc.resp = append(fc.resp, line...)
-		if len(fc.resp) > 1<<20 {
+		if len(fc.resp) > maxResponseHead {
 			return got, errHeadTooLarge
 		}
 		switch {
@@ -422,296 +465,11 @@ func (fc *fastConn) readResponseHead(bc *bconn) (got bool, err error) {
 			return got, err
 		}
 		l := fc.resp[lineStart:]
-		if lineStart > 0 && (len(l) == 1 || len(l) == 2 && l[0] == '\r') {
+		if len(l) == 1 || len(l) == 2 && l[0] == '\r' { // a blank line, the first one too
 			return true, nil
 		}
 		lineStart = len(fc.resp)
 	}
-}
-
-// respLine is one line of the response head, without its line end.
-type respLine struct {
-	line, name []byte
-	drop       bool
-}
-
-// errBadResponse is a response head the router cannot forward.
-var errBadResponse = errors.New("router: malformed response from backend")
-
-// respond writes the response whose head fc.resp holds, then its body, to
-// the client. It returns the backend connection to the pool when the
-// response ended cleanly. An error means nothing was written to the
-// client.
-func (fc *fastConn) respond(bc *bconn, b *backend, headRequest bool) (code int, closeClient bool, err error) {
-	for {
-		r, err := fc.parseResponse()
-		if err != nil || r.code == http.StatusSwitchingProtocols {
-			bc.close()
-			return 0, false, cmpOr(err, errBadResponse)
-		}
-		if r.code < 200 { // 1xx: pass it on, the final response follows
-			fc.writeHead(false)
-			if err := fc.bw.Flush(); err != nil {
-				bc.close()
-				return r.code, true, nil
-			}
-			if _, err := fc.readResponseHead(bc); err != nil {
-				bc.close()
-				return r.code, true, nil
-			}
-			continue
-		}
-		noBody := headRequest || r.code == http.StatusNoContent || r.code == http.StatusNotModified
-		untilEOF := !noBody && !r.chunked && r.length < 0
-		closeClient = fc.h.close || untilEOF || fc.s.shutdown.Load()
-		fc.writeHead(closeClient)
-		switch {
-		case noBody:
-		case r.chunked:
-			err = copyChunked(fc.bw, bc.br)
-		case r.length >= 0:
-			err = copyN(fc.bw, bc.br, r.length)
-		default:
-			err = copyN(fc.bw, bc.br, -1)
-		}
-		if err != nil || r.close || untilEOF {
-			bc.close()
-			return r.code, closeClient || err != nil, nil
-		}
-		b.pool.put(bc)
-		return r.code, closeClient, nil
-	}
-}
-
-func cmpOr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
-}
-
-type respInfo struct {
-	code    int
-	length  int64 // -1 when absent
-	chunked bool
-	close   bool // the backend connection cannot be reused
-}
-
-// parseResponse reads the response head in fc.resp into fc.lines, marking
-// the hop-by-hop lines net/http's reverse proxy removes.
-func (fc *fastConn) parseResponse() (respInfo, error) {
-	r := respInfo{length: -1}
-	fc.lines = fc.lines[:0]
-	var conn [8][]byte // names listed in Connection
-	nconn := 0
-	for rest := fc.resp; len(rest) > 0; {
-		i := bytes.IndexByte(rest, '\n')
-		line := rest[:i]
-		rest = rest[i+1:]
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			break
-		}
-		if len(fc.lines) == 0 { // the status line
-			if len(line) < 12 || string(line[:7]) != "HTTP/1." || (line[7] != '0' && line[7] != '1') ||
-				line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-				return r, errBadResponse
-			}
-			code, err := strconv.Atoi(string(line[9:12]))
-			if err != nil || code < 100 {
-				return r, errBadResponse
-			}
-			r.code, r.close = code, line[7] == '0'
-			fc.lines = append(fc.lines, respLine{line: line})
-			continue
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !validName(line[:colon]) {
-			return r, errBadResponse // a folded line too
-		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
-		l := respLine{line: line, name: name}
-		switch {
-		case equalFold(name, "content-length"):
-			n, ok := parseLength(value)
-			if !ok || (r.length >= 0 && n != r.length) {
-				return r, errBadResponse
-			}
-			r.length = n
-		case equalFold(name, "transfer-encoding"):
-			if !equalFold(value, "chunked") {
-				return r, errBadResponse
-			}
-			r.chunked = true
-		case equalFold(name, "connection"):
-			l.drop = true
-			for tok := range bytes.SplitSeq(value, []byte(",")) {
-				tok = trimOWS(tok)
-				switch {
-				case len(tok) == 0:
-				case equalFold(tok, "close"):
-					r.close = true
-				case equalFold(tok, "keep-alive"):
-					r.close = false // an HTTP/1.0 backend keeping the connection
-				case nconn < len(conn):
-					conn[nconn] = tok
-					nconn++
-				default:
-					return r, errBadResponse
-				}
-			}
-		case equalFold(name, "keep-alive"), equalFold(name, "proxy-connection"), equalFold(name, "proxy-authenticate"),
-			equalFold(name, "proxy-authorization"), equalFold(name, "te"), equalFold(name, "upgrade"):
-			l.drop = true
-		}
-		fc.lines = append(fc.lines, l)
-	}
-	for i := range fc.lines[1:] {
-		l := &fc.lines[i+1]
-		if r.chunked && equalFold(l.name, "content-length") {
-			l.drop = true
-		}
-		for _, c := range conn[:nconn] {
-			if bytes.EqualFold(l.name, c) {
-				l.drop = true
-			}
-		}
-	}
-	return r, nil
-}
-
-// writeHead writes the parsed response head to the client as HTTP/1.1.
-func (fc *fastConn) writeHead(closeClient bool) {
-	w := fc.bw
-	w.WriteString("HTTP/1.1")
-	w.Write(fc.lines[0].line[8:])
-	w.WriteString("\r\n")
-	for _, l := range fc.lines[1:] {
-		if !l.drop {
-			w.Write(l.line)
-			w.WriteString("\r\n")
-		}
-	}
-	if closeClient {
-		w.WriteString("Connection: close\r\n")
-	}
-	w.WriteString("\r\n")
-}
-
-// copyN copies n bytes of body, or up to EOF when n < 0, flushing the
-// client's writer whenever the backend has nothing more yet: a streamed
-// response reaches the client as it comes.
-func copyN(w *bufio.Writer, r *bufio.Reader, n int64) error {
-	for n != 0 {
-		if r.Buffered() == 0 {
-			if w.Buffered() > 0 {
-				if err := w.Flush(); err != nil {
-					return err
-				}
-			}
-			if _, err := r.Peek(1); err != nil {
-				if n < 0 && err == io.EOF {
-					return nil
-				}
-				return err
-			}
-		}
-		k := r.Buffered()
-		if n > 0 && int64(k) > n {
-			k = int(n)
-		}
-		p, _ := r.Peek(k)
-		if _, err := w.Write(p); err != nil {
-			return err
-		}
-		r.Discard(k)
-		if n > 0 {
-			n -= int64(k)
-		}
-	}
-	return nil
-}
-
-// copyChunked copies a chunked body as it is, trailers included.
-func copyChunked(w *bufio.Writer, r *bufio.Reader) error {
-	for {
-		line, err := readLine(w, r)
-		if err != nil {
-			return err
-		}
-		size, ok := chunkSize(line)
-		if !ok {
-			return errBadResponse
-		}
-		if _, err := w.Write(line); err != nil {
-			return err
-		}
-		if size == 0 {
-			for { // trailers, then the blank line
-				line, err := readLine(w, r)
-				if err != nil {
-					return err
-				}
-				if _, err := w.Write(line); err != nil {
-					return err
-				}
-				if len(bytes.TrimRight(line, "\r\n")) == 0 {
-					return nil
-				}
-			}
-		}
-		if err := copyN(w, r, size); err != nil {
-			return err
-		}
-		line, err = readLine(w, r)
-		if err != nil {
-			return err
-		}
-		if len(bytes.TrimRight(line, "\r\n")) != 0 {
-			return errBadResponse
-		}
-		if _, err := w.Write(line); err != nil {
-			return err
-		}
-	}
-}
-
-// readLine reads one line, flushing w first when it would wait.
-func readLine(w *bufio.Writer, r *bufio.Reader) ([]byte, error) {
-	if r.Buffered() == 0 && w.Buffered() > 0 {
-		if err := w.Flush(); err != nil {
-			return nil, err
-		}
-	}
-	return r.ReadSlice('\n')
-}
-
-// chunkSize parses a chunk-size line: hex digits, then extensions.
-func chunkSize(line []byte) (int64, bool) {
-	line = bytes.TrimRight(line, "\r\n")
-	if i := bytes.IndexByte(line, ';'); i >= 0 {
-		line = line[:i]
-	}
-	line = trimOWS(line)
-	if len(line) == 0 || len(line) > 15 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range line {
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		n = n<<4 | int64(d)
-	}
-	return n, true
 }
 
 // fail answers a request no backend served, as the net/http path's

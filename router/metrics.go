@@ -14,6 +14,7 @@ type metrics struct {
 	healthy  *prometheus.GaugeVec
 	reroutes *prometheus.CounterVec
 	falls    *prometheus.CounterVec
+	panics   prometheus.Counter
 
 	mu     sync.RWMutex
 	byCode map[codeKey]codeMetrics // the children of requests and latency, looked up once
@@ -47,8 +48,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		falls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessionkit_router_backend_down_total", Help: "Times a backend was marked unhealthy.",
 		}, []string{"backend"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessionkit_router_panics_total", Help: "Panics recovered while serving a client connection; each closed that connection only.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.healthy, m.reroutes, m.falls)
+	reg.MustRegister(m.requests, m.latency, m.healthy, m.reroutes, m.falls, m.panics)
 	m.byCode = map[codeKey]codeMetrics{}
 	return m
 }

@@ -10,10 +10,9 @@ import (
 // The fast path's backend connections, sized as NewTransport sizes
 // net/http's.
 const (
-	dialTimeout           = 2 * time.Second
-	maxIdlePerBackend     = 256
-	idleConnTimeout       = 90 * time.Second
-	responseHeaderTimeout = 60 * time.Second
+	dialTimeout       = 2 * time.Second
+	maxIdlePerBackend = 256
+	idleConnTimeout   = 90 * time.Second
 )
 
 // bconn is a keep-alive connection to a backend, used by one request at a
@@ -21,6 +20,7 @@ const (
 type bconn struct {
 	net.Conn
 	br        *bufio.Reader
+	peek      *peeker
 	idleSince time.Time
 }
 
@@ -34,8 +34,20 @@ type connPool struct {
 
 var backendReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
 
-// get returns an idle connection, or nil when there is none.
+// get returns an idle connection at a message boundary (see alive), or
+// nil when there is none. Connections that are not are closed.
 func (p *connPool) get() *bconn {
+	for {
+		c := p.pop()
+		if c == nil || c.alive() {
+			return c
+		}
+		c.close()
+	}
+}
+
+// pop takes the most recently used idle connection.
+func (p *connPool) pop() *bconn {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -59,11 +71,17 @@ func (p *connPool) dial() (*bconn, error) {
 	}
 	br := backendReaders.Get().(*bufio.Reader)
 	br.Reset(nc)
-	return &bconn{Conn: nc, br: br}, nil
+	return &bconn{Conn: nc, br: br, peek: newPeeker(nc)}, nil
 }
 
-// put returns a connection whose last response was read to its end.
+// put returns a connection whose last response was read to its end. A
+// connection holding bytes past that end is closed instead: they would be
+// read as the next request's response.
 func (p *connPool) put(c *bconn) {
+	if c.br.Buffered() > 0 {
+		c.close()
+		return
+	}
 	c.idleSince = time.Now()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= maxIdlePerBackend {
@@ -87,13 +105,15 @@ func (p *connPool) close() {
 	}
 }
 
-// alive reports whether the backend has not closed the connection while
-// it was idle, without waiting.
+// alive reports whether the connection is at a message boundary: nothing
+// buffered, nothing readable on the socket (stray bytes of a response
+// already read, or the backend's end of stream), found without waiting
+// and with one system call.
 func (c *bconn) alive() bool {
 	if c.br.Buffered() > 0 {
 		return false // bytes nobody asked for
 	}
-	return connAlive(c.Conn)
+	return c.peek.connAlive()
 }
 
 func (c *bconn) close() {

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -82,8 +84,16 @@ func New(cfg Config, members []Member) (*Router, error) {
 		Rewrite:      rt.rewrite,
 		Transport:    &retryTransport{rt: rt, base: cfg.Transport},
 		ErrorHandler: rt.proxyError,
-		ErrorLog:     slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-		BufferPool:   bufferPool{},
+		// net/http's server cannot write a status below 100 (it panics):
+		// 502, as on the fast path.
+		ModifyResponse: func(res *http.Response) error {
+			if res.StatusCode < 100 {
+				return errBadResponse
+			}
+			return nil
+		},
+		ErrorLog:   slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		BufferPool: bufferPool{},
 	}
 	if err := rt.SetMembers(members); err != nil {
 		return nil, err
@@ -200,40 +210,69 @@ type route struct {
 	prefs []*backend
 	i     int
 	key   keyKind
+
+	bodyTimedOut  atomic.Bool             // the request body came too slowly
+	cancel        context.CancelCauseFunc // ends the request toward the backend
+	informational int                     // 1xx responses passed on
+	tooMany       atomic.Bool             // more than maxInformational came
 }
 
 type routeKey struct{}
 
 // ServeHTTP implements http.Handler.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				rt.recovered(p, debug.Stack())
+			}
+			panic(http.ErrAbortHandler) // the server closes this connection only, and says no more
+		}
+	}()
 	start := time.Now()
 	if r.ContentLength > rt.cfg.MaxBodyBytes {
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, rt.cfg.MaxBodyBytes)
-	}
 	rr := rt.decide(r)
+	if r.Body != nil && r.Body != http.NoBody {
+		tb := &timedBody{ReadCloser: r.Body, cfg: &rt.cfg, rc: http.NewResponseController(w), start: time.Now(), rr: rr}
+		defer tb.stop()
+		r.Body = http.MaxBytesReader(w, tb, rt.cfg.MaxBodyBytes)
+	}
 	if len(rr.prefs) == 0 {
-		rt.metrics.request("", http.StatusServiceUnavailable, start)
 		http.Error(w, "no healthy backend", http.StatusServiceUnavailable)
+		rt.served(r, http.StatusServiceUnavailable, "", rr.key, start)
 		return
 	}
 	b := rr.prefs[0]
 	b.inflight.Add(1)
-	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	rt.proxy.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, rr)))
+	ctx, cancel := context.WithCancelCause(context.WithValue(r.Context(), routeKey{}, rr))
+	defer cancel(nil)
+	rr.cancel = cancel
+	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK, rr: rr}
+	rt.proxy.ServeHTTP(sw, r.WithContext(ctx))
 	b.inflight.Add(-1)
-	served := rr.prefs[rr.i]
-	rt.metrics.request(served.Name, sw.code, start)
+	rt.served(r, sw.code, rr.prefs[rr.i].Name, rr.key, start)
+}
+
+// served counts a request and writes its access log line.
+func (rt *Router) served(r *http.Request, code int, backend string, kind keyKind, start time.Time) {
+	rt.metrics.request(backend, code, start)
 	if rt.cfg.AccessLog != nil {
 		rt.cfg.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", sw.code), slog.String("backend", served.Name),
-			slog.String("key", rr.key.String()), slog.Duration("duration", time.Since(start)),
+			slog.Int("status", code), slog.String("backend", backend),
+			slog.String("key", kind.String()), slog.Duration("duration", time.Since(start)),
 			slog.String("client", rt.resolver.IP(r).String()))
 	}
+}
+
+// recovered logs and counts a panic recovered while serving a client
+// connection, which is then closed.
+func (rt *Router) recovered(p any, stack []byte) {
+	rt.metrics.panics.Inc()
+	rt.cfg.Logger.Error("router: panic serving a connection; closing it", slog.Any("panic", p), slog.String("stack", string(stack)))
 }
 
 // decide picks the backends for r, in order of preference.
@@ -379,8 +418,14 @@ func trusted(prefixes []netip.Prefix, a netip.Addr) bool {
 
 func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusBadGateway
+	rr, _ := r.Context().Value(routeKey{}).(*route)
 	var mbe *http.MaxBytesError
 	switch {
+	case rr != nil && rr.tooMany.Load():
+		err = errTooManyInformational
+	case rr != nil && rr.bodyTimedOut.Load():
+		code = http.StatusRequestTimeout
+		w.Header().Set("Connection", "close")
 	case errors.As(err, &mbe):
 		code = http.StatusRequestEntityTooLarge
 	case errors.Is(err, context.DeadlineExceeded):
@@ -390,6 +435,59 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	rt.cfg.Logger.Warn("router: backend failed", slog.String("path", r.URL.Path), slog.Int("status", code), slog.String("err", err.Error()))
 	http.Error(w, http.StatusText(code), code)
+}
+
+// errBodyTimeout ends a request whose body came too slowly.
+var errBodyTimeout = errors.New("router: request body too slow")
+
+// timedBody holds a request body to Config's RequestBodyTimeout and
+// MinBodyRate through read deadlines on the client connection.
+type timedBody struct {
+	io.ReadCloser
+	cfg   *Config
+	rc    *http.ResponseController
+	start time.Time
+	rr    *route
+	read  int64
+
+	mu      sync.Mutex
+	stopped bool // the handler returned: rc is not to be used
+	set     bool // a deadline is set
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	b.deadline(b.cfg.bodyDeadline(b.start, b.read))
+	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		b.rr.bodyTimedOut.Store(true)
+		return n, errBodyTimeout
+	case err != nil:
+		b.deadline(time.Time{}) // read to its end: the connection's deadline is net/http's again
+	}
+	return n, err
+}
+
+func (b *timedBody) deadline(t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.stopped && (b.set || !t.IsZero()) {
+		b.rc.SetReadDeadline(t)
+		b.set = !t.IsZero()
+	}
+}
+
+// stop clears the deadline when the handler returns, unless the body
+// timed out: then the deadline stays past, so that net/http's server
+// does not wait for the rest of the body, and closes the connection.
+func (b *timedBody) stop() {
+	if !b.rr.bodyTimedOut.Load() {
+		b.deadline(time.Time{})
+	}
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
 }
 
 // retryTransport retries a request that failed before reaching its
@@ -406,6 +504,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = body
 	}
 	resp, err := t.base.RoundTrip(req)
+	if err == nil && rr.tooMany.Load() {
+		resp.Body.Close() // the final response came too, after too many 1xx
+		return nil, errTooManyInformational
+	}
 	for attempt := 0; err != nil && attempt < 1; attempt++ {
 		failed := rr.prefs[rr.i]
 		t.rt.markDown(failed, err)
@@ -471,15 +573,25 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 
 func (b *trackedBody) Close() error { return nil } // the server closes the request body
 
-// statusWriter records the response status for metrics and the access log.
+// statusWriter records the response status for metrics and the access
+// log, and bounds the 1xx responses passed on.
 type statusWriter struct {
 	http.ResponseWriter
 	code int
+	rr   *route
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if code >= 200 {
 		w.code = code
+	} else if code != http.StatusSwitchingProtocols {
+		// The reverse proxy's Got1xxResponse, under its lock.
+		if w.rr.informational == maxInformational {
+			w.rr.tooMany.Store(true)
+			w.rr.cancel(errTooManyInformational)
+			return
+		}
+		w.rr.informational++
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

@@ -32,6 +32,7 @@ FUZZ_TARGETS=(
 	./sqlstore:FuzzValues
 	./clusterstore:FuzzWire
 	./router:FuzzParseHead
+	./router:FuzzParseResponse
 )
 
 # Packages whose tests start processes or servers; they run one at a time

@@ -40,6 +40,12 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fall := fs.Int("fall", 2, "failing checks that mark a backend unhealthy")
 	certFile := fs.String("tls-cert", "", "certificate file: serve HTTPS (and HTTP/2)")
 	keyFile := fs.String("tls-key", "", "key file of -tls-cert")
+	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "longest a client may take to send a request head")
+	idleTimeout := fs.Duration("idle-timeout", 2*time.Minute, "how long an idle client connection stays open")
+	bodyTimeout := fs.Duration("body-timeout", 60*time.Second, "longest a client may take to send a request body, after its head (408 past it)")
+	minBodyRate := fs.Int64("min-body-rate", 240, "slowest a request body may arrive, in bytes a second, after -body-rate-grace (408 below it)")
+	bodyRateGrace := fs.Duration("body-rate-grace", 5*time.Second, "how long a request body may take before -min-body-rate applies")
+	responseHeaderTimeout := fs.Duration("response-header-timeout", 60*time.Second, "longest to wait for a backend's response head (504 past it)")
 	accessLog := fs.Bool("access-log", true, "log every request")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	join := fs.String("join", "", "join the cluster's gossip through these comma-separated addresses and route on its members (instead of -members)")
@@ -56,8 +62,14 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cfg := router.Config{
 		Keys:        strings.Split(*keys, ","),
 		BoundedLoad: *bounded,
-		Health:      router.HealthConfig{Path: *healthPath, Interval: *healthInterval, Timeout: *healthTimeout, Rise: *rise, Fall: *fall},
-		Logger:      log,
+
+		RequestBodyTimeout:    *bodyTimeout,
+		MinBodyRate:           *minBodyRate,
+		BodyRateGrace:         *bodyRateGrace,
+		ResponseHeaderTimeout: *responseHeaderTimeout,
+
+		Health: router.HealthConfig{Path: *healthPath, Interval: *healthInterval, Timeout: *healthTimeout, Rise: *rise, Fall: *fall},
+		Logger: log,
 	}
 	if *accessLog {
 		cfg.AccessLog = log
@@ -109,13 +121,20 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	srv := &http.Server{
 		Handler:           rt,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: *readHeaderTimeout,
+		IdleTimeout:       *idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	fast := &router.Server{Router: rt, HTTP: srv}
-	admin := &http.Server{Handler: rt.AdminHandler(*adminToken), ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{
+		Handler:           rt.AdminHandler(*adminToken),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	errc := make(chan error, 2)
 	scheme := "http"
 	if *certFile != "" {

@@ -1,0 +1,429 @@
+package router_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/router"
+)
+
+// stray is a whole response a hostile backend sends where none was asked
+// for: any client that receives it got another's bytes.
+const stray = "HTTP/1.1 200 OK\r\nSet-Cookie: stolen=1\r\nContent-Length: 8\r\n\r\nid=stray"
+
+// hostileRow is one way a backend misbehaves: answer writes to the
+// backend connection, after reading the head of the request to /hostile;
+// it returns false to close the connection.
+type hostileRow struct {
+	name   string
+	req    string // the request to /hostile, as the client sends it
+	answer func(c net.Conn, br *bufio.Reader, req *http.Request, stop <-chan struct{}) bool
+	// stalls: the backend never finishes answering.
+	stalls bool
+}
+
+// send returns an answer that writes each of writes in turn, reading the
+// request body first, and keeps the connection.
+func send(writes ...string) func(net.Conn, *bufio.Reader, *http.Request, <-chan struct{}) bool {
+	return func(c net.Conn, _ *bufio.Reader, req *http.Request, _ <-chan struct{}) bool {
+		io.Copy(io.Discard, req.Body)
+		for _, w := range writes {
+			if _, err := io.WriteString(c, w); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func get(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: a\r\nX-Id: hostile\r\n\r\n" }
+
+var hostileRows = []hostileRow{
+	{name: "HEAD with a body", req: "HEAD /hostile HTTP/1.1\r\nHost: a\r\nX-Id: hostile\r\n\r\n",
+		answer: send("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nX-A: 1\r\n\r\n" + stray)},
+	{name: "204 with a body", req: get("/hostile"), answer: send("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n" + stray)},
+	{name: "304 with a body", req: get("/hostile"), answer: send("HTTP/1.1 304 Not Modified\r\nX-A: 1\r\n\r\n" + stray)},
+	{name: "bytes after Content-Length in the same write", req: get("/hostile"),
+		answer: send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + stray)},
+	{name: "body longer than declared, in a later write", req: get("/hostile"),
+		answer: send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stray)},
+	{name: "head starting with CRLF", req: get("/hostile"), answer: send("\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "head starting with LF", req: get("/hostile"), answer: send("\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "bare CR in a value", req: get("/hostile"), answer: send("HTTP/1.1 200 OK\r\nX-A: a\rSet-Cookie: x=1\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "bare LF in a value", req: get("/hostile"), answer: send("HTTP/1.1 200 OK\r\nX-A: a\nX-B: b\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "NUL in a value", req: get("/hostile"), answer: send("HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "bare CR in a name", req: get("/hostile"), answer: send("HTTP/1.1 200 OK\r\nX\rA: a\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "bare LF in a name", req: get("/hostile"), answer: send("HTTP/1.1 200 OK\r\nX\nA: a\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "NUL in a name", req: get("/hostile"), answer: send("HTTP/1.1 200 OK\r\nX\x00A: a\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "reason with CR", req: get("/hostile"), answer: send("HTTP/1.1 200 OK\rSet-Cookie: x=1\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "duplicate identical Content-Length", req: get("/hostile"),
+		answer: send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "conflicting Content-Length", req: get("/hostile"),
+		answer: send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!")},
+	{name: "Content-Length with chunked", req: get("/hostile"),
+		answer: send("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")},
+	{name: "two Transfer-Encodings", req: get("/hostile"),
+		answer: send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")},
+	{name: "bad chunk size", req: get("/hostile"), answer: send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n")},
+	{name: "chunk size with a bare LF", req: get("/hostile"), answer: send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\r\n0\r\n\r\n")},
+	{name: "chunk without its CRLF", req: get("/hostile"), answer: send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX0\r\n\r\n")},
+	{name: "trailer with a bare CR", req: get("/hostile"),
+		answer: send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: a\rb\r\n\r\n")},
+	{name: "trailer announcing Content-Length", req: get("/hostile"),
+		answer: send("HTTP/1.1 200 OK\r\nTrailer: Content-Length\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")},
+	{name: "a flood of 100 Continue", req: get("/hostile"),
+		answer: send(strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 50) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "a few 103 Early Hints", req: get("/hostile"),
+		answer: send(strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", 3) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "101 without Upgrade", req: get("/hostile"), answer: send("HTTP/1.1 101 Switching Protocols\r\n\r\n" + stray)},
+	{name: "101 with Upgrade to a request without", req: get("/hostile"),
+		answer: send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" + stray)},
+	{name: "status below 100", req: get("/hostile"), answer: send("HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok")},
+	{name: "response before the request body was read",
+		req: "POST /hostile HTTP/1.1\r\nHost: a\r\nX-Id: hostile\r\nContent-Length: 5\r\n\r\nhello",
+		answer: func(c net.Conn, _ *bufio.Reader, req *http.Request, _ <-chan struct{}) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+			io.Copy(io.Discard, req.Body)
+			return true
+		}},
+	{name: "close mid-body", req: get("/hostile"), answer: func(c net.Conn, _ *bufio.Reader, _ *http.Request, _ <-chan struct{}) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+		return false
+	}},
+	{name: "close mid-chunk", req: get("/hostile"), answer: func(c net.Conn, _ *bufio.Reader, _ *http.Request, _ <-chan struct{}) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab")
+		return false
+	}},
+	{name: "a backend that stalls", req: get("/hostile"), stalls: true,
+		answer: func(c net.Conn, _ *bufio.Reader, _ *http.Request, stop <-chan struct{}) bool {
+			<-stop
+			return false
+		}},
+}
+
+// hostileBackend is a raw TCP server on loopback: a request to /hostile
+// gets the row's answer, any other a well-formed response whose body
+// echoes the request's X-Id. Each answer to /hostile is reported on
+// answered once written.
+type hostileBackend struct {
+	addr     string
+	row      hostileRow
+	answered chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func newHostileBackend(t *testing.T, row hostileRow) *hostileBackend {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &hostileBackend{addr: ln.Addr().String(), row: row, answered: make(chan struct{}, 16), stop: make(chan struct{})}
+	var mu sync.Mutex
+	var conns []net.Conn
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				defer c.Close()
+				b.serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		close(b.stop)
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		b.wg.Wait()
+	})
+	return b
+}
+
+func (b *hostileBackend) serve(c net.Conn) {
+	br := bufio.NewReader(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		if req.URL.Path == "/hostile" {
+			keep := b.row.answer(c, br, req, b.stop)
+			b.answered <- struct{}{}
+			if !keep {
+				return
+			}
+			continue
+		}
+		io.Copy(io.Discard, req.Body)
+		body := "id=" + req.Header.Get("X-Id")
+		if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
+			return
+		}
+	}
+}
+
+// clientResult is what a client sees of one request. A response cut
+// short shows as none: how much of it reached the client before the cut
+// depends on buffering, on both paths.
+type clientResult struct {
+	Informational []int // the 1xx responses' codes
+	Status        int   // 0: no whole response before the connection closed
+	Header        http.Header
+	Body          string
+}
+
+func (r clientResult) String() string {
+	return fmt.Sprintf("1xx %v, status %d, header %v, body %q", r.Informational, r.Status, r.Header, r.Body)
+}
+
+// roundTrip writes raw on c and reads the response as a client does.
+func roundTrip(c net.Conn, br *bufio.Reader, raw string) (res clientResult, open bool) {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		return res, false
+	}
+	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+	if err != nil {
+		panic(err)
+	}
+	for {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return res, false
+		}
+		if resp.StatusCode < 200 {
+			res.Informational = append(res.Informational, resp.StatusCode)
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return res, false
+		}
+		res.Status, res.Body, res.Header = resp.StatusCode, string(b), resp.Header
+		// What net/http's server adds or sets itself: the date, the
+		// framing of small bodies, a sniffed Content-Type.
+		for _, h := range []string{"Date", "Content-Length", "Transfer-Encoding", "Content-Type"} {
+			res.Header.Del(h)
+		}
+		return res, !resp.Close
+	}
+}
+
+// TestHostileBackends sends each row's request through the fast path and
+// through net/http: the client must see the same on both, and afterwards
+// no request on any client connection may see bytes meant for another.
+func TestHostileBackends(t *testing.T) {
+	for _, row := range hostileRows {
+		t.Run(row.name, func(t *testing.T) {
+			t.Parallel()
+			var results [2]clientResult
+			for i, path := range []string{"fast", "net/http"} {
+				b := newHostileBackend(t, row)
+				rt, err := router.New(router.Config{
+					Logger:                quiet,
+					Health:                router.HealthConfig{Interval: time.Hour},
+					ResponseHeaderTimeout: 200 * time.Millisecond,
+				}, []router.Member{{Name: "n1", URL: "http://" + b.addr}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { rt.Close() })
+				var addr string
+				if path == "fast" {
+					addr = strings.TrimPrefix(serve(t, rt).URL, "http://")
+				} else {
+					srv := httptest.NewServer(rt)
+					t.Cleanup(srv.Close)
+					addr = strings.TrimPrefix(srv.URL, "http://")
+				}
+				results[i] = hostileExchange(t, path, addr, b, row)
+			}
+			if !reflect.DeepEqual(results[0], results[1]) {
+				t.Errorf("client sees\nfast:     %v\nnet/http: %v", results[0], results[1])
+			}
+		})
+	}
+}
+
+// hostileExchange sends the row's request on a first connection, then
+// well-formed requests, each with its own id, alternately on it and on
+// new connections: each must get its own answer. On the net/http path a
+// request that gets stray bytes anyway is logged: net/http's Transport
+// races its own check (see the package doc).
+func hostileExchange(t *testing.T, path, addr string, b *hostileBackend, row hostileRow) clientResult {
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	first, firstBR := dial()
+	res, open := roundTrip(first, firstBR, row.req)
+	if !row.stalls {
+		select {
+		case <-b.answered: // every byte the backend meant to send is sent
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the backend did not answer", path)
+		}
+	}
+	for n := range 6 {
+		c, br := first, firstBR
+		if !open || n%2 == 1 {
+			c, br = dial()
+		}
+		id := fmt.Sprintf("%s-%d", strings.ReplaceAll(path, "/", ""), n)
+		got, _ := roundTrip(c, br, "GET /echo HTTP/1.1\r\nHost: a\r\nX-Id: "+id+"\r\n\r\n")
+		if got.Status != 200 || got.Body != "id="+id || got.Header.Get("Set-Cookie") != "" {
+			if path != "fast" && (got.Body == "id=stray" || strings.HasPrefix(got.Body, "id=nethttp-")) {
+				// net/http's Transport puts a connection back in its pool
+				// before it peeks for stray bytes: a request quick enough
+				// gets them. A limit of net/http's, not the router's.
+				t.Logf("%s: request %s after the hostile one got %v (net/http's Transport)", path, id, got)
+				return res
+			}
+			t.Fatalf("%s: request %s after the hostile one got %v", path, id, got)
+		}
+	}
+	return res
+}
+
+// panicHandler is an access log that panics on the request for /panic:
+// a bug anywhere in serving a connection.
+type panicHandler struct{ slog.Handler }
+
+func (h panicHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "path" && a.Value.String() == "/panic" {
+			panic("injected")
+		}
+		return true
+	})
+	return nil
+}
+
+// TestPanicClosesOnlyItsConnection: a panic while serving one client
+// connection closes it, is logged once with its stack and counted, and
+// every other connection goes on, on both paths.
+func TestPanicClosesOnlyItsConnection(t *testing.T) {
+	for _, path := range []string{"fast", "net/http"} {
+		t.Run(strings.ReplaceAll(path, "/", ""), func(t *testing.T) {
+			var log syncBuffer
+			rt, err := router.New(router.Config{
+				Logger:    slog.New(slog.NewTextHandler(&log, nil)),
+				AccessLog: slog.New(panicHandler{slog.NewTextHandler(io.Discard, nil)}),
+				Health:    router.HealthConfig{Interval: time.Hour},
+			}, []router.Member{{Name: "n1", URL: echoBackend(t, nil)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { rt.Close() })
+			var addr string
+			if path == "fast" {
+				addr = strings.TrimPrefix(serve(t, rt).URL, "http://")
+			} else {
+				srv := httptest.NewServer(rt)
+				srv.Config.ErrorLog = slog.NewLogLogger(quiet.Handler(), slog.LevelDebug)
+				t.Cleanup(srv.Close)
+				addr = strings.TrimPrefix(srv.URL, "http://")
+			}
+			other, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			otherBR := bufio.NewReader(other)
+			if res, _ := roundTrip(other, otherBR, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); res.Status != 200 {
+				t.Fatalf("before: %v", res)
+			}
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "GET /panic HTTP/1.1\r\nHost: a\r\n\r\n")
+			if _, err := io.Copy(io.Discard, c); err != nil { // read to the end: the connection closes
+				t.Fatalf("the panicking connection: %v", err)
+			}
+			for range 3 {
+				if res, open := roundTrip(other, otherBR, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); res.Status != 200 || !open {
+					t.Fatalf("another connection after the panic: %v", res)
+				}
+			}
+			if n := strings.Count(log.String(), "panic serving a connection"); n != 1 {
+				t.Fatalf("%d log lines of the panic, want 1:\n%s", n, log.String())
+			}
+			if !strings.Contains(log.String(), "goroutine") || !strings.Contains(log.String(), "panicHandler.Handle") {
+				t.Fatalf("the log lacks the stack:\n%s", log.String())
+			}
+			if got := metric(t, rt, "sessionkit_router_panics_total"); got != "1" {
+				t.Fatalf("sessionkit_router_panics_total %s, want 1", got)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// metric returns the value of an unlabelled metric from the admin API.
+func metric(t *testing.T, rt *router.Router, name string) string {
+	t.Helper()
+	admin := httptest.NewServer(rt.AdminHandler("x"))
+	defer admin.Close()
+	resp, err := http.Get(admin.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
