@@ -27,6 +27,7 @@ FUZZ_TARGETS=(
 	.:FuzzCookieToken
 	.:FuzzRequest
 	./cookiestore:FuzzOpen
+	./internal/redact:FuzzURL
 	./cookiestore:FuzzPayload
 	./redisstore:FuzzField
 	./sqlstore:FuzzValues

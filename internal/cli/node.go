@@ -31,7 +31,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	cookieDomain := fs.String("cookie-domain", "", "share the session cookie with every subdomain of this domain (e.g. mall.test); serve HTTPS in front")
 	members := fs.String("members", "", `the router's members ("name=URL[,weight]" separated by spaces): mint tokens this node owns on their ring`)
-	if err := parse(fs, args); err != nil {
+	if err := parseSecrets(fs, args, secretFlags...); err != nil {
 		return err
 	}
 	var session sessionkit.Config

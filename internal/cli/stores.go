@@ -22,6 +22,7 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/clusterstore"
 	"github.com/sessionkit/sessionkit/cookiestore"
+	"github.com/sessionkit/sessionkit/internal/redact"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/sqlstore"
@@ -51,10 +52,10 @@ type clusterFlags struct {
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "store", "memory", "session store: memory, cluster, cookie, redis, sql")
 	fs.StringVar(&f.sqlite, "sqlite", "", "sql: the SQLite file the nodes share; cookie: keep revocation generations there")
-	fs.StringVar(&f.postgres, "postgres", os.Getenv("SESSIONKIT_POSTGRES"), "sql: the PostgreSQL URL (postgres://...) instead of -sqlite")
-	fs.StringVar(&f.redis, "redis", os.Getenv("SESSIONKIT_REDIS"), "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there")
+	fs.StringVar(&f.postgres, "postgres", os.Getenv("SESSIONKIT_POSTGRES"), "sql: the PostgreSQL URL (postgres://...) instead of -sqlite (default $SESSIONKIT_POSTGRES; a URL with a password belongs in -postgres-file or the environment)")
+	fs.StringVar(&f.redis, "redis", os.Getenv("SESSIONKIT_REDIS"), "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there (default $SESSIONKIT_REDIS; a URL with a password belongs in -redis-file or the environment)")
 	fs.StringVar(&f.cookieKeys, "cookie-keys", os.Getenv("SESSIONKIT_COOKIE_KEYS"), "cookie: sealing keys, \"KEY[,open:KEY...]\", 64 hex digits each (default $SESSIONKIT_COOKIE_KEYS)")
-	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API (cluster store)")
+	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API: /metrics and, with the cluster store, /cluster (loopback by default; behind -admin-token)")
 	fs.StringVar(&f.adminToken, "admin-token", os.Getenv("SESSIONKIT_ADMIN_TOKEN"), "bearer token of the admin API (default: $SESSIONKIT_ADMIN_TOKEN, else a random one, printed)")
 	c := &f.cluster
 	fs.StringVar(&c.gossip, "gossip", "127.0.0.1:7946", "cluster: gossip address")
@@ -101,11 +102,11 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }, drain: s.Drain}, nil
 	case "redis":
 		if f.redis == "" {
-			return openedStore{}, fmt.Errorf("the redis store needs -redis URL (or $SESSIONKIT_REDIS)")
+			return openedStore{}, fmt.Errorf("the redis store needs -redis-file FILE or $SESSIONKIT_REDIS (the URL: redis://...)")
 		}
 		s, err := redisstore.New(ctx, redisstore.Config{URL: f.redis})
 		if err != nil {
-			return openedStore{}, fmt.Errorf("redis at %s: %w", f.redis, err)
+			return openedStore{}, fmt.Errorf("redis at %s: %w", redact.URL(f.redis), err)
 		}
 		return openedStore{store: s, close: s.Close}, nil
 	case "cookie":
@@ -125,7 +126,7 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 // generations live there, so that "log out everywhere" works.
 func (f *storeFlags) openCookie(ctx context.Context, env storeEnv) (openedStore, error) {
 	if f.cookieKeys == "" {
-		return openedStore{}, fmt.Errorf("the cookie store needs -cookie-keys (or $SESSIONKIT_COOKIE_KEYS), e.g. %s", cookiestore.GenerateKey())
+		return openedStore{}, fmt.Errorf("the cookie store needs -cookie-keys-file FILE or $SESSIONKIT_COOKIE_KEYS, a line such as %s", cookiestore.GenerateKey())
 	}
 	keys, err := cookiestore.ParseKeys(f.cookieKeys)
 	if err != nil {
@@ -142,7 +143,7 @@ func (f *storeFlags) openCookie(ctx context.Context, env storeEnv) (openedStore,
 	} else if f.redis != "" {
 		gen, err := redisstore.New(ctx, redisstore.Config{URL: f.redis})
 		if err != nil {
-			return openedStore{}, fmt.Errorf("redis at %s: %w", f.redis, err)
+			return openedStore{}, fmt.Errorf("redis at %s: %w", redact.URL(f.redis), err)
 		}
 		cfg.Generations, closeGen = gen, gen.Close
 	}
@@ -193,7 +194,7 @@ func (c *clusterFlags) config(env storeEnv) (clusterstore.Config, error) {
 // passphrase would be guessable; a key must be random.
 func parseKey(s string) ([]byte, error) {
 	if s == "" {
-		return nil, fmt.Errorf("no cluster key: give -cluster-key or set SESSIONKIT_CLUSTER_KEY (64 hex digits, e.g. from: openssl rand -hex 32)")
+		return nil, fmt.Errorf("no cluster key: give -cluster-key-file FILE or set $SESSIONKIT_CLUSTER_KEY (64 hex digits, e.g. from: openssl rand -hex 32)")
 	}
 	key, err := hex.DecodeString(s)
 	if err != nil || len(key) < 32 {
@@ -262,10 +263,18 @@ func serveAdmin(addr, token string, stats func(list bool) any, drain func(contex
 func (f *storeFlags) openSQL(ctx context.Context) (*sqlstore.Store, error) {
 	switch {
 	case f.postgres != "":
-		return sqlstore.OpenPostgres(ctx, f.postgres, sqlstore.Config{})
+		s, err := sqlstore.OpenPostgres(ctx, f.postgres, sqlstore.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("postgres at %s: %w", redact.URL(f.postgres), err)
+		}
+		return s, nil
 	case f.sqlite != "":
 		return sqlstore.OpenSQLite(ctx, f.sqlite, sqlstore.Config{})
 	default:
 		return nil, fmt.Errorf("the sql store needs -sqlite FILE or -postgres URL")
 	}
 }
+
+// secretFlags names the store flags that hold secrets; each also reads
+// from a file (-NAME-file).
+var secretFlags = []string{"cluster-key", "cookie-keys", "admin-token", "redis", "postgres"}

@@ -215,6 +215,14 @@ func (d *Demo) addNode() (*node, error) {
 	}
 }
 
+// env returns the environment additions of a child: vars, and an empty
+// value for each secret variable the demo's own environment may hold and
+// the child must not take instead of the demo's choice.
+func (d *Demo) env(vars ...string) []string {
+	out := []string{"SESSIONKIT_CLUSTER_KEY=", "SESSIONKIT_COOKIE_KEYS=", "SESSIONKIT_REDIS=", "SESSIONKIT_POSTGRES="}
+	return append(out, vars...) // later entries win in exec
+}
+
 // gossip reports whether the strategy's nodes gossip (the cluster store);
 // the others' router reads a members file the demo keeps.
 func (d *Demo) gossip() bool { return d.cfg.Strategy == "cluster" || d.cfg.Strategy == "sticky" }
@@ -244,25 +252,27 @@ func (d *Demo) startNode(n *node) error {
 	} else {
 		args = append(args, "--dev")
 	}
+	// Secrets go to the children in their environment, which only their
+	// user can read, never on their command line, which ps shows to all.
 	switch d.cfg.Strategy {
 	case "cookie":
-		// "Log out everywhere" keeps each user's generation in a SQLite
-		// file the nodes share.
-		return d.run(n, append(args, "--store", "cookie", "--cookie-keys", d.key, "--sqlite", filepath.Join(d.dir, "generations.db")))
+		// "Log out everywhere" and logout keep their revocation counters
+		// in a SQLite file the nodes share.
+		return d.run(n, append(args, "--store", "cookie", "--sqlite", filepath.Join(d.dir, "generations.db")), "SESSIONKIT_COOKIE_KEYS="+d.key)
 	case "sql":
 		if d.cfg.Postgres != "" {
-			return d.run(n, append(args, "--store", "sql", "--postgres", d.cfg.Postgres))
+			return d.run(n, append(args, "--store", "sql"), "SESSIONKIT_POSTGRES="+d.cfg.Postgres)
 		}
 		return d.run(n, append(args, "--store", "sql", "--sqlite", filepath.Join(d.dir, "sessions.db")))
 	case "redis":
-		return d.run(n, append(args, "--store", "redis", "--redis", d.cfg.Redis))
+		return d.run(n, append(args, "--store", "redis"), "SESSIONKIT_REDIS="+d.cfg.Redis)
 	}
 	args = append(args, "--store", "cluster", "--backups", d.cfg.Backups,
-		"--gossip", fmt.Sprintf("127.0.0.1:%d", n.gossip), "--data", fmt.Sprintf("127.0.0.1:%d", n.data), "--cluster-key", d.key)
+		"--gossip", fmt.Sprintf("127.0.0.1:%d", n.gossip), "--data", fmt.Sprintf("127.0.0.1:%d", n.data))
 	if join := d.joinList(n); join != "" {
 		args = append(args, "--join", join)
 	}
-	return d.run(n, args)
+	return d.run(n, args, "SESSIONKIT_CLUSTER_KEY="+d.key)
 }
 
 // joinList returns the gossip addresses a starting node joins through:
@@ -293,9 +303,10 @@ func (d *Demo) joinList(n *node) string {
 	return strings.Join(addrs, ",")
 }
 
-// run starts a node's process and waits for its banner.
-func (d *Demo) run(n *node, args []string) error {
-	p, err := proc.Start(d.ctx, nil, d.cfg.Binary, args...)
+// run starts a node's process, with extra environment variables ("K=V"),
+// and waits for its banner.
+func (d *Demo) run(n *node, args []string, env ...string) error {
+	p, err := proc.Start(d.ctx, d.env(env...), d.cfg.Binary, args...)
 	if err != nil {
 		return err
 	}
@@ -328,15 +339,17 @@ func (d *Demo) startRouter() error {
 	if d.cfg.Domain != "" {
 		args = append(args, "--tls-cert", d.cert, "--tls-key", d.certKey)
 	}
+	var env []string
 	if d.gossip() {
-		args = append(args, "--join", d.seed, "--cluster-key", d.key)
+		args = append(args, "--join", d.seed)
+		env = append(env, "SESSIONKIT_CLUSTER_KEY="+d.key)
 	} else {
 		if err := d.writeMembers(); err != nil {
 			return err
 		}
 		args = append(args, "--members-file", d.membersFile())
 	}
-	p, err := proc.Start(d.ctx, nil, d.cfg.Binary, args...)
+	p, err := proc.Start(d.ctx, d.env(env...), d.cfg.Binary, args...)
 	if err != nil {
 		return err
 	}
