@@ -122,8 +122,10 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 	}
 }
 
-// openCookie opens the sealed cookie store; with -redis, the principals'
-// generations live there, so that "log out everywhere" works.
+// openCookie opens the sealed cookie store; with -redis, -sqlite or
+// -postgres, the principals' generations and the ended sessions'
+// revocation counters live there, so that "log out everywhere" and
+// logout end sessions on the server.
 func (f *storeFlags) openCookie(ctx context.Context, env storeEnv) (openedStore, error) {
 	if f.cookieKeys == "" {
 		return openedStore{}, fmt.Errorf("the cookie store needs -cookie-keys-file FILE or $SESSIONKIT_COOKIE_KEYS, a line such as %s", cookiestore.GenerateKey())
@@ -147,6 +149,10 @@ func (f *storeFlags) openCookie(ctx context.Context, env storeEnv) (openedStore,
 		}
 		cfg.Generations, closeGen = gen, gen.Close
 	}
+	// With a shared counter store, logout also ends the session on the
+	// server: a copy of the cookie taken before no longer opens. It
+	// costs one more Generations read per request with a sealed cookie.
+	cfg.RevokeSessions = cfg.Generations != nil
 	s, err := cookiestore.New(cfg)
 	if err != nil {
 		closeGen()
