@@ -95,6 +95,9 @@ type node struct {
 }
 
 var (
+	// domainName is a DNS name of two labels or more: the demo's CA is
+	// constrained to it, and its files are named after it.
+	domainName   = regexp.MustCompile(`^(?i:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	nodeBanner   = regexp.MustCompile(`^node (\S+): (http://\S+) pid (\d+)$`)
 	routerBanner = regexp.MustCompile(`^router: (\S+)$`)
 	adminBanner  = regexp.MustCompile(`^admin: (\S+) token (\S+)$`)
@@ -134,6 +137,9 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	}
 	d := &Demo{cfg: cfg, ctx: ctx, nodes: map[string]*node{}, key: randomHex(32), token: randomHex(16)}
 	if cfg.Domain != "" {
+		if !domainName.MatchString(cfg.Domain) {
+			return nil, fmt.Errorf("-domain %q: want a DNS name of two labels or more, such as mall.test", cfg.Domain)
+		}
 		if cfg.CADir == "" {
 			dir, err := os.UserConfigDir()
 			if err != nil {
@@ -143,7 +149,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 			d.cfg.CADir = cfg.CADir
 		}
 		var err error
-		if d.CAFile, d.cert, d.certKey, err = localCA(cfg.CADir, cfg.Domain); err != nil {
+		if d.CAFile, d.cert, d.certKey, err = localCA(cfg.CADir, cfg.Domain, cfg.Logger); err != nil {
 			return nil, err
 		}
 	}
