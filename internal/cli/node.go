@@ -81,20 +81,25 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 	}
 	defer opened.close()
 	cfg.Store = opened.store
+	cfg.Ready = opened.ready
 	n, err := node.Start(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, n.Banner(pid))
-	if opened.admin != nil {
-		admin, err := serveAdmin(sf.admin, sf.adminToken, opened.admin, opened.drain)
-		if err != nil {
-			n.Shutdown(context.Background())
-			return err
-		}
-		defer admin.Close()
-		fmt.Fprintf(stdout, "node %s admin: %s token %s\n", cfg.Name, admin.url, admin.token)
+	admin, err := serveAdmin(sf.admin, sf.adminToken, adminRoutes{metrics: n.Metrics(), ready: opened.ready, stats: opened.admin, drain: opened.drain})
+	if err != nil {
+		n.Shutdown(context.Background())
+		return fmt.Errorf("admin listener: %w", err)
 	}
+	defer admin.Close()
+	fmt.Fprintln(stdout, n.Banner(pid))
+	// The token is shown only when the node made it: one the user gave
+	// is a secret the user already has.
+	shown := admin.token
+	if shown == "" {
+		shown = "(given)"
+	}
+	fmt.Fprintf(stdout, "node %s admin: %s token %s\n", cfg.Name, admin.url, shown)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

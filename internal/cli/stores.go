@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/clusterstore"
 	"github.com/sessionkit/sessionkit/cookiestore"
+	"github.com/sessionkit/sessionkit/internal/node"
 	"github.com/sessionkit/sessionkit/internal/redact"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/redisstore"
@@ -82,6 +84,20 @@ type openedStore struct {
 	close func() error
 	admin func(list bool) any
 	drain func(context.Context) error // hands the node's sessions over before it leaves
+	ready func(context.Context) error // nil when the store is always usable
+}
+
+// readyProbe is the counter a readiness check reads: a round trip to the
+// store that changes nothing.
+const readyProbe = "sessionkit/readyz"
+
+// reachable returns a readiness check that reads a counter of g, so that
+// it fails while g's server is unreachable.
+func reachable(g sessionkit.Generations) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := g.Generation(ctx, readyProbe)
+		return err
+	}
 }
 
 // open opens the chosen store.
@@ -99,7 +115,13 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 		if err != nil {
 			return openedStore{}, err
 		}
-		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }, drain: s.Drain}, nil
+		warm := func(context.Context) error {
+			if !s.Warm() {
+				return errors.New("the cluster store is warming: pulling the newest copies of its sessions")
+			}
+			return nil
+		}
+		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }, drain: s.Drain, ready: warm}, nil
 	case "redis":
 		if f.redis == "" {
 			return openedStore{}, fmt.Errorf("the redis store needs -redis-file FILE or $SESSIONKIT_REDIS (the URL: redis://...)")
@@ -108,7 +130,7 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 		if err != nil {
 			return openedStore{}, fmt.Errorf("redis at %s: %w", redact.URL(f.redis), err)
 		}
-		return openedStore{store: s, close: s.Close}, nil
+		return openedStore{store: s, close: s.Close, ready: reachable(s)}, nil
 	case "cookie":
 		return f.openCookie(ctx, env)
 	case "sql":
@@ -116,7 +138,7 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 		if err != nil {
 			return openedStore{}, err
 		}
-		return openedStore{store: s, close: s.Close}, nil
+		return openedStore{store: s, close: s.Close, ready: reachable(s)}, nil
 	default:
 		return openedStore{}, fmt.Errorf("unknown store %q (want memory, cluster, cookie, redis or sql)", f.store)
 	}
@@ -158,7 +180,11 @@ func (f *storeFlags) openCookie(ctx context.Context, env storeEnv) (openedStore,
 		closeGen()
 		return openedStore{}, err
 	}
-	return openedStore{store: s, close: closeGen}, nil
+	o := openedStore{store: s, close: closeGen}
+	if cfg.Generations != nil {
+		o.ready = reachable(cfg.Generations)
+	}
+	return o, nil
 }
 
 func (c *clusterFlags) config(env storeEnv) (clusterstore.Config, error) {
@@ -212,49 +238,66 @@ func parseKey(s string) ([]byte, error) {
 // adminServer is a running admin API.
 type adminServer struct {
 	url   string
-	token string
+	token string // "" when it was given, not made
 	srv   *http.Server
 }
 
 func (a *adminServer) Close() error { return a.srv.Close() }
 
-// serveAdmin serves a node's admin API, behind a bearer token: GET
-// /cluster (members and counts), GET /cluster/sessions (every session
-// held) and, where the store can, POST /cluster/drain (hand every session
-// over and take no new ones, before the node is stopped).
-func serveAdmin(addr, token string, stats func(list bool) any, drain func(context.Context) error) (*adminServer, error) {
+// adminRoutes are what a node's admin API serves.
+type adminRoutes struct {
+	metrics http.Handler                // GET /metrics
+	ready   func(context.Context) error // GET /readyz
+	stats   func(list bool) any         // GET /cluster and /cluster/sessions, cluster store only
+	drain   func(context.Context) error // POST /cluster/drain, cluster store only
+}
+
+// serveAdmin serves a node's admin API, on a listener of its own
+// (loopback by default) and behind a bearer token: GET /metrics
+// (Prometheus), GET /readyz and, for the cluster store, GET /cluster
+// (members and counts), GET /cluster/sessions (every session held) and
+// POST /cluster/drain (hand every session over and take no new ones,
+// before the node is stopped). With no token given it makes a random
+// one.
+func serveAdmin(addr, token string, routes adminRoutes) (*adminServer, error) {
+	made := ""
 	if token == "" {
 		b := make([]byte, 16)
 		rand.Read(b)
 		token = hex.EncodeToString(b)
+		made = token
 	}
 	want := sha256.Sum256([]byte(token))
 	mux := http.NewServeMux()
-	auth := func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
+	auth := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			sum := sha256.Sum256([]byte(got))
 			if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
 				return
 			}
-			h(w, r)
-		}
+			h.ServeHTTP(w, r)
+		})
 	}
 	writeJSON := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(v)
 	}
-	mux.HandleFunc("GET /cluster", auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(false)) }))
-	mux.HandleFunc("GET /cluster/sessions", auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(true)) }))
-	if drain != nil {
-		mux.HandleFunc("POST /cluster/drain", auth(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /metrics", auth(routes.metrics))
+	mux.Handle("GET /readyz", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { node.Readiness(routes.ready, w, r) })))
+	if stats := routes.stats; stats != nil {
+		mux.Handle("GET /cluster", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(false)) })))
+		mux.Handle("GET /cluster/sessions", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(true)) })))
+	}
+	if drain := routes.drain; drain != nil {
+		mux.Handle("POST /cluster/drain", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := drain(r.Context()); err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return
 			}
-			writeJSON(w, stats(false))
-		}))
+			writeJSON(w, routes.stats(false))
+		})))
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -262,7 +305,7 @@ func serveAdmin(addr, token string, stats func(list bool) any, drain func(contex
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	return &adminServer{url: "http://" + ln.Addr().String(), token: token, srv: srv}, nil
+	return &adminServer{url: "http://" + ln.Addr().String(), token: made, srv: srv}, nil
 }
 
 // openSQL opens the SQL store named by -postgres or -sqlite.

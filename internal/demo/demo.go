@@ -84,7 +84,7 @@ type Demo struct {
 }
 
 type node struct {
-	admin  string // the cluster store's admin API, with its token
+	admin  string // the node's admin API, with its token
 	token  string
 	name   string
 	http   int
@@ -101,7 +101,8 @@ var (
 	nodeBanner   = regexp.MustCompile(`^node (\S+): (http://\S+) pid (\d+)$`)
 	routerBanner = regexp.MustCompile(`^router: (\S+)$`)
 	adminBanner  = regexp.MustCompile(`^admin: (\S+) token (\S+)$`)
-	// nodeAdminBanner is a cluster node's admin API.
+	// nodeAdminBanner is a node's admin API: metrics, readiness and,
+	// with the cluster store, the cluster's state.
 	nodeAdminBanner = regexp.MustCompile(`^node (\S+) admin: (\S+) token (\S+)$`)
 )
 
@@ -321,18 +322,14 @@ func (d *Demo) run(n *node, args []string, env ...string) error {
 		p.Kill()
 		return err
 	}
-	var admin []string
-	if d.gossip() {
-		if admin, err = p.Expect(nodeAdminBanner, 10*time.Second); err != nil {
-			p.Kill()
-			return err
-		}
+	admin, err := p.Expect(nodeAdminBanner, 10*time.Second)
+	if err != nil {
+		p.Kill()
+		return err
 	}
 	d.mu.Lock()
 	n.p, n.url = p, m[2]
-	if admin != nil {
-		n.admin, n.token = admin[2], admin[3]
-	}
+	n.admin, n.token = admin[2], admin[3]
 	d.mu.Unlock()
 	if !d.gossip() && d.router != nil {
 		return d.writeMembers()
@@ -341,7 +338,8 @@ func (d *Demo) run(n *node, args []string, env ...string) error {
 }
 
 func (d *Demo) startRouter() error {
-	args := []string{"router", "--listen", d.cfg.Listen, "--health-interval", "500ms", "--access-log=false"}
+	// The router sends requests only to nodes whose store is usable.
+	args := []string{"router", "--listen", d.cfg.Listen, "--health-path", "/readyz", "--health-interval", "500ms", "--access-log=false"}
 	if d.cfg.Domain != "" {
 		args = append(args, "--tls-cert", d.cert, "--tls-key", d.certKey)
 	}
@@ -617,9 +615,18 @@ func (d *Demo) adminHandler() http.Handler {
 // RouterPid returns the router's process ID.
 func (d *Demo) RouterPid() int { return d.router.Pid() }
 
-// NodeAdmin returns a node's cluster store admin API and its bearer
-// token; both are empty for strategies without the cluster store.
+// NodeAdmin returns a node's cluster store admin API (/cluster) and its
+// bearer token; both are empty for strategies without the cluster store.
 func (d *Demo) NodeAdmin(name string) (url, token string) {
+	if !d.gossip() {
+		return "", ""
+	}
+	return d.Admin(name)
+}
+
+// Admin returns a node's admin API (/metrics, /readyz and, for the
+// cluster store, /cluster) and its bearer token.
+func (d *Demo) Admin(name string) (url, token string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if n := d.nodes[name]; n != nil {
