@@ -28,6 +28,7 @@ FUZZ_TARGETS=(
 	.:FuzzRequest
 	./cookiestore:FuzzOpen
 	./internal/redact:FuzzURL
+	./internal/cli:FuzzParseCreateLimit
 	./cookiestore:FuzzPayload
 	./redisstore:FuzzField
 	./sqlstore:FuzzValues

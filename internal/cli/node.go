@@ -31,10 +31,24 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	cookieDomain := fs.String("cookie-domain", "", "share the session cookie with every subdomain of this domain (e.g. mall.test); serve HTTPS in front")
 	members := fs.String("members", "", `the router's members ("name=URL[,weight]" separated by spaces): mint tokens this node owns on their ring`)
+	createLimit := fs.String("create-limit", "", `limit session creation per client: "RATE[,BURST]", sessions a second and at once (burst default 10); a client is an IPv4 address or an IPv6 /64. Default: no limit`)
+	trusted := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies (the router) whose X-Forwarded-For names the client, for -create-limit")
 	if err := parseSecrets(fs, args, secretFlags...); err != nil {
 		return err
 	}
 	var session sessionkit.Config
+	limit, err := parseCreateLimit(*createLimit)
+	if err != nil {
+		return err
+	}
+	if limit != nil {
+		if limit.TrustedProxies, err = parsePrefixes("trusted-proxies", *trusted); err != nil {
+			return err
+		}
+		session.CreateLimit = limit
+	} else if *trusted != "" {
+		return fmt.Errorf("-trusted-proxies is for -create-limit, which is not set")
+	}
 	if *members != "" {
 		list, err := router.ParseMembers(strings.NewReader(*members))
 		if err != nil {
