@@ -78,8 +78,9 @@ type Config struct {
 	CreateLimit *CreateLimit
 }
 
-// CreateLimit limits session creation per client address, so that one
-// client cannot fill the store with sessions.
+// CreateLimit limits session creation per client, so that one client
+// cannot fill the store with sessions. A client is an IPv4 address or an
+// IPv6 /64; the limiter keeps at most 100,000 clients' buckets.
 type CreateLimit struct {
 	// Rate is the sustained number of sessions per second one client
 	// may create.

@@ -10,13 +10,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sessionkit/sessionkit/internal/clientip"
 	"github.com/sessionkit/sessionkit/internal/token"
-	"golang.org/x/time/rate"
 )
 
 // Manager is net/http middleware that gives every request its session. It
@@ -372,42 +370,21 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// creationLimiter is a token bucket per client address.
+// creationLimiter is a token bucket per client network (an IPv4 address,
+// an IPv6 /64), in a table of bounded size.
 type creationLimiter struct {
-	cfg      CreateLimit
 	resolver clientip.Resolver
-	mu       sync.Mutex
-	clients  map[string]*rate.Limiter
-	swept    time.Time
+	buckets  *clientip.Limiter
 }
 
 func newCreationLimiter(cfg *CreateLimit) *creationLimiter {
-	c := *cfg
-	if c.Burst <= 0 {
-		c.Burst = 10
+	burst := cfg.Burst
+	if burst <= 0 {
+		burst = 10
 	}
-	return &creationLimiter{cfg: c, resolver: clientip.Resolver{Trusted: c.TrustedProxies}, clients: map[string]*rate.Limiter{}}
+	return &creationLimiter{resolver: clientip.Resolver{Trusted: cfg.TrustedProxies}, buckets: clientip.NewLimiter(cfg.Rate, burst, 0)}
 }
 
 func (l *creationLimiter) allow(r *http.Request) bool {
-	ip := l.resolver.IP(r).String()
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	// Forget clients whose bucket has refilled, at most once a minute, so
-	// the map stays as small as the set of recently active clients.
-	if now.Sub(l.swept) > time.Minute {
-		for k, lim := range l.clients {
-			if lim.TokensAt(now) >= float64(l.cfg.Burst) {
-				delete(l.clients, k)
-			}
-		}
-		l.swept = now
-	}
-	lim := l.clients[ip]
-	if lim == nil {
-		lim = rate.NewLimiter(rate.Limit(l.cfg.Rate), l.cfg.Burst)
-		l.clients[ip] = lim
-	}
-	return lim.AllowN(now, 1)
+	return l.buckets.Allow(l.resolver.IP(r), time.Now())
 }

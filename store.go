@@ -193,3 +193,18 @@ type Generations interface {
 	// Bump increments the principal's generation and returns the new one.
 	Bump(ctx context.Context, principal string) (uint64, error)
 }
+
+// ExpiringGenerations is implemented by a Generations store that can
+// forget a counter once it no longer matters. A client-side store that
+// revokes single sessions bumps one counter per ended session; that
+// counter matters only until the session's deadline, after which the
+// session's cookie no longer opens anyway. Without this interface such
+// counters are kept for good.
+type ExpiringGenerations interface {
+	Generations
+	// BumpUntil is Bump for a counter that matters until deadline. The
+	// store keeps the counter at least until the latest deadline any
+	// BumpUntil gave it (and for good once Bump has bumped it), and
+	// may forget it afterwards: Generation then returns 0.
+	BumpUntil(ctx context.Context, name string, deadline time.Time) (uint64, error)
+}

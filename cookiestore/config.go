@@ -124,10 +124,12 @@ type Config struct {
 	// the cookie they end: the payload carries a session ID, Delete and
 	// Renew bump a counter named after it ("sessionkit/sid/" and the ID
 	// in hex), and Load refuses a session whose counter is not zero.
-	// It costs one more read per request with a session, anonymous or
-	// not, and one counter per ended session that the Generations store
-	// keeps for good (the Generations contract has no expiry). Default
-	// false: a deleted or renewed cookie opens until its deadlines.
+	// It costs one more Generations read per request that carries a
+	// sealed session, anonymous or not, and one counter per ended
+	// session: until the session's deadline when Generations implements
+	// sessionkit.ExpiringGenerations (memstore, sqlstore and redisstore
+	// do), for good otherwise. Default false: a deleted or renewed
+	// cookie opens until its deadlines.
 	RevokeSessions bool
 }
 

@@ -11,11 +11,13 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/cookiestore"
+	"github.com/sessionkit/sessionkit/memstore"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -398,5 +400,45 @@ func TestTransportShrinkRace(t *testing.T) {
 	}
 	if got := a.do("/get?k=a", final.header()).Body.String(); got != "2" {
 		t.Fatalf("after B's answer the session reads %q, want B's value 2", got)
+	}
+}
+
+// deadlines records the deadlines a store's revocations asked for, and
+// passes each call on to a real memstore.
+type deadlines struct {
+	*memstore.Store
+	mu    sync.Mutex
+	until []time.Time
+}
+
+func (d *deadlines) BumpUntil(ctx context.Context, name string, deadline time.Time) (uint64, error) {
+	d.mu.Lock()
+	d.until = append(d.until, deadline)
+	d.mu.Unlock()
+	return d.Store.BumpUntil(ctx, name, deadline)
+}
+
+// TestRevocationExpires: the counter that revokes a logged-out cookie is
+// kept until the session's deadline (and a second of margin), not for
+// good, when the Generations store can forget it.
+func TestRevocationExpires(t *testing.T) {
+	gens := &deadlines{Store: newGenerations(t)}
+	a := newApp(t, newStore(t, cookiestore.Config{Generations: gens, RevokeSessions: true}), sessionkit.Config{Lifetime: time.Hour})
+	start := time.Now()
+	user := a.session("/login?u=carol")
+	stolen := maps.Clone(user)
+	a.do("/logout", user.header())
+	if a.do("/whoami", stolen.header()).Body.String() == "carol" {
+		t.Fatal("the logged-out copy opens")
+	}
+	gens.mu.Lock()
+	defer gens.mu.Unlock()
+	if len(gens.until) == 0 {
+		t.Fatal("logout bumped no expiring counter")
+	}
+	for _, d := range gens.until {
+		if d.Before(start.Add(time.Hour)) || d.After(time.Now().Add(time.Hour+2*time.Second)) {
+			t.Errorf("a revocation is kept until %v, want the session's deadline, about %v", d, start.Add(time.Hour))
+		}
 	}
 }

@@ -388,16 +388,18 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 // like a renew racing a Delete, return sessionkit.ErrNotFound.
 func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionkit.Token, error) {
 	var oldSID []byte
+	var deadline time.Time
 	t, err := s.write(ctx, old, func(p *payload) error {
 		if s.cfg.RevokeSessions {
 			oldSID, p.sid = p.sid, newSID()
+			deadline = p.meta.Deadline
 		}
 		return nil
 	})
 	if err != nil || oldSID == nil {
 		return t, err
 	}
-	n, err := s.cfg.Generations.Bump(ctx, sidKey(oldSID))
+	n, err := s.revoke(ctx, oldSID, deadline)
 	if err != nil {
 		return "", fmt.Errorf("cookiestore: revoke the renewed session: %w", err)
 	}
@@ -429,10 +431,22 @@ func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
 	case p.sid == nil:
 		return nil
 	}
-	if _, err := s.cfg.Generations.Bump(ctx, sidKey(p.sid)); err != nil {
+	if _, err := s.revoke(ctx, p.sid, p.meta.Deadline); err != nil {
 		return fmt.Errorf("cookiestore: revoke the session: %w", err)
 	}
 	return nil
+}
+
+// revoke bumps the revocation counter of the session sid, which ends at
+// deadline, and returns the counter (1 for the first revocation): with
+// sessionkit.ExpiringGenerations the counter is kept only that long, since
+// the cookie no longer opens afterwards anyway.
+func (s *Store) revoke(ctx context.Context, sid []byte, deadline time.Time) (uint64, error) {
+	if eg, ok := s.cfg.Generations.(sessionkit.ExpiringGenerations); ok {
+		// A second of margin for clocks that differ between nodes.
+		return eg.BumpUntil(ctx, sidKey(sid), deadline.Add(time.Second))
+	}
+	return s.cfg.Generations.Bump(ctx, sidKey(sid))
 }
 
 // Sessions implements sessionkit.Principals. It always fails with an error

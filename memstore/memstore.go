@@ -40,8 +40,9 @@ type Store struct {
 	shards   [shardCount]shard
 	perShard int
 
-	genMu sync.Mutex
-	gens  map[string]uint64
+	genMu   sync.Mutex
+	gens    map[string]uint64
+	genEnds map[string]time.Time // when each counter of BumpUntil may be forgotten
 
 	stop chan struct{}
 	done chan struct{}
@@ -65,9 +66,10 @@ type entry struct {
 }
 
 var (
-	_ sessionkit.Store       = (*Store)(nil)
-	_ sessionkit.Principals  = (*Store)(nil)
-	_ sessionkit.Generations = (*Store)(nil)
+	_ sessionkit.Store               = (*Store)(nil)
+	_ sessionkit.Principals          = (*Store)(nil)
+	_ sessionkit.Generations         = (*Store)(nil)
+	_ sessionkit.ExpiringGenerations = (*Store)(nil)
 )
 
 // New returns a Store with the default configuration, its sweeper running.
@@ -82,7 +84,7 @@ func NewWithConfig(cfg Config) *Store {
 	if cfg.CleanupInterval <= 0 {
 		cfg.CleanupInterval = time.Minute
 	}
-	s := &Store{gens: map[string]uint64{}, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{gens: map[string]uint64{}, genEnds: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if cfg.MaxSessions > 0 {
 		s.perShard = max(1, (cfg.MaxSessions+shardCount-1)/shardCount)
 	}
@@ -118,6 +120,11 @@ func (s *Store) sweep(every time.Duration) {
 }
 
 func (s *Store) removeExpired(now time.Time) {
+	s.genMu.Lock()
+	for name := range s.genEnds {
+		s.forgetGeneration(name, now)
+	}
+	s.genMu.Unlock()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
@@ -413,15 +420,42 @@ func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
 func (s *Store) Generation(ctx context.Context, principal string) (uint64, error) {
 	s.genMu.Lock()
 	defer s.genMu.Unlock()
+	s.forgetGeneration(principal, time.Now())
 	return s.gens[principal], nil
 }
 
-// Bump implements sessionkit.Generations.
+// Bump implements sessionkit.Generations. A counter Bump has bumped is
+// kept for good.
 func (s *Store) Bump(ctx context.Context, principal string) (uint64, error) {
 	s.genMu.Lock()
 	defer s.genMu.Unlock()
+	s.forgetGeneration(principal, time.Now())
+	delete(s.genEnds, principal)
 	s.gens[principal]++
 	return s.gens[principal], nil
+}
+
+// BumpUntil implements sessionkit.ExpiringGenerations: the sweeper
+// forgets the counter after deadline.
+func (s *Store) BumpUntil(ctx context.Context, name string, deadline time.Time) (uint64, error) {
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	s.forgetGeneration(name, time.Now())
+	end, expiring := s.genEnds[name]
+	if s.gens[name] == 0 || expiring && end.Before(deadline) {
+		s.genEnds[name] = deadline
+	}
+	s.gens[name]++
+	return s.gens[name], nil
+}
+
+// forgetGeneration drops the counter name when its deadline has passed.
+// s.genMu is held.
+func (s *Store) forgetGeneration(name string, now time.Time) {
+	if end, ok := s.genEnds[name]; ok && !now.Before(end) {
+		delete(s.genEnds, name)
+		delete(s.gens, name)
+	}
 }
 
 // Stats describes what a Store holds.

@@ -1,11 +1,14 @@
 package redisstore
 
 import (
+	"errors"
 	"fmt"
-	"strings"
+	"net/url"
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/sessionkit/sessionkit/internal/redact"
 )
 
 // Config configures a Store. Its zero value connects to a standalone Redis
@@ -151,7 +154,11 @@ func (c *Config) clientOptions() (rueidis.ClientOption, error) {
 	} else {
 		var err error
 		if opt, err = rueidis.ParseURL(c.URL); err != nil {
-			return opt, fmt.Errorf("redisstore: URL %q: %w", redactURL(c.URL), err)
+			// A *url.Error repeats the URL, password and all.
+			if ue := (*url.Error)(nil); errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return opt, fmt.Errorf("redisstore: URL %q: %w", redact.URL(c.URL), err)
 		}
 	}
 	if opt.Dialer.Timeout <= 0 {
@@ -186,14 +193,4 @@ func (c *Config) clientOptions() (rueidis.ClientOption, error) {
 		opt.CacheSizeEachConn = c.NearCache.SizeBytes
 	}
 	return opt, nil
-}
-
-// redactURL hides a password in a URL for error messages.
-func redactURL(u string) string {
-	at := strings.LastIndex(u, "@")
-	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return u
-	}
-	return u[:scheme+3] + "***" + u[at:]
 }

@@ -122,3 +122,20 @@ if redis.call('HGET', KEYS[1], '#p') == ARGV[1] then
 end
 return 0
 `)
+
+// bumpUntilScript increments a counter and keeps it until the latest
+// deadline it was given; a counter without expiry (bumped by Bump) stays
+// without. ARGV: deadline, Unix milliseconds.
+var bumpUntilScript = newScript(`
+local k = KEYS[1]
+local n = redis.call('INCR', k)
+local ttl = redis.call('PTTL', k)
+if n == 1 then
+  redis.call('PEXPIREAT', k, ARGV[1])
+elseif ttl >= 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if now + ttl < tonumber(ARGV[1]) then redis.call('PEXPIREAT', k, ARGV[1]) end
+end
+return n
+`)

@@ -46,9 +46,10 @@ func (s *Store) Stats() Stats {
 }
 
 var (
-	_ sessionkit.Store       = (*Store)(nil)
-	_ sessionkit.Principals  = (*Store)(nil)
-	_ sessionkit.Generations = (*Store)(nil)
+	_ sessionkit.Store               = (*Store)(nil)
+	_ sessionkit.Principals          = (*Store)(nil)
+	_ sessionkit.Generations         = (*Store)(nil)
+	_ sessionkit.ExpiringGenerations = (*Store)(nil)
 )
 
 // New connects to the Redis deployment cfg names and returns a Store. It
@@ -762,6 +763,26 @@ func (s *Store) Generation(ctx context.Context, principal string) (uint64, error
 	}
 	if err != nil {
 		return 0, fail("generation", err)
+	}
+	return v, nil
+}
+
+// BumpUntil implements sessionkit.ExpiringGenerations with INCR and
+// PEXPIREAT, in one script: Redis removes the counter after its latest
+// deadline.
+func (s *Store) BumpUntil(ctx context.Context, name string, deadline time.Time) (uint64, error) {
+	ctx, cancel, err := s.begin(ctx, "bump")
+	if err != nil {
+		return 0, err
+	}
+	defer cancel()
+	res, err := s.write(ctx, []op{call(bumpUntilScript, s.generationKey(name), strconv.FormatInt(deadline.UnixMilli(), 10))}, nil)
+	if err != nil {
+		return 0, fail("bump", err)
+	}
+	v, err := res[0].AsUint64()
+	if err != nil {
+		return 0, fail("bump", err)
 	}
 	return v, nil
 }

@@ -27,6 +27,8 @@ FUZZ_TARGETS=(
 	.:FuzzCookieToken
 	.:FuzzRequest
 	./cookiestore:FuzzOpen
+	./internal/redact:FuzzURL
+	./internal/cli:FuzzParseCreateLimit
 	./cookiestore:FuzzPayload
 	./redisstore:FuzzField
 	./sqlstore:FuzzValues

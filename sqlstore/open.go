@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/sessionkit/sessionkit/internal/redact"
 )
 
 // Open opens a Store from a URL: "postgres://..." or "postgresql://..."
@@ -17,6 +19,6 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	case strings.HasPrefix(url, "sqlite:"):
 		return OpenSQLite(ctx, strings.TrimPrefix(url, "sqlite:"), cfg)
 	default:
-		return nil, fmt.Errorf("sqlstore: URL %q: want postgres://... or sqlite:PATH", url)
+		return nil, fmt.Errorf("sqlstore: URL %q: want postgres://... or sqlite:PATH", redact.URL(url))
 	}
 }

@@ -32,9 +32,10 @@ type Store struct {
 }
 
 var (
-	_ sessionkit.Store       = (*Store)(nil)
-	_ sessionkit.Principals  = (*Store)(nil)
-	_ sessionkit.Generations = (*Store)(nil)
+	_ sessionkit.Store               = (*Store)(nil)
+	_ sessionkit.Principals          = (*Store)(nil)
+	_ sessionkit.Generations         = (*Store)(nil)
+	_ sessionkit.ExpiringGenerations = (*Store)(nil)
 )
 
 // querier runs statements: a connection pool or a transaction.
@@ -75,9 +76,12 @@ const table = "sessionkit_sessions"
 
 // statements are a dialect's SQL. Both dialects take $N placeholders.
 type statements struct {
-	load, create, touch, renew, del, value, sessions, revoke, generation, bump, sweep string
-	commit                                                                            [2][2]string // [meta][compare-and-set]
+	load, create, touch, renew, del, value, sessions, revoke, generation, bump, bumpUntil, sweep, sweepGenerations string
+	commit                                                                                                         [2][2]string // [meta][compare-and-set]
 }
+
+// restart is a counter's value before a bump: 0 once it has expired.
+const restart = "(CASE WHEN sessionkit_generations.expires_ms <= $2 THEN 0 ELSE sessionkit_generations.generation END)"
 
 const metaColumns = "principal, created_ms, idle_deadline_ms, deadline_ms, idle_timeout_ns, persistent, generation"
 
@@ -95,9 +99,18 @@ func newStatements(d dialect) statements {
 		value:      "SELECT version, " + d.valueExpr() + " FROM " + table + " WHERE id = $1 AND expires_ms > $2",
 		sessions:   "SELECT id, " + metaColumns + " FROM " + table + " WHERE principal = $1 AND principal <> '' AND expires_ms > $2",
 		revoke:     "DELETE FROM " + table + " WHERE principal = $1 AND principal <> ''",
-		generation: "SELECT generation FROM sessionkit_generations WHERE principal = $1",
+		generation: "SELECT generation FROM sessionkit_generations WHERE principal = $1 AND (expires_ms IS NULL OR expires_ms > $2)",
+		// A counter past its expiry starts again from 0; Bump keeps
+		// its counter for good, BumpUntil until the latest deadline.
 		bump: "INSERT INTO sessionkit_generations (principal, generation) VALUES ($1, 1) " +
-			"ON CONFLICT (principal) DO UPDATE SET generation = sessionkit_generations.generation + 1 RETURNING generation",
+			"ON CONFLICT (principal) DO UPDATE SET generation = " + restart + " + 1, expires_ms = NULL RETURNING generation",
+		bumpUntil: "INSERT INTO sessionkit_generations (principal, generation, expires_ms) VALUES ($1, 1, $3) " +
+			"ON CONFLICT (principal) DO UPDATE SET generation = " + restart + " + 1, expires_ms = CASE " +
+			"WHEN sessionkit_generations.expires_ms IS NULL THEN NULL " +
+			"WHEN sessionkit_generations.expires_ms <= $2 OR sessionkit_generations.expires_ms < excluded.expires_ms THEN excluded.expires_ms " +
+			"ELSE sessionkit_generations.expires_ms END RETURNING generation",
+		sweepGenerations: "DELETE FROM sessionkit_generations WHERE principal IN " +
+			"(SELECT principal FROM sessionkit_generations WHERE expires_ms <= $1 LIMIT $2)",
 		sweep: "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table + " WHERE expires_ms <= $1 LIMIT $2)",
 	}
 	for meta := range 2 {
@@ -174,6 +187,17 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		total += n
 		if err != nil {
 			return total, s.fail(ctx, "delete expired", err)
+		}
+		if n < int64(s.cfg.CleanupBatch) {
+			break
+		}
+	}
+	// Counters of BumpUntil past their deadline; they are not sessions,
+	// so they do not count in the total.
+	for {
+		n, err := s.db.exec(ctx, s.q.sweepGenerations, time.Now().UnixMilli(), s.cfg.CleanupBatch)
+		if err != nil {
+			return total, s.fail(ctx, "delete expired generations", err)
 		}
 		if n < int64(s.cfg.CleanupBatch) {
 			return total, nil
@@ -515,19 +539,30 @@ func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
 // Generation implements sessionkit.Generations.
 func (s *Store) Generation(ctx context.Context, principal string) (uint64, error) {
 	var g int64
-	if _, err := s.db.queryRow(ctx, s.q.generation, []any{principal}, &g); err != nil {
+	if _, err := s.db.queryRow(ctx, s.q.generation, []any{principal, time.Now().UnixMilli()}, &g); err != nil {
 		return 0, s.fail(ctx, "generation", err)
 	}
 	return uint64(g), nil
 }
 
-// Bump implements sessionkit.Generations, atomically.
+// Bump implements sessionkit.Generations, atomically. A counter Bump has
+// bumped is kept for good.
 func (s *Store) Bump(ctx context.Context, principal string) (uint64, error) {
+	return s.bump(ctx, s.q.bump, principal, time.Now().UnixMilli())
+}
+
+// BumpUntil implements sessionkit.ExpiringGenerations, atomically: the
+// janitor deletes the counter after deadline.
+func (s *Store) BumpUntil(ctx context.Context, name string, deadline time.Time) (uint64, error) {
+	return s.bump(ctx, s.q.bumpUntil, name, time.Now().UnixMilli(), deadline.UnixMilli())
+}
+
+func (s *Store) bump(ctx context.Context, stmt string, args ...any) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	var g int64
-	if _, err := s.db.writeRow(ctx, s.q.bump, []any{principal}, &g); err != nil {
+	if _, err := s.db.writeRow(ctx, stmt, args, &g); err != nil {
 		return 0, s.fail(ctx, "bump", err)
 	}
 	return uint64(g), nil

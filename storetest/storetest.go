@@ -567,6 +567,56 @@ var cases = []testCase{
 		},
 	},
 	{
+		name:        "ExpiringGenerations",
+		explanation: "A store implementing ExpiringGenerations keeps a counter of BumpUntil until its latest deadline and then forgets it (Generation is 0 again); a counter Bump has bumped is kept for good.",
+		f: func(t *testing.T, h *harness) {
+			g, ok := h.s.(sessionkit.ExpiringGenerations)
+			if !ok {
+				t.Skip("the store does not implement sessionkit.ExpiringGenerations")
+			}
+			name := func() string { return "sid-" + string(sessionkit.NewToken())[:8] }
+			short, long, kept := name(), name(), name()
+			soon := time.Now().Add(300 * time.Millisecond)
+			if n, err := g.BumpUntil(h.ctx, short, soon); n != 1 || err != nil {
+				t.Fatalf("BumpUntil = %d, %v; want 1", n, err)
+			}
+			// long: a later deadline wins over an earlier one.
+			g.BumpUntil(h.ctx, long, time.Now().Add(time.Hour))
+			if n, err := g.BumpUntil(h.ctx, long, soon); n != 2 || err != nil {
+				t.Fatalf("BumpUntil again = %d, %v; want 2", n, err)
+			}
+			// kept: Bump keeps a counter for good, whatever BumpUntil says.
+			g.Bump(h.ctx, kept)
+			g.BumpUntil(h.ctx, kept, soon)
+			if n, err := g.Generation(h.ctx, short); n != 1 || err != nil {
+				t.Fatalf("Generation before the deadline = %d, %v; want 1", n, err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				n, err := g.Generation(h.ctx, short)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("Generation = %d 10 s after the deadline; want it forgotten (0)", n)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n, _ := g.Generation(h.ctx, long); n != 2 {
+				t.Fatalf("Generation of a counter with a later deadline = %d after the earlier one; want 2", n)
+			}
+			if n, _ := g.Generation(h.ctx, kept); n != 2 {
+				t.Fatalf("Generation of a bumped counter = %d after a BumpUntil deadline; want 2, kept for good", n)
+			}
+			if n, err := g.BumpUntil(h.ctx, short, time.Now().Add(time.Hour)); n != 1 || err != nil {
+				t.Fatalf("BumpUntil of a forgotten counter = %d, %v; want 1", n, err)
+			}
+		},
+	},
+	{
 		name:        "HashedAtRest",
 		explanation: "A server-side store files sessions under a hash of the token, never the token itself: a dump of the store holds no usable token.",
 		f: func(t *testing.T, h *harness) {

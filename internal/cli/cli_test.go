@@ -20,6 +20,14 @@ import (
 // that ends it and returns its exit code.
 func startCommand(t *testing.T, args ...string) (url string, stop func() int) {
 	t.Helper()
+	url, _, _, stop = startNode(t, args...)
+	return url, stop
+}
+
+// startNode runs a node command like startCommand and also returns its
+// admin API's URL and token, from the line after the banner.
+func startNode(t *testing.T, args ...string) (url, admin, token string, stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	var stderr syncBuffer
@@ -49,6 +57,19 @@ func startCommand(t *testing.T, args ...string) (url string, stop func() int) {
 		cancel()
 		t.Fatalf("no banner within 10 s; stderr: %s", stderr.String())
 	}
+	adminBanner := regexp.MustCompile(`^node (\S+) admin: (http://\S+) token (\S+)$`)
+	select {
+	case line := <-lines:
+		m := adminBanner.FindStringSubmatch(line)
+		if m == nil {
+			cancel()
+			t.Fatalf("no admin banner; got %q; stderr: %s", line, stderr.String())
+		}
+		admin, token = m[2], m[3]
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("no admin banner within 10 s; stderr: %s", stderr.String())
+	}
 	go func() {
 		for range lines {
 		}
@@ -67,7 +88,7 @@ func startCommand(t *testing.T, args ...string) (url string, stop func() int) {
 		return result
 	}
 	t.Cleanup(func() { stop() })
-	return url, stop
+	return url, admin, token, stop
 }
 
 type syncBuffer struct {
@@ -116,7 +137,7 @@ func (c *client) call(method, path, body string) (int, map[string]any) {
 }
 
 func TestNodeJSONAPI(t *testing.T) {
-	url, stop := startCommand(t, "node", "--listen", "127.0.0.1:0", "--name", "n7", "--dev")
+	url, admin, token, stop := startNode(t, "node", "--listen", "127.0.0.1:0", "--name", "n7", "--dev")
 	c := newClient(t, url)
 
 	code, v := c.call("GET", "/api/session", "")
@@ -161,16 +182,35 @@ func TestNodeJSONAPI(t *testing.T) {
 		}
 	}
 
-	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "sessionkit_store_operations_total"} {
-		resp, err := http.Get(url + path)
+	get := func(u, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", u, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
-			t.Fatalf("%s: %d, no %q", path, resp.StatusCode, want)
+		return resp.StatusCode, string(body)
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready"} {
+		if code, body := get(url+path, ""); code != 200 || !strings.Contains(body, want) {
+			t.Fatalf("%s: %d, no %q", path, code, want)
 		}
+	}
+	// The metrics are on the admin listener, behind its token, not on
+	// the shop's.
+	if code, _ := get(url+"/metrics", ""); code != http.StatusNotFound {
+		t.Fatalf("/metrics on the shop's listener: %d, want 404", code)
+	}
+	if code, _ := get(admin+"/metrics", ""); code != http.StatusUnauthorized {
+		t.Fatalf("/metrics without the token: %d, want 401", code)
+	}
+	if code, body := get(admin+"/metrics", token); code != 200 || !strings.Contains(body, "sessionkit_store_operations_total") {
+		t.Fatalf("/metrics on the admin listener: %d, no sessionkit_store_operations_total", code)
 	}
 	if code := stop(); code != 0 {
 		t.Fatalf("exit code %d", code)

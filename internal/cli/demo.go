@@ -24,7 +24,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	domain := fs.String("domain", "", "serve the shop on shop.DOMAIN and pay.DOMAIN over HTTPS, sharing one session (e.g. mall.test)")
 	caDir := fs.String("ca-dir", "", "where the demo keeps its local CA for -domain (default: sessionkit/demo-ca in the user's configuration folder)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	if err := parse(fs, args); err != nil {
+	if err := parseSecrets(fs, args, "redis", "postgres"); err != nil {
 		return err
 	}
 	log, err := logger(stderr, *level)

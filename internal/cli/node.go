@@ -31,10 +31,24 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	cookieDomain := fs.String("cookie-domain", "", "share the session cookie with every subdomain of this domain (e.g. mall.test); serve HTTPS in front")
 	members := fs.String("members", "", `the router's members ("name=URL[,weight]" separated by spaces): mint tokens this node owns on their ring`)
-	if err := parse(fs, args); err != nil {
+	createLimit := fs.String("create-limit", "", `limit session creation per client: "RATE[,BURST]", sessions a second and at once (burst default 10); a client is an IPv4 address or an IPv6 /64. Default: no limit`)
+	trusted := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies (the router) whose X-Forwarded-For names the client, for -create-limit")
+	if err := parseSecrets(fs, args, secretFlags...); err != nil {
 		return err
 	}
 	var session sessionkit.Config
+	limit, err := parseCreateLimit(*createLimit)
+	if err != nil {
+		return err
+	}
+	if limit != nil {
+		if limit.TrustedProxies, err = parsePrefixes("trusted-proxies", *trusted); err != nil {
+			return err
+		}
+		session.CreateLimit = limit
+	} else if *trusted != "" {
+		return fmt.Errorf("-trusted-proxies is for -create-limit, which is not set")
+	}
 	if *members != "" {
 		list, err := router.ParseMembers(strings.NewReader(*members))
 		if err != nil {
@@ -81,20 +95,25 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 	}
 	defer opened.close()
 	cfg.Store = opened.store
+	cfg.Ready = opened.ready
 	n, err := node.Start(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, n.Banner(pid))
-	if opened.admin != nil {
-		admin, err := serveAdmin(sf.admin, sf.adminToken, opened.admin, opened.drain)
-		if err != nil {
-			n.Shutdown(context.Background())
-			return err
-		}
-		defer admin.Close()
-		fmt.Fprintf(stdout, "node %s admin: %s token %s\n", cfg.Name, admin.url, admin.token)
+	admin, err := serveAdmin(sf.admin, sf.adminToken, adminRoutes{metrics: n.Metrics(), ready: opened.ready, stats: opened.admin, drain: opened.drain})
+	if err != nil {
+		n.Shutdown(context.Background())
+		return fmt.Errorf("admin listener: %w", err)
 	}
+	defer admin.Close()
+	fmt.Fprintln(stdout, n.Banner(pid))
+	// The token is shown only when the node made it: one the user gave
+	// is a secret the user already has.
+	shown := admin.token
+	if shown == "" {
+		shown = "(given)"
+	}
+	fmt.Fprintf(stdout, "node %s admin: %s token %s\n", cfg.Name, admin.url, shown)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -52,7 +52,7 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	gossip := fs.String("gossip", "127.0.0.1:0", "with -join: this router's gossip address")
 	clusterKey := fs.String("cluster-key", os.Getenv("SESSIONKIT_CLUSTER_KEY"), "with -join: the cluster key, 64 hex digits (default $SESSIONKIT_CLUSTER_KEY)")
 	name := fs.String("name", fmt.Sprintf("router-%d", os.Getpid()), "with -join: this router's name in the gossip")
-	if err := parse(fs, args); err != nil {
+	if err := parseSecrets(fs, args, "cluster-key", "admin-token"); err != nil {
 		return err
 	}
 	log, err := logger(stderr, *level)

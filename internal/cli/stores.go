@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,8 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/clusterstore"
 	"github.com/sessionkit/sessionkit/cookiestore"
+	"github.com/sessionkit/sessionkit/internal/node"
+	"github.com/sessionkit/sessionkit/internal/redact"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/sqlstore"
@@ -51,10 +54,10 @@ type clusterFlags struct {
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "store", "memory", "session store: memory, cluster, cookie, redis, sql")
 	fs.StringVar(&f.sqlite, "sqlite", "", "sql: the SQLite file the nodes share; cookie: keep revocation generations there")
-	fs.StringVar(&f.postgres, "postgres", os.Getenv("SESSIONKIT_POSTGRES"), "sql: the PostgreSQL URL (postgres://...) instead of -sqlite")
-	fs.StringVar(&f.redis, "redis", os.Getenv("SESSIONKIT_REDIS"), "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there")
+	fs.StringVar(&f.postgres, "postgres", os.Getenv("SESSIONKIT_POSTGRES"), "sql: the PostgreSQL URL (postgres://...) instead of -sqlite (default $SESSIONKIT_POSTGRES; a URL with a password belongs in -postgres-file or the environment)")
+	fs.StringVar(&f.redis, "redis", os.Getenv("SESSIONKIT_REDIS"), "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there (default $SESSIONKIT_REDIS; a URL with a password belongs in -redis-file or the environment)")
 	fs.StringVar(&f.cookieKeys, "cookie-keys", os.Getenv("SESSIONKIT_COOKIE_KEYS"), "cookie: sealing keys, \"KEY[,open:KEY...]\", 64 hex digits each (default $SESSIONKIT_COOKIE_KEYS)")
-	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API (cluster store)")
+	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API: /metrics and, with the cluster store, /cluster (loopback by default; behind -admin-token)")
 	fs.StringVar(&f.adminToken, "admin-token", os.Getenv("SESSIONKIT_ADMIN_TOKEN"), "bearer token of the admin API (default: $SESSIONKIT_ADMIN_TOKEN, else a random one, printed)")
 	c := &f.cluster
 	fs.StringVar(&c.gossip, "gossip", "127.0.0.1:7946", "cluster: gossip address")
@@ -81,6 +84,20 @@ type openedStore struct {
 	close func() error
 	admin func(list bool) any
 	drain func(context.Context) error // hands the node's sessions over before it leaves
+	ready func(context.Context) error // nil when the store is always usable
+}
+
+// readyProbe is the counter a readiness check reads: a round trip to the
+// store that changes nothing.
+const readyProbe = "sessionkit/readyz"
+
+// reachable returns a readiness check that reads a counter of g, so that
+// it fails while g's server is unreachable.
+func reachable(g sessionkit.Generations) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := g.Generation(ctx, readyProbe)
+		return err
+	}
 }
 
 // open opens the chosen store.
@@ -98,16 +115,22 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 		if err != nil {
 			return openedStore{}, err
 		}
-		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }, drain: s.Drain}, nil
+		warm := func(context.Context) error {
+			if !s.Warm() {
+				return errors.New("the cluster store is warming: pulling the newest copies of its sessions")
+			}
+			return nil
+		}
+		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }, drain: s.Drain, ready: warm}, nil
 	case "redis":
 		if f.redis == "" {
-			return openedStore{}, fmt.Errorf("the redis store needs -redis URL (or $SESSIONKIT_REDIS)")
+			return openedStore{}, fmt.Errorf("the redis store needs -redis-file FILE or $SESSIONKIT_REDIS (the URL: redis://...)")
 		}
 		s, err := redisstore.New(ctx, redisstore.Config{URL: f.redis})
 		if err != nil {
-			return openedStore{}, fmt.Errorf("redis at %s: %w", f.redis, err)
+			return openedStore{}, fmt.Errorf("redis at %s: %w", redact.URL(f.redis), err)
 		}
-		return openedStore{store: s, close: s.Close}, nil
+		return openedStore{store: s, close: s.Close, ready: reachable(s)}, nil
 	case "cookie":
 		return f.openCookie(ctx, env)
 	case "sql":
@@ -115,17 +138,19 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 		if err != nil {
 			return openedStore{}, err
 		}
-		return openedStore{store: s, close: s.Close}, nil
+		return openedStore{store: s, close: s.Close, ready: reachable(s)}, nil
 	default:
 		return openedStore{}, fmt.Errorf("unknown store %q (want memory, cluster, cookie, redis or sql)", f.store)
 	}
 }
 
-// openCookie opens the sealed cookie store; with -redis, the principals'
-// generations live there, so that "log out everywhere" works.
+// openCookie opens the sealed cookie store; with -redis, -sqlite or
+// -postgres, the principals' generations and the ended sessions'
+// revocation counters live there, so that "log out everywhere" and
+// logout end sessions on the server.
 func (f *storeFlags) openCookie(ctx context.Context, env storeEnv) (openedStore, error) {
 	if f.cookieKeys == "" {
-		return openedStore{}, fmt.Errorf("the cookie store needs -cookie-keys (or $SESSIONKIT_COOKIE_KEYS), e.g. %s", cookiestore.GenerateKey())
+		return openedStore{}, fmt.Errorf("the cookie store needs -cookie-keys-file FILE or $SESSIONKIT_COOKIE_KEYS, a line such as %s", cookiestore.GenerateKey())
 	}
 	keys, err := cookiestore.ParseKeys(f.cookieKeys)
 	if err != nil {
@@ -142,16 +167,24 @@ func (f *storeFlags) openCookie(ctx context.Context, env storeEnv) (openedStore,
 	} else if f.redis != "" {
 		gen, err := redisstore.New(ctx, redisstore.Config{URL: f.redis})
 		if err != nil {
-			return openedStore{}, fmt.Errorf("redis at %s: %w", f.redis, err)
+			return openedStore{}, fmt.Errorf("redis at %s: %w", redact.URL(f.redis), err)
 		}
 		cfg.Generations, closeGen = gen, gen.Close
 	}
+	// With a shared counter store, logout also ends the session on the
+	// server: a copy of the cookie taken before no longer opens. It
+	// costs one more Generations read per request with a sealed cookie.
+	cfg.RevokeSessions = cfg.Generations != nil
 	s, err := cookiestore.New(cfg)
 	if err != nil {
 		closeGen()
 		return openedStore{}, err
 	}
-	return openedStore{store: s, close: closeGen}, nil
+	o := openedStore{store: s, close: closeGen}
+	if cfg.Generations != nil {
+		o.ready = reachable(cfg.Generations)
+	}
+	return o, nil
 }
 
 func (c *clusterFlags) config(env storeEnv) (clusterstore.Config, error) {
@@ -193,7 +226,7 @@ func (c *clusterFlags) config(env storeEnv) (clusterstore.Config, error) {
 // passphrase would be guessable; a key must be random.
 func parseKey(s string) ([]byte, error) {
 	if s == "" {
-		return nil, fmt.Errorf("no cluster key: give -cluster-key or set SESSIONKIT_CLUSTER_KEY (64 hex digits, e.g. from: openssl rand -hex 32)")
+		return nil, fmt.Errorf("no cluster key: give -cluster-key-file FILE or set $SESSIONKIT_CLUSTER_KEY (64 hex digits, e.g. from: openssl rand -hex 32)")
 	}
 	key, err := hex.DecodeString(s)
 	if err != nil || len(key) < 32 {
@@ -205,49 +238,66 @@ func parseKey(s string) ([]byte, error) {
 // adminServer is a running admin API.
 type adminServer struct {
 	url   string
-	token string
+	token string // "" when it was given, not made
 	srv   *http.Server
 }
 
 func (a *adminServer) Close() error { return a.srv.Close() }
 
-// serveAdmin serves a node's admin API, behind a bearer token: GET
-// /cluster (members and counts), GET /cluster/sessions (every session
-// held) and, where the store can, POST /cluster/drain (hand every session
-// over and take no new ones, before the node is stopped).
-func serveAdmin(addr, token string, stats func(list bool) any, drain func(context.Context) error) (*adminServer, error) {
+// adminRoutes are what a node's admin API serves.
+type adminRoutes struct {
+	metrics http.Handler                // GET /metrics
+	ready   func(context.Context) error // GET /readyz
+	stats   func(list bool) any         // GET /cluster and /cluster/sessions, cluster store only
+	drain   func(context.Context) error // POST /cluster/drain, cluster store only
+}
+
+// serveAdmin serves a node's admin API, on a listener of its own
+// (loopback by default) and behind a bearer token: GET /metrics
+// (Prometheus), GET /readyz and, for the cluster store, GET /cluster
+// (members and counts), GET /cluster/sessions (every session held) and
+// POST /cluster/drain (hand every session over and take no new ones,
+// before the node is stopped). With no token given it makes a random
+// one.
+func serveAdmin(addr, token string, routes adminRoutes) (*adminServer, error) {
+	made := ""
 	if token == "" {
 		b := make([]byte, 16)
 		rand.Read(b)
 		token = hex.EncodeToString(b)
+		made = token
 	}
 	want := sha256.Sum256([]byte(token))
 	mux := http.NewServeMux()
-	auth := func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
+	auth := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			sum := sha256.Sum256([]byte(got))
 			if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
 				return
 			}
-			h(w, r)
-		}
+			h.ServeHTTP(w, r)
+		})
 	}
 	writeJSON := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(v)
 	}
-	mux.HandleFunc("GET /cluster", auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(false)) }))
-	mux.HandleFunc("GET /cluster/sessions", auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(true)) }))
-	if drain != nil {
-		mux.HandleFunc("POST /cluster/drain", auth(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /metrics", auth(routes.metrics))
+	mux.Handle("GET /readyz", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { node.Readiness(routes.ready, w, r) })))
+	if stats := routes.stats; stats != nil {
+		mux.Handle("GET /cluster", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(false)) })))
+		mux.Handle("GET /cluster/sessions", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(true)) })))
+	}
+	if drain := routes.drain; drain != nil {
+		mux.Handle("POST /cluster/drain", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := drain(r.Context()); err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return
 			}
-			writeJSON(w, stats(false))
-		}))
+			writeJSON(w, routes.stats(false))
+		})))
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -255,17 +305,25 @@ func serveAdmin(addr, token string, stats func(list bool) any, drain func(contex
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	return &adminServer{url: "http://" + ln.Addr().String(), token: token, srv: srv}, nil
+	return &adminServer{url: "http://" + ln.Addr().String(), token: made, srv: srv}, nil
 }
 
 // openSQL opens the SQL store named by -postgres or -sqlite.
 func (f *storeFlags) openSQL(ctx context.Context) (*sqlstore.Store, error) {
 	switch {
 	case f.postgres != "":
-		return sqlstore.OpenPostgres(ctx, f.postgres, sqlstore.Config{})
+		s, err := sqlstore.OpenPostgres(ctx, f.postgres, sqlstore.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("postgres at %s: %w", redact.URL(f.postgres), err)
+		}
+		return s, nil
 	case f.sqlite != "":
 		return sqlstore.OpenSQLite(ctx, f.sqlite, sqlstore.Config{})
 	default:
 		return nil, fmt.Errorf("the sql store needs -sqlite FILE or -postgres URL")
 	}
 }
+
+// secretFlags names the store flags that hold secrets; each also reads
+// from a file (-NAME-file).
+var secretFlags = []string{"cluster-key", "cookie-keys", "admin-token", "redis", "postgres"}

@@ -84,7 +84,7 @@ type Demo struct {
 }
 
 type node struct {
-	admin  string // the cluster store's admin API, with its token
+	admin  string // the node's admin API, with its token
 	token  string
 	name   string
 	http   int
@@ -95,10 +95,14 @@ type node struct {
 }
 
 var (
+	// domainName is a DNS name of two labels or more: the demo's CA is
+	// constrained to it, and its files are named after it.
+	domainName   = regexp.MustCompile(`^(?i:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	nodeBanner   = regexp.MustCompile(`^node (\S+): (http://\S+) pid (\d+)$`)
 	routerBanner = regexp.MustCompile(`^router: (\S+)$`)
 	adminBanner  = regexp.MustCompile(`^admin: (\S+) token (\S+)$`)
-	// nodeAdminBanner is a cluster node's admin API.
+	// nodeAdminBanner is a node's admin API: metrics, readiness and,
+	// with the cluster store, the cluster's state.
 	nodeAdminBanner = regexp.MustCompile(`^node (\S+) admin: (\S+) token (\S+)$`)
 )
 
@@ -134,6 +138,9 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	}
 	d := &Demo{cfg: cfg, ctx: ctx, nodes: map[string]*node{}, key: randomHex(32), token: randomHex(16)}
 	if cfg.Domain != "" {
+		if !domainName.MatchString(cfg.Domain) {
+			return nil, fmt.Errorf("-domain %q: want a DNS name of two labels or more, such as mall.test", cfg.Domain)
+		}
 		if cfg.CADir == "" {
 			dir, err := os.UserConfigDir()
 			if err != nil {
@@ -143,7 +150,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 			d.cfg.CADir = cfg.CADir
 		}
 		var err error
-		if d.CAFile, d.cert, d.certKey, err = localCA(cfg.CADir, cfg.Domain); err != nil {
+		if d.CAFile, d.cert, d.certKey, err = localCA(cfg.CADir, cfg.Domain, cfg.Logger); err != nil {
 			return nil, err
 		}
 	}
@@ -215,6 +222,14 @@ func (d *Demo) addNode() (*node, error) {
 	}
 }
 
+// env returns the environment additions of a child: vars, and an empty
+// value for each secret variable the demo's own environment may hold and
+// the child must not take instead of the demo's choice.
+func (d *Demo) env(vars ...string) []string {
+	out := []string{"SESSIONKIT_CLUSTER_KEY=", "SESSIONKIT_COOKIE_KEYS=", "SESSIONKIT_REDIS=", "SESSIONKIT_POSTGRES="}
+	return append(out, vars...) // later entries win in exec
+}
+
 // gossip reports whether the strategy's nodes gossip (the cluster store);
 // the others' router reads a members file the demo keeps.
 func (d *Demo) gossip() bool { return d.cfg.Strategy == "cluster" || d.cfg.Strategy == "sticky" }
@@ -244,25 +259,27 @@ func (d *Demo) startNode(n *node) error {
 	} else {
 		args = append(args, "--dev")
 	}
+	// Secrets go to the children in their environment, which only their
+	// user can read, never on their command line, which ps shows to all.
 	switch d.cfg.Strategy {
 	case "cookie":
-		// "Log out everywhere" keeps each user's generation in a SQLite
-		// file the nodes share.
-		return d.run(n, append(args, "--store", "cookie", "--cookie-keys", d.key, "--sqlite", filepath.Join(d.dir, "generations.db")))
+		// "Log out everywhere" and logout keep their revocation counters
+		// in a SQLite file the nodes share.
+		return d.run(n, append(args, "--store", "cookie", "--sqlite", filepath.Join(d.dir, "generations.db")), "SESSIONKIT_COOKIE_KEYS="+d.key)
 	case "sql":
 		if d.cfg.Postgres != "" {
-			return d.run(n, append(args, "--store", "sql", "--postgres", d.cfg.Postgres))
+			return d.run(n, append(args, "--store", "sql"), "SESSIONKIT_POSTGRES="+d.cfg.Postgres)
 		}
 		return d.run(n, append(args, "--store", "sql", "--sqlite", filepath.Join(d.dir, "sessions.db")))
 	case "redis":
-		return d.run(n, append(args, "--store", "redis", "--redis", d.cfg.Redis))
+		return d.run(n, append(args, "--store", "redis"), "SESSIONKIT_REDIS="+d.cfg.Redis)
 	}
 	args = append(args, "--store", "cluster", "--backups", d.cfg.Backups,
-		"--gossip", fmt.Sprintf("127.0.0.1:%d", n.gossip), "--data", fmt.Sprintf("127.0.0.1:%d", n.data), "--cluster-key", d.key)
+		"--gossip", fmt.Sprintf("127.0.0.1:%d", n.gossip), "--data", fmt.Sprintf("127.0.0.1:%d", n.data))
 	if join := d.joinList(n); join != "" {
 		args = append(args, "--join", join)
 	}
-	return d.run(n, args)
+	return d.run(n, args, "SESSIONKIT_CLUSTER_KEY="+d.key)
 }
 
 // joinList returns the gossip addresses a starting node joins through:
@@ -293,9 +310,10 @@ func (d *Demo) joinList(n *node) string {
 	return strings.Join(addrs, ",")
 }
 
-// run starts a node's process and waits for its banner.
-func (d *Demo) run(n *node, args []string) error {
-	p, err := proc.Start(d.ctx, nil, d.cfg.Binary, args...)
+// run starts a node's process, with extra environment variables ("K=V"),
+// and waits for its banner.
+func (d *Demo) run(n *node, args []string, env ...string) error {
+	p, err := proc.Start(d.ctx, d.env(env...), d.cfg.Binary, args...)
 	if err != nil {
 		return err
 	}
@@ -304,18 +322,14 @@ func (d *Demo) run(n *node, args []string) error {
 		p.Kill()
 		return err
 	}
-	var admin []string
-	if d.gossip() {
-		if admin, err = p.Expect(nodeAdminBanner, 10*time.Second); err != nil {
-			p.Kill()
-			return err
-		}
+	admin, err := p.Expect(nodeAdminBanner, 10*time.Second)
+	if err != nil {
+		p.Kill()
+		return err
 	}
 	d.mu.Lock()
 	n.p, n.url = p, m[2]
-	if admin != nil {
-		n.admin, n.token = admin[2], admin[3]
-	}
+	n.admin, n.token = admin[2], admin[3]
 	d.mu.Unlock()
 	if !d.gossip() && d.router != nil {
 		return d.writeMembers()
@@ -324,19 +338,22 @@ func (d *Demo) run(n *node, args []string) error {
 }
 
 func (d *Demo) startRouter() error {
-	args := []string{"router", "--listen", d.cfg.Listen, "--health-interval", "500ms", "--access-log=false"}
+	// The router sends requests only to nodes whose store is usable.
+	args := []string{"router", "--listen", d.cfg.Listen, "--health-path", "/readyz", "--health-interval", "500ms", "--access-log=false"}
 	if d.cfg.Domain != "" {
 		args = append(args, "--tls-cert", d.cert, "--tls-key", d.certKey)
 	}
+	var env []string
 	if d.gossip() {
-		args = append(args, "--join", d.seed, "--cluster-key", d.key)
+		args = append(args, "--join", d.seed)
+		env = append(env, "SESSIONKIT_CLUSTER_KEY="+d.key)
 	} else {
 		if err := d.writeMembers(); err != nil {
 			return err
 		}
 		args = append(args, "--members-file", d.membersFile())
 	}
-	p, err := proc.Start(d.ctx, nil, d.cfg.Binary, args...)
+	p, err := proc.Start(d.ctx, d.env(env...), d.cfg.Binary, args...)
 	if err != nil {
 		return err
 	}
@@ -598,9 +615,18 @@ func (d *Demo) adminHandler() http.Handler {
 // RouterPid returns the router's process ID.
 func (d *Demo) RouterPid() int { return d.router.Pid() }
 
-// NodeAdmin returns a node's cluster store admin API and its bearer
-// token; both are empty for strategies without the cluster store.
+// NodeAdmin returns a node's cluster store admin API (/cluster) and its
+// bearer token; both are empty for strategies without the cluster store.
 func (d *Demo) NodeAdmin(name string) (url, token string) {
+	if !d.gossip() {
+		return "", ""
+	}
+	return d.Admin(name)
+}
+
+// Admin returns a node's admin API (/metrics, /readyz and, for the
+// cluster store, /cluster) and its bearer token.
+func (d *Demo) Admin(name string) (url, token string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if n := d.nodes[name]; n != nil {

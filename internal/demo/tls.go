@@ -10,24 +10,58 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
-// localCA returns the demo's certificate authority, made on first use in
-// dir (ca.pem and ca-key.pem), and writes a certificate for domain and its
-// subdomains signed by it (cert.pem, key.pem). Browsers trust the demo's
-// sites once ca.pem is imported; the CA signs nothing else.
-func localCA(dir, domain string) (caFile, certFile, keyFile string, err error) {
+// Lifetimes of the demo's certificates: the CA at most a year, so that a
+// forgotten import stops mattering; the site's certificate at most 90
+// days and never past its CA.
+const (
+	caLifetime   = 365 * 24 * time.Hour
+	leafLifetime = 90 * 24 * time.Hour
+	// caRenewBefore replaces a CA this close to its end, so that a
+	// leaf made from it is not cut short.
+	caRenewBefore = 30 * 24 * time.Hour
+)
+
+// localCA returns the demo's certificate authority for domain, made on
+// first use in dir (DOMAIN-ca.pem and DOMAIN-ca-key.pem), and writes a
+// certificate for domain and its subdomains signed by it (DOMAIN.pem,
+// DOMAIN-key.pem). Browsers trust the demo's sites once the CA is
+// imported. The CA is name-constrained to domain (critically), so its
+// key can sign for nothing else that a client would accept.
+//
+// A CA of an earlier version (ca.pem, without name constraints) or one
+// that is not constrained to domain, or near its end, is replaced; the
+// log then tells the user to remove the old one from the browser.
+func localCA(dir, domain string, log *slog.Logger) (caFile, certFile, keyFile string, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", "", err
 	}
-	caFile, caKeyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
+	old, oldKey := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
+	if _, err := os.Stat(old); err == nil {
+		if err := errors.Join(os.Remove(old), os.Remove(oldKey)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", "", "", fmt.Errorf("demo CA in %s: remove the unconstrained CA of an earlier run: %w", dir, err)
+		}
+		log.Warn("demo: removed the demo CA of an earlier run, which could sign for any name; remove \"sessionkit demo CA\" from your browser's or system's trusted certificates too", "file", old)
+	}
+	caFile, caKeyFile := filepath.Join(dir, domain+"-ca.pem"), filepath.Join(dir, domain+"-ca-key.pem")
+	now := time.Now()
 	ca, caKey, err := loadPair(caFile, caKeyFile)
-	if errors.Is(err, os.ErrNotExist) {
-		ca, caKey, err = newCA(caFile, caKeyFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		ca, caKey, err = newCA(caFile, caKeyFile, domain, now)
+	case err == nil && !constrainedTo(ca, domain):
+		log.Warn("demo: replacing a demo CA that is not constrained to the domain; remove the old one from your browser's trusted certificates", "file", caFile, "domain", domain)
+		ca, caKey, err = newCA(caFile, caKeyFile, domain, now)
+	case err == nil && ca.NotAfter.Before(now.Add(caRenewBefore)):
+		log.Warn("demo: the demo CA ends soon; made a new one: import it, and remove the old one from your browser's trusted certificates", "file", caFile, "ends", ca.NotAfter)
+		ca, caKey, err = newCA(caFile, caKeyFile, domain, now)
 	}
 	if err != nil {
 		return "", "", "", fmt.Errorf("demo CA in %s: %w", dir, err)
@@ -36,12 +70,16 @@ func localCA(dir, domain string) (caFile, certFile, keyFile string, err error) {
 	if err != nil {
 		return "", "", "", err
 	}
+	notAfter := now.Add(leafLifetime)
+	if notAfter.After(ca.NotAfter) {
+		notAfter = ca.NotAfter
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: "*." + domain},
 		DNSNames:     []string{domain, "*." + domain},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(90 * 24 * time.Hour),
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -60,25 +98,34 @@ func localCA(dir, domain string) (caFile, certFile, keyFile string, err error) {
 	return caFile, certFile, keyFile, writePEM(keyFile, "EC PRIVATE KEY", kb)
 }
 
+// constrainedTo reports whether the CA may sign for domain and nothing
+// else: a critical name constraint that permits exactly domain.
+func constrainedTo(ca *x509.Certificate, domain string) bool {
+	return ca.PermittedDNSDomainsCritical && slices.Equal(ca.PermittedDNSDomains, []string{domain}) &&
+		ca.NotAfter.Sub(ca.NotBefore) <= caLifetime+time.Hour
+}
+
 func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	return n
 }
 
-func newCA(certFile, keyFile string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func newCA(certFile, keyFile, domain string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "sessionkit demo CA", Organization: []string{"sessionkit demo"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(5 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
+		SerialNumber:                serial(),
+		Subject:                     pkix.Name{CommonName: "sessionkit demo CA for " + domain, Organization: []string{"sessionkit demo"}},
+		NotBefore:                   now.Add(-time.Hour),
+		NotAfter:                    now.Add(caLifetime - time.Hour),
+		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid:       true,
+		IsCA:                        true,
+		MaxPathLenZero:              true,
+		PermittedDNSDomains:         []string{domain},
+		PermittedDNSDomainsCritical: true,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -114,6 +161,12 @@ func loadPair(certFile, keyFile string) (*x509.Certificate, *ecdsa.PrivateKey, e
 	return cert, key, nil
 }
 
+// writePEM writes a file readable by its owner only, replacing any.
 func writePEM(path, kind string, der []byte) error {
-	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600)
+	tmp := path + ".tmp"
+	os.Remove(tmp) // WriteFile would keep the mode of a leftover
+	if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -1,11 +1,15 @@
 // Package node assembles one shop node: a session store, a Manager, the
-// shop, Prometheus metrics and an HTTP server.
+// shop, Prometheus metrics and an HTTP server. The shop's listener serves
+// the shop, /healthz (liveness) and /readyz (readiness); the metrics are
+// for the node's admin listener (Node.Metrics), not for the shop's
+// visitors.
 package node
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -48,13 +52,23 @@ type Config struct {
 	// Logger receives the node's log lines. Default slog.Default().
 	Logger *slog.Logger
 	// Registry, when set, is where the node registers its metrics;
-	// its /metrics serves it. Default: a new registry.
+	// Node.Metrics serves it. Default: a new registry.
 	Registry *prometheus.Registry
+	// Ready reports whether the store is usable (reachable, warm); GET
+	// /readyz answers 503 while it returns an error. It is given
+	// ReadyTimeout. Default nil: always ready.
+	Ready func(ctx context.Context) error
 }
+
+// ReadyTimeout bounds one readiness check, below the router's default
+// health check timeout (500 ms): a store that does not answer within it
+// is not ready.
+const ReadyTimeout = 400 * time.Millisecond
 
 // Node is a running shop node.
 type Node struct {
 	cfg     Config
+	reg     *prometheus.Registry
 	ln      net.Listener
 	srv     *http.Server
 	served  chan error
@@ -105,7 +119,7 @@ func Start(cfg Config) (*Node, error) {
 
 	app := mgr.Handler(shop.New(shop.Config{Node: cfg.Name, Strategy: cfg.Strategy, Manager: mgr}))
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { Readiness(cfg.Ready, w, r) })
 	mux.Handle("/", promhttp.InstrumentHandlerCounter(requests, app))
 
 	ln := cfg.Listener
@@ -114,7 +128,7 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n := &Node{cfg: cfg, ln: ln, served: make(chan error, 1), Manager: mgr}
+	n := &Node{cfg: cfg, reg: reg, ln: ln, served: make(chan error, 1), Manager: mgr}
 	n.srv = &http.Server{
 		Handler:           n.arrivals(withNodeHeader(cfg.Name, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -141,7 +155,7 @@ func withNodeHeader(name string, h http.Handler) http.Handler {
 // health checks and metric scrapes do not count.
 func (n *Node) arrivals(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && r.URL.Path != "/metrics" {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
 			n.last.Store(time.Now().UnixNano())
 		}
 		h.ServeHTTP(w, r)
@@ -164,6 +178,25 @@ func (n *Node) Quiesce(ctx context.Context, quiet time.Duration) {
 		}
 	}
 }
+
+// Readiness answers a readiness check: 200 "ready", or 503 with the
+// reason while ready (nil: always ready) fails within ReadyTimeout.
+func Readiness(ready func(context.Context) error, w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	io.WriteString(w, "ready\n")
+}
+
+// Metrics returns the handler of the node's Prometheus metrics, for its
+// admin listener.
+func (n *Node) Metrics() http.Handler { return promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}) }
 
 // URL returns the node's base URL.
 func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }

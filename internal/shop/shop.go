@@ -9,7 +9,11 @@
 //	GET  /api/session                                the session view
 //	POST /api/logout                                 end this session
 //	POST /api/logout-everywhere                      end every session of the user
-//	GET  /healthz
+//	GET  /healthz                                    liveness
+//	GET  /readyz                                     readiness: 503 while the store is unusable
+//
+// Every POST, of the pages' forms and of the API, is refused (403) when a
+// browser says it comes from another origin (http.CrossOriginProtection).
 package shop
 
 import (
@@ -88,7 +92,26 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("POST /api/logout", s.api(s.logout))
 	mux.HandleFunc("POST /api/logout-everywhere", s.api(s.logoutEverywhere))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	return mux
+	return crossOriginProtection(mux)
+}
+
+// crossOriginProtection refuses cross-origin requests that change state
+// (every POST of the forms and of the JSON API), with 403: the browser's
+// Sec-Fetch-Site header, or else its Origin, must name this very site.
+// SameSite=Lax cookies alone let a cross-site form log a visitor in to
+// the attacker's account (login CSRF), and sibling subdomains are
+// same-site. Requests without either header (not from a browser) pass.
+func crossOriginProtection(h http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const msg = "cross-origin request refused"
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": msg})
+			return
+		}
+		http.Error(w, msg, http.StatusForbidden)
+	}))
+	return cop.Handler(h)
 }
 
 // request is the body of the JSON API's POST requests, and the fields of

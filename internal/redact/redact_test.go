@@ -1,0 +1,42 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestURL(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"},
+		{"redis://:S3cret@127.0.0.1:1/0", "redis://xxxxx@127.0.0.1:1/0"},
+		{"redis://user:p@ss/w0rd@host:1", "redis://xxxxx@host:1"},
+		{"rediss://u:pw@h:1?addr=h2:2&addr=h3:3", "rediss://xxxxx@h:1?addr=h2:2&addr=h3:3"},
+		{"postgres://app:S3cret@db:5432/app?sslmode=disable", "postgres://xxxxx@db:5432/app?sslmode=disable"},
+		{"postgres://db/app?user=app&password=S3cret&sslmode=require", "postgres://db/app?user=app&password=xxxxx&sslmode=require"},
+		{"host=db user=app password=S3cret dbname=app", "host=db user=app password=xxxxx dbname=app"},
+		{"host=db password='S3 cret' dbname=app", "host=db password=xxxxx dbname=app"},
+		{"redis://h:1?x=1#frag@x", "redis://h:1?x=1#frag@x"},
+		{"", ""},
+	} {
+		if got := URL(c.in); got != c.want {
+			t.Errorf("URL(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// FuzzURL checks that a password placed in any URL's userinfo never
+// survives redaction.
+func FuzzURL(f *testing.F) {
+	f.Add("redis", "user", "host:1/0?x=y")
+	f.Add("postgres", "", "db/app")
+	f.Fuzz(func(t *testing.T, scheme, user, rest string) {
+		const pw = "Zq9S3cretPw"
+		if strings.Contains(scheme+user+rest, pw) || strings.ContainsAny(scheme+user, "/?#@") {
+			return
+		}
+		u := scheme + "://" + user + ":" + pw + "@" + rest
+		if strings.Contains(URL(u), pw) {
+			t.Fatalf("URL(%q) = %q shows the password", u, URL(u))
+		}
+	})
+}
