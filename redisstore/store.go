@@ -771,33 +771,25 @@ func (s *Store) Generation(ctx context.Context, principal string) (uint64, error
 // PEXPIREAT, in one script: Redis removes the counter after its latest
 // deadline.
 func (s *Store) BumpUntil(ctx context.Context, name string, deadline time.Time) (uint64, error) {
-	ctx, cancel, err := s.begin(ctx, "bump")
-	if err != nil {
-		return 0, err
-	}
-	defer cancel()
-	res, err := s.write(ctx, []op{call(bumpUntilScript, s.generationKey(name), strconv.FormatInt(deadline.UnixMilli(), 10))}, nil)
-	if err != nil {
-		return 0, fail("bump", err)
-	}
-	v, err := res[0].AsUint64()
-	if err != nil {
-		return 0, fail("bump", err)
-	}
-	return v, nil
+	return s.bump(ctx, call(bumpUntilScript, s.generationKey(name), strconv.FormatInt(deadline.UnixMilli(), 10)))
 }
 
 // Bump implements sessionkit.Generations with INCR.
 func (s *Store) Bump(ctx context.Context, principal string) (uint64, error) {
+	key := s.generationKey(principal)
+	return s.bump(ctx, cmd(func(b rueidis.Builder) rueidis.Completed {
+		return b.Incr().Key(key).Build()
+	}))
+}
+
+// bump runs one counter increment and returns the counter's new value.
+func (s *Store) bump(ctx context.Context, o op) (uint64, error) {
 	ctx, cancel, err := s.begin(ctx, "bump")
 	if err != nil {
 		return 0, err
 	}
 	defer cancel()
-	key := s.generationKey(principal)
-	res, err := s.write(ctx, []op{cmd(func(b rueidis.Builder) rueidis.Completed {
-		return b.Incr().Key(key).Build()
-	})}, nil)
+	res, err := s.write(ctx, []op{o}, nil)
 	if err != nil {
 		return 0, fail("bump", err)
 	}
