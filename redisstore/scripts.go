@@ -123,6 +123,14 @@ end
 return 0
 `)
 
+// bumpScript increments a counter and keeps it for good, even if a
+// BumpUntil gave it a deadline before: INCR alone keeps a key's expiry.
+var bumpScript = newScript(`
+local n = redis.call('INCR', KEYS[1])
+redis.call('PERSIST', KEYS[1])
+return n
+`)
+
 // bumpUntilScript increments a counter and keeps it until the latest
 // deadline it was given; a counter without expiry (bumped by Bump) stays
 // without. ARGV: deadline, Unix milliseconds.

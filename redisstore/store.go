@@ -774,12 +774,10 @@ func (s *Store) BumpUntil(ctx context.Context, name string, deadline time.Time) 
 	return s.bump(ctx, call(bumpUntilScript, s.generationKey(name), strconv.FormatInt(deadline.UnixMilli(), 10)))
 }
 
-// Bump implements sessionkit.Generations with INCR.
+// Bump implements sessionkit.Generations with INCR, and PERSIST: a
+// counter Bump has bumped is kept for good.
 func (s *Store) Bump(ctx context.Context, principal string) (uint64, error) {
-	key := s.generationKey(principal)
-	return s.bump(ctx, cmd(func(b rueidis.Builder) rueidis.Completed {
-		return b.Incr().Key(key).Build()
-	}))
+	return s.bump(ctx, call(bumpScript, s.generationKey(principal)))
 }
 
 // bump runs one counter increment and returns the counter's new value.

@@ -575,7 +575,7 @@ var cases = []testCase{
 				t.Skip("the store does not implement sessionkit.ExpiringGenerations")
 			}
 			name := func() string { return "sid-" + string(sessionkit.NewToken())[:8] }
-			short, long, kept := name(), name(), name()
+			short, long, kept, keptAfter := name(), name(), name(), name()
 			soon := time.Now().Add(300 * time.Millisecond)
 			if n, err := g.BumpUntil(h.ctx, short, soon); n != 1 || err != nil {
 				t.Fatalf("BumpUntil = %d, %v; want 1", n, err)
@@ -588,6 +588,8 @@ var cases = []testCase{
 			// kept: Bump keeps a counter for good, whatever BumpUntil says.
 			g.Bump(h.ctx, kept)
 			g.BumpUntil(h.ctx, kept, soon)
+			g.BumpUntil(h.ctx, keptAfter, soon)
+			g.Bump(h.ctx, keptAfter)
 			if n, err := g.Generation(h.ctx, short); n != 1 || err != nil {
 				t.Fatalf("Generation before the deadline = %d, %v; want 1", n, err)
 			}
@@ -610,6 +612,9 @@ var cases = []testCase{
 			}
 			if n, _ := g.Generation(h.ctx, kept); n != 2 {
 				t.Fatalf("Generation of a bumped counter = %d after a BumpUntil deadline; want 2, kept for good", n)
+			}
+			if n, _ := g.Generation(h.ctx, keptAfter); n != 2 {
+				t.Fatalf("Generation of a counter bumped after a BumpUntil = %d past its deadline; want 2, kept for good", n)
 			}
 			if n, err := g.BumpUntil(h.ctx, short, time.Now().Add(time.Hour)); n != 1 || err != nil {
 				t.Fatalf("BumpUntil of a forgotten counter = %d, %v; want 1", n, err)
