@@ -47,7 +47,7 @@ var peerStores = []peerStore{
 		return s
 	}},
 	{"cookiestore", false, func(t *testing.T) sessionkit.Store { return openCookieStore(t, cookiestore.Config{}) }},
-	{"cookiestore-revocable", false, func(t *testing.T) sessionkit.Store {
+	{"cookiestore-revocable", true, func(t *testing.T) sessionkit.Store {
 		gens := memstore.New()
 		t.Cleanup(func() { gens.Close() })
 		return openCookieStore(t, cookiestore.Config{Generations: gens, RevokeSessions: true})
@@ -435,7 +435,7 @@ const cookieName = "__Host-session"
 // token or a new one.
 func TestRenewDeletedSession(t *testing.T) {
 	for _, ps := range peerStores {
-		if !ps.shared && ps.name != "cookiestore-revocable" {
+		if !ps.shared {
 			continue
 		}
 		t.Run(ps.name, func(t *testing.T) {
