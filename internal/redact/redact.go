@@ -18,20 +18,14 @@ var secretParam = regexp.MustCompile(`(?i)((?:^|[?&\s;])(?:ssl)?pass(?:word)?\s*
 
 // URL returns u with its secrets hidden: the user information of a URL
 // (scheme://user:password@host: everything between "://" and the last
-// "@" before the path, so that a password holding "@" or "/" is hidden
-// whole), and any password given as a parameter. A string without
-// secrets comes back unchanged, so callers may compare the two to learn
-// whether u holds one.
+// "@", so that a password holding "@", "/", "?" or "#" is hidden whole;
+// an "@" in a query hides more than it must, never less), and any
+// password given as a parameter. A string without secrets comes back
+// unchanged, so callers may compare the two to learn whether u holds one.
 func URL(u string) string {
 	if scheme := strings.Index(u, "://"); scheme >= 0 {
 		rest := u[scheme+3:]
-		// The authority ends at the first "/", "?" or "#" after the last
-		// "@"; an "@" in the query is not userinfo.
-		end := len(rest)
-		if q := strings.IndexAny(rest, "?#"); q >= 0 {
-			end = q
-		}
-		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
 			u = u[:scheme+3] + Hidden + rest[at:]
 		}
 	}
