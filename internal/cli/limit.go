@@ -11,7 +11,8 @@ import (
 )
 
 // parseCreateLimit reads -create-limit, "RATE[,BURST]": sessions a second
-// one client may create, and how many at once. "" is no limit.
+// one client may create, and how many at once (the Manager's default when
+// not given). "" is no limit.
 func parseCreateLimit(s string) (*sessionkit.CreateLimit, error) {
 	if s == "" {
 		return nil, nil
@@ -21,7 +22,7 @@ func parseCreateLimit(s string) (*sessionkit.CreateLimit, error) {
 	if err != nil || math.IsNaN(r) || r <= 0 || r > 1e6 {
 		return nil, fmt.Errorf("-create-limit %q: the rate must be a number of sessions a second above 0, at most 1e6 (e.g. 0.5,10)", s)
 	}
-	l := &sessionkit.CreateLimit{Rate: r, Burst: 10}
+	l := &sessionkit.CreateLimit{Rate: r}
 	if hasBurst {
 		b, err := strconv.Atoi(strings.TrimSpace(bs))
 		if err != nil || b < 1 || b > 1e6 {

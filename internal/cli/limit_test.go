@@ -9,7 +9,7 @@ import (
 )
 
 func TestParseCreateLimit(t *testing.T) {
-	for in, want := range map[string][2]float64{"1": {1, 10}, "0.5,3": {0.5, 3}, " 2 , 4 ": {2, 4}} {
+	for in, want := range map[string][2]float64{"1": {1, 0}, "0.5,3": {0.5, 3}, " 2 , 4 ": {2, 4}} {
 		l, err := parseCreateLimit(in)
 		if err != nil || l.Rate != want[0] || float64(l.Burst) != want[1] {
 			t.Errorf("%q: %+v, %v; want %v", in, l, err, want)
@@ -26,7 +26,8 @@ func TestParseCreateLimit(t *testing.T) {
 }
 
 // FuzzParseCreateLimit: any input is a limit with a positive finite rate
-// and a positive burst, or a clear error; never a panic.
+// and a burst that is positive or left to the Manager's default (0), or a
+// clear error; never a panic.
 func FuzzParseCreateLimit(f *testing.F) {
 	for _, s := range []string{"1", "0.5,3", "", "1,", "x,y", "1e6,1000000"} {
 		f.Add(s)
@@ -42,7 +43,7 @@ func FuzzParseCreateLimit(f *testing.F) {
 		if s == "" {
 			return
 		}
-		if l == nil || !(l.Rate > 0) || math.IsInf(l.Rate, 0) || l.Burst < 1 {
+		if l == nil || !(l.Rate > 0) || math.IsInf(l.Rate, 0) || l.Burst < 0 {
 			t.Fatalf("%q: %+v", s, l)
 		}
 	})

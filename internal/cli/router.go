@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -74,15 +73,8 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *accessLog {
 		cfg.AccessLog = log
 	}
-	for c := range strings.SplitSeq(*trusted, ",") {
-		if c = strings.TrimSpace(c); c == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(c)
-		if err != nil {
-			return fmt.Errorf("bad -trusted-proxies: %w", err)
-		}
-		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
+	if cfg.TrustedProxies, err = parsePrefixes("trusted-proxies", *trusted); err != nil {
+		return err
 	}
 	var list []router.Member
 	if *join == "" {

@@ -16,18 +16,21 @@ const DefaultMaxClients = 100_000
 // session creation. A client is an IPv4 address or the /64 of an IPv6
 // address, since one IPv6 host commonly holds a whole /64 and would
 // otherwise get a fresh bucket for every address it takes. Its memory is
-// bounded: it keeps at most max buckets, forgets those that have
-// refilled, and when full forgets an arbitrary one, which lets that
-// client start again with a full bucket (no more than a new address
-// would give it). Its methods are safe for concurrent use.
+// bounded: it keeps at most max buckets and forgets those that have
+// refilled. While it is full of active clients, every client it has no
+// bucket for shares one overflow bucket: a flood of new addresses gets
+// one client's allowance between them, and no client it already limits
+// is forgotten and handed a fresh burst. Its methods are safe for
+// concurrent use.
 type Limiter struct {
 	rate  rate.Limit
 	burst int
 	max   int
 
-	mu      sync.Mutex
-	clients map[netip.Addr]*rate.Limiter
-	swept   time.Time // the last full sweep
+	mu       sync.Mutex
+	clients  map[netip.Addr]*rate.Limiter
+	overflow *rate.Limiter // shared by the clients that found the table full
+	swept    time.Time     // the last full sweep
 }
 
 // NewLimiter returns a Limiter that lets each client do perSecond
@@ -40,7 +43,11 @@ func NewLimiter(perSecond float64, burst, maxClients int) *Limiter {
 	if maxClients <= 0 {
 		maxClients = DefaultMaxClients
 	}
-	return &Limiter{rate: rate.Limit(perSecond), burst: burst, max: maxClients, clients: map[netip.Addr]*rate.Limiter{}}
+	return &Limiter{
+		rate: rate.Limit(perSecond), burst: burst, max: maxClients,
+		clients:  map[netip.Addr]*rate.Limiter{},
+		overflow: rate.NewLimiter(rate.Limit(perSecond), burst),
+	}
 }
 
 // Bucket returns the network a's bucket is kept under: a itself for
@@ -74,13 +81,11 @@ func (l *Limiter) Allow(a netip.Addr, now time.Time) bool {
 		l.swept = now
 	}
 	lim := l.clients[key]
-	if lim == nil {
-		for k := range l.clients {
-			if len(l.clients) < l.max {
-				break
-			}
-			delete(l.clients, k) // full of active clients: forget one
-		}
+	switch {
+	case lim != nil:
+	case len(l.clients) >= l.max:
+		lim = l.overflow // full of active clients
+	default:
 		lim = rate.NewLimiter(l.rate, l.burst)
 		l.clients[key] = lim
 	}

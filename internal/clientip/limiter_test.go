@@ -76,3 +76,30 @@ func TestLimiterForgetsRefilled(t *testing.T) {
 		t.Fatalf("%d buckets after the sweep, want 1", n)
 	}
 }
+
+// TestLimiterFullKeepsLimits: a flood of new addresses that fills the
+// table neither hands a limited client a fresh burst nor gets more than
+// one client's burst between them.
+func TestLimiterFullKeepsLimits(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	const bound, burst = 100, 3
+	l := NewLimiter(0.001, burst, bound)
+	first := netip.MustParseAddr("192.0.2.1")
+	for range burst {
+		if !l.Allow(first, now) {
+			t.Fatal("a new client's burst was refused")
+		}
+	}
+	allowed := 0
+	for i := range 10_000 {
+		if l.Allow(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), now) {
+			allowed++
+		}
+	}
+	if want := (bound-1)*burst + burst; allowed > want {
+		t.Fatalf("10,000 new addresses got %d creations; want at most %d (%d buckets and one overflow bucket)", allowed, want, bound-1)
+	}
+	if l.Allow(first, now) {
+		t.Fatal("a client that spent its burst was allowed again once the table filled")
+	}
+}
