@@ -64,6 +64,9 @@ func newApp(t *testing.T, store *cookiestore.Store, cfg sessionkit.Config) *app 
 	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, sessionkit.FromContext(r.Context()).Principal())
 	})
+	mux.HandleFunc("/remember", func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.FromContext(r.Context()).RememberMe(r.FormValue("on") == "1")
+	})
 	mux.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
 		sessionkit.FromContext(r.Context()).Destroy()
 	})
@@ -419,7 +422,7 @@ func (d *deadlines) BumpUntil(ctx context.Context, name string, deadline time.Ti
 }
 
 // TestRevocationExpires: the counter that revokes a logged-out cookie is
-// kept until the session's deadline (and a second of margin), not for
+// kept until the session's deadline (and a minute of margin), not for
 // good, when the Generations store can forget it.
 func TestRevocationExpires(t *testing.T) {
 	gens := &deadlines{Store: newGenerations(t)}
@@ -437,8 +440,33 @@ func TestRevocationExpires(t *testing.T) {
 		t.Fatal("logout bumped no expiring counter")
 	}
 	for _, d := range gens.until {
-		if d.Before(start.Add(time.Hour)) || d.After(time.Now().Add(time.Hour+2*time.Second)) {
+		if d.Before(start.Add(time.Hour)) || d.After(time.Now().Add(time.Hour+2*time.Minute)) {
 			t.Errorf("a revocation is kept until %v, want the session's deadline, about %v", d, start.Add(time.Hour))
 		}
+	}
+}
+
+// TestRevocationOutlivesEveryCopy: a cookie copied while the session had
+// a long deadline (remember me) stays revoked until that deadline, even
+// when the session's deadline shrank before the logout: a shrinking
+// deadline retires the session's id until the longer one.
+func TestRevocationOutlivesEveryCopy(t *testing.T) {
+	gens := &deadlines{Store: newGenerations(t)}
+	a := newApp(t, newStore(t, cookiestore.Config{Generations: gens, RevokeSessions: true}),
+		sessionkit.Config{Lifetime: time.Hour, RememberMeLifetime: 30 * 24 * time.Hour})
+	start := time.Now()
+	user := a.session("/login?u=dave")
+	user = user.update(a.do("/remember?on=1", user.header()))
+	stolen := maps.Clone(user) // lives 30 days
+	user = user.update(a.do("/remember?on=0", user.header()))
+	a.do("/logout", user.header())
+	if a.do("/whoami", stolen.header()).Body.String() == "dave" {
+		t.Fatal("the long-lived copy opens after the logout")
+	}
+	gens.mu.Lock()
+	defer gens.mu.Unlock()
+	latest := slices.MaxFunc(gens.until, time.Time.Compare)
+	if want := start.Add(30 * 24 * time.Hour); latest.Before(want) {
+		t.Fatalf("the latest revocation is kept until %v; the copy opens until %v", latest, want)
 	}
 }

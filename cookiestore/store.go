@@ -316,10 +316,20 @@ func (s *Store) write(ctx context.Context, t sessionkit.Token, change func(p *pa
 // and seals the result. With Generations, a Meta that changes the principal
 // seals the new principal's current generation; one that keeps it keeps the
 // sealed generation.
+//
+// With RevokeSessions, a Meta that brings the session's deadline earlier
+// (remember-me turned off, a shorter lifetime) also gives the session a
+// new id and revokes the old one until the old deadline: a copy of the
+// cookie taken before must not outlive a later revocation of the session.
 func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Delta) (sessionkit.Token, error) {
-	return s.write(ctx, t, func(p *payload) error {
+	var oldSID []byte
+	var oldDeadline time.Time
+	t, err := s.write(ctx, t, func(p *payload) error {
 		if d.Meta != nil {
 			old := p.meta
+			if s.cfg.RevokeSessions && p.sid != nil && d.Meta.Deadline.Before(old.Deadline) {
+				oldSID, oldDeadline, p.sid = p.sid, old.Deadline, newSID()
+			}
 			p.meta = *d.Meta
 			if s.cfg.Generations != nil {
 				if d.Meta.Principal == old.Principal {
@@ -345,6 +355,13 @@ func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Del
 		}
 		return nil
 	})
+	if err != nil || oldSID == nil {
+		return t, err
+	}
+	if err := s.retire(ctx, oldSID, oldDeadline, "commit"); err != nil {
+		return "", err
+	}
+	return t, nil
 }
 
 // Touch implements sessionkit.Store: it reseals the session with the new
@@ -399,16 +416,25 @@ func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionk
 	if err != nil || oldSID == nil {
 		return t, err
 	}
-	n, err := s.revoke(ctx, oldSID, deadline)
-	if err != nil {
-		return "", fmt.Errorf("cookiestore: revoke the renewed session: %w", err)
-	}
-	if n != 1 {
-		// Another renew or a delete revoked the old token first: the
-		// counter is the compare-and-set that makes one renew win.
-		return "", fmt.Errorf("cookiestore: renew: the session was renewed or deleted meanwhile: %w", sessionkit.ErrNotFound)
+	if err := s.retire(ctx, oldSID, deadline, "renew"); err != nil {
+		return "", err
 	}
 	return t, nil
+}
+
+// retire revokes sid, an id the session no longer uses, until deadline,
+// the last a cookie carrying it opens. The counter is the compare-and-set
+// that makes one of concurrent retirements win: the others (another
+// renew, a delete) revoked the id first and get sessionkit.ErrNotFound.
+func (s *Store) retire(ctx context.Context, sid []byte, deadline time.Time, op string) error {
+	n, err := s.revoke(ctx, sid, deadline)
+	if err != nil {
+		return fmt.Errorf("cookiestore: %s: revoke the session's former id: %w", op, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("cookiestore: %s: the session was renewed or deleted meanwhile: %w", op, sessionkit.ErrNotFound)
+	}
+	return nil
 }
 
 // Delete implements sessionkit.Store. Without RevokeSessions it does
@@ -443,8 +469,9 @@ func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
 // the cookie no longer opens afterwards anyway.
 func (s *Store) revoke(ctx context.Context, sid []byte, deadline time.Time) (uint64, error) {
 	if eg, ok := s.cfg.Generations.(sessionkit.ExpiringGenerations); ok {
-		// A second of margin for clocks that differ between nodes.
-		return eg.BumpUntil(ctx, sidKey(sid), deadline.Add(time.Second))
+		// A minute of margin for clocks that differ between the nodes
+		// and the counters' store; a counter costs a few bytes.
+		return eg.BumpUntil(ctx, sidKey(sid), deadline.Add(time.Minute))
 	}
 	return s.cfg.Generations.Bump(ctx, sidKey(sid))
 }
