@@ -273,9 +273,7 @@ func TestHostileBackends(t *testing.T) {
 
 // hostileExchange sends the row's request on a first connection, then
 // well-formed requests, each with its own id, alternately on it and on
-// new connections: each must get its own answer. On the net/http path a
-// request that gets stray bytes anyway is logged: net/http's Transport
-// races its own check (see the package doc).
+// new connections: each must get its own answer, on both paths.
 func hostileExchange(t *testing.T, path, addr string, b *hostileBackend, row hostileRow) clientResult {
 	dial := func() (net.Conn, *bufio.Reader) {
 		c, err := net.Dial("tcp", addr)
@@ -302,13 +300,6 @@ func hostileExchange(t *testing.T, path, addr string, b *hostileBackend, row hos
 		id := fmt.Sprintf("%s-%d", strings.ReplaceAll(path, "/", ""), n)
 		got, _ := roundTrip(c, br, "GET /echo HTTP/1.1\r\nHost: a\r\nX-Id: "+id+"\r\n\r\n")
 		if got.Status != 200 || got.Body != "id="+id || got.Header.Get("Set-Cookie") != "" {
-			if path != "fast" && (got.Body == "id=stray" || strings.HasPrefix(got.Body, "id=nethttp-")) {
-				// net/http's Transport puts a connection back in its pool
-				// before it peeks for stray bytes: a request quick enough
-				// gets them. A limit of net/http's, not the router's.
-				t.Logf("%s: request %s after the hostile one got %v (net/http's Transport)", path, id, got)
-				return res
-			}
 			t.Fatalf("%s: request %s after the hostile one got %v", path, id, got)
 		}
 	}
