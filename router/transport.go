@@ -237,20 +237,23 @@ func (t *Transport) exchange(p *connPool, bc *bconn, req *http.Request, bodiless
 	start := bc.r.read
 	fail := func(err error) (*http.Response, bool, error) {
 		x.stop()
-		if x.body != nil {
-			select {
-			case <-x.done:
-				if x.body.err != nil {
-					err = x.body.err // the client's body failed, not the backend
-				}
-			default:
-			}
-		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			err = errHeaderTimeout
 		}
 		if ctx.Err() != nil {
 			err = ctx.Err()
+		}
+		if x.body != nil {
+			// As net/http's Transport, wait for the writer: the caller
+			// may reuse the request, and a client's body that failed
+			// (too slow, too large) is the cause to report, not the
+			// context it cancelled. Closing the connection ends a
+			// write; a read of the body is bounded by its own limits.
+			bc.Conn.Close()
+			<-x.done
+			if x.body.err != nil {
+				err = x.body.err
+			}
 		}
 		got := bc.r.read > start
 		bc.close()
