@@ -151,7 +151,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		resp, got, err := t.exchange(p, bc, req, bodiless)
-		if err != nil && reused && !got && replayable && req.Context().Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		if err != nil && reused && !got && replayable && req.Context().Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			continue
 		}
 		return resp, err
@@ -317,10 +317,10 @@ func (t *Transport) exchange(p *connPool, bc *bconn, req *http.Request, bodiless
 	bc.SetReadDeadline(time.Time{})
 	x.mu.Unlock()
 	if resp.Body == http.NoBody {
-		x.finish(!resp.Close) // a HEAD, 204 or 304: checked at once
+		x.finish(!resp.Close && !req.Close) // a HEAD, 204 or 304: checked at once
 		return resp, true, nil
 	}
-	resp.Body = &respBody{x: x, body: resp.Body, keep: !resp.Close}
+	resp.Body = &respBody{x: x, body: resp.Body, keep: !resp.Close && !req.Close}
 	return resp, true, nil
 }
 

@@ -179,6 +179,28 @@ func TestTransportContextAndTimeout(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the backend connection stayed open after the timeout")
 	}
+
+	// A timeout on a reused connection is not sent again on another.
+	b2 := newRawBackend(t, func(_ int, c net.Conn, br *bufio.Reader, req *http.Request) bool {
+		if req.Header.Get("X-Stall") == "" {
+			return ok(c, req)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		br.ReadByte()
+		return false
+	})
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	if _, _, err := fetch(t, client, "GET", "http://"+b2.addr+"/", nil); err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequest("GET", "http://"+b2.addr+"/", nil)
+	req.Header.Set("X-Stall", "1")
+	if _, err := tr.RoundTrip(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stalled on a reused connection: %v, want context.DeadlineExceeded", err)
+	}
+	if n := b2.conns.Load(); n != 1 {
+		t.Fatalf("%d connections: the timed-out request was sent again", n)
+	}
 }
 
 // TestTransportRefuses: a head over 1 MiB, more than ten 1xx responses,
