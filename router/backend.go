@@ -14,7 +14,7 @@ type backend struct {
 	// fast reports whether the fast path may forward to it: plain HTTP,
 	// no path of its own.
 	fast bool
-	pool *connPool // the fast path's connections
+	pool *connPool // its connections, shared by the fast path and Transport
 
 	healthy  atomic.Bool
 	draining atomic.Bool
@@ -24,12 +24,19 @@ type backend struct {
 	okStreak, failStreak atomic.Int32
 }
 
-func newBackend(m Member) (*backend, error) {
+// newBackend returns the backend for m; its connections come from t when
+// t is not nil and m is served over plain HTTP.
+func newBackend(m Member, t *Transport) (*backend, error) {
 	u, err := url.Parse(m.URL)
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{Member: m, url: u, pool: &connPool{addr: u.Host}}
+	b := &backend{Member: m, url: u}
+	if t != nil && u.Scheme == "http" {
+		b.pool = t.pool(hostPort(u))
+	} else {
+		b.pool = &connPool{addr: u.Host}
+	}
 	b.fast = u.Scheme == "http" && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Port() != ""
 	b.healthy.Store(true) // optimistic: passive checks catch a dead one at once
 	return b, nil

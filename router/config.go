@@ -3,7 +3,6 @@ package router
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -83,10 +82,10 @@ type Config struct {
 	// Health configures the active health checks.
 	Health HealthConfig
 
-	// Transport forwards requests to backends. Default: an
-	// http.Transport with keep-alive connections sized for a proxy;
-	// Server's fast path, with connections sized alike, forwards only
-	// when Transport is left nil.
+	// Transport forwards requests to backends. Default: a Transport
+	// (see NewTransport), whose keep-alive connections Server's fast
+	// path shares; the fast path forwards only when Transport is left
+	// nil. A Transport given here is used as given.
 	Transport http.RoundTripper
 
 	// Logger receives the router's log lines. Default slog.Default().
@@ -192,23 +191,6 @@ func (c *Config) setDefaults() error {
 		&sessionkit.HeaderTransport{Name: c.TokenHeader},
 	}
 	return nil
-}
-
-// NewTransport returns the default backend transport: bounded dial and
-// header timeouts, and enough idle keep-alive connections per backend for
-// a busy proxy.
-func NewTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                  nil,
-		DialContext:            (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:           1024,
-		MaxIdleConnsPerHost:    256,
-		IdleConnTimeout:        90 * time.Second,
-		ResponseHeaderTimeout:  60 * time.Second,
-		MaxResponseHeaderBytes: maxResponseHead, // as the fast path
-		ExpectContinueTimeout:  time.Second,
-		ForceAttemptHTTP2:      false,
-	}
 }
 
 type keyKind uint8

@@ -30,12 +30,17 @@
 // peek finds nothing readable on it. A body on a HEAD, 1xx, 204 or 304
 // response, or bytes past the declared length, close that connection, as
 // net/http does ("Unsolicited response received on idle HTTP channel").
+// The rule holds on both paths: the net/http path (TLS clients, HTTP/2
+// included; connections the fast path hands over; routing keys other
+// than the token) forwards through the default Transport, an HTTP/1.1
+// client over the same pools, not through net/http's Transport, which
+// puts a connection back in its pool before it peeks, so that under load
+// a request quick enough gets stray bytes sent with the response before.
 // One limit remains, which net/http shares: bytes a backend sends after
-// that check, while the next request is on its way, cannot be told from
-// that request's response. The net/http path (TLS, and connections the
-// fast path hands over) relies on net/http's Transport, which peeks only
-// after it has put the connection back in its pool: under load, a request
-// quick enough can still get stray bytes sent with the response before.
+// the check, while the next request is on its way, cannot be told from
+// that request's response. https:// backends are still reached through
+// net/http's Transport, and so is any Config.Transport given: the rule
+// does not cover them.
 // Response heads are held to http.ReadResponse
 // (a differential fuzz test): fields with bare CR, LF or NUL, conflicting
 // lengths and malformed chunks are refused with 502. No input ends the

@@ -273,9 +273,7 @@ func TestHostileBackends(t *testing.T) {
 
 // hostileExchange sends the row's request on a first connection, then
 // well-formed requests, each with its own id, alternately on it and on
-// new connections: each must get its own answer. On the net/http path a
-// request that gets stray bytes anyway is logged: net/http's Transport
-// races its own check (see the package doc).
+// new connections: each must get its own answer, on both paths.
 func hostileExchange(t *testing.T, path, addr string, b *hostileBackend, row hostileRow) clientResult {
 	dial := func() (net.Conn, *bufio.Reader) {
 		c, err := net.Dial("tcp", addr)
@@ -302,17 +300,87 @@ func hostileExchange(t *testing.T, path, addr string, b *hostileBackend, row hos
 		id := fmt.Sprintf("%s-%d", strings.ReplaceAll(path, "/", ""), n)
 		got, _ := roundTrip(c, br, "GET /echo HTTP/1.1\r\nHost: a\r\nX-Id: "+id+"\r\n\r\n")
 		if got.Status != 200 || got.Body != "id="+id || got.Header.Get("Set-Cookie") != "" {
-			if path != "fast" && (got.Body == "id=stray" || strings.HasPrefix(got.Body, "id=nethttp-")) {
-				// net/http's Transport puts a connection back in its pool
-				// before it peeks for stray bytes: a request quick enough
-				// gets them. A limit of net/http's, not the router's.
-				t.Logf("%s: request %s after the hostile one got %v (net/http's Transport)", path, id, got)
-				return res
-			}
 			t.Fatalf("%s: request %s after the hostile one got %v", path, id, got)
 		}
 	}
+	if !row.stalls {
+		hostileRace(t, path, addr, b, row)
+	}
 	return res
+}
+
+// hostileRace sends the row's request again and again, each time with
+// well-formed requests racing it on other client connections, so that
+// they want backend connections while the hostile one's comes back:
+// each must get its own answer.
+func hostileRace(t *testing.T, path, addr string, b *hostileBackend, row hostileRow) {
+	const rounds, racers = 30, 6
+	type client struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	redial := func(cl *client) bool {
+		if cl.c != nil {
+			cl.c.Close()
+		}
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		cl.c, cl.br = c, bufio.NewReader(c)
+		return true
+	}
+	clients := make([]client, racers+1) // the last sends the hostile requests
+	defer func() {
+		for _, cl := range clients {
+			if cl.c != nil {
+				cl.c.Close()
+			}
+		}
+	}()
+	var mu sync.Mutex
+	var crossed []string
+	for r := range rounds {
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Go(func() {
+				cl := &clients[i]
+				if cl.c == nil && !redial(cl) {
+					return
+				}
+				<-start
+				if i == racers {
+					if _, open := roundTrip(cl.c, cl.br, row.req); !open {
+						cl.c.Close()
+						cl.c = nil
+					}
+					return
+				}
+				id := fmt.Sprintf("%s-r%d-%d", strings.ReplaceAll(path, "/", ""), r, i)
+				got, open := roundTrip(cl.c, cl.br, "GET /echo HTTP/1.1\r\nHost: a\r\nX-Id: "+id+"\r\n\r\n")
+				if got.Header.Get("Set-Cookie") != "" || strings.HasPrefix(got.Body, "id=") && got.Body != "id="+id {
+					mu.Lock()
+					crossed = append(crossed, fmt.Sprintf("request %s got %v", id, got))
+					mu.Unlock()
+				}
+				if !open {
+					cl.c.Close()
+					cl.c = nil
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		select {
+		case <-b.answered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the backend did not answer in round %d", path, r)
+		}
+	}
+	if len(crossed) > 0 {
+		t.Fatalf("%s: %d of %d requests racing the hostile one got another's answer; the first: %s", path, len(crossed), rounds*racers, crossed[0])
+	}
 }
 
 // panicHandler is an access log that panics on the request for /panic:

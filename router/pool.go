@@ -2,13 +2,13 @@ package router
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"sync"
 	"time"
 )
 
-// The fast path's backend connections, sized as NewTransport sizes
-// net/http's.
+// Backend connections, shared by the fast path and Transport.
 const (
 	dialTimeout       = 2 * time.Second
 	maxIdlePerBackend = 256
@@ -19,6 +19,7 @@ const (
 // time.
 type bconn struct {
 	net.Conn
+	r         connReader // br's source
 	br        *bufio.Reader
 	peek      *peeker
 	idleSince time.Time
@@ -64,14 +65,41 @@ func (p *connPool) pop() *bconn {
 }
 
 // dial opens a new connection.
-func (p *connPool) dial() (*bconn, error) {
-	nc, err := (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).Dial("tcp", p.addr)
+func (p *connPool) dial() (*bconn, error) { return p.dialContext(context.Background()) }
+
+func (p *connPool) dialContext(ctx context.Context) (*bconn, error) {
+	nc, err := (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, err
 	}
-	br := backendReaders.Get().(*bufio.Reader)
-	br.Reset(nc)
-	return &bconn{Conn: nc, br: br, peek: newPeeker(nc)}, nil
+	c := &bconn{Conn: nc, r: connReader{Conn: nc, limit: -1}, peek: newPeeker(nc)}
+	c.br = backendReaders.Get().(*bufio.Reader)
+	c.br.Reset(&c.r)
+	return c, nil
+}
+
+// connReader counts the bytes read from a connection and, when limit is
+// not negative, keeps their count from passing it: Transport reads each
+// response head through it.
+type connReader struct {
+	net.Conn
+	read  int64
+	limit int64
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.limit >= 0 {
+		left := r.limit - r.read
+		if left <= 0 {
+			return 0, errHeadTooLarge
+		}
+		if int64(len(p)) > left {
+			p = p[:left]
+		}
+	}
+	n, err := r.Conn.Read(p)
+	r.read += int64(n)
+	return n, err
 }
 
 // put returns a connection whose last response was read to its end. A
@@ -97,8 +125,16 @@ func (p *connPool) put(c *bconn) {
 // come back.
 func (p *connPool) close() {
 	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.closeIdle()
+}
+
+// closeIdle closes the idle connections.
+func (p *connPool) closeIdle() {
+	p.mu.Lock()
 	idle := p.idle
-	p.idle, p.closed = nil, true
+	p.idle = nil
 	p.mu.Unlock()
 	for _, c := range idle {
 		c.close()

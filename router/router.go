@@ -32,6 +32,9 @@ type Router struct {
 	resolver clientip.Resolver
 	proxy    *httputil.ReverseProxy
 	metrics  *metrics
+	// transport is the default Transport, nil when Config.Transport was
+	// given: backends take their connections from its pools.
+	transport *Transport
 
 	// fast reports whether Server may forward by itself: routing by
 	// token alone, over the default transport.
@@ -76,6 +79,9 @@ func New(cfg Config, members []Member) (*Router, error) {
 		stop:     make(chan struct{}), done: make(chan struct{}),
 	}
 	rt.fast = cfg.defaultTransport
+	if cfg.defaultTransport {
+		rt.transport = cfg.Transport.(*Transport)
+	}
 	for _, k := range keys {
 		rt.fast = rt.fast && k.kind == keyToken
 	}
@@ -110,7 +116,10 @@ func (rt *Router) Close() error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for _, b := range rt.view.Load().list {
-		b.pool.close()
+		rt.release(b.pool)
+	}
+	if rt.transport != nil {
+		rt.transport.CloseIdleConnections() // the https:// backends' too
 	}
 	return nil
 }
@@ -146,7 +155,7 @@ func (rt *Router) SetMembers(members []Member) error {
 		}
 		if b == nil {
 			var err error
-			if b, err = newBackend(m); err != nil {
+			if b, err = newBackend(m, rt.transport); err != nil {
 				return err
 			}
 		}
@@ -167,12 +176,32 @@ func (rt *Router) SetMembers(members []Member) error {
 	rt.metrics.members(v.list)
 	if old != nil {
 		for name, b := range old.backends {
-			if v.backends[name] != b {
-				b.pool.close()
+			if v.backends[name] != b && !v.uses(b.pool) {
+				rt.release(b.pool)
 			}
 		}
 	}
 	return nil
+}
+
+// uses reports whether a backend of the view takes connections from p:
+// members at one address share the Transport's pool.
+func (v *view) uses(p *connPool) bool {
+	for _, b := range v.list {
+		if b.pool == p {
+			return true
+		}
+	}
+	return false
+}
+
+// release closes a pool no backend uses any more.
+func (rt *Router) release(p *connPool) {
+	if rt.transport != nil {
+		rt.transport.release(p)
+	} else {
+		p.close()
+	}
 }
 
 // AddMember adds or replaces one member.
@@ -428,7 +457,7 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		w.Header().Set("Connection", "close")
 	case errors.As(err, &mbe):
 		code = http.StatusRequestEntityTooLarge
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		code = http.StatusGatewayTimeout
 	case errors.Is(err, context.Canceled):
 		code = 499 // the client went away; nobody reads this
@@ -540,7 +569,7 @@ func (rt *Router) markDown(b *backend, err error) {
 // it never reached the first (a dial error), or it is idempotent and sent
 // no body.
 func retryable(req *http.Request, err error, body *trackedBody) bool {
-	if body.read {
+	if body.read.Load() {
 		return false
 	}
 	if isDialError(err) {
@@ -560,13 +589,13 @@ func isDialError(err error) bool {
 // it open across a retry.
 type trackedBody struct {
 	io.ReadCloser
-	read bool
+	read atomic.Bool // set by the transport's writer
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
-		b.read = true
+		b.read.Store(true)
 	}
 	return n, err
 }
