@@ -100,7 +100,7 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 	if err != nil {
 		return err
 	}
-	admin, err := serveAdmin(sf.admin, sf.adminToken, adminRoutes{metrics: n.Metrics(), ready: opened.ready, stats: opened.admin, drain: opened.drain})
+	admin, err := serveAdmin(sf.admin, sf.adminToken, adminRoutes{metrics: n.Metrics(), ready: n.Readiness(), stats: opened.admin, drain: opened.drain})
 	if err != nil {
 		n.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)
