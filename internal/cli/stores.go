@@ -304,7 +304,16 @@ func serveAdmin(addr, token string, routes adminRoutes) (*adminServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// The same bounds as the router's admin API: a client that sends
+	// or reads slowly cannot hold a connection (and its goroutine) open.
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	go srv.Serve(ln)
 	return &adminServer{url: "http://" + ln.Addr().String(), token: made, srv: srv}, nil
 }
