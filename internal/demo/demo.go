@@ -134,7 +134,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Strategy == "redis" && cfg.Redis == "" {
-		return nil, errors.New("the redis strategy needs a reachable Redis: give -redis redis://HOST:PORT")
+		return nil, errors.New("the redis strategy needs a reachable Redis: set $SESSIONKIT_REDIS or give -redis-file FILE, with its URL (redis://HOST:PORT)")
 	}
 	d := &Demo{cfg: cfg, ctx: ctx, nodes: map[string]*node{}, key: randomHex(32), token: randomHex(16)}
 	if cfg.Domain != "" {
