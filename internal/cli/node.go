@@ -71,6 +71,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if limit != nil && *trusted == "" {
+		log.Warn("-create-limit without -trusted-proxies: behind a router every client counts as the router, and one limit throttles them all; give -trusted-proxies with the router's address")
+	}
 	if *strategy == "" {
 		*strategy = sf.store
 	}
