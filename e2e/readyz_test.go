@@ -13,7 +13,7 @@ import (
 
 // TestNodeReadyzReason: with the node's Redis down, the shop's /readyz,
 // which anyone reaches through the router, answers 503 "not ready"
-// without the reason, which names Redis's address; the admin listener's
+// without the reason, which may name Redis's address; the admin listener's
 // /readyz, behind its token, gives the reason.
 func TestNodeReadyzReason(t *testing.T) {
 	srv := testredis.Start(t)
@@ -31,14 +31,15 @@ func TestNodeReadyzReason(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := strings.Cut(srv.Addr(), ":")
 	if code, body := get(t, url+"/readyz", ""); code != http.StatusServiceUnavailable || strings.TrimSpace(body) != "not ready" {
 		t.Fatalf("the shop's /readyz with Redis down: %d %q, want 503 \"not ready\" and no reason", code, body)
 	}
 	if code, _ := get(t, admin+"/readyz", ""); code != http.StatusUnauthorized {
 		t.Fatalf("the admin listener's /readyz without the token: %d, want 401", code)
 	}
-	if code, body := get(t, admin+"/readyz", token); code != http.StatusServiceUnavailable || !strings.Contains(body, port) {
+	// The reason: a dial error that names Redis's address, or the EOF
+	// of the connection the kill closed.
+	if code, body := get(t, admin+"/readyz", token); code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "not ready: redisstore: ") {
 		t.Fatalf("the admin listener's /readyz with Redis down: %d %q, want 503 with the reason", code, body)
 	}
 }
