@@ -28,12 +28,20 @@ func startCommand(t *testing.T, args ...string) (url string, stop func() int) {
 // admin API's URL and token, from the line after the banner.
 func startNode(t *testing.T, args ...string) (url, admin, token string, stop func() int) {
 	t.Helper()
+	url, admin, token, _, stop = startNodeLog(t, args...)
+	return url, admin, token, stop
+}
+
+// startNodeLog runs a node command like startNode and also returns what
+// it writes to stderr, its log.
+func startNodeLog(t *testing.T, args ...string) (url, admin, token string, log *syncBuffer, stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	var stderr syncBuffer
+	stderr := &syncBuffer{}
 	code := make(chan int, 1)
 	go func() {
-		code <- Main(ctx, args, pw, &stderr)
+		code <- Main(ctx, args, pw, stderr)
 		pw.Close()
 	}()
 	lines := make(chan string)
@@ -88,7 +96,7 @@ func startNode(t *testing.T, args ...string) (url, admin, token string, stop fun
 		return result
 	}
 	t.Cleanup(func() { stop() })
-	return url, admin, token, stop
+	return url, admin, token, stderr, stop
 }
 
 type syncBuffer struct {

@@ -71,6 +71,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if limit != nil && *trusted == "" {
+		log.Warn("-create-limit without -trusted-proxies: behind a router every client counts as the router, and one limit throttles them all; give -trusted-proxies with the router's address")
+	}
 	if *strategy == "" {
 		*strategy = sf.store
 	}
@@ -100,7 +103,7 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 	if err != nil {
 		return err
 	}
-	admin, err := serveAdmin(sf.admin, sf.adminToken, adminRoutes{metrics: n.Metrics(), ready: opened.ready, stats: opened.admin, drain: opened.drain})
+	admin, err := serveAdmin(sf.admin, sf.adminToken, adminRoutes{metrics: n.Metrics(), ready: n.Readiness(), stats: opened.admin, drain: opened.drain})
 	if err != nil {
 		n.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)

@@ -23,28 +23,47 @@ func runMain(t *testing.T, args ...string) (code int, out string) {
 	return code, stdout.String() + stderr.String()
 }
 
-// TestPasswordNotInError is the case: a Redis URL with a password
-// that cannot be reached. The command fails, and nothing it prints holds
-// the password.
+// TestPasswordNotInError is the case: a Redis or PostgreSQL URL
+// with a password, whose server cannot be reached. The command fails, and
+// nothing it prints, neither the error nor the warning about a secret on
+// the command line, holds the password: the error shows the URL
+// redacted. A URL from a file or the environment gets no warning.
 func TestPasswordNotInError(t *testing.T) {
 	const pw = "S3cretPassw0rd"
-	cases := [][]string{
-		{"node", "--store", "redis", "--listen", "127.0.0.1:0", "--redis", "redis://:" + pw + "@127.0.0.1:1/0"},
-		{"node", "--store", "redis", "--listen", "127.0.0.1:0", "--redis", "redis://user:" + pw + "@[bad"},
-		{"node", "--store", "cookie", "--listen", "127.0.0.1:0", "--cookie-keys", strings.Repeat("ab", 32), "--redis", "redis://:" + pw + "@127.0.0.1:1/0"},
-		{"node", "--store", "sql", "--listen", "127.0.0.1:0", "--postgres", "postgres://app:" + pw + "@127.0.0.1:1/app?connect_timeout=1"},
+	redisURL := "redis://:" + pw + "@127.0.0.1:1/0"
+	pgURL := "postgres://app:" + pw + "@127.0.0.1:1/app?connect_timeout=1"
+	cases := []struct {
+		name    string
+		args    []string
+		env     string // SESSIONKIT_REDIS
+		warning bool   // a warning about a secret on the command line
+	}{
+		{"redis on argv", []string{"--store", "redis", "--redis", redisURL}, "", true},
+		{"bad redis URL on argv", []string{"--store", "redis", "--redis", "redis://user:" + pw + "@[bad"}, "", true},
+		{"cookie with redis on argv", []string{"--store", "cookie", "--cookie-keys-file", writeSecret(t, strings.Repeat("ab", 32), 0o600), "--redis", redisURL}, "", true},
+		{"postgres on argv", []string{"--store", "sql", "--postgres", pgURL}, "", true},
+		{"redis from a file", []string{"--store", "redis", "--redis-file", writeSecret(t, redisURL+"\n", 0o600)}, "", false},
+		{"postgres from a file", []string{"--store", "sql", "--postgres-file", writeSecret(t, pgURL+"\n", 0o600)}, "", false},
+		{"redis from the environment", []string{"--store", "redis"}, redisURL, false},
 	}
-	for _, args := range cases {
-		code, out := runMain(t, args...)
-		if code == 0 {
-			t.Errorf("%v: exit 0, want a failure", args)
-		}
-		if strings.Contains(out, pw) {
-			t.Errorf("%v: the output shows the password:\n%s", args, out)
-		}
-		if !strings.Contains(out, "xxxxx") && !strings.Contains(out, "warning") {
-			t.Errorf("%v: no redacted URL in the output:\n%s", args, out)
-		}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("SESSIONKIT_REDIS", c.env)
+			t.Setenv("SESSIONKIT_POSTGRES", "")
+			code, out := runMain(t, append([]string{"node", "--listen", "127.0.0.1:0"}, c.args...)...)
+			if code == 0 {
+				t.Errorf("exit 0, want a failure")
+			}
+			if strings.Contains(out, pw) {
+				t.Errorf("the output shows the password:\n%s", out)
+			}
+			if warned := strings.Contains(out, "warning: -redis on the command line") || strings.Contains(out, "warning: -postgres on the command line"); warned != c.warning {
+				t.Errorf("warned about the URL on the command line: %v, want %v:\n%s", warned, c.warning, out)
+			}
+			if !strings.Contains(out, "://xxxxx@") {
+				t.Errorf("the error does not show the URL redacted:\n%s", out)
+			}
+		})
 	}
 }
 
@@ -83,7 +102,7 @@ func TestSecretFileRefusedWhenGroupReadable(t *testing.T) {
 	// The command itself refuses it too, before it starts anything.
 	path := writeSecret(t, key+"\n", 0o640)
 	code, out := runMain(t, "node", "--store", "cluster", "--listen", "127.0.0.1:0", "--cluster-key-file", path)
-	if code != 1 || !strings.Contains(out, "chmod 600") || strings.Contains(out, key) {
+	if code != 1 || !strings.Contains(out, "chmod 600") || !strings.Contains(out, "defaultMode 0400") || strings.Contains(out, key) {
 		t.Fatalf("group-readable key file: exit %d, output:\n%s", code, out)
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/clusterstore"
 	"github.com/sessionkit/sessionkit/cookiestore"
-	"github.com/sessionkit/sessionkit/internal/node"
 	"github.com/sessionkit/sessionkit/internal/redact"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/redisstore"
@@ -57,7 +56,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.postgres, "postgres", os.Getenv("SESSIONKIT_POSTGRES"), "sql: the PostgreSQL URL (postgres://...) instead of -sqlite (default $SESSIONKIT_POSTGRES; a URL with a password belongs in -postgres-file or the environment)")
 	fs.StringVar(&f.redis, "redis", os.Getenv("SESSIONKIT_REDIS"), "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there (default $SESSIONKIT_REDIS; a URL with a password belongs in -redis-file or the environment)")
 	fs.StringVar(&f.cookieKeys, "cookie-keys", os.Getenv("SESSIONKIT_COOKIE_KEYS"), "cookie: sealing keys, \"KEY[,open:KEY...]\", 64 hex digits each (default $SESSIONKIT_COOKIE_KEYS)")
-	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API: /metrics and, with the cluster store, /cluster (loopback by default; behind -admin-token)")
+	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API: /metrics, /readyz with the reason and, with the cluster store, /cluster (loopback by default; behind -admin-token)")
 	fs.StringVar(&f.adminToken, "admin-token", os.Getenv("SESSIONKIT_ADMIN_TOKEN"), "bearer token of the admin API (default: $SESSIONKIT_ADMIN_TOKEN, else a random one, printed)")
 	c := &f.cluster
 	fs.StringVar(&c.gossip, "gossip", "127.0.0.1:7946", "cluster: gossip address")
@@ -88,7 +87,9 @@ type openedStore struct {
 }
 
 // readyProbe is the counter a readiness check reads: a round trip to the
-// store that changes nothing.
+// store that changes nothing. It is a read: a store that answers reads
+// but refuses writes (a full disk, a read-only replica) still counts as
+// ready.
 const readyProbe = "sessionkit/readyz"
 
 // reachable returns a readiness check that reads a counter of g, so that
@@ -247,7 +248,7 @@ func (a *adminServer) Close() error { return a.srv.Close() }
 // adminRoutes are what a node's admin API serves.
 type adminRoutes struct {
 	metrics http.Handler                // GET /metrics
-	ready   func(context.Context) error // GET /readyz
+	ready   http.Handler                // GET /readyz, with the reason when not ready
 	stats   func(list bool) any         // GET /cluster and /cluster/sessions, cluster store only
 	drain   func(context.Context) error // POST /cluster/drain, cluster store only
 }
@@ -285,7 +286,7 @@ func serveAdmin(addr, token string, routes adminRoutes) (*adminServer, error) {
 		json.NewEncoder(w).Encode(v)
 	}
 	mux.Handle("GET /metrics", auth(routes.metrics))
-	mux.Handle("GET /readyz", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { node.Readiness(routes.ready, w, r) })))
+	mux.Handle("GET /readyz", auth(routes.ready))
 	if stats := routes.stats; stats != nil {
 		mux.Handle("GET /cluster", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(false)) })))
 		mux.Handle("GET /cluster/sessions", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(true)) })))
@@ -303,7 +304,16 @@ func serveAdmin(addr, token string, routes adminRoutes) (*adminServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// The same bounds as the router's admin API: a client that sends
+	// or reads slowly cannot hold a connection (and its goroutine) open.
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	go srv.Serve(ln)
 	return &adminServer{url: "http://" + ln.Addr().String(), token: made, srv: srv}, nil
 }

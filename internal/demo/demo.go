@@ -84,8 +84,8 @@ type Demo struct {
 }
 
 type node struct {
-	admin  string // the node's admin API, with its token
-	token  string
+	admin  string // the node's admin API
+	token  string // its bearer token, made by the demo
 	name   string
 	http   int
 	gossip int
@@ -103,7 +103,7 @@ var (
 	adminBanner  = regexp.MustCompile(`^admin: (\S+) token (\S+)$`)
 	// nodeAdminBanner is a node's admin API: metrics, readiness and,
 	// with the cluster store, the cluster's state.
-	nodeAdminBanner = regexp.MustCompile(`^node (\S+) admin: (\S+) token (\S+)$`)
+	nodeAdminBanner = regexp.MustCompile(`^node (\S+) admin: (\S+) token \S+$`)
 )
 
 // Start starts the router and the nodes and returns once all are ready.
@@ -134,7 +134,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Strategy == "redis" && cfg.Redis == "" {
-		return nil, errors.New("the redis strategy needs a reachable Redis: give -redis redis://HOST:PORT")
+		return nil, errors.New("the redis strategy needs a reachable Redis: set $SESSIONKIT_REDIS or give -redis-file FILE, with its URL (redis://HOST:PORT)")
 	}
 	d := &Demo{cfg: cfg, ctx: ctx, nodes: map[string]*node{}, key: randomHex(32), token: randomHex(16)}
 	if cfg.Domain != "" {
@@ -202,7 +202,7 @@ func (d *Demo) addNode() (*node, error) {
 			}
 			ports[i] = p
 		}
-		n := &node{name: name, http: ports[0], gossip: ports[1], data: ports[2]}
+		n := &node{name: name, http: ports[0], gossip: ports[1], data: ports[2], token: randomHex(16)}
 		d.mu.Lock()
 		d.nodes[name] = n
 		seed := d.seed == ""
@@ -222,11 +222,14 @@ func (d *Demo) addNode() (*node, error) {
 	}
 }
 
-// env returns the environment additions of a child: vars, and an empty
-// value for each secret variable the demo's own environment may hold and
-// the child must not take instead of the demo's choice.
-func (d *Demo) env(vars ...string) []string {
-	out := []string{"SESSIONKIT_CLUSTER_KEY=", "SESSIONKIT_COOKIE_KEYS=", "SESSIONKIT_REDIS=", "SESSIONKIT_POSTGRES="}
+// env returns the environment additions of a child: its admin API's
+// token, vars, and an empty value for each other secret variable the
+// demo's own environment may hold and the child must not take instead of
+// the demo's choice (a user who runs nodes of their own may well have
+// SESSIONKIT_ADMIN_TOKEN set: the demo would not know the token).
+func (d *Demo) env(adminToken string, vars ...string) []string {
+	out := []string{"SESSIONKIT_CLUSTER_KEY=", "SESSIONKIT_COOKIE_KEYS=", "SESSIONKIT_REDIS=", "SESSIONKIT_POSTGRES=",
+		"SESSIONKIT_ADMIN_TOKEN=" + adminToken}
 	return append(out, vars...) // later entries win in exec
 }
 
@@ -313,7 +316,10 @@ func (d *Demo) joinList(n *node) string {
 // run starts a node's process, with extra environment variables ("K=V"),
 // and waits for its banner.
 func (d *Demo) run(n *node, args []string, env ...string) error {
-	p, err := proc.Start(d.ctx, d.env(env...), d.cfg.Binary, args...)
+	d.mu.Lock()
+	token := n.token
+	d.mu.Unlock()
+	p, err := proc.Start(d.ctx, d.env(token, env...), d.cfg.Binary, args...)
 	if err != nil {
 		return err
 	}
@@ -329,7 +335,7 @@ func (d *Demo) run(n *node, args []string, env ...string) error {
 	}
 	d.mu.Lock()
 	n.p, n.url = p, m[2]
-	n.admin, n.token = admin[2], admin[3]
+	n.admin = admin[2] // the banner shows the token as "(given)"
 	d.mu.Unlock()
 	if !d.gossip() && d.router != nil {
 		return d.writeMembers()
@@ -353,7 +359,8 @@ func (d *Demo) startRouter() error {
 		}
 		args = append(args, "--members-file", d.membersFile())
 	}
-	p, err := proc.Start(d.ctx, d.env(env...), d.cfg.Binary, args...)
+	token := randomHex(16)
+	p, err := proc.Start(d.ctx, d.env(token, env...), d.cfg.Binary, args...)
 	if err != nil {
 		return err
 	}
@@ -376,7 +383,7 @@ func (d *Demo) startRouter() error {
 	// nodes have settled their first placement.
 	return proc.WaitFor(30*time.Second, func() error {
 		req, _ := http.NewRequest("GET", am[1]+"/members", nil)
-		req.Header.Set("Authorization", "Bearer "+am[2])
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,12 +34,14 @@ const (
 // first use in dir (DOMAIN-ca.pem and DOMAIN-ca-key.pem), and writes a
 // certificate for domain and its subdomains signed by it (DOMAIN.pem,
 // DOMAIN-key.pem). Browsers trust the demo's sites once the CA is
-// imported. The CA is name-constrained to domain (critically), so its
-// key can sign for nothing else that a client would accept.
+// imported. The CA is name-constrained to domain (critically, in DNS
+// names, email addresses and URIs, and no IP address at all), so its key
+// can sign for nothing else that a client would accept.
 //
-// A CA of an earlier version (ca.pem, without name constraints) or one
-// that is not constrained to domain, or near its end, is replaced; the
-// log then tells the user to remove the old one from the browser.
+// A CA of an earlier version (ca.pem, without name constraints; or
+// constrained in DNS names only), one that is not constrained to domain,
+// or one near its end, is replaced; the log then tells the user to
+// remove the old one from the browser.
 func localCA(dir, domain string, log *slog.Logger) (caFile, certFile, keyFile string, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", "", err
@@ -57,7 +60,7 @@ func localCA(dir, domain string, log *slog.Logger) (caFile, certFile, keyFile st
 	case errors.Is(err, os.ErrNotExist):
 		ca, caKey, err = newCA(caFile, caKeyFile, domain, now)
 	case err == nil && !constrainedTo(ca, domain):
-		log.Warn("demo: replacing a demo CA that is not constrained to the domain; remove the old one from your browser's trusted certificates", "file", caFile, "domain", domain)
+		log.Warn("demo: replacing a demo CA that is not constrained to the domain in every type of name; remove the old one from your browser's trusted certificates", "file", caFile, "domain", domain)
 		ca, caKey, err = newCA(caFile, caKeyFile, domain, now)
 	case err == nil && ca.NotAfter.Before(now.Add(caRenewBefore)):
 		log.Warn("demo: the demo CA ends soon; made a new one: import it, and remove the old one from your browser's trusted certificates", "file", caFile, "ends", ca.NotAfter)
@@ -98,10 +101,43 @@ func localCA(dir, domain string, log *slog.Logger) (caFile, certFile, keyFile st
 	return caFile, certFile, keyFile, writePEM(keyFile, "EC PRIVATE KEY", kb)
 }
 
+// nameConstraints sets on ca the constraints of a demo CA for domain:
+// critical, and one for each type of name a certificate can hold, since
+// RFC 5280 applies each constraint to its own type only (a CA constrained
+// to DNS names under domain could still sign for the IP address 8.8.8.8
+// or the mailbox victim@gmail.com). DNS names, email addresses and URIs
+// must be domain or under it; no IP address is permitted, since the
+// demo's certificate names its hosts by DNS name only.
+func nameConstraints(ca *x509.Certificate, domain string) {
+	under := []string{domain, "." + domain}
+	ca.PermittedDNSDomainsCritical = true
+	ca.PermittedDNSDomains = []string{domain}
+	ca.ExcludedIPRanges = []*net.IPNet{
+		{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)},
+		{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)},
+	}
+	ca.PermittedEmailAddresses = under
+	ca.PermittedURIDomains = under
+}
+
 // constrainedTo reports whether the CA may sign for domain and nothing
-// else: a critical name constraint that permits exactly domain.
+// else: exactly the constraints nameConstraints sets, so that a CA of an
+// earlier version, constrained in DNS names only, is replaced.
 func constrainedTo(ca *x509.Certificate, domain string) bool {
-	return ca.PermittedDNSDomainsCritical && slices.Equal(ca.PermittedDNSDomains, []string{domain}) &&
+	var want x509.Certificate
+	nameConstraints(&want, domain)
+	ipnets := func(l []*net.IPNet) []string {
+		var out []string
+		for _, n := range l {
+			out = append(out, n.String())
+		}
+		return out
+	}
+	return ca.PermittedDNSDomainsCritical &&
+		slices.Equal(ca.PermittedDNSDomains, want.PermittedDNSDomains) && len(ca.ExcludedDNSDomains) == 0 &&
+		len(ca.PermittedIPRanges) == 0 && slices.Equal(ipnets(ca.ExcludedIPRanges), ipnets(want.ExcludedIPRanges)) &&
+		slices.Equal(ca.PermittedEmailAddresses, want.PermittedEmailAddresses) &&
+		slices.Equal(ca.PermittedURIDomains, want.PermittedURIDomains) &&
 		ca.NotAfter.Sub(ca.NotBefore) <= caLifetime+time.Hour
 }
 
@@ -116,17 +152,16 @@ func newCA(certFile, keyFile, domain string, now time.Time) (*x509.Certificate, 
 		return nil, nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:                serial(),
-		Subject:                     pkix.Name{CommonName: "sessionkit demo CA for " + domain, Organization: []string{"sessionkit demo"}},
-		NotBefore:                   now.Add(-time.Hour),
-		NotAfter:                    now.Add(caLifetime - time.Hour),
-		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid:       true,
-		IsCA:                        true,
-		MaxPathLenZero:              true,
-		PermittedDNSDomains:         []string{domain},
-		PermittedDNSDomainsCritical: true,
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "sessionkit demo CA for " + domain, Organization: []string{"sessionkit demo"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(caLifetime - time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
 	}
+	nameConstraints(tmpl, domain)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return nil, nil, err

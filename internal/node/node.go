@@ -1,15 +1,14 @@
 // Package node assembles one shop node: a session store, a Manager, the
 // shop, Prometheus metrics and an HTTP server. The shop's listener serves
-// the shop, /healthz (liveness) and /readyz (readiness); the metrics are
-// for the node's admin listener (Node.Metrics), not for the shop's
-// visitors.
+// the shop, /healthz (liveness) and /readyz (readiness, without the
+// reason); the metrics and the reason are for the node's admin listener
+// (Node.Metrics, Node.Readiness), not for the shop's visitors.
 package node
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -56,7 +55,8 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Ready reports whether the store is usable (reachable, warm); GET
 	// /readyz answers 503 while it returns an error. It is given
-	// ReadyTimeout. Default nil: always ready.
+	// ReadyTimeout, and run at most once per ProbeReuse. Default nil:
+	// always ready.
 	Ready func(ctx context.Context) error
 }
 
@@ -72,6 +72,7 @@ type Node struct {
 	ln      net.Listener
 	srv     *http.Server
 	served  chan error
+	probe   *Probe
 	last    atomic.Int64 // when the latest request arrived, Unix nanoseconds
 	Manager *sessionkit.Manager
 }
@@ -119,7 +120,8 @@ func Start(cfg Config) (*Node, error) {
 
 	app := mgr.Handler(shop.New(shop.Config{Node: cfg.Name, Strategy: cfg.Strategy, Manager: mgr}))
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { Readiness(cfg.Ready, w, r) })
+	probe := NewProbe(cfg.Ready, cfg.Logger)
+	mux.Handle("GET /readyz", probe)
 	mux.Handle("/", promhttp.InstrumentHandlerCounter(requests, app))
 
 	ln := cfg.Listener
@@ -128,7 +130,7 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n := &Node{cfg: cfg, reg: reg, ln: ln, served: make(chan error, 1), Manager: mgr}
+	n := &Node{cfg: cfg, reg: reg, ln: ln, served: make(chan error, 1), probe: probe, Manager: mgr}
 	n.srv = &http.Server{
 		Handler:           n.arrivals(withNodeHeader(cfg.Name, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -179,20 +181,10 @@ func (n *Node) Quiesce(ctx context.Context, quiet time.Duration) {
 	}
 }
 
-// Readiness answers a readiness check: 200 "ready", or 503 with the
-// reason while ready (nil: always ready) fails within ReadyTimeout.
-func Readiness(ready func(context.Context) error, w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	if ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
-		defer cancel()
-		if err := ready(ctx); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-	}
-	io.WriteString(w, "ready\n")
-}
+// Readiness returns the handler of GET /readyz for the node's admin
+// listener: 200 "ready", or 503 with the reason. It shares its probe
+// with the shop's /readyz.
+func (n *Node) Readiness() http.Handler { return n.probe.Detail() }
 
 // Metrics returns the handler of the node's Prometheus metrics, for its
 // admin listener.
