@@ -213,8 +213,22 @@ func TestNodeEndpoints(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The service recovers on its own: a write may still meet a
+	// connection of the old server's and be answered 503 once, never
+	// for long.
 	c := newClient(t, router)
-	if code, v := c.call("POST", "/api/login", `{"user":"ada"}`); code != 200 || v.User != "ada" {
-		t.Fatalf("login through the router with Redis back: %d %+v", code, v)
+	if err := proc.WaitFor(5*time.Second, func() error {
+		resp, err := c.http.Post(c.base+"/api/login", "application/json", strings.NewReader(`{"user":"ada"}`))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"user":"ada"`) {
+			return fmt.Errorf("login through the router with Redis back: %d %s", resp.StatusCode, body)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
