@@ -135,8 +135,16 @@ func (b *sloppyBackend) serve(c net.Conn) {
 // backends that misbehave at random while 32 clients, each on its own
 // keep-alive connection, send requests carrying unique ids: no client may
 // ever receive an answer carrying another's id, and the router must still
-// serve at the end. SESSIONKIT_SEED replays a run.
+// serve at the end. It runs on both of the router's paths: its own
+// HTTP/1.1 path (routing by token) and net/http's (routing by client
+// address, which the fast path does not take). SESSIONKIT_SEED replays a
+// run.
 func TestRouterNeverCrossesResponses(t *testing.T) {
+	t.Run("fast path", func(t *testing.T) { neverCrosses(t) })
+	t.Run("net/http path", func(t *testing.T) { neverCrosses(t, "--keys", "ip") })
+}
+
+func neverCrosses(t *testing.T, args ...string) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("SESSIONKIT_SEED"); s != "" {
 		var err error
@@ -152,8 +160,8 @@ func TestRouterNeverCrossesResponses(t *testing.T) {
 		b := startSloppyBackend(t, seed+uint64(i))
 		members = append(members, fmt.Sprintf("n%d=http://%s", i+1, b.addr))
 	}
-	r := start(t, "router", "--listen", "127.0.0.1:0", "--members", strings.Join(members, " "),
-		"--health-interval", "200ms", "--access-log=false", "--log-level", "error")
+	r := start(t, append([]string{"router", "--listen", "127.0.0.1:0", "--members", strings.Join(members, " "),
+		"--health-interval", "200ms", "--access-log=false", "--log-level", "error"}, args...)...)
 	m, err := r.Expect(routerBanner, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
