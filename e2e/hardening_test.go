@@ -181,14 +181,7 @@ func TestNodeEndpoints(t *testing.T) {
 	}
 
 	srv.Kill()
-	if err := proc.WaitFor(10*time.Second, func() error {
-		if code, body := get(t, url+"/readyz", ""); code != http.StatusServiceUnavailable {
-			return fmt.Errorf("/readyz with Redis down: %d %s", code, body)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitStatus(t, url+"/readyz", http.StatusServiceUnavailable, "/readyz with Redis down")
 	if code, _ := get(t, url+"/healthz", ""); code != 200 {
 		t.Fatalf("/healthz (liveness) with Redis down: %d, want 200", code)
 	}
@@ -226,6 +219,19 @@ func TestNodeEndpoints(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 200 || !strings.Contains(string(body), `"user":"ada"`) {
 			return fmt.Errorf("login through the router with Redis back: %d %s", resp.StatusCode, body)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitStatus waits until GET url answers code, for at most 10 s.
+func waitStatus(t *testing.T, url string, code int, what string) {
+	t.Helper()
+	if err := proc.WaitFor(10*time.Second, func() error {
+		if c, body := get(t, url, ""); c != code {
+			return fmt.Errorf("%s: %d %s", what, c, body)
 		}
 		return nil
 	}); err != nil {

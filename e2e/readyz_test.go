@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/sessionkit/sessionkit/internal/proc"
 	"github.com/sessionkit/sessionkit/internal/testredis"
 )
 
@@ -23,14 +20,7 @@ func TestNodeReadyzReason(t *testing.T) {
 		t.Fatalf("/readyz with Redis up: %d %q", code, body)
 	}
 	srv.Kill()
-	if err := proc.WaitFor(10*time.Second, func() error {
-		if code, body := get(t, url+"/readyz", ""); code != http.StatusServiceUnavailable {
-			return fmt.Errorf("/readyz with Redis down: %d %s", code, body)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitStatus(t, url+"/readyz", http.StatusServiceUnavailable, "/readyz with Redis down")
 	if code, body := get(t, url+"/readyz", ""); code != http.StatusServiceUnavailable || strings.TrimSpace(body) != "not ready" {
 		t.Fatalf("the shop's /readyz with Redis down: %d %q, want 503 \"not ready\" and no reason", code, body)
 	}

@@ -254,14 +254,7 @@ func TestHostileBackends(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { rt.Close() })
-				var addr string
-				if path == "fast" {
-					addr = strings.TrimPrefix(serve(t, rt).URL, "http://")
-				} else {
-					srv := httptest.NewServer(rt)
-					t.Cleanup(srv.Close)
-					addr = strings.TrimPrefix(srv.URL, "http://")
-				}
+				addr := strings.TrimPrefix(serveOn(t, rt, path), "http://")
 				results[i] = hostileExchange(t, path, addr, b, row)
 			}
 			if !reflect.DeepEqual(results[0], results[1]) {
@@ -413,15 +406,7 @@ func TestPanicClosesOnlyItsConnection(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { rt.Close() })
-			var addr string
-			if path == "fast" {
-				addr = strings.TrimPrefix(serve(t, rt).URL, "http://")
-			} else {
-				srv := httptest.NewServer(rt)
-				srv.Config.ErrorLog = slog.NewLogLogger(quiet.Handler(), slog.LevelDebug)
-				t.Cleanup(srv.Close)
-				addr = strings.TrimPrefix(srv.URL, "http://")
-			}
+			addr := strings.TrimPrefix(serveOn(t, rt, path), "http://")
 			other, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)

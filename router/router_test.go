@@ -119,6 +119,20 @@ type server struct {
 	client *http.Client
 }
 
+// serveOn serves rt on one of its two paths and returns its URL: "fast",
+// the router's own Server (its HTTP/1.1 fast path), or "net/http", the
+// Router as a plain http.Handler.
+func serveOn(t *testing.T, rt *router.Router, path string) string {
+	if path == "fast" {
+		return serve(t, rt).URL
+	}
+	srv := httptest.NewUnstartedServer(rt)
+	srv.Config.ErrorLog = slog.NewLogLogger(quiet.Handler(), slog.LevelDebug)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 func serve(t *testing.T, rt *router.Router) *server {
 	return serveWith(t, rt, &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute})
 }

@@ -38,14 +38,7 @@ func TestNoHealthyBackendLogged(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { rt.Close() })
-		url := ""
-		if path == "fast" {
-			url = serve(t, rt).URL
-		} else {
-			srv := httptest.NewServer(rt)
-			t.Cleanup(srv.Close)
-			url = srv.URL
-		}
+		url := serveOn(t, rt, path)
 		resp, err := http.Get(url + "/x")
 		if err != nil {
 			t.Fatal(err)

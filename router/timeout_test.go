@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -86,18 +85,11 @@ func TestSlowRequestBody(t *testing.T) {
 				}
 				t.Cleanup(func() { rt.Close() })
 				length := tc.length
-				var addr string
-				switch path {
-				case "fast":
-					addr = strings.TrimPrefix(serve(t, rt).URL, "http://")
-				case "handed over":
-					addr = strings.TrimPrefix(serve(t, rt).URL, "http://")
-					length = 100 << 10 // too large for the fast path
-				default:
-					srv := httptest.NewServer(rt)
-					t.Cleanup(srv.Close)
-					addr = strings.TrimPrefix(srv.URL, "http://")
+				server := path
+				if path == "handed over" {
+					server, length = "fast", 100<<10 // too large for the fast path
 				}
+				addr := strings.TrimPrefix(serveOn(t, rt, server), "http://")
 				resp, closed := slowBody(t, addr, length, tc.gap, true)
 				if resp.StatusCode != http.StatusRequestTimeout || !closed {
 					t.Fatalf("%d, connection closed %v; want 408 and closed", resp.StatusCode, closed)
