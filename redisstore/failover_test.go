@@ -20,9 +20,6 @@ import (
 // primary does not hold. Replication is asynchronous, so without WAIT a
 // few may be lost; with WaitReplicas=1 none may be.
 func TestSentinelFailover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a failover takes a few seconds")
-	}
 	for _, wait := range []int{0, 1} {
 		t.Run(fmt.Sprintf("WaitReplicas=%d", wait), func(t *testing.T) {
 			t.Parallel()
