@@ -49,6 +49,12 @@ func newStore(t testing.TB, cfg cookiestore.Config) *cookiestore.Store {
 // their place.
 var (
 	clientSide = []storetest.Option{
+		storetest.Instead("ExpiringGenerations", "the cookie store keeps no counters: its revocations live in Config.Generations, kept only until the session's deadline when that store can expire them (TestRevocationExpires, TestRevocationOutlivesEveryCopy)",
+			func(t *testing.T, s sessionkit.Store) {
+				if _, ok := s.(sessionkit.Generations); ok {
+					t.Fatal("the store keeps counters now: run the Generations and ExpiringGenerations cases on it")
+				}
+			}),
 		storetest.Instead("ConcurrentCommits", "each request reseals its own copy of the session and the client keeps the last response: concurrent commits cannot merge without server state",
 			func(t *testing.T, s sessionkit.Store) { eachOwnCopy(t, s, false) }),
 		storetest.Instead("ConcurrentUpdates", "Update is atomic only within a request: concurrent updates each start from the cookie they were sent, without server state to compare and set",
