@@ -9,7 +9,7 @@
 //   - the session in a sealed client-side cookie (package cookiestore),
 //   - a load balancer hashing each client to one node (package router, with
 //     package ring),
-//   - a central store (package redisstore, package sqlstore).
+//   - a central store (packages redisstore, pgstore and sqlitestore).
 //
 // The Manager is net/http middleware. It reads the session's token from the
 // request (a cookie by default, or a header), loads the session from a Store
@@ -17,7 +17,7 @@
 // and commits them as a delta once, just before the response's header is
 // written. Handlers reach their session through the request's context:
 //
-//	store := memstore.New()
+//	store := memstore.New(memstore.Config{})
 //	mgr, err := sessionkit.New(store, sessionkit.Config{})
 //	...
 //	http.ListenAndServe(addr, mgr.Handler(mux))

@@ -10,7 +10,7 @@ import (
 )
 
 func Example() {
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	defer store.Close()
 	mgr, err := sessionkit.New(store, sessionkit.Config{})
 	if err != nil {
@@ -45,7 +45,7 @@ func Example() {
 }
 
 func ExampleSession_Update() {
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	defer store.Close()
 	mgr, _ := sessionkit.New(store, sessionkit.Config{})
 	h := mgr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +82,7 @@ func ExampleSession_Update() {
 // The Manager's cache headers: a page built from a session varies on the
 // cookie, and a response that sets the cookie is never stored by a cache.
 func Example_cacheHeaders() {
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	defer store.Close()
 	mgr, _ := sessionkit.New(store, sessionkit.Config{})
 	h := mgr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -11,7 +11,7 @@ import (
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func memstoreForFuzz(f *testing.F) *memstore.Store {
-	s := memstore.New()
+	s := memstore.New(memstore.Config{})
 	f.Cleanup(func() { s.Close() })
 	return s
 }

@@ -33,7 +33,7 @@ type Manager struct {
 // configuration, such as a cookie Domain that is a public suffix.
 func New(store Store, cfg Config) (*Manager, error) {
 	if store == nil {
-		return nil, errors.New("sessionkit: New needs a Store (memstore.New() keeps sessions in memory)")
+		return nil, errors.New("sessionkit: New needs a Store (memstore.New(memstore.Config{}) keeps sessions in memory)")
 	}
 	cfg.setDefaults()
 	m := &Manager{cfg: cfg, store: store, minter: cfg.Minter, checker: token.Valid}

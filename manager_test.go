@@ -72,7 +72,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg sessionkit.Config, h http.HandlerFunc) *fixture {
 	t.Helper()
-	mem := memstore.New()
+	mem := memstore.New(memstore.Config{})
 	t.Cleanup(func() { mem.Close() })
 	store := &counting{Store: mem}
 	if cfg.Logger == nil {
@@ -184,13 +184,13 @@ func TestCookieAttributes(t *testing.T) {
 
 func TestPublicSuffixDomainRefused(t *testing.T) {
 	for _, d := range []string{"com", "co.uk", "github.io", ".com", "test", "127.0.0.1"} {
-		_, err := sessionkit.New(memstore.New(), sessionkit.Config{Transport: &sessionkit.CookieTransport{Domain: d}})
+		_, err := sessionkit.New(memstore.New(memstore.Config{}), sessionkit.Config{Transport: &sessionkit.CookieTransport{Domain: d}})
 		if err == nil {
 			t.Errorf("Domain %q accepted", d)
 		}
 	}
 	for _, d := range []string{"mall.test", "example.com", "shop.example.co.uk"} {
-		if _, err := sessionkit.New(memstore.New(), sessionkit.Config{Transport: &sessionkit.CookieTransport{Domain: d}, Logger: discard}); err != nil {
+		if _, err := sessionkit.New(memstore.New(memstore.Config{}), sessionkit.Config{Transport: &sessionkit.CookieTransport{Domain: d}, Logger: discard}); err != nil {
 			t.Errorf("Domain %q refused: %v", d, err)
 		}
 	}

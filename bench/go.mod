@@ -14,6 +14,9 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/rueidis v1.0.79
 	github.com/sessionkit/sessionkit v0.0.0
+	github.com/sessionkit/sessionkit/pgstore v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit/redisstore v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit/sqlitestore v0.0.0-00010101000000-000000000000
 	github.com/stathat/consistent v1.0.0
 )
 
@@ -39,4 +42,10 @@ require (
 	modernc.org/sqlite v1.62.0 // indirect
 )
 
-replace github.com/sessionkit/sessionkit => ../
+replace github.com/sessionkit/sessionkit => ..
+
+replace github.com/sessionkit/sessionkit/pgstore => ../pgstore
+
+replace github.com/sessionkit/sessionkit/redisstore => ../redisstore
+
+replace github.com/sessionkit/sessionkit/sqlitestore => ../sqlitestore

@@ -1,84 +1,19 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
 
 // startRedis starts a redis-server without persistence on a free loopback
-// port and returns its URL; it is killed when the benchmark ends. (The
-// main module's internal/testredis does the same for its tests but cannot
-// be imported from here.)
-func startRedis(b *testing.B) string {
-	b.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		bin = "/usr/bin/redis-server"
-		if _, err := os.Stat(bin); err != nil {
-			if os.Getenv("CI") != "" {
-				b.Fatal("redis-server not found")
-			}
-			b.Skip("redis-server not found (Debian: apt-get install redis-server)")
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir := b.TempDir()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	cmd.Stdout, cmd.Stderr = nil, nil
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	b.Cleanup(func() { cmd.Process.Kill(); <-done })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if ping(addr) == nil {
-			return "redis://" + addr
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("redis-server on %s did not answer PING", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
-}
+// port and returns its URL; it is killed when the benchmark ends.
+func startRedis(b *testing.B) string { return redistest.Start(b).URL() }
 
 // BenchmarkRedisFloor is the least any Redis session store can do per
 // request: one HGETALL to load, and one pipelined HSET+PEXPIRE to write a

@@ -21,8 +21,9 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/cookiestore"
 	"github.com/sessionkit/sessionkit/memstore"
+	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/redisstore"
-	"github.com/sessionkit/sessionkit/sqlstore"
+	"github.com/sessionkit/sessionkit/sqlitestore"
 )
 
 // benchSession is the request benchmarks' session: the 200-byte one.
@@ -165,12 +166,12 @@ func BenchmarkRequest(b *testing.B) {
 		run(b, target{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), cookie: "__Host-session=" + strings.Repeat("A", 43)})
 	})
 	b.Run("sessionkit-mem", func(b *testing.B) {
-		store := memstore.New()
+		store := memstore.New(memstore.Config{})
 		defer store.Close()
 		run(b, sessionkitTarget(b, store, readWrite))
 	})
 	b.Run("sessionkit-mem-untouched", func(b *testing.B) {
-		store := memstore.New()
+		store := memstore.New(memstore.Config{})
 		defer store.Close()
 		run(b, sessionkitTarget(b, store, untouched))
 	})
@@ -207,7 +208,7 @@ func BenchmarkRequest(b *testing.B) {
 		})
 	}
 	b.Run("sessionkit-postgres", func(b *testing.B) {
-		s, err := sqlstore.OpenPostgres(context.Background(), postgresURL(b), sqlstore.Config{})
+		s, err := pgstore.Open(context.Background(), postgresURL(b))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -215,7 +216,7 @@ func BenchmarkRequest(b *testing.B) {
 		run(b, sessionkitTarget(b, s, readWrite))
 	})
 	b.Run("sessionkit-sqlite", func(b *testing.B) {
-		s, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlstore.Config{})
+		s, err := sqlitestore.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 		if err != nil {
 			b.Fatal(err)
 		}

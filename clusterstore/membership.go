@@ -1,6 +1,7 @@
 package clusterstore
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/json"
@@ -97,10 +98,12 @@ func deriveKey(key []byte, purpose string, n int) []byte {
 	return k
 }
 
-// Join starts gossiping and joins the cluster through cfg.Join; onChange
-// gets the live members after every change (and once at start). A member
-// restarted under its name is accepted back at once.
-func Join(cfg MembershipConfig, onChange func([]Member)) (*Membership, error) {
+// Join starts gossiping and joins the cluster through cfg.Join, giving up
+// when ctx ends (it is checked between addresses, and one address takes at
+// most 2 seconds); onChange gets the live members after every change (and
+// once at start). A member restarted under its name is accepted back at
+// once.
+func Join(ctx context.Context, cfg MembershipConfig, onChange func([]Member)) (*Membership, error) {
 	if len(cfg.Key) < 32 {
 		return nil, fmt.Errorf("clusterstore: the cluster key must have at least 32 bytes, got %d", len(cfg.Key))
 	}
@@ -142,14 +145,33 @@ func Join(cfg MembershipConfig, onChange func([]Member)) (*Membership, error) {
 		return nil, fmt.Errorf("clusterstore: gossip: %w", err)
 	}
 	m.ml = ml
-	if len(cfg.Join) > 0 {
-		if _, err := ml.Join(cfg.Join); err != nil {
-			ml.Shutdown()
-			return nil, fmt.Errorf("clusterstore: join %v: %w", cfg.Join, err)
-		}
+	if err := join(ctx, ml, cfg.Join); err != nil {
+		ml.Shutdown()
+		return nil, err
 	}
 	m.changed()
 	return m, nil
+}
+
+// join contacts every address in turn, as memberlist's Join does, but
+// checks ctx before each: it succeeds when one answered.
+func join(ctx context.Context, ml *memberlist.Memberlist, addrs []string) error {
+	var errs []error
+	joined := 0
+	for _, addr := range addrs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("clusterstore: join %v: %w", addrs, err)
+		}
+		if _, err := ml.Join([]string{addr}); err != nil {
+			errs = append(errs, err)
+		} else {
+			joined++
+		}
+	}
+	if joined == 0 && len(addrs) > 0 {
+		return fmt.Errorf("clusterstore: join %v: %w", addrs, errors.Join(errs...))
+	}
+	return nil
 }
 
 // Members returns the live members, sorted by name.

@@ -156,9 +156,9 @@ var ErrNoNodes = errors.New("clusterstore: no storing node")
 
 var errSwapFailed = errors.New("clusterstore: value changed meanwhile")
 
-// New starts the node's data plane, joins the cluster and returns the
-// Store. Close leaves the cluster and stops it.
-func New(cfg Config) (*Store, error) {
+// New starts the node's data plane, joins the cluster (giving up when ctx
+// ends first) and returns the Store. Close leaves the cluster and stops it.
+func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("clusterstore: Config.Name is required")
 	}
@@ -226,7 +226,7 @@ func New(cfg Config) (*Store, error) {
 	go s.background()
 	go s.renewLeases()
 	go s.warming()
-	members, err := Join(MembershipConfig{Self: self, Bind: cfg.Gossip, Join: cfg.Join, Key: cfg.Key, Timing: cfg.Timing, Logger: cfg.Logger}, s.gossiped)
+	members, err := Join(ctx, MembershipConfig{Self: self, Bind: cfg.Gossip, Join: cfg.Join, Key: cfg.Key, Timing: cfg.Timing, Logger: cfg.Logger}, s.gossiped)
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -53,7 +53,7 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 			if seed != "" {
 				cfg.Join = []string{seed}
 			}
-			if s, err = New(cfg); !proc.AddrInUse(err) {
+			if s, err = New(context.Background(), cfg); !proc.AddrInUse(err) {
 				if seed == "" {
 					seed = cfg.Gossip
 				}
@@ -257,7 +257,7 @@ func TestCrashLosesNothing(t *testing.T) {
 func TestWrongKeyRefused(t *testing.T) {
 	nodes := startNodes(t, 1, 1, testKey)
 	port, _ := proc.FreePort()
-	_, err := New(Config{Name: "intruder", Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0",
+	_, err := New(context.Background(), Config{Name: "intruder", Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0",
 		Key: bytes.Repeat([]byte("x"), 32), Join: []string{nodes[0].cfg.Gossip}, Logger: quiet})
 	if err == nil {
 		t.Fatal("a node with the wrong key joined")

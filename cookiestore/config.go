@@ -127,9 +127,9 @@ type Config struct {
 	// It costs one more Generations read per request that carries a
 	// sealed session, anonymous or not, and one counter per ended
 	// session: until the session's deadline when Generations implements
-	// sessionkit.ExpiringGenerations (memstore, sqlstore and redisstore
-	// do), for good otherwise. Default false: a deleted or renewed
-	// cookie opens until its deadlines.
+	// sessionkit.ExpiringGenerations (memstore, pgstore, sqlitestore and
+	// redisstore do), for good otherwise. Default false: a deleted or
+	// renewed cookie opens until its deadlines.
 	RevokeSessions bool
 }
 

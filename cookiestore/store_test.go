@@ -206,7 +206,7 @@ func TestConformance(t *testing.T) {
 // passed to Create says.
 func newGenerations(t testing.TB) *memstore.Store {
 	t.Helper()
-	mem := memstore.New()
+	mem := memstore.New(memstore.Config{})
 	t.Cleanup(func() { mem.Close() })
 	for p, n := range map[string]int{"alice": 7, "bob": 3} {
 		for range n {

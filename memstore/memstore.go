@@ -72,12 +72,9 @@ var (
 	_ sessionkit.ExpiringGenerations = (*Store)(nil)
 )
 
-// New returns a Store with the default configuration, its sweeper running.
-func New() *Store { return NewWithConfig(Config{}) }
-
-// NewWithConfig returns a Store configured by cfg, its sweeper running.
-// Close stops the sweeper.
-func NewWithConfig(cfg Config) *Store {
+// New returns a Store configured by cfg (the zero Config is the default),
+// its sweeper running. Close stops the sweeper.
+func New(cfg Config) *Store {
 	if cfg.MaxSessions == 0 {
 		cfg.MaxSessions = 1_000_000
 	}

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestConformance(t *testing.T) {
 	var s *Store
 	storetest.Run(t, func(t *testing.T) sessionkit.Store {
-		s = New()
+		s = New(Config{})
 		t.Cleanup(func() { s.Close() })
 		return s
 	}, storetest.AtRest(func() ([]byte, error) { return s.dump(), nil }))
@@ -43,13 +43,13 @@ func (s *Store) dump() []byte {
 }
 
 func TestCloseIdempotent(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	s.Close()
 	s.Close()
 }
 
 func TestSweeperRemovesExpired(t *testing.T) {
-	s := NewWithConfig(Config{CleanupInterval: 10 * time.Millisecond})
+	s := New(Config{CleanupInterval: 10 * time.Millisecond})
 	defer s.Close()
 	ctx := context.Background()
 	now := time.Now()
@@ -75,7 +75,7 @@ func TestSweeperRemovesExpired(t *testing.T) {
 // every logged-in session must survive.
 func TestEvictsAnonymousFirst(t *testing.T) {
 	const max = 640
-	s := NewWithConfig(Config{MaxSessions: max})
+	s := New(Config{MaxSessions: max})
 	defer s.Close()
 	ctx := context.Background()
 	now := time.Now()
@@ -101,7 +101,7 @@ func TestEvictsAnonymousFirst(t *testing.T) {
 }
 
 func TestStatsBytes(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	defer s.Close()
 	ctx := context.Background()
 	now := time.Now()

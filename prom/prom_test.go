@@ -17,7 +17,7 @@ import (
 func TestObserver(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	obs := prom.New(reg)
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	defer store.Close()
 	mgr, err := sessionkit.New(store, sessionkit.Config{Observer: obs})
 	if err != nil {

@@ -45,7 +45,7 @@ func ExampleNew() {
 
 // Open is the short form for a URL, as the sessionkit command uses it.
 func ExampleOpen() {
-	store, err := redisstore.Open("redis://127.0.0.1:6379")
+	store, err := redisstore.Open(context.Background(), "redis://127.0.0.1:6379")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/testredis"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
 
@@ -23,7 +23,7 @@ func TestSentinelFailover(t *testing.T) {
 	for _, wait := range []int{0, 1} {
 		t.Run(fmt.Sprintf("WaitReplicas=%d", wait), func(t *testing.T) {
 			t.Parallel()
-			g := testredis.StartSentinel(t)
+			g := redistest.StartSentinel(t)
 			s := open(t, g.URL(), redisstore.Config{WaitReplicas: wait, OpTimeout: time.Second, WaitTimeout: 500 * time.Millisecond})
 			oldPrimary := g.Primary.Addr()
 
@@ -79,7 +79,7 @@ func TestSentinelFailover(t *testing.T) {
 			}()
 
 			count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
-			if err := testredis.WaitFor(10*time.Second, func() error {
+			if err := redistest.WaitFor(10*time.Second, func() error {
 				if count() < 300 {
 					return errors.New("fewer than 300 acknowledged writes")
 				}
@@ -90,7 +90,7 @@ func TestSentinelFailover(t *testing.T) {
 			before := count()
 			killed := time.Now()
 			g.Primary.Kill()
-			if err := testredis.WaitFor(20*time.Second, func() error {
+			if err := redistest.WaitFor(20*time.Second, func() error {
 				a, err := g.PrimaryAddr()
 				if err != nil {
 					return err
@@ -105,7 +105,7 @@ func TestSentinelFailover(t *testing.T) {
 			promoted := time.Since(killed)
 			if wait == 0 {
 				// Writes must succeed again on the new primary.
-				if err := testredis.WaitFor(10*time.Second, func() error {
+				if err := redistest.WaitFor(10*time.Second, func() error {
 					if time.Unix(0, lastOK.Load()).Before(killed.Add(promoted)) {
 						return errors.New("no acknowledged write since the failover")
 					}
@@ -116,7 +116,7 @@ func TestSentinelFailover(t *testing.T) {
 			} else {
 				// The new primary has no replica, so WAIT 1 refuses every
 				// write now: wait until the client has reached it.
-				if err := testredis.WaitFor(10*time.Second, func() error {
+				if err := redistest.WaitFor(10*time.Second, func() error {
 					if time.Unix(0, lastNR.Load()).Before(killed.Add(promoted)) {
 						return errors.New("no write reached the new primary")
 					}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/testredis"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
 
@@ -84,7 +84,7 @@ func (c *client) get(url string) (int, string, error) {
 // server is restarted on the same port, the same Store serves again within
 // 2 s.
 func TestOutage(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := redistest.Start(t)
 	s := open(t, srv.URL(), redisstore.Config{OpTimeout: 500 * time.Millisecond, DialTimeout: 200 * time.Millisecond})
 	ts := server(t, s)
 
@@ -130,7 +130,7 @@ func TestOutage(t *testing.T) {
 	// seen waits until a request that started after since got code.
 	seen := func(code int, since time.Time, within time.Duration) (time.Time, error) {
 		var at time.Time
-		err := testredis.WaitFor(within, func() error {
+		err := redistest.WaitFor(within, func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, r := range results {
@@ -154,7 +154,7 @@ func TestOutage(t *testing.T) {
 	}
 	// Keep the outage going a while, sampling goroutines.
 	peak := 0
-	testredis.WaitFor(5*time.Second, func() error {
+	redistest.WaitFor(5*time.Second, func() error {
 		peak = max(peak, runtime.NumGoroutine())
 		mu.Lock()
 		defer mu.Unlock()
@@ -200,7 +200,7 @@ func TestOutage(t *testing.T) {
 // B, each with its own store and connections and a near cache: B must see
 // each write within a deadline, though it had the previous value cached.
 func TestNearCacheManagers(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := redistest.Start(t)
 	prefix := "nc" + string(sessionkit.NewToken())[:6] + ":"
 	cfg := redisstore.Config{Prefix: prefix, NearCache: &redisstore.NearCache{}}
 	sa, sb := open(t, srv.URL(), cfg), open(t, srv.URL(), cfg)
@@ -217,7 +217,7 @@ func TestNearCacheManagers(t *testing.T) {
 		if code, _, err := c.get(a.URL + "/set?v=" + strconv.Itoa(i)); code != 200 || err != nil {
 			t.Fatalf("set: %d %v", code, err)
 		}
-		err := testredis.WaitFor(2*time.Second, func() error {
+		err := redistest.WaitFor(2*time.Second, func() error {
 			_, v, err := c.get(b.URL + "/get")
 			if err != nil {
 				return err
@@ -241,7 +241,7 @@ func TestNearCacheManagers(t *testing.T) {
 // polls (cache hits, stale, until the invalidation arrives) until it sees
 // the write.
 func TestNearCacheStaleness(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := redistest.Start(t)
 	prefix := "st" + string(sessionkit.NewToken())[:6] + ":"
 	cfg := redisstore.Config{Prefix: prefix, NearCache: &redisstore.NearCache{}}
 	a, b := open(t, srv.URL(), cfg), open(t, srv.URL(), cfg)
@@ -259,7 +259,7 @@ func TestNearCacheStaleness(t *testing.T) {
 	delays := make([]time.Duration, 0, writes)
 	for i := 1; i <= writes; i++ {
 		want := strconv.Itoa(i - 1)
-		if err := testredis.WaitFor(2*time.Second, func() error {
+		if err := redistest.WaitFor(2*time.Second, func() error {
 			rec, found, err := b.Load(ctx, tok)
 			if err != nil || !found || string(rec.Values["n"]) != want {
 				return fmt.Errorf("B: %v %v %q", found, err, rec.Values["n"])

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/testredis"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
 
@@ -15,7 +15,7 @@ import (
 // must not each fail one write with EOF: the client notices a closed
 // connection when it closes, not on the next command sent over it.
 func TestWriteAfterRestart(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := redistest.Start(t)
 	s := open(t, srv.URL(), redisstore.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -43,7 +43,7 @@ func TestWriteAfterRestart(t *testing.T) {
 	srv.Restart()
 	// The first read may fail while the client reconnects; once one
 	// succeeds, the server is back.
-	if err := testredis.WaitFor(10*time.Second, func() error {
+	if err := redistest.WaitFor(10*time.Second, func() error {
 		_, _, err := s.Load(ctx, "x")
 		return err
 	}); err != nil {

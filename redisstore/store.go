@@ -78,8 +78,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 
 // Open returns a Store for the Redis deployment url names (see Config.URL),
 // with the other settings at their defaults.
-func Open(url string) (*Store, error) {
-	return New(context.Background(), Config{URL: url})
+func Open(ctx context.Context, url string) (*Store, error) {
+	return New(ctx, Config{URL: url})
 }
 
 // Close closes the connections to Redis. It may be called more than once;

@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/testredis"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/storetest"
 	"go.uber.org/goleak"
@@ -95,17 +95,17 @@ func conformance(t *testing.T, url string, cfg redisstore.Config) {
 }
 
 func TestConformanceStandalone(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := redistest.Start(t)
 	conformance(t, srv.URL(), redisstore.Config{})
 }
 
 func TestConformanceNearCache(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := redistest.Start(t)
 	conformance(t, srv.URL(), redisstore.Config{NearCache: &redisstore.NearCache{}})
 }
 
 func TestConformanceSentinel(t *testing.T) {
-	g := testredis.StartSentinel(t)
+	g := redistest.StartSentinel(t)
 	t.Run("Plain", func(t *testing.T) { conformance(t, g.URL(), redisstore.Config{}) })
 	t.Run("NearCache", func(t *testing.T) {
 		conformance(t, g.URL(), redisstore.Config{NearCache: &redisstore.NearCache{}})
@@ -114,7 +114,7 @@ func TestConformanceSentinel(t *testing.T) {
 }
 
 func TestConformanceCluster(t *testing.T) {
-	c := testredis.StartCluster(t)
+	c := redistest.StartCluster(t)
 	t.Run("Plain", func(t *testing.T) { conformance(t, c.URL(), redisstore.Config{}) })
 	t.Run("NearCache", func(t *testing.T) {
 		conformance(t, c.URL(), redisstore.Config{NearCache: &redisstore.NearCache{}})
@@ -124,7 +124,7 @@ func TestConformanceCluster(t *testing.T) {
 // TestReservedKeys checks that session keys that look like the store's
 // metadata fields round-trip and never mix with the metadata.
 func TestReservedKeys(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := redistest.Start(t)
 	s := open(t, srv.URL(), redisstore.Config{})
 	ctx := context.Background()
 	now := time.Now()

@@ -17,14 +17,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionkit/sessionkit/internal/proc"
+	"github.com/sessionkit/sessionkit/internal/proctest"
 )
 
 // nginxBinary finds nginx, failing under CI and skipping elsewhere when it
 // is missing.
 func nginxBinary(t *testing.T) string {
 	t.Helper()
-	return proc.Need(t, "Debian: apt-get install nginx", "/usr/sbin/nginx", "nginx")
+	return proctest.Need(t, "Debian: apt-get install nginx", "/usr/sbin/nginx", "nginx")
 }
 
 // TestNginxCompatible starts a real nginx with "hash $arg_k consistent"

@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/sessionkit/sessionkit/internal/cli"
+	"github.com/sessionkit/sessionkit/cmd/internal/cli"
 )
 
 func main() {

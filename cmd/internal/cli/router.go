@@ -1,0 +1,247 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sessionkit/sessionkit/clusterstore"
+	"github.com/sessionkit/sessionkit/router"
+)
+
+func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sessionkit router", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve clients on")
+	members := fs.String("members", "", `backends as "name=URL[,weight]", separated by spaces`)
+	membersFile := fs.String("members-file", "", "file of backends, one name=URL[,weight] per line; reloaded when it changes and on SIGHUP")
+	adminAddr := fs.String("admin", "127.0.0.1:0", "address of the admin API, metrics and health")
+	adminToken := fs.String("admin-token", os.Getenv("SESSIONKIT_ADMIN_TOKEN"), "bearer token of the admin API (default: $SESSIONKIT_ADMIN_TOKEN, else a random one, printed)")
+	keys := fs.String("keys", "token", "routing keys in order of precedence: token, ip, header:NAME, cookie:NAME, query:NAME")
+	trusted := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed")
+	bounded := fs.Float64("bounded-load", 0, "cap each backend at this multiple of the mean load, for keys that are not tokens (0: off)")
+	healthPath := fs.String("health-path", "/healthz", "path of the active health check")
+	healthInterval := fs.Duration("health-interval", time.Second, "interval of the active health checks")
+	healthTimeout := fs.Duration("health-timeout", 500*time.Millisecond, "timeout of one health check")
+	rise := fs.Int("rise", 2, "passing checks that mark a backend healthy")
+	fall := fs.Int("fall", 2, "failing checks that mark a backend unhealthy")
+	certFile := fs.String("tls-cert", "", "certificate file: serve HTTPS (and HTTP/2)")
+	keyFile := fs.String("tls-key", "", "key file of -tls-cert")
+	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "longest a client may take to send a request head")
+	idleTimeout := fs.Duration("idle-timeout", 2*time.Minute, "how long an idle client connection stays open")
+	bodyTimeout := fs.Duration("body-timeout", 60*time.Second, "longest a client may take to send a request body, after its head (408 past it)")
+	minBodyRate := fs.Int64("min-body-rate", 240, "slowest a request body may arrive, in bytes a second, after -body-rate-grace (408 below it)")
+	bodyRateGrace := fs.Duration("body-rate-grace", 5*time.Second, "how long a request body may take before -min-body-rate applies")
+	responseHeaderTimeout := fs.Duration("response-header-timeout", 60*time.Second, "longest to wait for a backend's response head (504 past it)")
+	accessLog := fs.Bool("access-log", true, "log every request")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	join := fs.String("join", "", "join the cluster's gossip through these comma-separated addresses and route on its members (instead of -members)")
+	gossip := fs.String("gossip", "127.0.0.1:0", "with -join: this router's gossip address")
+	clusterKey := fs.String("cluster-key", os.Getenv("SESSIONKIT_CLUSTER_KEY"), "with -join: the cluster key, 64 hex digits (default $SESSIONKIT_CLUSTER_KEY)")
+	name := fs.String("name", fmt.Sprintf("router-%d", os.Getpid()), "with -join: this router's name in the gossip")
+	if err := parseSecrets(fs, args, "cluster-key", "admin-token"); err != nil {
+		return err
+	}
+	log, err := logger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	cfg := router.Config{
+		Keys:        strings.Split(*keys, ","),
+		BoundedLoad: *bounded,
+
+		RequestBodyTimeout:    *bodyTimeout,
+		MinBodyRate:           *minBodyRate,
+		BodyRateGrace:         *bodyRateGrace,
+		ResponseHeaderTimeout: *responseHeaderTimeout,
+
+		Health: router.HealthConfig{Path: *healthPath, Interval: *healthInterval, Timeout: *healthTimeout, Rise: *rise, Fall: *fall},
+		Logger: log,
+	}
+	if *accessLog {
+		cfg.AccessLog = log
+	}
+	if cfg.TrustedProxies, err = parsePrefixes("trusted-proxies", *trusted); err != nil {
+		return err
+	}
+	var list []router.Member
+	if *join == "" {
+		if list, err = loadMembers(*members, *membersFile); err != nil {
+			return err
+		}
+	} else if *members != "" || *membersFile != "" {
+		return errors.New("give -join or a member list, not both")
+	}
+	rt, err := router.New(cfg, list)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if *join != "" {
+		ms, err := joinGossip(ctx, rt, *name, *gossip, *join, *clusterKey, log)
+		if err != nil {
+			return err
+		}
+		defer ms.Leave(time.Second)
+	}
+	if *adminToken == "" {
+		b := make([]byte, 16)
+		rand.Read(b)
+		*adminToken = hex.EncodeToString(b)
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	aln, err := net.Listen("tcp", *adminAddr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           rt,
+		ReadHeaderTimeout: *readHeaderTimeout,
+		IdleTimeout:       *idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	fast := &router.Server{Router: rt, HTTP: srv}
+	admin := &http.Server{
+		Handler:           rt.AdminHandler(*adminToken),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 2)
+	scheme := "http"
+	if *certFile != "" {
+		scheme = "https"
+		go func() { errc <- srv.ServeTLS(ln, *certFile, *keyFile) }()
+	} else {
+		go func() { errc <- fast.Serve(ln) }()
+	}
+	go func() { errc <- admin.Serve(aln) }()
+	fmt.Fprintf(stdout, "router: %s://%s\n", scheme, ln.Addr())
+	fmt.Fprintf(stdout, "admin: http://%s token %s\n", aln.Addr(), *adminToken)
+
+	if *membersFile != "" {
+		go watchMembers(ctx, rt, *membersFile, log)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin.Shutdown(sctx)
+	return fast.Shutdown(sctx) // drains requests in flight
+}
+
+// loadMembers reads the member list from the flag or the file.
+func loadMembers(list, file string) ([]router.Member, error) {
+	switch {
+	case list != "" && file != "":
+		return nil, errors.New("give -members or -members-file, not both")
+	case file != "":
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return router.ParseMembers(f)
+	default:
+		return router.ParseMembers(strings.NewReader(list))
+	}
+}
+
+// watchMembers reloads the members file when it changes or on SIGHUP.
+func watchMembers(ctx context.Context, rt *router.Router, file string, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last time.Time
+	if st, err := os.Stat(file); err == nil {
+		last = st.ModTime()
+	}
+	for {
+		reload := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			reload = true
+		case <-tick.C:
+			if st, err := os.Stat(file); err == nil && !st.ModTime().Equal(last) {
+				last, reload = st.ModTime(), true
+			}
+		}
+		if !reload {
+			continue
+		}
+		list, err := loadMembers("", file)
+		if err == nil {
+			err = rt.SetMembers(list)
+		}
+		if err != nil {
+			log.Error("router: members file not loaded; keeping the old members", "file", file, "err", err)
+			continue
+		}
+		log.Info("router: members reloaded", "file", file, "members", len(list))
+	}
+}
+
+// joinGossip makes the router a non-storing member of the cluster's
+// gossip and routes on the storing members it sees: the same members, so
+// the same ring, as every node.
+func joinGossip(ctx context.Context, rt *router.Router, name, bind, join, keyHex string, log *slog.Logger) (*clusterstore.Membership, error) {
+	key, err := parseKey(keyHex)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(bind, ":0") {
+		// Gossip needs a port it can advertise before it binds.
+		ln, err := net.Listen("tcp", bind)
+		if err != nil {
+			return nil, err
+		}
+		bind = ln.Addr().String()
+		ln.Close()
+	}
+	update := func(members []clusterstore.Member) {
+		var list []router.Member
+		for _, m := range members {
+			if m.Role == "node" && m.HTTP != "" && !m.Draining { // a draining node takes nothing new
+				list = append(list, router.Member{Name: m.Name, URL: m.HTTP, Weight: m.Weight})
+			}
+		}
+		if err := rt.SetMembers(list); err != nil {
+			log.Error("router: members from gossip refused", "err", err)
+			return
+		}
+		log.Info("router: members from gossip", "nodes", len(list))
+	}
+	return clusterstore.Join(ctx, clusterstore.MembershipConfig{
+		Self: clusterstore.Member{Name: name, Role: "router"}, Bind: bind,
+		Join: strings.Split(join, ","), Key: key, Logger: log,
+	}, update)
+}

@@ -1,0 +1,211 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proc"
+	"github.com/sessionkit/sessionkit/memstore"
+)
+
+// TestQuiesce: a stopping node waits for a pause in the shop's requests,
+// which health checks do not break, and no longer than its context.
+func TestQuiesce(t *testing.T) {
+	store := memstore.New(memstore.Config{})
+	defer store.Close()
+	n, err := Start(Config{Store: store, Dev: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	get := func(path string) error {
+		resp, err := http.Get(n.URL() + path)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close()
+	}
+	// keep gets path every 10 ms until the returned stop is called.
+	keep := func(path string) (stop func()) {
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(10 * time.Millisecond):
+					get(path)
+				}
+			}
+		}()
+		return func() { close(done) }
+	}
+
+	// A pause in the shop's requests, while health checks go on.
+	last := time.Now() // before the request: the node notes it later
+	if err := get("/"); err != nil {
+		t.Fatal(err)
+	}
+	stopChecks := keep("/healthz")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n.Quiesce(ctx, 300*time.Millisecond)
+	stopChecks()
+	if ctx.Err() != nil {
+		t.Fatal("health checks held Quiesce until its context ended")
+	}
+	if d := time.Since(last); d < 300*time.Millisecond {
+		t.Fatalf("Quiesce returned %v after the last shop request, want at least 300ms", d)
+	}
+
+	// Shop requests that keep coming hold it until its context ends.
+	if err := get("/"); err != nil {
+		t.Fatal(err)
+	}
+	stopShop := keep("/")
+	defer stopShop()
+	short, cancel2 := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel2()
+	n.Quiesce(short, time.Second)
+	if short.Err() == nil {
+		t.Fatal("Quiesce returned while requests kept coming and its context was live")
+	}
+}
+
+// lockedBuffer is a log's destination that the test reads while the
+// node writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestReadyzHidesReason: the shop's /readyz, which anyone reaches
+// through the router, answers 503 "not ready" without the reason, which
+// names the store's internal address; the admin listener's handler gives
+// the reason, and the log gives it once per change of state, not once
+// per request.
+func TestReadyzHidesReason(t *testing.T) {
+	const addr = "10.1.2.3:6379"
+	var down atomic.Bool
+	down.Store(true)
+	var logs lockedBuffer
+	store := memstore.New(memstore.Config{})
+	defer store.Close()
+	n, err := Start(Config{Store: store, Dev: true, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Ready: func(context.Context) error {
+			if down.Load() {
+				return errors.New("dial tcp " + addr + ": connect: connection refused")
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get(n.URL() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for range 20 {
+		if code, body := get(); code != http.StatusServiceUnavailable || strings.TrimSpace(body) != "not ready" {
+			t.Fatalf("the shop's /readyz with the store down: %d %q, want 503 \"not ready\"", code, body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	n.Readiness().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), addr) {
+		t.Fatalf("the admin listener's /readyz: %d %q, want 503 with the reason", rec.Code, rec.Body.String())
+	}
+	if got := strings.Count(logs.String(), addr); got != 1 {
+		t.Fatalf("the reason is logged %d times, want once:\n%s", got, logs.String())
+	}
+
+	down.Store(false)
+	if err := proc.WaitFor(10*time.Second, func() error {
+		if code, body := get(); code != 200 || body != "ready\n" {
+			return fmt.Errorf("the shop's /readyz with the store back: %d %q", code, body)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "ready again") {
+		t.Fatalf("the return to ready is not logged:\n%s", logs.String())
+	}
+}
+
+// TestProbeReused: a flood of readiness checks costs the store one probe
+// per ProbeReuse, and a caller that goes away does not cut short the
+// probe that others share.
+func TestProbeReused(t *testing.T) {
+	var calls atomic.Int32
+	p := NewProbe(func(ctx context.Context) error {
+		calls.Add(1)
+		return ctx.Err()
+	}, slog.New(slog.DiscardHandler))
+	now := time.Unix(1_000_000, 0)
+	p.now = func() time.Time { return now }
+
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Check(gone); err != nil {
+		t.Fatalf("a caller that went away cut the probe short: %v", err)
+	}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			for range 20 {
+				if err := p.Check(context.Background()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := calls.Load(); got != 1 {
+		t.Fatalf("1001 checks within ProbeReuse probed the store %d times, want 1", got)
+	}
+	now = now.Add(ProbeReuse - time.Millisecond)
+	p.Check(context.Background())
+	if got := calls.Load(); got != 1 {
+		t.Fatalf("a check just within ProbeReuse probed again (%d probes)", got)
+	}
+	now = now.Add(time.Millisecond)
+	p.Check(context.Background())
+	if got := calls.Load(); got != 2 {
+		t.Fatalf("a check ProbeReuse after the last probe did not probe (%d probes)", got)
+	}
+	if err := NewProbe(nil, slog.New(slog.DiscardHandler)).Check(context.Background()); err != nil {
+		t.Fatalf("no check: %v, want ready", err)
+	}
+}

@@ -1,0 +1,575 @@
+package sqlcore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Store is a sessionkit.Store in PostgreSQL or SQLite. It also implements
+// sessionkit.Principals and sessionkit.Generations. Its methods are safe for
+// concurrent use, by many goroutines and many processes sharing the
+// database.
+type Store struct {
+	db  Dialect
+	q   statements
+	cfg Config
+
+	ctx    context.Context // canceled by Close, for the janitor
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+var (
+	_ sessionkit.Store               = (*Store)(nil)
+	_ sessionkit.Principals          = (*Store)(nil)
+	_ sessionkit.Generations         = (*Store)(nil)
+	_ sessionkit.ExpiringGenerations = (*Store)(nil)
+)
+
+// Querier runs statements: a connection pool or a transaction. Every
+// dialect takes $N placeholders.
+type Querier interface {
+	// Exec runs a statement and returns how many rows it changed.
+	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+	// QueryRow scans the first row of a read into dest; found is false
+	// when there is none.
+	QueryRow(ctx context.Context, sql string, args []any, dest ...any) (found bool, err error)
+	// WriteRow is QueryRow for a statement that writes (RETURNING).
+	WriteRow(ctx context.Context, sql string, args []any, dest ...any) (found bool, err error)
+	// Query calls row for each row of a read.
+	Query(ctx context.Context, sql string, args []any, row func(scan func(dest ...any) error) error) error
+}
+
+// Dialect is what differs between PostgreSQL and SQLite.
+type Dialect interface {
+	Querier
+	// Name is the name of the dialect's package (pgstore, sqlitestore):
+	// the prefix of its errors and the folder of its migrations.
+	Name() string
+	// MigrationTx runs fn in a transaction that no other process runs
+	// at the same time.
+	MigrationTx(ctx context.Context, fn func(Querier) error) error
+	// DataExpr is the expression of a commit's new data from the
+	// column data, $4 (setArg's JSON object) and $5 (DeletedArg).
+	DataExpr() string
+	// DeletedArg returns the argument $5 of DataExpr.
+	DeletedArg(keys []string) (any, error)
+	// ValueExpr is the expression of the value of key $3 in the column
+	// data, NULL when absent.
+	ValueExpr() string
+	// Busy reports whether err is a lock wait that timed out.
+	Busy(err error) bool
+	Close()
+}
+
+// Table is the sessions table.
+const Table = "sessionkit_sessions"
+
+// statements are a dialect's SQL. Both dialects take $N placeholders.
+type statements struct {
+	load, create, touch, renew, del, value, sessions, revoke, generation, bump, bumpUntil, sweep, sweepGenerations string
+	commit                                                                                                         [2][2]string // [meta][compare-and-set]
+}
+
+// restart is a counter's value before a bump: 0 once it has expired.
+const restart = "(CASE WHEN sessionkit_generations.expires_ms <= $2 THEN 0 ELSE sessionkit_generations.generation END)"
+
+const metaColumns = "principal, created_ms, idle_deadline_ms, deadline_ms, idle_timeout_ns, persistent, generation"
+
+func newStatements(d Dialect) statements {
+	q := statements{
+		load: "SELECT " + metaColumns + ", data FROM " + Table + " WHERE id = $1 AND expires_ms > $2",
+		create: "INSERT INTO " + Table + " (id, " + metaColumns + ", data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) " +
+			"ON CONFLICT (id) DO UPDATE SET principal = excluded.principal, created_ms = excluded.created_ms, " +
+			"idle_deadline_ms = excluded.idle_deadline_ms, deadline_ms = excluded.deadline_ms, " +
+			"idle_timeout_ns = excluded.idle_timeout_ns, persistent = excluded.persistent, " +
+			"generation = excluded.generation, data = excluded.data, version = " + Table + ".version + 1",
+		touch:      "UPDATE " + Table + " SET idle_deadline_ms = $3 WHERE id = $1 AND expires_ms > $2",
+		renew:      "UPDATE " + Table + " SET id = $3, version = version + 1 WHERE id = $1 AND expires_ms > $2",
+		del:        "DELETE FROM " + Table + " WHERE id = $1",
+		value:      "SELECT version, " + d.ValueExpr() + " FROM " + Table + " WHERE id = $1 AND expires_ms > $2",
+		sessions:   "SELECT id, " + metaColumns + " FROM " + Table + " WHERE principal = $1 AND principal <> '' AND expires_ms > $2",
+		revoke:     "DELETE FROM " + Table + " WHERE principal = $1 AND principal <> ''",
+		generation: "SELECT generation FROM sessionkit_generations WHERE principal = $1 AND (expires_ms IS NULL OR expires_ms > $2)",
+		// A counter past its expiry starts again from 0; Bump keeps
+		// its counter for good, BumpUntil until the latest deadline.
+		bump: "INSERT INTO sessionkit_generations (principal, generation) VALUES ($1, 1) " +
+			"ON CONFLICT (principal) DO UPDATE SET generation = " + restart + " + 1, expires_ms = NULL RETURNING generation",
+		bumpUntil: "INSERT INTO sessionkit_generations (principal, generation, expires_ms) VALUES ($1, 1, $3) " +
+			"ON CONFLICT (principal) DO UPDATE SET generation = " + restart + " + 1, expires_ms = CASE " +
+			"WHEN sessionkit_generations.expires_ms IS NULL THEN NULL " +
+			"WHEN sessionkit_generations.expires_ms <= $2 OR sessionkit_generations.expires_ms < excluded.expires_ms THEN excluded.expires_ms " +
+			"ELSE sessionkit_generations.expires_ms END RETURNING generation",
+		sweepGenerations: "DELETE FROM sessionkit_generations WHERE principal IN " +
+			"(SELECT principal FROM sessionkit_generations WHERE expires_ms <= $1 LIMIT $2)",
+		sweep: "DELETE FROM " + Table + " WHERE id IN (SELECT id FROM " + Table + " WHERE expires_ms <= $1 LIMIT $2)",
+	}
+	for meta := range 2 {
+		for cas := range 2 {
+			var b strings.Builder
+			b.WriteString("UPDATE " + Table + " SET idle_deadline_ms = $3, version = version + 1, data = " + d.DataExpr())
+			next := 6
+			if meta == 1 {
+				b.WriteString(", principal = $6, created_ms = $7, deadline_ms = $8, idle_timeout_ns = $9, persistent = $10, generation = $11")
+				next = 12
+			}
+			b.WriteString(" WHERE id = $1 AND expires_ms > $2")
+			if cas == 1 {
+				fmt.Fprintf(&b, " AND version = $%d", next)
+			}
+			q.commit[meta][cas] = b.String()
+		}
+	}
+	return q
+}
+
+// Open returns the store on db once it has migrated the schema, and starts
+// the janitor. It closes db when it fails.
+func Open(ctx context.Context, db Dialect, cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, q: newStatements(db), cfg: cfg, done: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if cfg.CleanupInterval > 0 {
+		go s.janitor(cfg.CleanupInterval)
+	} else {
+		close(s.done)
+	}
+	return s, nil
+}
+
+// Close stops the janitor, waits for it, and closes the connection pool.
+// It may be called more than once; later calls wait for the first.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		s.cancel()
+		<-s.done
+		s.db.Close()
+	})
+	return nil
+}
+
+func (s *Store) janitor(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.DeleteExpired(s.ctx); err != nil && s.ctx.Err() == nil {
+				s.cfg.Logger.Warn(s.db.Name()+": deleting expired sessions", "err", err)
+			}
+		}
+	}
+}
+
+// DeleteExpired deletes the expired sessions, Config.CleanupBatch rows per
+// statement, and returns how many it deleted. The janitor calls it every
+// Config.CleanupInterval.
+func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		n, err := s.db.Exec(ctx, s.q.sweep, time.Now().UnixMilli(), s.cfg.CleanupBatch)
+		total += n
+		if err != nil {
+			return total, s.fail(ctx, "delete expired", err)
+		}
+		if n < int64(s.cfg.CleanupBatch) {
+			break
+		}
+	}
+	// Counters of BumpUntil past their deadline; they are not sessions,
+	// so they do not count in the total.
+	for {
+		n, err := s.db.Exec(ctx, s.q.sweepGenerations, time.Now().UnixMilli(), s.cfg.CleanupBatch)
+		if err != nil {
+			return total, s.fail(ctx, "delete expired generations", err)
+		}
+		if n < int64(s.cfg.CleanupBatch) {
+			return total, nil
+		}
+	}
+}
+
+// fail wraps an error of the database: ErrUnavailable (and ErrBusy) for
+// the Manager's 503, or the context's error when it ended.
+func (s *Store) fail(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		if errors.Is(err, cerr) {
+			return fmt.Errorf("%s: %s: %w", s.db.Name(), op, err)
+		}
+		return fmt.Errorf("%s: %s: %w: %w", s.db.Name(), op, cerr, err)
+	}
+	if s.db.Busy(err) {
+		return fmt.Errorf("%s: %s: %w: %w: %w", s.db.Name(), op, sessionkit.ErrUnavailable, ErrBusy, err)
+	}
+	return fmt.Errorf("%s: %s: %w: %w", s.db.Name(), op, sessionkit.ErrUnavailable, err)
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// encodeSet returns the JSON object of the values, base64-encoded.
+func encodeSet(values map[string][]byte) (string, error) {
+	m := make(map[string]string, len(values))
+	for k, v := range values {
+		if err := checkKey(k); err != nil {
+			return "", err
+		}
+		m[k] = base64.StdEncoding.EncodeToString(v)
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func checkKey(k string) error {
+	if !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 {
+		return fmt.Errorf("%w: %q", ErrKey, k)
+	}
+	return nil
+}
+
+// decodeValues is the inverse of encodeSet.
+func decodeValues(data []byte) (map[string][]byte, error) {
+	var m map[string]string
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	values := make(map[string][]byte, len(m))
+	for k, v := range m {
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		values[k] = b
+	}
+	return values, nil
+}
+
+// row is a session's columns as scanned.
+type row struct {
+	principal                                    string
+	created, idleDeadline, deadline, idleTimeout int64
+	persistent                                   bool
+	generation                                   int64
+}
+
+func (r *row) dest() []any {
+	return []any{&r.principal, &r.created, &r.idleDeadline, &r.deadline, &r.idleTimeout, &r.persistent, &r.generation}
+}
+
+func (r *row) meta() sessionkit.Meta {
+	return sessionkit.Meta{
+		Principal: r.principal, Created: time.UnixMilli(r.created),
+		IdleDeadline: time.UnixMilli(r.idleDeadline), Deadline: time.UnixMilli(r.deadline),
+		IdleTimeout: time.Duration(r.idleTimeout), Persistent: r.persistent, Generation: uint64(r.generation),
+	}
+}
+
+// metaArgs returns the arguments of a Meta's columns, in metaColumns'
+// order but for IdleDeadline, which commits take separately.
+func metaArgs(m *sessionkit.Meta) []any {
+	return []any{m.Principal, ms(m.Created), ms(m.Deadline), int64(m.IdleTimeout), m.Persistent, int64(m.Generation)}
+}
+
+// Load implements sessionkit.Store. A row that cannot be decoded loads as
+// not found, and is logged.
+func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
+	h := t.Hash()
+	var r row
+	var data []byte
+	found, err := s.db.QueryRow(ctx, s.q.load, []any{h[:], time.Now().UnixMilli()}, append(r.dest(), &data)...)
+	if err != nil {
+		return sessionkit.Record{}, false, s.fail(ctx, "load", err)
+	}
+	if !found {
+		return sessionkit.Record{}, false, nil
+	}
+	values, err := decodeValues(data)
+	if err != nil {
+		s.cfg.Logger.Warn(s.db.Name()+": undecodable session row", "id", hex.EncodeToString(h[:8]), "err", err)
+		return sessionkit.Record{}, false, nil
+	}
+	return sessionkit.Record{Meta: r.meta(), Values: values}, true, nil
+}
+
+// Create implements sessionkit.Store. A session already stored under the
+// token is replaced.
+func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.Record) (sessionkit.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	data, err := encodeSet(rec.Values)
+	if err != nil {
+		return "", err
+	}
+	h := t.Hash()
+	m := &rec.Meta
+	_, err = s.db.Exec(ctx, s.q.create, h[:], m.Principal, ms(m.Created), ms(m.IdleDeadline), ms(m.Deadline),
+		int64(m.IdleTimeout), m.Persistent, int64(m.Generation), data)
+	if err != nil {
+		return "", s.fail(ctx, "create", err)
+	}
+	return t, nil
+}
+
+// Commit implements sessionkit.Store: one UPDATE that merges the delta into
+// the row, if the row exists and has not expired.
+func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Delta) (sessionkit.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	h := t.Hash()
+	n, err := s.write(ctx, h[:], d.Set, d.Deleted, d.IdleDeadline, d.Meta, nil)
+	if errors.Is(err, ErrKey) {
+		return "", err
+	}
+	if err != nil {
+		return "", s.fail(ctx, "commit", err)
+	}
+	if n == 0 {
+		return "", sessionkit.ErrNotFound
+	}
+	return t, nil
+}
+
+// write runs a commit statement; with version, only if the row is still
+// at that version. It returns the number of rows changed, or an error
+// wrapping ErrKey for a key the store cannot hold.
+func (s *Store) write(ctx context.Context, id []byte, set map[string][]byte, deleted []string, idle time.Time, meta *sessionkit.Meta, version *int64) (int64, error) {
+	setArg, err := encodeSet(set)
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range deleted {
+		if err := checkKey(k); err != nil {
+			return 0, err
+		}
+	}
+	delArg, err := s.db.DeletedArg(deleted)
+	if err != nil {
+		return 0, err
+	}
+	args := make([]any, 0, 12)
+	args = append(args, id, time.Now().UnixMilli(), ms(idle), setArg, delArg)
+	m, c := 0, 0
+	if meta != nil {
+		m = 1
+		args = append(args, metaArgs(meta)...)
+	}
+	if version != nil {
+		c = 1
+		args = append(args, *version)
+	}
+	return s.db.Exec(ctx, s.q.commit[m][c], args...)
+}
+
+// Touch implements sessionkit.Store.
+func (s *Store) Touch(ctx context.Context, t sessionkit.Token, idleDeadline time.Time) (sessionkit.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	h := t.Hash()
+	n, err := s.db.Exec(ctx, s.q.touch, h[:], time.Now().UnixMilli(), ms(idleDeadline))
+	if err != nil {
+		return "", s.fail(ctx, "touch", err)
+	}
+	if n == 0 {
+		return "", sessionkit.ErrNotFound
+	}
+	return t, nil
+}
+
+// Renew implements sessionkit.Store: one UPDATE moves the row to the new
+// token's hash.
+func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionkit.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	oh, nh := old.Hash(), next.Hash()
+	n, err := s.db.Exec(ctx, s.q.renew, oh[:], time.Now().UnixMilli(), nh[:])
+	if err != nil {
+		return "", s.fail(ctx, "renew", err)
+	}
+	if n == 0 {
+		return "", sessionkit.ErrNotFound
+	}
+	return next, nil
+}
+
+const (
+	minBackoff = time.Millisecond
+	maxBackoff = 50 * time.Millisecond
+)
+
+// Update implements sessionkit.Store with optimistic concurrency: it reads
+// the key's value and the row's version, and writes fn's result only if the
+// version has not moved (every commit moves it), retrying after a jittered
+// backoff up to Config.UpdateAttempts times.
+func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idleDeadline time.Time, fn sessionkit.UpdateFunc) (sessionkit.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	h := t.Hash()
+	for attempt := 0; ; attempt++ {
+		var version int64
+		var val *string
+		found, err := s.db.QueryRow(ctx, s.q.value, []any{h[:], time.Now().UnixMilli(), key}, &version, &val)
+		if err != nil {
+			return "", s.fail(ctx, "update", err)
+		}
+		if !found {
+			return "", sessionkit.ErrNotFound
+		}
+		var old []byte
+		if val != nil {
+			if old, err = base64.StdEncoding.DecodeString(*val); err != nil {
+				return "", fmt.Errorf("%s: update: stored value of %q: %w", s.db.Name(), key, err)
+			}
+		}
+		b, err := fn(old, val != nil)
+		if err != nil {
+			return "", err
+		}
+		var set map[string][]byte
+		var deleted []string
+		if b == nil {
+			deleted = []string{key}
+		} else {
+			set = map[string][]byte{key: b}
+		}
+		n, err := s.write(ctx, h[:], set, deleted, idleDeadline, nil, &version)
+		if err != nil {
+			return "", s.fail(ctx, "update", err)
+		}
+		if n == 1 {
+			return t, nil
+		}
+		// The version moved, or the row is gone: the next read tells.
+		if attempt+1 >= s.cfg.UpdateAttempts {
+			return "", fmt.Errorf("%s: update of %q: %d attempts lost to concurrent writes: %w", s.db.Name(), key, attempt+1, sessionkit.ErrConflict)
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return "", fmt.Errorf("%s: update: %w", s.db.Name(), err)
+		}
+	}
+}
+
+// backoff returns a random wait before retry attempt+1: full jitter under
+// a bound that doubles from minBackoff up to maxBackoff.
+func backoff(attempt int) time.Duration {
+	bound := maxBackoff
+	if attempt < 16 {
+		bound = min(maxBackoff, minBackoff<<attempt)
+	}
+	return rand.N(bound) + 1
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Delete implements sessionkit.Store.
+func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h := t.Hash()
+	if _, err := s.db.Exec(ctx, s.q.del, h[:]); err != nil {
+		return s.fail(ctx, "delete", err)
+	}
+	return nil
+}
+
+// Sessions implements sessionkit.Principals, through an index on the
+// principal.
+func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.Info, error) {
+	var infos []sessionkit.Info
+	err := s.db.Query(ctx, s.q.sessions, []any{principal, time.Now().UnixMilli()}, func(scan func(...any) error) error {
+		var id []byte
+		var r row
+		if err := scan(append([]any{&id}, r.dest()...)...); err != nil {
+			return err
+		}
+		infos = append(infos, sessionkit.Info{ID: hex.EncodeToString(id), Meta: r.meta()})
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(ctx, "sessions", err)
+	}
+	return infos, nil
+}
+
+// RevokeAll implements sessionkit.Principals. It deletes the principal's
+// expired sessions too, and counts them.
+func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := s.db.Exec(ctx, s.q.revoke, principal)
+	if err != nil {
+		return 0, s.fail(ctx, "revoke", err)
+	}
+	return int(n), nil
+}
+
+// Generation implements sessionkit.Generations.
+func (s *Store) Generation(ctx context.Context, principal string) (uint64, error) {
+	var g int64
+	if _, err := s.db.QueryRow(ctx, s.q.generation, []any{principal, time.Now().UnixMilli()}, &g); err != nil {
+		return 0, s.fail(ctx, "generation", err)
+	}
+	return uint64(g), nil
+}
+
+// Bump implements sessionkit.Generations, atomically. A counter Bump has
+// bumped is kept for good.
+func (s *Store) Bump(ctx context.Context, principal string) (uint64, error) {
+	return s.bump(ctx, s.q.bump, principal, time.Now().UnixMilli())
+}
+
+// BumpUntil implements sessionkit.ExpiringGenerations, atomically: the
+// janitor deletes the counter after deadline.
+func (s *Store) BumpUntil(ctx context.Context, name string, deadline time.Time) (uint64, error) {
+	return s.bump(ctx, s.q.bumpUntil, name, time.Now().UnixMilli(), deadline.UnixMilli())
+}
+
+func (s *Store) bump(ctx context.Context, stmt string, args ...any) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var g int64
+	if _, err := s.db.WriteRow(ctx, stmt, args, &g); err != nil {
+		return 0, s.fail(ctx, "bump", err)
+	}
+	return uint64(g), nil
+}
+
+// DB returns the database s runs on, for tests that look at the rows.
+func DB(s *Store) Querier { return s.db }

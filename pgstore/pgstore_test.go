@@ -1,0 +1,61 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/sqlcore"
+	"github.com/sessionkit/sessionkit/internal/sqlcore/sqlcoretest"
+	"github.com/sessionkit/sessionkit/pgstore"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestPostgres(t *testing.T) {
+	srv := pgtest.Start(t, pgtest.Options{})
+	url := srv.CreateDB(t, "sessions")
+	var schemas atomic.Int64
+	// Each test gets a fresh schema of the one database.
+	sqlcoretest.Run(t, func(t *testing.T) func(*testing.T, sqlcore.Config) *sqlcore.Store {
+		schema := fmt.Sprintf("s%d", schemas.Add(1))
+		srv.Exec(t, "sessions", "CREATE SCHEMA "+schema)
+		surl := url + "&search_path=" + schema
+		return func(t *testing.T, cfg sqlcore.Config) *sqlcore.Store {
+			s, err := pgstore.New(context.Background(), pgstore.Config{
+				URL:             surl,
+				CleanupInterval: cfg.CleanupInterval,
+				CleanupBatch:    cfg.CleanupBatch,
+				UpdateAttempts:  cfg.UpdateAttempts,
+				Logger:          cfg.Logger,
+			})
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}
+
+func TestOpen(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, url := range []string{"", "mysql://x", "postgres://u@[::1", "host=x port=notanumber"} {
+		if s, err := pgstore.Open(ctx, url); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", url)
+		}
+	}
+	// Nothing listens on port 1: a clear error, wrapping ErrUnavailable.
+	_, err := pgstore.Open(ctx, "postgres://u@127.0.0.1:1/db?sslmode=disable&connect_timeout=5")
+	if !errors.Is(err, sessionkit.ErrUnavailable) {
+		t.Errorf("Open of an unreachable server: %v, want ErrUnavailable", err)
+	}
+}

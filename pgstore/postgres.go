@@ -1,0 +1,175 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sqlcore"
+)
+
+// Store is a sessionkit.Store in PostgreSQL. It also implements
+// sessionkit.Principals, sessionkit.Generations and
+// sessionkit.ExpiringGenerations. Its methods are safe for concurrent use,
+// by many goroutines and many processes sharing the database.
+type Store = sqlcore.Store
+
+// ErrKey reports a session key the store cannot hold: one that is not
+// valid UTF-8 or that contains a NUL byte. Nothing was written.
+var ErrKey = sqlcore.ErrKey
+
+// Config configures a Store. Its zero value but URL is the default; each
+// field's comment states its default.
+type Config struct {
+	// URL names the database: a pgx connection string, such as
+	// "postgres://user:password@host:5432/db?sslmode=verify-full".
+	// pool_max_conns and the other pgxpool settings are honoured, and
+	// search_path picks the schema; behind PgBouncer in transaction mode
+	// add default_query_exec_mode=exec, as pgx needs. Required.
+	URL string
+
+	// MaxConns is the size of the connection pool. Default: the URL's
+	// pool_max_conns, else pgxpool's default (the larger of 4 and the
+	// number of CPUs).
+	MaxConns int
+
+	// CleanupInterval is how often the janitor deletes expired sessions.
+	// Expired sessions are never returned meanwhile. Default 5 minutes; a
+	// negative value runs no janitor (Store.DeleteExpired can be called
+	// instead).
+	CleanupInterval time.Duration
+
+	// CleanupBatch is how many expired rows one DELETE removes, so that
+	// the janitor never holds locks on many rows at once. Default 1000.
+	CleanupBatch int
+
+	// UpdateAttempts bounds the compare-and-set attempts of one Update
+	// before it returns sessionkit.ErrConflict. Between attempts it waits
+	// a random time up to a bound that doubles from 1 ms to 50 ms. Default
+	// 100, enough for 50 writers of one key at once.
+	UpdateAttempts int
+
+	// Logger receives the janitor's failures. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// New opens a Store in the PostgreSQL database cfg.URL names. It creates
+// or upgrades the schema and starts the janitor; Close stops them. It
+// fails when the database cannot be reached before ctx ends.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.URL == "" {
+		// pgx would fall back to the PG* variables and the local socket.
+		return nil, errors.New("pgstore: Config.URL is required")
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = int32(min(cfg.MaxConns, 1<<30))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	s, err := sqlcore.Open(ctx, &postgres{pgQuerier{pool}, pool}, sqlcore.Config{
+		CleanupInterval: cfg.CleanupInterval,
+		CleanupBatch:    cfg.CleanupBatch,
+		UpdateAttempts:  cfg.UpdateAttempts,
+		Logger:          cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, err)
+	}
+	return s, nil
+}
+
+// Open opens a Store in the database url names (see Config.URL), with the
+// other settings at their defaults.
+func Open(ctx context.Context, url string) (*Store, error) {
+	return New(ctx, Config{URL: url})
+}
+
+// postgres is the PostgreSQL dialect.
+type postgres struct {
+	pgQuerier
+	pool *pgxpool.Pool
+}
+
+func (*postgres) Name() string { return "pgstore" }
+
+// The merge is shallow: || replaces whole members, - removes them.
+func (*postgres) DataExpr() string { return "(data || $4::jsonb) - $5::text[]" }
+
+func (*postgres) DeletedArg(keys []string) (any, error) {
+	if keys == nil {
+		keys = []string{} // NULL would make the whole expression NULL
+	}
+	return keys, nil
+}
+
+func (*postgres) ValueExpr() string { return "data ->> $3::text" }
+
+// Busy is false: PostgreSQL waits for row locks without a timeout unless
+// lock_timeout is set, and such a timeout is an ordinary failure.
+func (*postgres) Busy(error) bool { return false }
+
+func (p *postgres) Close() { p.pool.Close() }
+
+// migrationLock is the key of the advisory lock that serializes migrations.
+const migrationLock = 0x5e5510_4b17
+
+func (p *postgres) MigrationTx(ctx context.Context, fn func(sqlcore.Querier) error) error {
+	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
+			return err
+		}
+		return fn(pgQuerier{tx})
+	})
+}
+
+// pgQuerier runs statements on a pgx pool or transaction.
+type pgQuerier struct {
+	q interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	}
+}
+
+func (p pgQuerier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := p.q.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+
+func (p pgQuerier) QueryRow(ctx context.Context, sql string, args []any, dest ...any) (bool, error) {
+	err := p.q.QueryRow(ctx, sql, args...).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (p pgQuerier) WriteRow(ctx context.Context, sql string, args []any, dest ...any) (bool, error) {
+	return p.QueryRow(ctx, sql, args, dest...)
+}
+
+func (p pgQuerier) Query(ctx context.Context, sql string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := p.q.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

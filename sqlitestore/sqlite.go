@@ -1,0 +1,261 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sqlcore"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Store is a sessionkit.Store in an SQLite file. It also implements
+// sessionkit.Principals, sessionkit.Generations and
+// sessionkit.ExpiringGenerations. Its methods are safe for concurrent use,
+// by many goroutines and many processes sharing the file.
+type Store = sqlcore.Store
+
+var (
+	// ErrBusy reports that a write waited longer than Config.BusyTimeout
+	// for another connection or process to release the file's write
+	// lock. Such errors also wrap sessionkit.ErrUnavailable, so the
+	// Manager answers 503 and the client may retry.
+	ErrBusy = sqlcore.ErrBusy
+
+	// ErrKey reports a session key the store cannot hold: one that is
+	// not valid UTF-8 or that contains a NUL byte. Nothing was written.
+	ErrKey = sqlcore.ErrKey
+)
+
+// Config configures a Store. Its zero value but Path is the default; each
+// field's comment states its default.
+type Config struct {
+	// Path is the database file, created if needed: a plain path on a
+	// local disk (WAL needs shared memory between the processes), not
+	// ":memory:" nor a "file:" URI. Required.
+	Path string
+
+	// MaxConns is the size of the connection pool. Default: the larger
+	// of 4 and the number of CPUs.
+	MaxConns int
+
+	// BusyTimeout is how long a write waits for another process to
+	// release the file's write lock before failing with ErrBusy. Default
+	// 5 seconds.
+	BusyTimeout time.Duration
+
+	// CleanupInterval is how often the janitor deletes expired sessions.
+	// Expired sessions are never returned meanwhile. Default 5 minutes; a
+	// negative value runs no janitor (Store.DeleteExpired can be called
+	// instead).
+	CleanupInterval time.Duration
+
+	// CleanupBatch is how many expired rows one DELETE removes, so that
+	// the janitor never holds the write lock long. Default 1000.
+	CleanupBatch int
+
+	// UpdateAttempts bounds the compare-and-set attempts of one Update
+	// before it returns sessionkit.ErrConflict. Between attempts it waits
+	// a random time up to a bound that doubles from 1 ms to 50 ms. Default
+	// 100, enough for 50 writers of one key at once.
+	UpdateAttempts int
+
+	// Logger receives the janitor's failures. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// New opens a Store in the SQLite file cfg.Path, creating it if needed.
+// Several processes may open the same file: the database runs in WAL mode
+// (readers never wait for the writer), and writes wait up to
+// cfg.BusyTimeout for the file's write lock. Every write is a single
+// statement, which takes the write lock before it reads, and the one
+// multi-statement transaction (the migrations) begins IMMEDIATE, so no
+// writer can deadlock upgrading a read lock. Writes are
+// synchronous=NORMAL: a commit survives a crash of the process, and all but
+// the last few survive a power loss.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	path := cfg.Path
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlitestore: path %q: want a plain file path", path)
+	}
+	if cfg.BusyTimeout <= 0 {
+		cfg.BusyTimeout = 5 * time.Second
+	}
+	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate",
+		path, cfg.BusyTimeout.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	n := cfg.MaxConns
+	if n <= 0 {
+		n = max(4, runtime.NumCPU())
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	d := &sqliteDB{db: db, busyTimeout: cfg.BusyTimeout}
+	d.sqlQuerier = sqlQuerier{q: db, wmu: &d.wmu}
+	s, err := sqlcore.Open(ctx, d, sqlcore.Config{
+		CleanupInterval: cfg.CleanupInterval,
+		CleanupBatch:    cfg.CleanupBatch,
+		UpdateAttempts:  cfg.UpdateAttempts,
+		Logger:          cfg.Logger,
+	})
+	if err != nil {
+		if d.Busy(err) {
+			err = fmt.Errorf("%w: %w", ErrBusy, err)
+		}
+		return nil, fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, err)
+	}
+	return s, nil
+}
+
+// Open opens a Store in the SQLite file at path, with the other settings
+// at their defaults.
+func Open(ctx context.Context, path string) (*Store, error) {
+	return New(ctx, Config{Path: path})
+}
+
+// sqliteDB is the SQLite dialect.
+type sqliteDB struct {
+	sqlQuerier
+	db          *sql.DB
+	busyTimeout time.Duration
+	// wmu lets one write of this process at a time ask for the file's
+	// write lock, so that the process's own writers queue here, in
+	// order, instead of polling the lock through the busy handler.
+	wmu sync.Mutex
+}
+
+func (*sqliteDB) Name() string { return "sqlitestore" }
+
+// json_patch merges objects recursively and deletes members patched with
+// null, which is why values are stored as strings: $5 is an object that
+// maps each deleted key to null.
+func (*sqliteDB) DataExpr() string { return "json_patch(json_patch(data, $5), $4)" }
+
+func (*sqliteDB) DeletedArg(keys []string) (any, error) {
+	if len(keys) == 0 {
+		return "{}", nil
+	}
+	m := make(map[string]any, len(keys))
+	for _, k := range keys {
+		m[k] = nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func (*sqliteDB) ValueExpr() string {
+	return "(SELECT value FROM json_each(data) WHERE key = $3)"
+}
+
+func (*sqliteDB) Busy(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}
+
+func (d *sqliteDB) Close() { d.db.Close() }
+
+// migrationTx runs fn in one IMMEDIATE transaction. Processes opening a
+// fresh file together race to switch it to WAL, and SQLite answers the
+// losers SQLITE_BUSY at once, without waiting in its busy handler; so a
+// busy answer is retried here, with backoff, for up to the busy timeout.
+func (d *sqliteDB) MigrationTx(ctx context.Context, fn func(sqlcore.Querier) error) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	deadline := time.Now().Add(d.busyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		err := d.tryTx(ctx, fn)
+		if err == nil || !d.Busy(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (d *sqliteDB) tryTx(ctx context.Context, fn func(sqlcore.Querier) error) error {
+	tx, err := d.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock at once
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(sqlQuerier{q: tx}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// sqlQuerier runs statements on a database/sql pool or transaction.
+type sqlQuerier struct {
+	q interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
+	wmu *sync.Mutex // nil in a transaction, which holds it already
+}
+
+func (s sqlQuerier) lock() func() {
+	if s.wmu == nil {
+		return func() {}
+	}
+	s.wmu.Lock()
+	return s.wmu.Unlock
+}
+
+func (s sqlQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	defer s.lock()()
+	res, err := s.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (s sqlQuerier) QueryRow(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
+	err := s.q.QueryRowContext(ctx, query, args...).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (s sqlQuerier) WriteRow(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
+	defer s.lock()()
+	return s.QueryRow(ctx, query, args, dest...)
+}
+
+func (s sqlQuerier) Query(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := s.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
