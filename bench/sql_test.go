@@ -14,7 +14,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/bench/internal/pgserver"
+	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/sqlitestore"
 )
@@ -23,14 +23,14 @@ import (
 // stopped by TestMain.
 var (
 	pgOnce sync.Once
-	pgSrv  *pgserver.Server
+	pgSrv  *pgtest.Server
 	pgErr  error
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if pgSrv != nil {
-		pgSrv.Stop()
+		pgSrv.Close()
 	}
 	os.Exit(code)
 }
@@ -38,14 +38,14 @@ func TestMain(m *testing.M) {
 // postgresURL returns the URL of the shared server's database "postgres",
 // skipping (or failing under CI) when PostgreSQL is not installed.
 func postgresURL(b *testing.B) string {
-	pgOnce.Do(func() { pgSrv, pgErr = pgserver.Start() })
-	if errors.Is(pgErr, pgserver.ErrNoBinaries) && os.Getenv("CI") == "" {
+	pgOnce.Do(func() { pgSrv, pgErr = pgtest.Launch(pgtest.Options{Durable: true}) })
+	if errors.Is(pgErr, pgtest.ErrNoBinaries) && os.Getenv("CI") == "" {
 		b.Skip(pgErr)
 	}
 	if pgErr != nil {
 		b.Fatal(pgErr)
 	}
-	return pgSrv.URL
+	return pgSrv.URL("postgres")
 }
 
 // sessionValues are the 9 values of a typical logged-in shopper's session,

@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -29,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proc"
 )
 
 // Options adjust a server.
@@ -55,59 +56,87 @@ type Server struct {
 	done chan struct{}
 }
 
+// ErrNoBinaries is returned by Launch when PostgreSQL is not installed.
+var ErrNoBinaries = errors.New("PostgreSQL's initdb, postgres and psql not found in $SESSIONKIT_PG_BIN, /usr/lib/postgresql/*/bin or PATH")
+
 // Start initialises a cluster and starts a server for tb, stopping it and
-// removing its folder when tb ends.
+// removing its folder when tb ends. When PostgreSQL is missing it fails tb
+// if the environment variable CI is set, and skips it otherwise.
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
+	s, err := Launch(opts)
+	if errors.Is(err, ErrNoBinaries) && os.Getenv("CI") == "" {
+		tb.Skipf("pgtest: %v (install Debian's postgresql package)", err)
+	}
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Launch initialises a cluster and starts a server that outlives any one
+// test, for benchmarks that share it; Close stops it and removes its
+// folder.
+func Launch(opts Options) (*Server, error) {
 	bin, err := findBin()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("pgtest: %v", err)
-		}
-		tb.Skipf("pgtest: %v (install Debian's postgresql package)", err)
+		return nil, err
 	}
 	s := &Server{bin: bin, opts: opts}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("nobody")
 		if err != nil {
-			tb.Fatalf("pgtest: running as root and no user nobody to run PostgreSQL as: %v", err)
+			return nil, fmt.Errorf("running as root and no user nobody to run PostgreSQL as: %w", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
-	// Not tb.TempDir: its parents are private to root, and the server's
+	// Not t.TempDir: its parents are private to root, and the server's
 	// user must reach this folder.
 	s.Dir, err = os.MkdirTemp("", "pgtest-")
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
-	tb.Cleanup(func() { os.RemoveAll(s.Dir) })
+	if err := s.launch(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) launch() error {
 	if s.cred != nil {
 		if err := os.Chown(s.Dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
-			tb.Fatal(err)
+			return err
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", s.dataDir(), "-U", "postgres",
+	initdb := exec.CommandContext(ctx, filepath.Join(s.bin, "initdb"), "-D", s.dataDir(), "-U", "postgres",
 		"-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
-		tb.Fatalf("pgtest: initdb: %v\n%s", err, out)
+		return fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	tb.Cleanup(s.Stop)
 	for attempt := 0; ; attempt++ {
-		s.Port = freePort(tb)
-		err := s.start()
-		if err == nil {
-			break
+		port, err := proc.FreePort()
+		if err != nil {
+			return err
 		}
-		if attempt == 2 {
-			tb.Fatalf("pgtest: %v", err)
+		s.Port = port
+		err = s.start()
+		if err == nil || attempt == 2 {
+			return err
 		}
 	}
-	return s
+}
+
+// Close stops the server and removes its folder.
+func (s *Server) Close() {
+	s.Stop()
+	os.RemoveAll(s.Dir)
 }
 
 func (s *Server) dataDir() string { return filepath.Join(s.Dir, "data") }
@@ -253,15 +282,6 @@ func (s *Server) psql(timeout time.Duration, db, sql string) ([]byte, error) {
 // quote quotes an SQL identifier.
 func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
-func freePort(tb testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // findBin returns the folder holding initdb and postgres.
 func findBin() (string, error) {
 	var dirs []string
@@ -281,7 +301,7 @@ func findBin() (string, error) {
 			return d, nil
 		}
 	}
-	return "", errors.New("PostgreSQL's initdb, postgres and psql not found in $SESSIONKIT_PG_BIN, /usr/lib/postgresql/*/bin or PATH")
+	return "", ErrNoBinaries
 }
 
 func version(binDir string) int {
