@@ -23,17 +23,14 @@ func TestPostgres(t *testing.T) {
 	url := srv.CreateDB(t, "sessions")
 	var schemas atomic.Int64
 	// Each test gets a fresh schema of the one database.
-	sqlcoretest.Run(t, func(t *testing.T) func(*testing.T, sqlcore.Config) *sqlcore.Store {
+	sqlcoretest.Run(t, func(t *testing.T) func(*testing.T, sqlcore.Options) *sqlcore.Store {
 		schema := fmt.Sprintf("s%d", schemas.Add(1))
 		srv.Exec(t, "sessions", "CREATE SCHEMA "+schema)
 		surl := url + "&search_path=" + schema
-		return func(t *testing.T, cfg sqlcore.Config) *sqlcore.Store {
+		return func(t *testing.T, cfg sqlcore.Options) *sqlcore.Store {
 			s, err := pgstore.New(context.Background(), pgstore.Config{
-				URL:             surl,
-				CleanupInterval: cfg.CleanupInterval,
-				CleanupBatch:    cfg.CleanupBatch,
-				UpdateAttempts:  cfg.UpdateAttempts,
-				Logger:          cfg.Logger,
+				URL:     surl,
+				Options: cfg,
 			})
 			if err != nil {
 				t.Fatalf("New: %v", err)

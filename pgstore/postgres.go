@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/sqlcore"
 )
 
@@ -24,8 +21,11 @@ type Store = sqlcore.Store
 // valid UTF-8 or that contains a NUL byte. Nothing was written.
 var ErrKey = sqlcore.ErrKey
 
-// Config configures a Store. Its zero value but URL is the default; each
-// field's comment states its default.
+// Options are the settings pgstore shares with sqlitestore: the janitor,
+// Update's attempts and the logger; the zero value is the default.
+type Options = sqlcore.Options
+
+// Config configures a Store. Its zero value but URL is the default.
 type Config struct {
 	// URL names the database: a pgx connection string, such as
 	// "postgres://user:password@host:5432/db?sslmode=verify-full".
@@ -39,24 +39,7 @@ type Config struct {
 	// number of CPUs).
 	MaxConns int
 
-	// CleanupInterval is how often the janitor deletes expired sessions.
-	// Expired sessions are never returned meanwhile. Default 5 minutes; a
-	// negative value runs no janitor (Store.DeleteExpired can be called
-	// instead).
-	CleanupInterval time.Duration
-
-	// CleanupBatch is how many expired rows one DELETE removes, so that
-	// the janitor never holds locks on many rows at once. Default 1000.
-	CleanupBatch int
-
-	// UpdateAttempts bounds the compare-and-set attempts of one Update
-	// before it returns sessionkit.ErrConflict. Between attempts it waits
-	// a random time up to a bound that doubles from 1 ms to 50 ms. Default
-	// 100, enough for 50 writers of one key at once.
-	UpdateAttempts int
-
-	// Logger receives the janitor's failures. Default slog.Default().
-	Logger *slog.Logger
+	Options
 }
 
 // New opens a Store in the PostgreSQL database cfg.URL names. It creates
@@ -78,16 +61,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	s, err := sqlcore.Open(ctx, &postgres{pgQuerier{pool}, pool}, sqlcore.Config{
-		CleanupInterval: cfg.CleanupInterval,
-		CleanupBatch:    cfg.CleanupBatch,
-		UpdateAttempts:  cfg.UpdateAttempts,
-		Logger:          cfg.Logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, err)
-	}
-	return s, nil
+	return sqlcore.Open(ctx, &postgres{pgQuerier{pool}, pool}, cfg.Options)
 }
 
 // Open opens a Store in the database url names (see Config.URL), with the
@@ -149,11 +123,7 @@ func (p pgQuerier) Exec(ctx context.Context, sql string, args ...any) (int64, er
 }
 
 func (p pgQuerier) QueryRow(ctx context.Context, sql string, args []any, dest ...any) (bool, error) {
-	err := p.q.QueryRow(ctx, sql, args...).Scan(dest...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
+	return sqlcore.Found(p.q.QueryRow(ctx, sql, args...).Scan(dest...), pgx.ErrNoRows)
 }
 
 func (p pgQuerier) WriteRow(ctx context.Context, sql string, args []any, dest ...any) (bool, error) {
@@ -166,10 +136,5 @@ func (p pgQuerier) Query(ctx context.Context, sql string, args []any, row func(s
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return sqlcore.EachRow(rows, row)
 }

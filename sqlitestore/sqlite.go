@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/sqlcore"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -36,8 +34,11 @@ var (
 	ErrKey = sqlcore.ErrKey
 )
 
-// Config configures a Store. Its zero value but Path is the default; each
-// field's comment states its default.
+// Options are the settings sqlitestore shares with pgstore: the janitor,
+// Update's attempts and the logger; the zero value is the default.
+type Options = sqlcore.Options
+
+// Config configures a Store. Its zero value but Path is the default.
 type Config struct {
 	// Path is the database file, created if needed: a plain path on a
 	// local disk (WAL needs shared memory between the processes), not
@@ -53,24 +54,7 @@ type Config struct {
 	// 5 seconds.
 	BusyTimeout time.Duration
 
-	// CleanupInterval is how often the janitor deletes expired sessions.
-	// Expired sessions are never returned meanwhile. Default 5 minutes; a
-	// negative value runs no janitor (Store.DeleteExpired can be called
-	// instead).
-	CleanupInterval time.Duration
-
-	// CleanupBatch is how many expired rows one DELETE removes, so that
-	// the janitor never holds the write lock long. Default 1000.
-	CleanupBatch int
-
-	// UpdateAttempts bounds the compare-and-set attempts of one Update
-	// before it returns sessionkit.ErrConflict. Between attempts it waits
-	// a random time up to a bound that doubles from 1 ms to 50 ms. Default
-	// 100, enough for 50 writers of one key at once.
-	UpdateAttempts int
-
-	// Logger receives the janitor's failures. Default slog.Default().
-	Logger *slog.Logger
+	Options
 }
 
 // New opens a Store in the SQLite file cfg.Path, creating it if needed.
@@ -104,19 +88,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	db.SetMaxIdleConns(n)
 	d := &sqliteDB{db: db, busyTimeout: cfg.BusyTimeout}
 	d.sqlQuerier = sqlQuerier{q: db, wmu: &d.wmu}
-	s, err := sqlcore.Open(ctx, d, sqlcore.Config{
-		CleanupInterval: cfg.CleanupInterval,
-		CleanupBatch:    cfg.CleanupBatch,
-		UpdateAttempts:  cfg.UpdateAttempts,
-		Logger:          cfg.Logger,
-	})
-	if err != nil {
-		if d.Busy(err) {
-			err = fmt.Errorf("%w: %w", ErrBusy, err)
-		}
-		return nil, fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, err)
-	}
-	return s, nil
+	return sqlcore.Open(ctx, d, cfg.Options)
 }
 
 // Open opens a Store in the SQLite file at path, with the other settings
@@ -234,11 +206,7 @@ func (s sqlQuerier) Exec(ctx context.Context, query string, args ...any) (int64,
 }
 
 func (s sqlQuerier) QueryRow(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
-	err := s.q.QueryRowContext(ctx, query, args...).Scan(dest...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
+	return sqlcore.Found(s.q.QueryRowContext(ctx, query, args...).Scan(dest...), sql.ErrNoRows)
 }
 
 func (s sqlQuerier) WriteRow(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
@@ -252,10 +220,5 @@ func (s sqlQuerier) Query(ctx context.Context, query string, args []any, row fun
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return sqlcore.EachRow(rows, row)
 }

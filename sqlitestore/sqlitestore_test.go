@@ -14,15 +14,12 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestSQLite(t *testing.T) {
-	sqlcoretest.Run(t, func(t *testing.T) func(*testing.T, sqlcore.Config) *sqlcore.Store {
+	sqlcoretest.Run(t, func(t *testing.T) func(*testing.T, sqlcore.Options) *sqlcore.Store {
 		path := filepath.Join(t.TempDir(), "sessions.db")
-		return func(t *testing.T, cfg sqlcore.Config) *sqlcore.Store {
+		return func(t *testing.T, cfg sqlcore.Options) *sqlcore.Store {
 			s, err := sqlitestore.New(context.Background(), sqlitestore.Config{
-				Path:            path,
-				CleanupInterval: cfg.CleanupInterval,
-				CleanupBatch:    cfg.CleanupBatch,
-				UpdateAttempts:  cfg.UpdateAttempts,
-				Logger:          cfg.Logger,
+				Path:    path,
+				Options: cfg,
 			})
 			if err != nil {
 				t.Fatalf("New: %v", err)

@@ -5,16 +5,31 @@ import (
 	"time"
 )
 
-// Config is what the engine needs of a store's configuration; pgstore and
-// sqlitestore document each field, and zero means the default.
-type Config struct {
-	CleanupInterval time.Duration // default 5 minutes; negative: no janitor
-	CleanupBatch    int           // default 1000
-	UpdateAttempts  int           // default 100
-	Logger          *slog.Logger  // default slog.Default()
+// Options are the settings both SQL stores share (pgstore.Options and
+// sqlitestore.Options). The zero value is the default; each field's
+// comment states its default.
+type Options struct {
+	// CleanupInterval is how often the janitor deletes expired sessions.
+	// Expired sessions are never returned meanwhile. Default 5 minutes; a
+	// negative value runs no janitor (Store.DeleteExpired can be called
+	// instead).
+	CleanupInterval time.Duration
+
+	// CleanupBatch is how many expired rows one DELETE removes, so that
+	// the janitor never holds locks on many rows at once. Default 1000.
+	CleanupBatch int
+
+	// UpdateAttempts bounds the compare-and-set attempts of one Update
+	// before it returns sessionkit.ErrConflict. Between attempts it waits
+	// a random time up to a bound that doubles from 1 ms to 50 ms. Default
+	// 100, enough for 50 writers of one key at once.
+	UpdateAttempts int
+
+	// Logger receives the janitor's failures. Default slog.Default().
+	Logger *slog.Logger
 }
 
-func (c *Config) setDefaults() {
+func (c *Options) setDefaults() {
 	if c.CleanupInterval == 0 {
 		c.CleanupInterval = 5 * time.Minute
 	}

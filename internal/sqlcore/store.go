@@ -23,7 +23,7 @@ import (
 type Store struct {
 	db  Dialect
 	q   statements
-	cfg Config
+	cfg Options
 
 	ctx    context.Context // canceled by Close, for the janitor
 	cancel context.CancelFunc
@@ -50,6 +50,29 @@ type Querier interface {
 	WriteRow(ctx context.Context, sql string, args []any, dest ...any) (found bool, err error)
 	// Query calls row for each row of a read.
 	Query(ctx context.Context, sql string, args []any, row func(scan func(dest ...any) error) error) error
+}
+
+// Found turns the error of scanning one row into QueryRow's answer: not
+// found when err is the driver's noRows.
+func Found(err, noRows error) (bool, error) {
+	if errors.Is(err, noRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// EachRow calls row for each row of rows, as Query does.
+func EachRow(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}, row func(scan func(dest ...any) error) error) error {
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // Dialect is what differs between PostgreSQL and SQLite.
@@ -136,12 +159,16 @@ func newStatements(d Dialect) statements {
 }
 
 // Open returns the store on db once it has migrated the schema, and starts
-// the janitor. It closes db when it fails.
-func Open(ctx context.Context, db Dialect, cfg Config) (*Store, error) {
+// the janitor. It closes db when it fails, with an error that wraps
+// sessionkit.ErrUnavailable (and ErrBusy for a lock wait that timed out).
+func Open(ctx context.Context, db Dialect, cfg Options) (*Store, error) {
 	cfg.setDefaults()
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
-		return nil, err
+		if db.Busy(err) {
+			return nil, fmt.Errorf("%w: %w: %w", sessionkit.ErrUnavailable, ErrBusy, err)
+		}
+		return nil, fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, err)
 	}
 	s := &Store{db: db, q: newStatements(db), cfg: cfg, done: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

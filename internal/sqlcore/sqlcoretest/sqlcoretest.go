@@ -24,14 +24,14 @@ import (
 
 // Opener opens a store on a fresh, empty database; the function it returns
 // opens another store on that same database, with cfg.
-type Opener func(t *testing.T) (open func(t *testing.T, cfg sqlcore.Config) *sqlcore.Store)
+type Opener func(t *testing.T) (open func(t *testing.T, cfg sqlcore.Options) *sqlcore.Store)
 
 // Run runs the tests every dialect passes.
 func Run(t *testing.T, newDB Opener) {
 	t.Run("Conformance", func(t *testing.T) {
 		var last *sqlcore.Store
 		storetest.Run(t, func(t *testing.T) sessionkit.Store {
-			last = newDB(t)(t, sqlcore.Config{})
+			last = newDB(t)(t, sqlcore.Options{})
 			return last
 		}, storetest.AtRest(func() ([]byte, error) { return dump(context.Background(), last) }))
 	})
@@ -41,7 +41,7 @@ func Run(t *testing.T, newDB Opener) {
 		stores := make([]*sqlcore.Store, 6)
 		var wg sync.WaitGroup
 		for i := range stores {
-			wg.Go(func() { stores[i] = open(t, sqlcore.Config{}) })
+			wg.Go(func() { stores[i] = open(t, sqlcore.Options{}) })
 		}
 		wg.Wait()
 		if t.Failed() {
@@ -54,7 +54,7 @@ func Run(t *testing.T, newDB Opener) {
 	})
 
 	t.Run("Janitor", func(t *testing.T) {
-		s := newDB(t)(t, sqlcore.Config{CleanupInterval: 20 * time.Millisecond, CleanupBatch: 3})
+		s := newDB(t)(t, sqlcore.Options{CleanupInterval: 20 * time.Millisecond, CleanupBatch: 3})
 		ctx := context.Background()
 		now := time.Now()
 		live := sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}
@@ -90,14 +90,14 @@ func Run(t *testing.T, newDB Opener) {
 	})
 
 	t.Run("MatchesMemstore", func(t *testing.T) {
-		s := newDB(t)(t, sqlcore.Config{})
+		s := newDB(t)(t, sqlcore.Options{})
 		ref := memstore.New(memstore.Config{})
 		defer ref.Close()
 		differential(t, s, ref)
 	})
 
 	t.Run("BadKey", func(t *testing.T) {
-		s := newDB(t)(t, sqlcore.Config{})
+		s := newDB(t)(t, sqlcore.Options{})
 		ctx := context.Background()
 		now := time.Now()
 		m := sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}
