@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit/internal/clientip"
+	"github.com/sessionkit/sessionkit/internal/routing"
 	"github.com/sessionkit/sessionkit/ring"
 )
 
@@ -379,7 +378,7 @@ func (rt *Router) key(r *http.Request) ([]byte, keyKind) {
 		case keyToken:
 			for _, t := range rt.cfg.tokenTransports {
 				if tok := t.Token(r); tok != "" {
-					h := sha256.Sum256([]byte(tok))
+					h := routing.Key(tok)
 					return h[:], keyToken
 				}
 			}
@@ -416,7 +415,7 @@ func (rt *Router) rewrite(pr *httputil.ProxyRequest) {
 func (rt *Router) setForwarded(pr *httputil.ProxyRequest) {
 	peer := clientip.Peer(pr.In)
 	chain := ""
-	if peer.IsValid() && trusted(rt.cfg.TrustedProxies, peer) {
+	if peer.IsValid() && rt.resolver.Trusts(peer) {
 		chain = strings.Join(pr.In.Header.Values("X-Forwarded-For"), ", ")
 	}
 	if peer.IsValid() {
@@ -434,15 +433,6 @@ func (rt *Router) setForwarded(pr *httputil.ProxyRequest) {
 		proto = "https"
 	}
 	pr.Out.Header.Set("X-Forwarded-Proto", proto)
-}
-
-func trusted(prefixes []netip.Prefix, a netip.Addr) bool {
-	for _, p := range prefixes {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) {

@@ -147,7 +147,7 @@ func (s *Server) newConn(c net.Conn) *fastConn {
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		fc.peer = ap.Addr().Unmap()
 		fc.peerString = fc.peer.String()
-		fc.peerTrusted = trusted(s.Router.cfg.TrustedProxies, fc.peer)
+		fc.peerTrusted = s.Router.resolver.Trusts(fc.peer)
 	}
 	s.conns[fc] = struct{}{}
 	return fc
