@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/retry"
 )
 
 // Store is a sessionkit.Store keeping sessions in Redis. It also implements
@@ -488,7 +488,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 	defer s.wrote(hkey)
 	for attempt := range s.cfg.UpdateAttempts {
 		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
+			if err := updateBackoff.Wait(ctx, attempt); err != nil {
 				return "", fail("update", err)
 			}
 		}
@@ -535,19 +535,9 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 	return "", fmt.Errorf("redisstore: update: %d attempts lost to concurrent writes: %w", s.cfg.UpdateAttempts, sessionkit.ErrConflict)
 }
 
-// backoff waits a random time below min(20 ms, 250 µs << attempt), or until
-// ctx ends.
-func backoff(ctx context.Context, attempt int) error {
-	limit := min(20*time.Millisecond, 250*time.Microsecond<<min(attempt, 10))
-	tm := time.NewTimer(rand.N(limit) + 1)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
-	}
-}
+// updateBackoff spaces the attempts of an Update that lost a race: a
+// random wait under 500 µs, doubling with each retry up to 20 ms.
+var updateBackoff = retry.Backoff{First: 500 * time.Microsecond, Max: 20 * time.Millisecond}
 
 // Renew implements sessionkit.Store as take-then-write: a script removes
 // the session under the old token and returns it, then a second round trip
