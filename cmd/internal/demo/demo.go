@@ -4,6 +4,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -121,15 +123,9 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	if cfg.Strategy == "sticky" {
 		cfg.Backups = "0"
 	}
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:8080"
-	}
-	if cfg.Admin == "" {
-		cfg.Admin = "127.0.0.1:0"
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.Listen = cmp.Or(cfg.Listen, "127.0.0.1:8080")
+	cfg.Admin = cmp.Or(cfg.Admin, "127.0.0.1:0")
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	if cfg.Strategy == "redis" && cfg.Redis == "" {
 		return nil, errors.New("the redis strategy needs a reachable Redis: set $SESSIONKIT_REDIS or give -redis-file FILE, with its URL (redis://HOST:PORT)")
 	}
@@ -410,10 +406,7 @@ func (d *Demo) converged() error {
 		return nil
 	}
 	d.mu.Lock()
-	nodes := make([]*node, 0, len(d.nodes))
-	for _, n := range d.nodes {
-		nodes = append(nodes, n)
-	}
+	nodes := slices.Collect(maps.Values(d.nodes))
 	d.mu.Unlock()
 	for _, n := range nodes {
 		req, _ := http.NewRequest("GET", n.admin+"/cluster", nil)
