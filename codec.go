@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/bin"
 )
 
 // Codec encodes one session value. Stores keep each key's value as the bytes
@@ -73,12 +75,12 @@ func (BinaryCodec) Decode(b []byte) (any, error) {
 	if len(b) == 0 || b[0] != codecVersion {
 		return nil, fmt.Errorf("%w: unknown version", errCodec)
 	}
-	d := decoder{b: b[1:]}
-	v := d.value(0)
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%w: %d trailing bytes", errCodec, len(d.b))
+	d := bin.NewReader(b[1:], errCodec)
+	v := value(&d, 0)
+	if d.Err() == nil && d.Len() != 0 {
+		d.Fail(fmt.Sprintf("%d trailing bytes", d.Len()))
 	}
-	return v, d.err
+	return v, d.Err()
 }
 
 const maxDepth = 32
@@ -91,10 +93,9 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 	case nil:
 		return append(b, tNil), nil
 	case string:
-		return appendString(append(b, tString), v), nil
+		return bin.Append(append(b, tString), v), nil
 	case []byte:
-		b = binary.AppendUvarint(append(b, tBytes), uint64(len(v)))
-		return append(b, v...), nil
+		return bin.Append(append(b, tBytes), v), nil
 	case bool:
 		if v {
 			return append(b, tTrue), nil
@@ -129,20 +130,19 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sessionkit: encode time: %w", err)
 		}
-		b = binary.AppendUvarint(append(b, tTime), uint64(len(t)))
-		return append(b, t...), nil
+		return bin.Append(append(b, tTime), t), nil
 	case time.Duration:
 		return binary.AppendVarint(append(b, tDuration), int64(v)), nil
 	case []string:
 		b = binary.AppendUvarint(append(b, tStrings), uint64(len(v)))
 		for _, s := range v {
-			b = appendString(b, s)
+			b = bin.Append(b, s)
 		}
 		return b, nil
 	case map[string]string:
 		b = binary.AppendUvarint(append(b, tStringMap), uint64(len(v)))
 		for k, s := range v {
-			b = appendString(appendString(b, k), s)
+			b = bin.Append(bin.Append(b, k), s)
 		}
 		return b, nil
 	case []any:
@@ -158,7 +158,7 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		b = binary.AppendUvarint(append(b, tMap), uint64(len(v)))
 		var err error
 		for k, e := range v {
-			if b, err = appendValue(appendString(b, k), e, depth+1); err != nil {
+			if b, err = appendValue(bin.Append(b, k), e, depth+1); err != nil {
 				return nil, err
 			}
 		}
@@ -168,188 +168,94 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		if err := gob.NewEncoder(&buf).Encode(&v); err != nil {
 			return nil, fmt.Errorf("sessionkit: encode %T (register it with gob.Register or use another Codec): %w", v, err)
 		}
-		b = binary.AppendUvarint(append(b, tGob), uint64(buf.Len()))
-		return append(b, buf.Bytes()...), nil
+		return bin.Append(append(b, tGob), buf.Bytes()), nil
 	}
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", errCodec, what)
-	}
-	d.b = nil
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
-		d.fail("truncated")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// length reads a length that must fit in what remains, each element taking
-// at least min bytes, so a forged length cannot make us allocate much.
-func (d *decoder) length(min int) int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)/min) {
-		d.fail("length past end")
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.length(1)
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string { return string(d.bytes()) }
-
-func (d *decoder) fixed(n int) []byte {
-	if len(d.b) < n {
-		d.fail("truncated")
-		return make([]byte, n)
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) intIn(min, max int64) int64 {
-	v := d.varint()
-	if v < min || v > max {
-		d.fail("integer out of range")
-	}
-	return v
-}
-
-func (d *decoder) uintIn(max uint64) uint64 {
-	v := d.uvarint()
-	if v > max {
-		d.fail("integer out of range")
-	}
-	return v
-}
-
-func (d *decoder) value(depth int) any {
+func value(d *bin.Reader, depth int) any {
 	if depth > maxDepth {
-		d.fail("nested too deep")
+		d.Fail("nested too deep")
 		return nil
 	}
-	switch t := d.byte(); t {
+	switch t := d.Byte(); t {
 	case tNil:
 		return nil
 	case tString:
-		return d.string()
+		return d.Str()
 	case tBytes:
-		return append([]byte{}, d.bytes()...)
+		return append([]byte{}, d.Bytes()...)
 	case tFalse:
 		return false
 	case tTrue:
 		return true
 	case tInt:
-		return int(d.intIn(math.MinInt, math.MaxInt))
+		return int(d.IntIn(math.MinInt, math.MaxInt))
 	case tInt8:
-		return int8(d.intIn(math.MinInt8, math.MaxInt8))
+		return int8(d.IntIn(math.MinInt8, math.MaxInt8))
 	case tInt16:
-		return int16(d.intIn(math.MinInt16, math.MaxInt16))
+		return int16(d.IntIn(math.MinInt16, math.MaxInt16))
 	case tInt32:
-		return int32(d.intIn(math.MinInt32, math.MaxInt32))
+		return int32(d.IntIn(math.MinInt32, math.MaxInt32))
 	case tInt64:
-		return d.varint()
+		return d.Varint()
 	case tUint:
-		return uint(d.uintIn(math.MaxUint))
+		return uint(d.UintIn(math.MaxUint))
 	case tUint8:
-		return uint8(d.uintIn(math.MaxUint8))
+		return uint8(d.UintIn(math.MaxUint8))
 	case tUint16:
-		return uint16(d.uintIn(math.MaxUint16))
+		return uint16(d.UintIn(math.MaxUint16))
 	case tUint32:
-		return uint32(d.uintIn(math.MaxUint32))
+		return uint32(d.UintIn(math.MaxUint32))
 	case tUint64:
-		return d.uvarint()
+		return d.Uvarint()
 	case tFloat32:
-		return math.Float32frombits(binary.BigEndian.Uint32(d.fixed(4)))
+		return math.Float32frombits(binary.BigEndian.Uint32(d.Fixed(4)))
 	case tFloat64:
-		return math.Float64frombits(binary.BigEndian.Uint64(d.fixed(8)))
+		return math.Float64frombits(binary.BigEndian.Uint64(d.Fixed(8)))
 	case tTime:
 		var v time.Time
-		if err := v.UnmarshalBinary(d.bytes()); err != nil && d.err == nil {
-			d.fail("bad time")
+		if err := v.UnmarshalBinary(d.Bytes()); err != nil {
+			d.Fail("bad time")
 		}
 		return v
 	case tDuration:
-		return time.Duration(d.varint())
+		return time.Duration(d.Varint())
 	case tStrings:
-		v := make([]string, d.length(1))
+		v := make([]string, d.Length(1))
 		for i := range v {
-			v[i] = d.string()
+			v[i] = d.Str()
 		}
 		return v
 	case tStringMap:
-		n := d.length(2)
+		n := d.Length(2)
 		v := make(map[string]string, n)
 		for range n {
-			k := d.string()
-			v[k] = d.string()
+			k := d.Str()
+			v[k] = d.Str()
 		}
 		return v
 	case tSlice:
-		v := make([]any, d.length(1))
+		v := make([]any, d.Length(1))
 		for i := range v {
-			v[i] = d.value(depth + 1)
+			v[i] = value(d, depth+1)
 		}
 		return v
 	case tMap:
-		n := d.length(2)
+		n := d.Length(2)
 		v := make(map[string]any, n)
 		for range n {
-			k := d.string()
-			v[k] = d.value(depth + 1)
+			k := d.Str()
+			v[k] = value(d, depth+1)
 		}
 		return v
 	case tGob:
 		var v any
-		if err := gob.NewDecoder(bytes.NewReader(d.bytes())).Decode(&v); err != nil && d.err == nil {
-			d.err = fmt.Errorf("%w: gob: %w", errCodec, err)
+		if err := gob.NewDecoder(bytes.NewReader(d.Bytes())).Decode(&v); err != nil {
+			d.Fail("gob: " + err.Error())
 		}
 		return v
 	default:
-		d.fail(fmt.Sprintf("unknown type %d", t))
+		d.Fail(fmt.Sprintf("unknown type %d", t))
 		return nil
 	}
 }

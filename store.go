@@ -156,9 +156,9 @@ type Minter interface {
 }
 
 // TokenChecker is implemented by a store whose tokens are not the Manager's
-// 43-character random tokens (a client-side store's sealed tokens). Valid is
-// called on every token a client sends, before any store access, and must be
-// cheap: a token it rejects starts a fresh session.
+// 43-character random tokens (a client-side store's sealed tokens).
+// ValidToken is called on every token a client sends, before any store
+// access, and must be cheap: a token it rejects starts a fresh session.
 type TokenChecker interface {
 	ValidToken(s string) bool
 }

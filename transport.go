@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/routing"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -92,9 +93,9 @@ func (c *CookieTransport) nameParts() (prefix, name string) {
 	case c.Insecure:
 		return "", name
 	case c.Domain != "":
-		return "__Secure-", name
+		return routing.SecurePrefix, name
 	default:
-		return "__Host-", name
+		return routing.HostPrefix, name
 	}
 }
 
@@ -119,7 +120,7 @@ func (c *CookieTransport) chunkLimits() (size, chunks int) {
 		size = 4096
 	}
 	if chunks <= 0 {
-		chunks = 2
+		chunks = routing.DefaultChunks
 	}
 	return size, min(chunks, maxChunks)
 }
@@ -174,14 +175,6 @@ func expire(ck *http.Cookie) *http.Cookie {
 	return ck
 }
 
-// chunkName is the cookie name of chunk i.
-func chunkName(name string, i int) string {
-	if i == 0 {
-		return name
-	}
-	return fmt.Sprintf("%s.%d", name, i)
-}
-
 // Token implements Transport. A token split over several cookies is joined
 // back; a missing chunk yields a token that fails to open.
 func (c *CookieTransport) Token(r *http.Request) string {
@@ -196,7 +189,7 @@ func (c *CookieTransport) Token(r *http.Request) string {
 			if !ok || !strings.HasPrefix(k, prefix) || !strings.HasPrefix(k[len(prefix):], name) {
 				continue
 			}
-			i := chunkIndex(k[len(prefix)+len(name):])
+			i := routing.ChunkIndex(k[len(prefix)+len(name):])
 			if i >= 0 && i < chunks && parts[i] == "" {
 				parts[i] = strings.Trim(v, `"`)
 			}
@@ -218,28 +211,6 @@ const serverTokenLen = 43
 // maxChunks bounds MaxChunks.
 const maxChunks = 16
 
-// chunkIndex parses a chunk cookie's suffix: "" is chunk 0, ".N" chunk N;
-// anything else is -1.
-func chunkIndex(suffix string) int {
-	if suffix == "" {
-		return 0
-	}
-	if len(suffix) < 2 || suffix[0] != '.' || len(suffix) > 3 {
-		return -1
-	}
-	n := 0
-	for _, c := range suffix[1:] {
-		if c < '0' || c > '9' {
-			return -1
-		}
-		n = n*10 + int(c-'0')
-	}
-	if n == 0 || suffix[1] == '0' {
-		return -1
-	}
-	return n
-}
-
 // cookieValue returns the first cookie of that name.
 func cookieValue(r *http.Request, name string) string {
 	for _, line := range r.Header["Cookie"] {
@@ -258,7 +229,7 @@ func cookieValue(r *http.Request, name string) string {
 func (c *CookieTransport) SetToken(w http.ResponseWriter, r *http.Request, t string, expires time.Time) {
 	name := c.CookieName()
 	size, chunks := c.chunkLimits()
-	per := size - c.overhead(chunkName(name, chunks-1))
+	per := size - c.overhead(routing.ChunkName(name, chunks-1))
 	all := len(t) > 2*serverTokenLen || t == ""
 	n := 0
 	for len(t) > 0 && n < chunks {
@@ -267,7 +238,7 @@ func (c *CookieTransport) SetToken(w http.ResponseWriter, r *http.Request, t str
 			part = part[:per]
 		}
 		t = t[len(part):]
-		http.SetCookie(w, c.cookie(chunkName(name, n), part, expires))
+		http.SetCookie(w, c.cookie(routing.ChunkName(name, n), part, expires))
 		n++
 	}
 	// Expire the chunks beyond those just written. A sealed session (any
@@ -276,7 +247,7 @@ func (c *CookieTransport) SetToken(w http.ResponseWriter, r *http.Request, t str
 	// have set them, and a stale chunk joined to fresh ones makes a token
 	// that never opens. A server token expires only what the client sent.
 	for i := n; i < chunks; i++ {
-		cn := chunkName(name, i)
+		cn := routing.ChunkName(name, i)
 		if all || cookieValue(r, cn) != "" {
 			http.SetCookie(w, expire(c.cookie(cn, "", time.Time{})))
 		}

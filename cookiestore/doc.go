@@ -47,8 +47,8 @@
 // # What a client-side session cannot do
 //
 // A client holds a copy of its session, and a server cannot take a copy
-// back. Three consequences, which the conformance suite's skipped cases
-// name:
+// back. Three consequences; this store's conformance run names each case
+// it cannot meet (storetest.Instead) and checks what it does in its place:
 //
 //   - Update is atomic within one request only. Two requests updating the
 //     same session concurrently each start from the cookie they were sent,

@@ -7,11 +7,11 @@ import (
 	"math"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/bin"
 )
 
 // The sealed token, before base64url (unpadded):
@@ -109,92 +109,14 @@ func appendPayload(b []byte, p *payload) []byte {
 	b = binary.AppendVarint(b, m.IdleDeadline.UnixMilli()-created) // wraps, and wraps back
 	b = binary.AppendVarint(b, m.Deadline.UnixMilli()-created)
 	b = binary.AppendVarint(b, idle)
-	b = binary.AppendUvarint(b, uint64(len(m.Principal)))
-	b = append(b, m.Principal...)
+	b = bin.Append(b, m.Principal)
 	b = binary.AppendUvarint(b, m.Generation)
 	b = append(b, p.sid...)
 	b = binary.AppendUvarint(b, uint64(len(p.values)))
 	for k, v := range p.values {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.AppendUvarint(b, uint64(len(v)))
-		b = append(b, v...)
+		b = bin.Append(bin.Append(b, k), v)
 	}
 	return b
-}
-
-// reader reads a payload; the first error sticks.
-type reader struct {
-	b   []byte
-	s   string // the same bytes as b, for strings that share them
-	err error
-}
-
-func (r *reader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s", errFormat, what)
-	}
-	r.b, r.s = nil, ""
-}
-
-func (r *reader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail("truncated")
-		return 0
-	}
-	c := r.b[0]
-	r.advance(1)
-	return c
-}
-
-func (r *reader) advance(n int) {
-	r.b, r.s = r.b[n:], r.s[n:]
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.advance(n)
-	return v
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.advance(n)
-	return v
-}
-
-// length reads a length that must fit in what remains.
-func (r *reader) length() int {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.fail("length past end")
-		return 0
-	}
-	return int(n)
-}
-
-// bytes returns the next length-prefixed bytes, without copying.
-func (r *reader) bytes() []byte {
-	n := r.length()
-	v := r.b[:n:n]
-	r.advance(n)
-	return v
-}
-
-// string returns the next length-prefixed string, without copying.
-func (r *reader) string() string {
-	n := r.length()
-	v := r.s[:n]
-	r.advance(n)
-	return v
 }
 
 // decodePayload decodes a payload. Its values, keys and principal share
@@ -203,23 +125,23 @@ func decodePayload(b []byte) (*payload, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", errFormat)
 	}
-	// One string over all of b, so that keys need no allocation each.
+	// Keys are strings over b, so that they need no allocation each.
 	// Values are capped slices of b and nothing writes to b, so the
-	// string never changes.
-	r := reader{b: b, s: unsafe.String(&b[0], len(b))}
+	// strings never change.
+	r := bin.NewSharedReader(b, errFormat)
 	p := &payload{}
 	m := &p.meta
-	flags := r.byte()
+	flags := r.Byte()
 	if flags&^pKnown != 0 {
 		return nil, fmt.Errorf("%w: unknown flags %#x", errFormat, flags)
 	}
-	created := r.varint()
-	idleDL := r.varint()
-	dl := r.varint()
-	idle := r.varint()
+	created := r.Varint()
+	idleDL := r.Varint()
+	dl := r.Varint()
+	idle := r.Varint()
 	if flags&pIdleNanos == 0 {
 		if idle > math.MaxInt64/int64(time.Millisecond) || idle < math.MinInt64/int64(time.Millisecond) {
-			r.fail("idle timeout out of range")
+			r.Fail("idle timeout out of range")
 		}
 		idle *= int64(time.Millisecond)
 	}
@@ -228,39 +150,35 @@ func decodePayload(b []byte) (*payload, error) {
 	m.Created = time.UnixMilli(created).UTC()
 	m.IdleDeadline = time.UnixMilli(created + idleDL).UTC()
 	m.Deadline = time.UnixMilli(created + dl).UTC()
-	m.Principal = r.string()
-	m.Generation = r.uvarint()
+	m.Principal = r.Str()
+	m.Generation = r.Uvarint()
 	if flags&pSID != 0 {
-		if len(r.b) < sidLen {
-			r.fail("truncated session ID")
+		if r.Len() < sidLen {
+			r.Fail("truncated session ID")
 		} else {
-			p.sid = r.b[:sidLen:sidLen]
-			r.advance(sidLen)
+			p.sid = r.Fixed(sidLen)
 		}
 	}
-	n := r.uvarint()
-	if n > uint64(len(r.b)/2) { // each value takes two bytes at least
-		r.fail("value count past end")
-	}
-	if r.err != nil {
-		return nil, r.err
+	n := r.Length(2) // each value takes two bytes at least
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	if n > 0 {
 		p.values = make(map[string][]byte, n)
 	}
 	for range n {
-		k := r.string()
-		v := r.bytes()
-		if r.err != nil {
-			return nil, r.err
+		k := r.Str()
+		v := r.Bytes()
+		if r.Err() != nil {
+			return nil, r.Err()
 		}
 		if _, dup := p.values[k]; dup {
 			return nil, fmt.Errorf("%w: key listed twice", errFormat)
 		}
 		p.values[k] = v
 	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errFormat, len(r.b))
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errFormat, r.Len())
 	}
 	return p, nil
 }

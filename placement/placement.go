@@ -13,15 +13,16 @@ package placement
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/routing"
 	"github.com/sessionkit/sessionkit/ring"
 )
 
-// Key returns the ring key of a session token.
-func Key(t sessionkit.Token) [32]byte { return sha256.Sum256([]byte(t)) }
+// Key returns the ring key of a session token: its SHA-256, the key the
+// router hashes too.
+func Key(t sessionkit.Token) [32]byte { return routing.Key(t) }
 
 // Owner returns the node that owns the token on r.
 func Owner(r *ring.Ring, t sessionkit.Token) string {

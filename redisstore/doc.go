@@ -55,13 +55,9 @@
 // which Redis keeps correct by server-assisted client tracking (RESP3): any
 // write to a session, through any node, makes Redis push an invalidation
 // to every client that cached it. The push is asynchronous, so another node
-// can serve the previous version for a short window. Measured on loopback
-// (Redis 7.0, two cores shared with other work, load average 4 to 12), a
-// write through one store reached another store's near cache after 0.15 to
-// 0.5 ms at the median and 10 to 35 ms at the 99th percentile (the worst
-// single write: 112 ms) over 200 writes; the tail is the time the reading process takes to
-// schedule the goroutine that reads the invalidation (TestNearCacheStaleness
-// reports it). A store's own writes are always seen by its next load: it
+// can serve the previous version for a short window: as long as the
+// invalidation takes to reach it and be read, which grows with the reading
+// process's load. A store's own writes are always seen by its next load: it
 // skips the cache for sessions it wrote in the last NearCache.WriteBypass.
 //
 // # Failures
@@ -70,16 +66,11 @@
 // WriteTimeout, each call by OpTimeout. While Redis is down calls fail
 // fast with errors wrapping sessionkit.ErrUnavailable (503 from the
 // Manager); once it accepts connections again the same Store serves again,
-// as rueidis reconnects on the next call (TestOutage: within a few
-// milliseconds).
+// as rueidis reconnects on the next call.
 //
 // With Sentinel, a failover can lose writes Redis acknowledged before its
 // replica received them: replication is asynchronous. Config.WaitReplicas
 // makes each write wait for replicas (WAIT) for those who cannot lose one;
 // it then also refuses writes (ErrNotReplicated, 503) while too few
 // replicas are up, such as after a failover left the new primary alone.
-// TestSentinelFailover kills the primary under four writers: promotion
-// took 2.3 to 2.6 s; on loopback the replica kept up and 0 acknowledged
-// writes of about 2,000 were lost without WAIT, and 0 with WaitReplicas=1
-// (which the test requires).
 package redisstore

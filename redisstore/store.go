@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/retry"
 )
 
 // Store is a sessionkit.Store keeping sessions in Redis. It also implements
@@ -138,133 +138,6 @@ func fail(op string, err error) error {
 	return fmt.Errorf("redisstore: %s: %w: %w", op, sessionkit.ErrUnavailable, err)
 }
 
-// op is one command of a pipeline: a script call, or a plain command.
-type op struct {
-	sc   *script
-	keys []string
-	args []string
-	cmd  func(b rueidis.Builder) rueidis.Completed
-}
-
-func (o *op) build(b rueidis.Builder, eval bool) rueidis.Completed {
-	switch {
-	case o.sc == nil:
-		return o.cmd(b)
-	case eval:
-		return b.Eval().Script(o.sc.src).Numkeys(int64(len(o.keys))).Key(o.keys...).Arg(o.args...).Build()
-	default:
-		return b.Evalsha().Sha1(o.sc.sha).Numkeys(int64(len(o.keys))).Key(o.keys...).Arg(o.args...).Build()
-	}
-}
-
-func call(sc *script, key string, args ...string) op {
-	return op{sc: sc, keys: []string{key}, args: args}
-}
-
-func cmd(f func(b rueidis.Builder) rueidis.Completed) op { return op{cmd: f} }
-
-// pipeline sends ops in one round trip. A script Redis does not know yet
-// (NOSCRIPT: first use, or a node that restarted or was promoted) is sent
-// again in full with EVAL, with any op marked by again (a WAIT) after it.
-func pipeline(ctx context.Context, c rueidis.CoreClient, ops []op, again int) []rueidis.RedisResult {
-	b := c.B()
-	cmds := make(rueidis.Commands, len(ops))
-	for i := range ops {
-		cmds[i] = ops[i].build(b, false)
-	}
-	res := c.DoMulti(ctx, cmds...)
-	var retry []int
-	for i, r := range res {
-		if ops[i].sc == nil {
-			continue
-		}
-		if e, ok := rueidis.IsRedisErr(r.Error()); ok && e.IsNoScript() {
-			retry = append(retry, i)
-		}
-	}
-	if len(retry) == 0 {
-		return res
-	}
-	if again >= 0 {
-		retry = append(retry, again)
-	}
-	cmds = cmds[:0]
-	for _, i := range retry {
-		cmds = append(cmds, ops[i].build(b, true))
-	}
-	for j, r := range c.DoMulti(ctx, cmds...) {
-		res[retry[j]] = r
-	}
-	return res
-}
-
-// write sends the commands of one session key (main) and of other keys
-// (side, such as the principal index) in one round trip. With WaitReplicas
-// set, main goes over a dedicated connection followed by WAIT, and side
-// separately.
-func (s *Store) write(ctx context.Context, main, side []op) ([]rueidis.RedisResult, error) {
-	if s.cfg.WaitReplicas <= 0 {
-		return pipeline(ctx, s.client, append(main, side...), -1), nil
-	}
-	if len(main) > 1 {
-		// A dedicated connection serves one Cluster slot: wait for
-		// each session's write on its own.
-		var res []rueidis.RedisResult
-		for i := range main {
-			r, err := s.write(ctx, main[i:i+1], nil)
-			if err != nil {
-				return nil, err
-			}
-			res = append(res, r...)
-		}
-		if len(side) > 0 {
-			res = append(res, pipeline(ctx, s.client, side, -1)...)
-		}
-		return res, nil
-	}
-	n := int64(s.cfg.WaitReplicas)
-	timeout := s.cfg.WaitTimeout.Milliseconds()
-	ops := append(main[:len(main):len(main)], cmd(func(b rueidis.Builder) rueidis.Completed {
-		return b.Wait().Numreplicas(n).Timeout(timeout).Build()
-	}))
-	var res []rueidis.RedisResult
-	err := s.client.Dedicated(func(dc rueidis.DedicatedClient) error {
-		res = pipeline(ctx, dc, ops, len(ops)-1)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	acked, werr := res[len(res)-1].AsInt64()
-	res = res[:len(res)-1]
-	if len(side) > 0 {
-		res = append(res, pipeline(ctx, s.client, side, -1)...)
-	}
-	for _, r := range res[:len(main)] {
-		if err := r.Error(); err != nil && !rueidis.IsRedisNil(err) {
-			return res, nil // the caller reports it
-		}
-	}
-	if werr != nil {
-		return nil, werr
-	}
-	if acked < n {
-		return nil, fmt.Errorf("%w (%d of %d within %v): %w", ErrNotReplicated, acked, n, s.cfg.WaitTimeout, sessionkit.ErrUnavailable)
-	}
-	return res, nil
-}
-
-// firstErr returns the first error among results, Redis nil replies
-// excepted.
-func firstErr(res []rueidis.RedisResult) error {
-	for _, r := range res {
-		if err := r.Error(); err != nil && !rueidis.IsRedisNil(err) {
-			return err
-		}
-	}
-	return nil
-}
-
 // Load implements sessionkit.Store in one round trip (HGETALL and
 // PEXPIRETIME pipelined), or none on a near-cache hit.
 func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
@@ -316,34 +189,6 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 		return sessionkit.Record{}, false, nil
 	}
 	return rec, true, nil
-}
-
-// indexOps returns the commands that file the session id under the
-// principal, scored by its absolute deadline, and prune the principal's
-// index of every session past its absolute deadline.
-func (s *Store) indexOps(principal, id string, deadline time.Time) []op {
-	if principal == "" {
-		return nil
-	}
-	idx := s.indexKey(principal)
-	score := float64(deadline.UnixMilli())
-	now := "(" + strconv.FormatInt(time.Now().UnixMilli(), 10)
-	return []op{
-		cmd(func(b rueidis.Builder) rueidis.Completed {
-			return b.Zadd().Key(idx).ScoreMember().ScoreMember(score, id).Build()
-		}),
-		cmd(func(b rueidis.Builder) rueidis.Completed {
-			return b.Zremrangebyscore().Key(idx).Min("-inf").Max(now).Build()
-		}),
-	}
-}
-
-// unindex removes ids from the principal's index.
-func (s *Store) unindex(ctx context.Context, principal string, ids ...string) error {
-	if principal == "" || len(ids) == 0 {
-		return nil
-	}
-	return s.client.Do(ctx, s.client.B().Zrem().Key(s.indexKey(principal)).Member(ids...).Build()).Error()
 }
 
 // Create implements sessionkit.Store in one round trip: a script that
@@ -488,7 +333,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 	defer s.wrote(hkey)
 	for attempt := range s.cfg.UpdateAttempts {
 		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
+			if err := updateBackoff.Wait(ctx, attempt); err != nil {
 				return "", fail("update", err)
 			}
 		}
@@ -535,19 +380,9 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 	return "", fmt.Errorf("redisstore: update: %d attempts lost to concurrent writes: %w", s.cfg.UpdateAttempts, sessionkit.ErrConflict)
 }
 
-// backoff waits a random time below min(20 ms, 250 µs << attempt), or until
-// ctx ends.
-func backoff(ctx context.Context, attempt int) error {
-	limit := min(20*time.Millisecond, 250*time.Microsecond<<min(attempt, 10))
-	tm := time.NewTimer(rand.N(limit) + 1)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
-	}
-}
+// updateBackoff spaces the attempts of an Update that lost a race: a
+// random wait under 500 µs, doubling with each retry up to 20 ms.
+var updateBackoff = retry.Backoff{First: 500 * time.Microsecond, Max: 20 * time.Millisecond}
 
 // Renew implements sessionkit.Store as take-then-write: a script removes
 // the session under the old token and returns it, then a second round trip
@@ -644,156 +479,3 @@ func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
 
 // members prunes the principal's index of sessions past their absolute
 // deadline and returns the ids it holds.
-func (s *Store) members(ctx context.Context, principal string) ([]string, error) {
-	idx := s.indexKey(principal)
-	now := "(" + strconv.FormatInt(time.Now().UnixMilli(), 10)
-	b := s.client.B()
-	res := s.client.DoMulti(ctx,
-		b.Zremrangebyscore().Key(idx).Min("-inf").Max(now).Build(),
-		b.Zrange().Key(idx).Min("0").Max("-1").Build())
-	if err := firstErr(res); err != nil {
-		return nil, err
-	}
-	return res[1].AsStrSlice()
-}
-
-// batch is how many sessions one pipeline of Sessions or RevokeAll covers.
-const batch = 512
-
-// Sessions implements sessionkit.Principals from the principal's index,
-// without scanning the keyspace: one round trip for the index, one per 512
-// sessions to read them, and one to drop index entries whose session has
-// gone.
-func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.Info, error) {
-	ctx, cancel, err := s.begin(ctx, "sessions")
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	ids, err := s.members(ctx, principal)
-	if err != nil {
-		return nil, fail("sessions", err)
-	}
-	var infos []sessionkit.Info
-	var stale []string
-	now := time.Now()
-	b := s.client.B()
-	for start := 0; start < len(ids); start += batch {
-		chunk := ids[start:min(start+batch, len(ids))]
-		cmds := make(rueidis.Commands, 0, 2*len(chunk))
-		for _, id := range chunk {
-			k := s.keyOfID(id)
-			cmds = append(cmds, b.Hgetall().Key(k).Build(), b.Pexpiretime().Key(k).Build())
-		}
-		res := s.client.DoMulti(ctx, cmds...)
-		if err := firstErr(res); err != nil {
-			return nil, fail("sessions", err)
-		}
-		for i, id := range chunk {
-			fields, _ := res[2*i].AsStrMap()
-			expiry, _ := res[2*i+1].AsInt64()
-			rec, ok := decode(fields, expiry)
-			if !ok || rec.Principal != principal || rec.Expired(now) {
-				stale = append(stale, id)
-				continue
-			}
-			infos = append(infos, sessionkit.Info{ID: id, Meta: rec.Meta})
-		}
-	}
-	if err := s.unindex(ctx, principal, stale...); err != nil {
-		return nil, fail("sessions", err)
-	}
-	return infos, nil
-}
-
-// RevokeAll implements sessionkit.Principals: it deletes, one script per
-// session (each in its own Cluster slot, pipelined), every session the
-// principal's index lists that still belongs to the principal, then removes
-// those entries from the index. A session logged in while RevokeAll runs
-// may survive it.
-func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
-	ctx, cancel, err := s.begin(ctx, "revoke")
-	if err != nil {
-		return 0, err
-	}
-	defer cancel()
-	ids, err := s.members(ctx, principal)
-	if err != nil {
-		return 0, fail("revoke", err)
-	}
-	n := 0
-	for start := 0; start < len(ids); start += batch {
-		chunk := ids[start:min(start+batch, len(ids))]
-		ops := make([]op, len(chunk))
-		for i, id := range chunk {
-			ops[i] = call(revokeScript, s.keyOfID(id), principal)
-		}
-		res, err := s.write(ctx, ops, nil)
-		for _, id := range chunk {
-			s.wrote(s.keyOfID(id))
-		}
-		if err == nil {
-			err = firstErr(res)
-		}
-		if err != nil {
-			return n, fail("revoke", err)
-		}
-		for _, r := range res {
-			if v, _ := r.AsInt64(); v == 1 {
-				n++
-			}
-		}
-	}
-	if err := s.unindex(ctx, principal, ids...); err != nil {
-		return n, fail("revoke", err)
-	}
-	return n, nil
-}
-
-// Generation implements sessionkit.Generations.
-func (s *Store) Generation(ctx context.Context, principal string) (uint64, error) {
-	ctx, cancel, err := s.begin(ctx, "generation")
-	if err != nil {
-		return 0, err
-	}
-	defer cancel()
-	v, err := s.client.Do(ctx, s.client.B().Get().Key(s.generationKey(principal)).Build()).AsUint64()
-	if rueidis.IsRedisNil(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fail("generation", err)
-	}
-	return v, nil
-}
-
-// BumpUntil implements sessionkit.ExpiringGenerations with INCR and
-// PEXPIREAT, in one script: Redis removes the counter after its latest
-// deadline.
-func (s *Store) BumpUntil(ctx context.Context, name string, deadline time.Time) (uint64, error) {
-	return s.bump(ctx, call(bumpUntilScript, s.generationKey(name), strconv.FormatInt(deadline.UnixMilli(), 10)))
-}
-
-// Bump implements sessionkit.Generations with INCR, and PERSIST: a
-// counter Bump has bumped is kept for good.
-func (s *Store) Bump(ctx context.Context, principal string) (uint64, error) {
-	return s.bump(ctx, call(bumpScript, s.generationKey(principal)))
-}
-
-// bump runs one counter increment and returns the counter's new value.
-func (s *Store) bump(ctx context.Context, o op) (uint64, error) {
-	ctx, cancel, err := s.begin(ctx, "bump")
-	if err != nil {
-		return 0, err
-	}
-	defer cancel()
-	res, err := s.write(ctx, []op{o}, nil)
-	if err != nil {
-		return 0, fail("bump", err)
-	}
-	v, err := res[0].AsUint64()
-	if err != nil {
-		return 0, fail("bump", err)
-	}
-	return v, nil
-}

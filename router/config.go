@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -131,43 +132,19 @@ func (c *Config) setDefaults() error {
 	if len(c.Keys) == 0 {
 		c.Keys = []string{"token"}
 	}
-	if c.TokenCookie == "" {
-		c.TokenCookie = "session"
-	}
-	if c.TokenHeader == "" {
-		c.TokenHeader = "X-Session-Token"
-	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = 10 << 20
-	}
-	if c.RequestBodyTimeout <= 0 {
-		c.RequestBodyTimeout = 60 * time.Second
-	}
-	if c.MinBodyRate <= 0 {
-		c.MinBodyRate = 240
-	}
-	if c.BodyRateGrace <= 0 {
-		c.BodyRateGrace = 5 * time.Second
-	}
-	if c.ResponseHeaderTimeout <= 0 {
-		c.ResponseHeaderTimeout = 60 * time.Second
-	}
+	c.TokenCookie = cmp.Or(c.TokenCookie, "session")
+	c.TokenHeader = cmp.Or(c.TokenHeader, "X-Session-Token")
+	positive(&c.MaxBodyBytes, 10<<20)
+	positive(&c.RequestBodyTimeout, 60*time.Second)
+	positive(&c.MinBodyRate, 240)
+	positive(&c.BodyRateGrace, 5*time.Second)
+	positive(&c.ResponseHeaderTimeout, 60*time.Second)
 	h := &c.Health
-	if h.Path == "" {
-		h.Path = "/healthz"
-	}
-	if h.Interval <= 0 {
-		h.Interval = time.Second
-	}
-	if h.Timeout <= 0 {
-		h.Timeout = 500 * time.Millisecond
-	}
-	if h.Rise <= 0 {
-		h.Rise = 2
-	}
-	if h.Fall <= 0 {
-		h.Fall = 2
-	}
+	h.Path = cmp.Or(h.Path, "/healthz")
+	positive(&h.Interval, time.Second)
+	positive(&h.Timeout, 500*time.Millisecond)
+	positive(&h.Rise, 2)
+	positive(&h.Fall, 2)
 	if c.Transport == nil {
 		t := NewTransport()
 		t.ResponseHeaderTimeout = c.ResponseHeaderTimeout
@@ -191,6 +168,13 @@ func (c *Config) setDefaults() error {
 		&sessionkit.HeaderTransport{Name: c.TokenHeader},
 	}
 	return nil
+}
+
+// positive sets *v to def unless *v is above zero.
+func positive[T ~int | ~int64](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 type keyKind uint8

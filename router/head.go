@@ -3,6 +3,8 @@ package router
 import (
 	"bytes"
 	"crypto/sha256"
+
+	"github.com/sessionkit/sessionkit/internal/routing"
 )
 
 // head is a request head the fast path may forward. Its slices point into
@@ -321,11 +323,11 @@ func equalFold(b []byte, s string) bool {
 
 // tokenKey returns the routing key of a session token the way Router.key
 // finds it (sessionkit's CookieTransport.Token for the __Host-, __Secure-
-// and unprefixed cookie, then the token header), hashed with SHA-256. It
+// and unprefixed cookie, then the token header), as routing.Key. It
 // appends the token's chunks to scratch and returns it for reuse.
 func tokenKey(h *head, cookie, header string, scratch []byte) (key [sha256.Size]byte, found bool, _ []byte) {
-	for _, prefix := range [...]string{"__Host-", "__Secure-", ""} {
-		var parts [2][]byte // sessionkit's default MaxChunks
+	for _, prefix := range routing.Prefixes {
+		var parts [routing.DefaultChunks][]byte
 		for _, f := range h.fields {
 			if !equalFold(f.name, "cookie") {
 				continue
@@ -346,8 +348,8 @@ func tokenKey(h *head, cookie, header string, scratch []byte) (key [sha256.Size]
 				if !bytes.HasPrefix(k, []byte(prefix)) || !bytes.HasPrefix(k[len(prefix):], []byte(cookie)) {
 					continue
 				}
-				i := chunkIndex(k[len(prefix)+len(cookie):])
-				if i >= 0 && i < 2 && len(parts[i]) == 0 {
+				i := routing.ChunkIndex(k[len(prefix)+len(cookie):])
+				if i >= 0 && i < len(parts) && len(parts[i]) == 0 {
 					parts[i] = bytes.Trim(v, `"`)
 				}
 			}
@@ -355,36 +357,22 @@ func tokenKey(h *head, cookie, header string, scratch []byte) (key [sha256.Size]
 		if len(parts[0]) == 0 {
 			continue
 		}
-		scratch = append(scratch[:0], parts[0]...)
-		scratch = append(scratch, parts[1]...)
-		return sha256.Sum256(scratch), true, scratch
+		scratch = scratch[:0]
+		for _, p := range parts {
+			if len(p) == 0 {
+				break
+			}
+			scratch = append(scratch, p...)
+		}
+		return routing.Key(scratch), true, scratch
 	}
 	for _, f := range h.fields {
 		if equalFold(f.name, header) {
 			if len(f.value) == 0 {
 				break
 			}
-			return sha256.Sum256(f.value), true, scratch
+			return routing.Key(f.value), true, scratch
 		}
 	}
 	return key, false, scratch
-}
-
-// chunkIndex parses a chunk cookie's name suffix as sessionkit does: ""
-// is chunk 0, ".N" chunk N (1-99, no leading zero); anything else -1.
-func chunkIndex(suffix []byte) int {
-	if len(suffix) == 0 {
-		return 0
-	}
-	if len(suffix) < 2 || suffix[0] != '.' || len(suffix) > 3 || suffix[1] == '0' {
-		return -1
-	}
-	n := 0
-	for _, c := range suffix[1:] {
-		if c < '0' || c > '9' {
-			return -1
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }

@@ -13,9 +13,9 @@ import (
 )
 
 // Server serves a Router on plain-HTTP listeners with a fast path: a
-// connection whose requests are plain HTTP/1.1 (see parseHead) is
-// forwarded by the router itself, over its own keep-alive connections to
-// the backends, with no per-request allocation in routing; the first
+// connection whose requests are plain HTTP/1.1 is forwarded by the router
+// itself, over its own keep-alive connections to the backends, with no
+// per-request allocation in routing; the first
 // request that is anything more (Transfer-Encoding, Expect, Upgrade,
 // HTTP/1.0, a large body or head, an absolute URI...) hands the
 // connection, bytes already read included, to HTTP for good. Both paths
@@ -147,7 +147,7 @@ func (s *Server) newConn(c net.Conn) *fastConn {
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		fc.peer = ap.Addr().Unmap()
 		fc.peerString = fc.peer.String()
-		fc.peerTrusted = trusted(s.Router.cfg.TrustedProxies, fc.peer)
+		fc.peerTrusted = s.Router.resolver.Trusts(fc.peer)
 	}
 	s.conns[fc] = struct{}{}
 	return fc

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -78,10 +80,7 @@ func (t *Transport) release(p *connPool) {
 // usable.
 func (t *Transport) CloseIdleConnections() {
 	t.mu.Lock()
-	pools := make([]*connPool, 0, len(t.pools))
-	for _, p := range t.pools {
-		pools = append(pools, p)
-	}
+	pools := slices.Collect(maps.Values(t.pools))
 	t.mu.Unlock()
 	for _, p := range pools {
 		p.closeIdle()

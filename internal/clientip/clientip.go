@@ -16,7 +16,9 @@ type Resolver struct {
 	Trusted []netip.Prefix
 }
 
-func (c *Resolver) trusted(a netip.Addr) bool {
+// Trusts reports whether a is a trusted proxy: whether the forwarding
+// headers it sends are believed. It is the one trusted-proxy check.
+func (c *Resolver) Trusts(a netip.Addr) bool {
 	for _, p := range c.Trusted {
 		if p.Contains(a) {
 			return true
@@ -33,7 +35,7 @@ func (c *Resolver) trusted(a netip.Addr) bool {
 // socket).
 func (c *Resolver) IP(r *http.Request) netip.Addr {
 	peer := Peer(r)
-	if !peer.IsValid() || len(c.Trusted) == 0 || !c.trusted(peer) {
+	if !peer.IsValid() || len(c.Trusted) == 0 || !c.Trusts(peer) {
 		return peer
 	}
 	hops := forwarded(r)
@@ -43,7 +45,7 @@ func (c *Resolver) IP(r *http.Request) netip.Addr {
 			return peer // a malformed hop: trust nothing left of it
 		}
 		peer = a
-		if !c.trusted(a) {
+		if !c.Trusts(a) {
 			return a
 		}
 	}

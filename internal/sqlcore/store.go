@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/retry"
 )
 
 // Store is a sessionkit.Store in PostgreSQL or SQLite. It also implements
@@ -440,10 +440,8 @@ func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionk
 	return next, nil
 }
 
-const (
-	minBackoff = time.Millisecond
-	maxBackoff = 50 * time.Millisecond
-)
+// updateBackoff spaces the attempts of an Update that lost a race.
+var updateBackoff = retry.Backoff{First: time.Millisecond, Max: 50 * time.Millisecond}
 
 // Update implements sessionkit.Store with optimistic concurrency: it reads
 // the key's value and the row's version, and writes fn's result only if the
@@ -495,30 +493,9 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		if attempt+1 >= s.cfg.UpdateAttempts {
 			return "", fmt.Errorf("%s: update of %q: %d attempts lost to concurrent writes: %w", s.db.Name(), key, attempt+1, sessionkit.ErrConflict)
 		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if err := updateBackoff.Wait(ctx, attempt+1); err != nil {
 			return "", fmt.Errorf("%s: update: %w", s.db.Name(), err)
 		}
-	}
-}
-
-// backoff returns a random wait before retry attempt+1: full jitter under
-// a bound that doubles from minBackoff up to maxBackoff.
-func backoff(attempt int) time.Duration {
-	bound := maxBackoff
-	if attempt < 16 {
-		bound = min(maxBackoff, minBackoff<<attempt)
-	}
-	return rand.N(bound) + 1
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
