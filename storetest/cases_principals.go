@@ -1,0 +1,132 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// principalCases are the cases of a principal's sessions and the generation counters.
+var principalCases = []testCase{
+	{
+		name:        "Principals",
+		explanation: "A store implementing Principals lists the live sessions of a principal, follows a principal change made by a Meta commit, and RevokeAll deletes them all and no other.",
+		f: func(t *testing.T, h *harness) {
+			p, ok := h.s.(sessionkit.Principals)
+			if !ok {
+				t.Skip("the store does not implement sessionkit.Principals")
+			}
+			m := meta(time.Hour)
+			m.Principal = "alice"
+			var alice []sessionkit.Token
+			for range 3 {
+				alice = append(alice, h.create(m, map[string][]byte{"a": enc(1)}))
+			}
+			m.Principal = "bob"
+			bob := h.create(m, nil)
+			anon := h.create(meta(time.Hour), nil)
+			rec := h.mustLoad(anon)
+			rec.Principal = "alice"
+			anon = h.commit(anon, sessionkit.Delta{Meta: &rec.Meta, IdleDeadline: time.Now().Add(time.Hour)})
+			alice = append(alice, anon)
+			infos, err := p.Sessions(h.ctx, "alice")
+			if err != nil || len(infos) != 4 {
+				t.Fatalf("Sessions(alice) = %d sessions, %v; want 4", len(infos), err)
+			}
+			for _, in := range infos {
+				if in.Principal != "alice" || len(in.ID) != 64 {
+					t.Fatalf("info %+v", in)
+				}
+			}
+			n, err := p.RevokeAll(h.ctx, "alice")
+			if err != nil || (n != 4 && n != -1) {
+				t.Fatalf("RevokeAll = %d, %v; want 4", n, err)
+			}
+			for _, tok := range alice {
+				h.mustNotFind(tok, "after RevokeAll")
+			}
+			h.mustLoad(bob)
+			if infos, _ := p.Sessions(h.ctx, "alice"); len(infos) != 0 {
+				t.Fatalf("Sessions(alice) after RevokeAll = %d", len(infos))
+			}
+		},
+	},
+	{
+		name:        "Generations",
+		explanation: "A store implementing Generations starts every principal at 0 and Bump increments it.",
+		f: func(t *testing.T, h *harness) {
+			g, ok := h.s.(sessionkit.Generations)
+			if !ok {
+				t.Skip("the store does not implement sessionkit.Generations")
+			}
+			p := "gen-" + string(sessionkit.NewToken())[:8]
+			if n, err := g.Generation(h.ctx, p); n != 0 || err != nil {
+				t.Fatalf("Generation = %d, %v", n, err)
+			}
+			for want := uint64(1); want <= 2; want++ {
+				if n, err := g.Bump(h.ctx, p); n != want || err != nil {
+					t.Fatalf("Bump = %d, %v; want %d", n, err, want)
+				}
+			}
+			if n, _ := g.Generation(h.ctx, p); n != 2 {
+				t.Fatalf("Generation after two bumps = %d", n)
+			}
+		},
+	},
+	{
+		name:        "ExpiringGenerations",
+		explanation: "A store implementing ExpiringGenerations keeps a counter of BumpUntil until its latest deadline and then forgets it (Generation is 0 again); a counter Bump has bumped is kept for good.",
+		f: func(t *testing.T, h *harness) {
+			g, ok := h.s.(sessionkit.ExpiringGenerations)
+			if !ok {
+				t.Skip("the store does not implement sessionkit.ExpiringGenerations")
+			}
+			name := func() string { return "sid-" + string(sessionkit.NewToken())[:8] }
+			short, long, kept, keptAfter := name(), name(), name(), name()
+			soon := time.Now().Add(300 * time.Millisecond)
+			if n, err := g.BumpUntil(h.ctx, short, soon); n != 1 || err != nil {
+				t.Fatalf("BumpUntil = %d, %v; want 1", n, err)
+			}
+			// long: a later deadline wins over an earlier one.
+			g.BumpUntil(h.ctx, long, time.Now().Add(time.Hour))
+			if n, err := g.BumpUntil(h.ctx, long, soon); n != 2 || err != nil {
+				t.Fatalf("BumpUntil again = %d, %v; want 2", n, err)
+			}
+			// kept: Bump keeps a counter for good, whatever BumpUntil says.
+			g.Bump(h.ctx, kept)
+			g.BumpUntil(h.ctx, kept, soon)
+			g.BumpUntil(h.ctx, keptAfter, soon)
+			g.Bump(h.ctx, keptAfter)
+			if n, err := g.Generation(h.ctx, short); n != 1 || err != nil {
+				t.Fatalf("Generation before the deadline = %d, %v; want 1", n, err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				n, err := g.Generation(h.ctx, short)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("Generation = %d 10 s after the deadline; want it forgotten (0)", n)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n, _ := g.Generation(h.ctx, long); n != 2 {
+				t.Fatalf("Generation of a counter with a later deadline = %d after the earlier one; want 2", n)
+			}
+			if n, _ := g.Generation(h.ctx, kept); n != 2 {
+				t.Fatalf("Generation of a bumped counter = %d after a BumpUntil deadline; want 2, kept for good", n)
+			}
+			if n, _ := g.Generation(h.ctx, keptAfter); n != 2 {
+				t.Fatalf("Generation of a counter bumped after a BumpUntil = %d past its deadline; want 2, kept for good", n)
+			}
+			if n, err := g.BumpUntil(h.ctx, short, time.Now().Add(time.Hour)); n != 1 || err != nil {
+				t.Fatalf("BumpUntil of a forgotten counter = %d, %v; want 1", n, err)
+			}
+		},
+	},
+}
