@@ -11,8 +11,9 @@ import (
 
 // Placement and leases. A key's owner and backups are the first nodes of
 // its preference list on the view's ring; the owner serves and writes the
-// key only while it holds the key's lease (see fence.go), and an operation
-// on a key whose owner does not answer waits for gossip to name the next.
+// key only while it holds the key's lease, a recent exchange of views with
+// the key's backup (fence.go says why), and an operation on a key whose
+// owner does not answer waits for gossip to name the next.
 
 // copies is how many nodes hold each session: owner and backups.
 func (s *Store) copies() int {
