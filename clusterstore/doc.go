@@ -14,8 +14,9 @@
 // sending a session's requests to its owner. A request that reaches
 // another node is forwarded to the owner by that node.
 //
-// Membership and failure detection are hashicorp/memberlist's gossip. The
-// owner applies each write and ships it to the backups as a versioned delta
+// Membership and failure detection are hashicorp/memberlist's gossip,
+// kept by package gossip (clusterstore/gossip), which a router joins too
+// to route on the same members. The owner applies each write and ships it to the backups as a versioned delta
 // over the data plane (HTTP/2 over mutual TLS 1.3), batched per peer, and
 // returns after the acknowledgements Config.Ack asks for. A backup applies
 // deltas in version order; a gap fetches the full state; tombstones keep a

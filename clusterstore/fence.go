@@ -1,14 +1,10 @@
 package clusterstore
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 )
@@ -38,7 +34,7 @@ import (
 // gossiped takes in a change of gossip membership.
 func (s *Store) gossiped([]Member) {
 	if m := s.members.Load(); m != nil {
-		s.learn(m.vector())
+		s.learn(vector(m.Nodes()))
 	}
 }
 
@@ -104,7 +100,7 @@ func (s *Store) learn(o vector) bool {
 func (s *Store) comeBack(change func(*Member)) {
 	s.startWarming()
 	if m := s.members.Load(); m != nil {
-		go m.update(change)
+		go m.Update(change)
 	}
 }
 
@@ -123,7 +119,7 @@ func (s *Store) exchange(ctx context.Context, addr string) (bool, error) {
 	if resp.StatusCode != http.StatusOK {
 		return false, &rpcError{status: resp.StatusCode, msg: string(b)}
 	}
-	d := dec{b: b}
+	d := decoder{rest: b}
 	vec := decodeVector(&d)
 	if d.err != nil {
 		return false, d.err
@@ -155,246 +151,6 @@ func (s *Store) exchangeAll(ctx context.Context) {
 		})
 	}
 	wg.Wait()
-}
-
-// renewLeases exchanges views with every node four times a lease. A round
-// that starts later than failure detection after the previous one means
-// this process was paused (or starved): the others may have declared it
-// dead and written its keys elsewhere, so it warms again.
-func (s *Store) renewLeases() {
-	defer s.wg.Done()
-	tick := time.NewTicker(s.cfg.Lease / 4)
-	defer tick.Stop()
-	detect := time.Duration(s.cfg.Timing.SuspicionMult) * s.cfg.Timing.ProbeInterval
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-tick.C:
-		case <-s.renewal:
-		}
-		s.leaseMu.Lock()
-		gap := time.Since(s.round)
-		s.round = time.Now()
-		s.leaseMu.Unlock()
-		if gap > detect {
-			s.cfg.Logger.Warn("clusterstore: this node was paused longer than failure detection; catching up", "pause", gap.Round(time.Millisecond))
-			s.startWarming()
-		}
-		// A peer that hangs holds a round up for half a lease at most,
-		// so the others' leases are renewed in time.
-		ctx, cancel := context.WithTimeout(s.life, s.cfg.Lease/2)
-		s.exchangeAll(ctx)
-		cancel()
-	}
-}
-
-// holds reports whether this node holds the lease of a key it owns with
-// the given owners under v.
-func (s *Store) holds(v *view, owners []string) bool {
-	now := time.Now()
-	s.leaseMu.Lock()
-	defer s.leaseMu.Unlock()
-	if now.Sub(s.round) > s.cfg.Lease {
-		return false // paused: the lease loop has not run since
-	}
-	if len(owners) > 1 {
-		return now.Sub(s.leases[owners[1]]) < s.cfg.Lease
-	}
-	agree := 1 // this node
-	for name := range v.nodes {
-		if name != s.cfg.Name && now.Sub(s.leases[name]) < s.cfg.Lease {
-			agree++
-		}
-	}
-	return 2*agree > len(v.nodes)
-}
-
-// awaitLease waits, up to FailoverWait, until this node holds the key's
-// lease or no longer owns it.
-func (s *Store) awaitLease(ctx context.Context, h [32]byte) error {
-	err := s.await(ctx, func() bool {
-		owners, v := s.owners(h)
-		if len(owners) == 0 || owners[0] != s.cfg.Name || s.holds(v, owners) {
-			return true
-		}
-		select {
-		case s.renewal <- struct{}{}:
-		default:
-		}
-		return false
-	})
-	if errors.Is(err, errTimeout) {
-		return unavailable(fmt.Errorf("clusterstore: no lease on the session: its backup has not agreed on the view for %v", s.cfg.FailoverWait))
-	}
-	return err
-}
-
-// startWarming marks this node as missing writes to its keys and starts
-// pulling them.
-func (s *Store) startWarming() {
-	s.cool()
-	select {
-	case s.rewarm <- struct{}{}:
-	default:
-	}
-}
-
-// cool marks this node as missing writes to its keys, and ends the
-// warming round under way, if any, without making the node warm.
-func (s *Store) cool() {
-	s.warmMu.Lock()
-	s.warmGen.Add(1)
-	s.warm.Store(false)
-	s.metrics.warm.Set(0)
-	s.warmMu.Unlock()
-}
-
-// Warm reports whether the node holds the newest copy of every session
-// it owns: false while it pulls them after joining or coming back.
-func (s *Store) Warm() bool { return s.warm.Load() }
-
-// warming pulls, whenever warming starts, the copies of the keys this
-// node owns or backs up from every other node, retrying until each has
-// answered or left.
-func (s *Store) warming() {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-s.rewarm:
-		}
-		gen := s.warmGen.Load()
-		start := time.Now()
-		done := map[string]bool{}
-		pulled := 0
-		for {
-			v := s.view.Load()
-			pending := 0
-			for name, m := range v.nodes {
-				if name == s.cfg.Name || done[name] {
-					continue
-				}
-				ctx, cancel := context.WithTimeout(s.life, time.Minute)
-				n, err := s.pull(ctx, m.Data)
-				cancel()
-				pulled += n
-				if err != nil {
-					s.cfg.Logger.Debug("clusterstore: pull", "node", name, "err", err)
-					pending++
-					continue
-				}
-				done[name] = true
-			}
-			if pending == 0 || s.warmGen.Load() != gen {
-				break
-			}
-			select {
-			case <-s.stop:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-		s.warmMu.Lock()
-		if s.warmGen.Load() == gen {
-			s.warm.Store(true)
-			s.metrics.warm.Set(1)
-			s.cfg.Logger.Info("clusterstore: warm", "pulled", pulled, "from", len(done), "took", time.Since(start).Round(time.Millisecond))
-		}
-		s.warmMu.Unlock()
-	}
-}
-
-// pull fetches from the node at addr the copies of every key this node
-// owns or backs up, streamed, and applies them. It returns how many it
-// applied.
-func (s *Store) pull(ctx context.Context, addr string) (int, error) {
-	resp, err := s.post(ctx, addr, "/rpc/pull", enc{}.s(s.cfg.Name))
-	if err == nil && resp.StatusCode == http.StatusMisdirectedRequest {
-		resp.Body.Close()
-		if _, err = s.exchange(ctx, addr); err == nil {
-			resp, err = s.post(ctx, addr, "/rpc/pull", enc{}.s(s.cfg.Name))
-		}
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, &rpcError{status: resp.StatusCode, msg: string(b)}
-	}
-	r := bufio.NewReader(resp.Body)
-	n := 0
-	for {
-		size, err := binary.ReadUvarint(r)
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		if size > 64<<20 {
-			return n, errMalformed
-		}
-		b := make([]byte, size)
-		if _, err := io.ReadFull(r, b); err != nil {
-			return n, err
-		}
-		d := dec{b: b}
-		m := decodeMessage(&d)
-		if d.err != nil {
-			return n, d.err
-		}
-		m.write = false
-		s.table.apply(m)
-		n++
-	}
-}
-
-// servePull streams to w the copies of the keys that node owns or backs
-// up under this node's view.
-func (s *Store) servePull(w http.ResponseWriter, node string) {
-	f, _ := w.(http.Flusher)
-	var buf enc
-	sent := 0
-	s.settle()
-	for h := range s.table.hashes() {
-		owners, _ := s.owners(h)
-		if !slices.Contains(owners, node) {
-			continue
-		}
-		m, ok := s.table.full(h)
-		if !ok {
-			continue
-		}
-		b := m.encode(nil)
-		buf = append(buf.u(uint64(len(b))), b...)
-		if sent++; len(buf) > 64<<10 {
-			if _, err := w.Write(buf); err != nil {
-				return
-			}
-			buf = buf[:0]
-			if f != nil {
-				f.Flush()
-			}
-		}
-	}
-	w.Write(buf)
-}
-
-// reconcile brings a key this node owns up to date with its other holders
-// while the node is warming: every copy is applied, and versions decide.
-// A holder that does not answer may hold a newer copy: the key is not
-// served until it does.
-func (s *Store) reconcile(ctx context.Context, h [32]byte, v *view) error {
-	if s.warm.Load() {
-		return nil
-	}
-	holders := v.holders(h)
-	_, err := s.gather(ctx, h, holders[:min(len(holders), s.copies()+2)])
-	return err
 }
 
 // Headers of the data plane.

@@ -116,9 +116,9 @@ func (p *peer) closed() {
 // state it needs (it met a gap), which are sent at once, and those whose
 // messages it refused under the view both hold.
 func (p *peer) flush(batch []outgoing) (refused map[[32]byte]bool, err error) {
-	e := enc{}.u(uint64(len(batch)))
+	e := encoder{}.uvarint(uint64(len(batch)))
 	for i := range batch {
-		e = batch[i].m.encode(e)
+		e = e.message(&batch[i].m)
 	}
 	start := time.Now()
 	b, err := p.s.call(context.Background(), p.addr, "/rpc/replicate", e)
@@ -127,19 +127,23 @@ func (p *peer) flush(batch []outgoing) (refused map[[32]byte]bool, err error) {
 		p.s.cfg.Logger.Debug("clusterstore: replication failed", "peer", p.addr, "err", err)
 		return nil, err
 	}
-	d := dec{b: b}
-	for n := d.u(); n > 0 && d.err == nil; n-- {
-		if m, ok := p.s.table.full(d.h()); ok {
+	d := decoder{rest: b}
+	reply := d.replicateReply()
+	if d.err != nil {
+		return nil, d.err
+	}
+	for _, h := range reply.need {
+		if m, ok := p.s.table.full(h); ok {
 			p.send(m, nil)
 		}
 	}
-	for n := d.u(); n > 0 && d.err == nil; n-- {
+	for _, h := range reply.refused {
 		if refused == nil {
 			refused = map[[32]byte]bool{}
 		}
-		refused[d.h()] = true
+		refused[h] = true
 	}
-	return refused, d.err
+	return refused, nil
 }
 
 // replicate ships m to the backups and waits for the acks that Config.Ack

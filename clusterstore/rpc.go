@@ -2,7 +2,6 @@ package clusterstore
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -13,224 +12,304 @@ import (
 	"github.com/sessionkit/sessionkit"
 )
 
-// rpcHandler serves the data plane. Every call but the exchange of views
-// is answered only if the caller's view is this node's: otherwise the
-// answer is 421 with this node's vector, and the caller exchanges views
-// and calls again. Operations on a key run at its owner under the view
-// both now hold: a node that does not own the key forwards the call.
+// rpcHandler serves the data plane, one handler per call. Every call but
+// the exchange of views is answered only if the caller's view is this
+// node's: otherwise the answer is 421 with this node's vector, and the
+// caller exchanges views and calls again. Operations on a key run at its
+// owner under the view both now hold: a node that does not own the key
+// forwards the call.
 func (s *Store) rpcHandler() http.Handler {
 	mux := http.NewServeMux()
-	serve := func(path string, fn func(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte)) {
-		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
-			ctx := r.Context()
-			if d, err := strconv.ParseInt(r.Header.Get(deadlineHeader), 10, 64); err == nil {
-				if time.Now().UnixNano() > d {
-					http.Error(w, "the caller stopped waiting", http.StatusServiceUnavailable)
-					return
-				}
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithDeadline(ctx, time.Unix(0, d))
-				defer cancel()
-			}
-			hops, _ := strconv.Atoi(r.Header.Get(hopsHeader))
-			ctx = context.WithValue(ctx, hopsKey{}, hops)
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			s.metrics.received.Add(float64(len(body)))
-			if v := s.view.Load(); path != "/rpc/view" && r.Header.Get(viewHeader) != v.digest {
-				w.Header().Set(viewHeader, v.digest)
-				w.WriteHeader(http.StatusMisdirectedRequest)
-				w.Write(v.vec.encode(nil))
-				return
-			}
-			fn(ctx, w, r, body)
-		})
+	for path, call := range map[string]rpc{
+		"/rpc/view":      s.rpcView,
+		"/rpc/load":      s.rpcLoad,
+		"/rpc/copy":      s.rpcCopy,
+		"/rpc/create":    s.rpcCreate,
+		"/rpc/commit":    s.rpcCommit,
+		"/rpc/swap":      s.rpcSwap,
+		"/rpc/take":      s.rpcTake,
+		"/rpc/replicate": s.rpcReplicate,
+		"/rpc/sessions":  s.rpcSessions,
+		"/rpc/revoke":    s.rpcRevoke,
+	} {
+		mux.Handle("POST "+path, s.guard(path, s.answer(call)))
 	}
-	handle := func(path string, fn func(ctx context.Context, d *dec, from string) (enc, error)) {
-		serve(path, func(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte) {
-			d := &dec{b: body}
-			out, err := fn(ctx, d, r.Header.Get(fromHeader))
-			w.Header().Set(viewHeader, s.view.Load().digest)
-			switch {
-			case d.err != nil:
-				http.Error(w, d.err.Error(), http.StatusBadRequest)
-			case errors.Is(err, sessionkit.ErrNotFound):
-				http.Error(w, "not found", http.StatusNotFound)
-			case errors.Is(err, errSwapFailed):
-				http.Error(w, "changed", http.StatusConflict)
-			case err != nil:
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			default:
-				w.Write(out)
-			}
-		})
-	}
-	handle("/rpc/view", func(ctx context.Context, d *dec, _ string) (enc, error) {
-		vec := decodeVector(d)
-		if d.err != nil {
-			return nil, d.err
-		}
-		s.learn(vec)
-		return s.view.Load().vec.encode(nil), nil
-	})
-	handle("/rpc/load", func(ctx context.Context, d *dec, _ string) (enc, error) {
-		h := d.h()
-		if d.err != nil {
-			return nil, d.err
-		}
-		r, err := s.load(ctx, h)
-		if err != nil {
-			return nil, err
-		}
-		return encodeRecord(r), nil
-	})
-	handle("/rpc/copy", func(ctx context.Context, d *dec, _ string) (enc, error) {
-		h, warm := d.h(), d.flag()
-		if d.err != nil {
-			return nil, d.err
-		}
-		if warm && !s.warm.Load() {
-			return nil, errWarming
-		}
-		s.settle()
-		m, ok := s.table.full(h)
-		if !ok {
-			return nil, sessionkit.ErrNotFound
-		}
-		return m.encode(nil), nil
-	})
-	handle("/rpc/create", func(ctx context.Context, d *dec, _ string) (enc, error) {
-		h, meta, values := d.h(), d.meta(), d.values()
-		if d.err != nil {
-			return nil, d.err
-		}
-		return nil, s.create(ctx, h, meta, values)
-	})
-	handle("/rpc/commit", func(ctx context.Context, d *dec, _ string) (enc, error) {
-		h := d.h()
-		delta := decodeDelta(d)
-		if d.err != nil {
-			return nil, d.err
-		}
-		return nil, s.commit(ctx, h, delta)
-	})
-	handle("/rpc/swap", func(ctx context.Context, d *dec, _ string) (enc, error) {
-		h, key, oldOK, old, nextOK, next, deadline := d.h(), d.s(), d.flag(), d.b_(), d.flag(), d.b_(), d.t()
-		if d.err != nil {
-			return nil, d.err
-		}
-		if !nextOK {
-			next = nil
-		}
-		return nil, s.swap(ctx, h, key, old, oldOK, next, deadline)
-	})
-	handle("/rpc/take", func(ctx context.Context, d *dec, _ string) (enc, error) {
-		h := d.h()
-		if d.err != nil {
-			return nil, d.err
-		}
-		r, err := s.take(ctx, h)
-		if err != nil {
-			return nil, err
-		}
-		return encodeRecord(r), nil
-	})
-	handle("/rpc/replicate", func(ctx context.Context, d *dec, from string) (enc, error) {
-		// A copy is taken only by a node that holds the key under the
-		// view; a write only from the key's owner.
-		var need, refused [][32]byte
-		for n := d.u(); n > 0 && d.err == nil; n-- {
-			m := decodeMessage(d)
-			if d.err != nil {
-				break
-			}
-			owners, _ := s.owners(m.h)
-			if !slices.Contains(owners, s.cfg.Name) || (m.write && (len(owners) == 0 || owners[0] != from)) {
-				refused = append(refused, m.h)
-				s.metrics.fenced.Inc()
-				continue
-			}
-			if s.table.apply(m) {
-				need = append(need, m.h)
-			}
-		}
-		out := enc{}.u(uint64(len(need)))
-		for _, h := range need {
-			out = out.h(h)
-		}
-		out = out.u(uint64(len(refused)))
-		for _, h := range refused {
-			out = out.h(h)
-		}
-		return out, nil
-	})
-	serve("/rpc/pull", func(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte) {
-		d := dec{b: body}
-		node := d.s()
-		if d.err != nil {
-			http.Error(w, d.err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.servePull(w, node)
-	})
-	handle("/rpc/sessions", func(ctx context.Context, d *dec, _ string) (enc, error) {
-		infos := s.ownedOf(d.s())
-		out := enc{}.u(uint64(len(infos)))
-		for i := range infos {
-			out = out.s(infos[i].ID).meta(&infos[i].Meta)
-		}
-		return out, nil
-	})
-	handle("/rpc/revoke", func(ctx context.Context, d *dec, _ string) (enc, error) {
-		return enc{}.u(uint64(s.revokeOwned(ctx, d.s()))), nil
-	})
+	mux.Handle("POST /rpc/pull", s.guard("/rpc/pull", s.rpcPull))
 	return mux
 }
 
-// Held describes a session a node holds, for the admin API.
-type Held struct {
-	ID      string `json:"id"`
-	Version uint64 `json:"version"`
-	Owner   bool   `json:"owner"`
+// rpc is one call of the data plane: it reads its request from d and
+// returns its answer. from names the calling node.
+type rpc func(ctx context.Context, d *decoder, from string) (encoder, error)
+
+// guard checks what every call carries before serve gets its body: the
+// caller's deadline (the call's context ends with it), the number of hops
+// so far, and the caller's view.
+func (s *Store) guard(path string, serve func(ctx context.Context, w http.ResponseWriter, from string, body []byte)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if d, err := strconv.ParseInt(r.Header.Get(deadlineHeader), 10, 64); err == nil {
+			if time.Now().UnixNano() > d {
+				http.Error(w, "the caller stopped waiting", http.StatusServiceUnavailable)
+				return
+			}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, time.Unix(0, d))
+			defer cancel()
+		}
+		hops, _ := strconv.Atoi(r.Header.Get(hopsHeader))
+		ctx = context.WithValue(ctx, hopsKey{}, hops)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.metrics.received.Add(float64(len(body)))
+		if v := s.view.Load(); path != "/rpc/view" && r.Header.Get(viewHeader) != v.digest {
+			w.Header().Set(viewHeader, v.digest)
+			w.WriteHeader(http.StatusMisdirectedRequest)
+			w.Write(v.vec.encode(nil))
+			return
+		}
+		serve(ctx, w, r.Header.Get(fromHeader), body)
+	})
 }
 
-// Stats describes what a node holds.
-type Stats struct {
-	Name     string   `json:"name"`
-	Members  []string `json:"members"`
-	View     string   `json:"view"`     // the digest of the node's view
-	Warm     bool     `json:"warm"`     // false while it pulls its sessions
-	Draining bool     `json:"draining"` // handing its sessions over before it leaves
-	Owned    int      `json:"owned"`
-	Backups  int      `json:"backups"`
-	Bytes    int      `json:"bytes"`
-	Sessions []Held   `json:"sessions,omitempty"`
+// answer runs call on the body and writes its answer: 400 for a malformed
+// request, 404 for a session not found, 409 for a compare-and-set that
+// found another value, 503 for any other error.
+func (s *Store) answer(call rpc) func(ctx context.Context, w http.ResponseWriter, from string, body []byte) {
+	return func(ctx context.Context, w http.ResponseWriter, from string, body []byte) {
+		d := &decoder{rest: body}
+		out, err := call(ctx, d, from)
+		w.Header().Set(viewHeader, s.view.Load().digest)
+		switch {
+		case d.err != nil:
+			http.Error(w, d.err.Error(), http.StatusBadRequest)
+		case errors.Is(err, sessionkit.ErrNotFound):
+			http.Error(w, "not found", http.StatusNotFound)
+		case errors.Is(err, errSwapFailed):
+			http.Error(w, "changed", http.StatusConflict)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		default:
+			w.Write(out)
+		}
+	}
 }
 
-// Stats returns what the node holds; with list, every session too.
-func (s *Store) Stats(list bool) Stats {
-	st := Stats{Name: s.cfg.Name, View: s.view.Load().digest, Warm: s.warm.Load()}
-	if m := s.members.Load(); m != nil {
-		st.Draining = m.Self().Draining
+// rpcView exchanges views: the caller's vector in, the merged one out.
+func (s *Store) rpcView(ctx context.Context, d *decoder, _ string) (encoder, error) {
+	vec := decodeVector(d)
+	if d.err != nil {
+		return nil, d.err
 	}
-	for _, m := range s.Members() {
-		st.Members = append(st.Members, m.Name)
+	s.learn(vec)
+	return s.view.Load().vec.encode(nil), nil
+}
+
+// rpcLoad reads a session at its owner: a key in, a record out.
+func (s *Store) rpcLoad(ctx context.Context, d *decoder, _ string) (encoder, error) {
+	h := d.hash()
+	if d.err != nil {
+		return nil, d.err
 	}
-	_, st.Bytes = s.table.stats()
-	for h, version := range s.table.hashes() {
-		owners, _ := s.owners(h)
-		owner := len(owners) > 0 && owners[0] == s.cfg.Name
-		if owner {
-			st.Owned++
-		} else {
-			st.Backups++
+	r, err := s.load(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return encodeRecord(r), nil
+}
+
+// copyRequest asks a node for the copy of a key it holds.
+type copyRequest struct {
+	hash [32]byte
+	warm bool // answer only if this node is warm
+}
+
+func (e encoder) copyRequest(r *copyRequest) encoder { return e.hash(r.hash).flag(r.warm) }
+
+func (d *decoder) copyRequest() copyRequest { return copyRequest{hash: d.hash(), warm: d.flag()} }
+
+// rpcCopy gives this node's copy of a key, record or tombstone, as a
+// replication message.
+func (s *Store) rpcCopy(ctx context.Context, d *decoder, _ string) (encoder, error) {
+	req := d.copyRequest()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if req.warm && !s.warm.Load() {
+		return nil, errWarming
+	}
+	s.settle()
+	m, ok := s.table.full(req.hash)
+	if !ok {
+		return nil, sessionkit.ErrNotFound
+	}
+	return encoder(nil).message(&m), nil
+}
+
+// createRequest creates a session at its owner.
+type createRequest struct {
+	hash   [32]byte
+	meta   sessionkit.Meta
+	values map[string][]byte
+}
+
+func (e encoder) createRequest(r *createRequest) encoder {
+	return e.hash(r.hash).meta(&r.meta).values(r.values)
+}
+
+func (d *decoder) createRequest() createRequest {
+	return createRequest{hash: d.hash(), meta: d.meta(), values: d.values()}
+}
+
+func (s *Store) rpcCreate(ctx context.Context, d *decoder, _ string) (encoder, error) {
+	req := d.createRequest()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return nil, s.create(ctx, req.hash, req.meta, req.values)
+}
+
+// commitRequest applies a delta to a session at its owner.
+type commitRequest struct {
+	hash  [32]byte
+	delta sessionkit.Delta
+}
+
+func (e encoder) commitRequest(r *commitRequest) encoder { return e.hash(r.hash).delta(&r.delta) }
+
+func (d *decoder) commitRequest() commitRequest {
+	return commitRequest{hash: d.hash(), delta: d.delta()}
+}
+
+func (s *Store) rpcCommit(ctx context.Context, d *decoder, _ string) (encoder, error) {
+	req := d.commitRequest()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return nil, s.commit(ctx, req.hash, req.delta)
+}
+
+// swapRequest is the compare-and-set of an Update run off the key's
+// owner: key is set to next if its value is still old.
+type swapRequest struct {
+	hash     [32]byte
+	key      string
+	old      []byte
+	oldOK    bool   // false: key must be absent
+	next     []byte // nil: key is deleted
+	deadline time.Time
+}
+
+func (e encoder) swapRequest(r *swapRequest) encoder {
+	return e.hash(r.hash).string(r.key).flag(r.oldOK).bytes(r.old).flag(r.next != nil).bytes(r.next).time(r.deadline)
+}
+
+func (d *decoder) swapRequest() swapRequest {
+	r := swapRequest{hash: d.hash(), key: d.string(), oldOK: d.flag(), old: d.bytes()}
+	nextOK, next := d.flag(), d.bytes()
+	if nextOK {
+		r.next = next
+	}
+	r.deadline = d.time()
+	return r
+}
+
+func (s *Store) rpcSwap(ctx context.Context, d *decoder, _ string) (encoder, error) {
+	req := d.swapRequest()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return nil, s.swap(ctx, &req)
+}
+
+// rpcTake removes a session at its owner: a key in, the record out.
+func (s *Store) rpcTake(ctx context.Context, d *decoder, _ string) (encoder, error) {
+	h := d.hash()
+	if d.err != nil {
+		return nil, d.err
+	}
+	r, err := s.take(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return encodeRecord(r), nil
+}
+
+// replicateReply answers a batch of replication messages.
+type replicateReply struct {
+	need    [][32]byte // keys whose full state the backup needs: it met a gap
+	refused [][32]byte // keys whose messages it refused under the view both hold
+}
+
+func (e encoder) replicateReply(r *replicateReply) encoder {
+	return e.hashes(r.need).hashes(r.refused)
+}
+
+func (d *decoder) replicateReply() replicateReply {
+	return replicateReply{need: d.hashes(), refused: d.hashes()}
+}
+
+// rpcReplicate applies a batch of replication messages. A copy is taken
+// only by a node that holds the key under the view; a write only from
+// the key's owner.
+func (s *Store) rpcReplicate(ctx context.Context, d *decoder, from string) (encoder, error) {
+	var reply replicateReply
+	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
+		m := d.message()
+		if d.err != nil {
+			break
 		}
-		if list {
-			st.Sessions = append(st.Sessions, Held{ID: hex.EncodeToString(h[:]), Version: version, Owner: owner})
+		owners, _ := s.owners(m.h)
+		if !slices.Contains(owners, s.cfg.Name) || (m.write && (len(owners) == 0 || owners[0] != from)) {
+			reply.refused = append(reply.refused, m.h)
+			s.metrics.fenced.Inc()
+			continue
+		}
+		if s.table.apply(m) {
+			reply.need = append(reply.need, m.h)
 		}
 	}
-	return st
+	return encoder(nil).replicateReply(&reply), nil
+}
+
+// rpcPull streams every copy this node holds of the keys the calling
+// node (named in the body) owns or backs up.
+func (s *Store) rpcPull(ctx context.Context, w http.ResponseWriter, _ string, body []byte) {
+	d := decoder{rest: body}
+	node := d.string()
+	if d.err != nil {
+		http.Error(w, d.err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.servePull(w, node)
+}
+
+func (e encoder) infos(v []sessionkit.Info) encoder {
+	e = e.uvarint(uint64(len(v)))
+	for i := range v {
+		e = e.string(v[i].ID).meta(&v[i].Meta)
+	}
+	return e
+}
+
+func (d *decoder) infos() []sessionkit.Info {
+	var v []sessionkit.Info
+	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
+		v = append(v, sessionkit.Info{ID: d.string(), Meta: d.meta()})
+	}
+	return v
+}
+
+// rpcSessions lists the sessions of a principal that this node owns.
+func (s *Store) rpcSessions(ctx context.Context, d *decoder, _ string) (encoder, error) {
+	return encoder(nil).infos(s.ownedOf(d.string())), nil
+}
+
+// rpcRevoke deletes the sessions of a principal that this node owns, and
+// answers how many.
+func (s *Store) rpcRevoke(ctx context.Context, d *decoder, _ string) (encoder, error) {
+	return encoder{}.uvarint(uint64(s.revokeOwned(ctx, d.string()))), nil
 }

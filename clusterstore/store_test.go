@@ -229,7 +229,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	nodes := startNodes(t, 3, 1, testKey)
 	ctx := context.Background()
 	toks := createSessions(t, nodes, 90, func(i int) []byte { return []byte(fmt.Sprint(i)) })
-	nodes[2].members.Load().stop() // no leave message: a crash, as the others see it
+	nodes[2].members.Load().Shutdown() // no leave message: a crash, as the others see it
 	nodes[2].srv.Close()
 	survivors := nodes[:2]
 	waitMembers(t, survivors, 2)
@@ -266,7 +266,7 @@ func TestWrongKeyRefused(t *testing.T) {
 	_, clientTLS, _ := tlsConfigs(bytes.Repeat([]byte("x"), 32))
 	intruder := &Store{cfg: Config{RPCTimeout: time.Second}, client: newClient(clientTLS), metrics: newMetrics(nil)}
 	intruder.view.Store(&view{})
-	if _, err := intruder.call(context.Background(), nodes[0].ln.Addr().String(), "/rpc/load", enc{}.h([32]byte{})); err == nil {
+	if _, err := intruder.call(context.Background(), nodes[0].ln.Addr().String(), "/rpc/load", encoder{}.hash([32]byte{})); err == nil {
 		t.Fatal("the data plane answered a client without the cluster key")
 	}
 	intruder.client.CloseIdleConnections()

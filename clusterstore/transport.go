@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/sessionkit/sessionkit/clusterstore/internal/clusterkey"
 )
 
 // credentials derives the data plane's TLS certificate from the cluster
@@ -21,7 +23,7 @@ import (
 // if it proves it holds it too (mutual TLS 1.3, the key pinned). A process
 // without the cluster key can neither connect nor accept.
 func credentials(key []byte) (tls.Certificate, ed25519.PublicKey, error) {
-	priv := ed25519.NewKeyFromSeed(deriveKey(key, "data plane", ed25519.SeedSize))
+	priv := ed25519.NewKeyFromSeed(clusterkey.Derive(key, "data plane", ed25519.SeedSize))
 	pub := priv.Public().(ed25519.PublicKey)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
@@ -134,7 +136,7 @@ func (s *Store) call(ctx context.Context, addr, path string, body []byte) ([]byt
 		case http.StatusOK:
 			return b, nil
 		case http.StatusMisdirectedRequest:
-			d := dec{b: b}
+			d := decoder{rest: b}
 			if vec := decodeVector(&d); d.err == nil {
 				s.learn(vec)
 			}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/sessionkit/sessionkit/clusterstore/gossip"
 	"github.com/sessionkit/sessionkit/ring"
 )
 
@@ -20,22 +21,9 @@ import (
 // idempotent, so two nodes that exchange their vectors hold the same view,
 // and the same digest, whatever order they heard things in.
 
-// ventry is what a view holds of one member.
-type ventry struct {
-	Member
-	Dead bool
-}
-
-// newer reports whether a is a later state of its member than b.
-func (a ventry) newer(b ventry) bool {
-	if a.Boot != b.Boot {
-		return a.Boot > b.Boot
-	}
-	if a.Epoch != b.Epoch {
-		return a.Epoch > b.Epoch
-	}
-	return a.Dead && !b.Dead
-}
+// ventry is what a view holds of one member; gossip.State.Newer orders
+// its states.
+type ventry = gossip.State
 
 // vector is a view: member name -> newest state. Vectors are never
 // modified once shared: merge returns a new one.
@@ -45,7 +33,7 @@ type vector map[string]ventry
 func (v vector) merge(o vector) (vector, bool) {
 	var out vector
 	for name, e := range o {
-		if cur, ok := v[name]; ok && !e.newer(cur) {
+		if cur, ok := v[name]; ok && !e.Newer(cur) {
 			continue
 		}
 		if out == nil {
@@ -69,33 +57,32 @@ func (v vector) digest() string {
 	var b []byte
 	for _, name := range names {
 		e := v[name]
-		b = enc(b[:0]).s(name).i(e.Boot).u(e.Epoch).flag(e.Dead)
+		b = encoder(b[:0]).string(name).varint(e.Boot).uvarint(e.Epoch).flag(e.Dead)
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-func (v vector) encode(e enc) enc {
-	e = e.u(uint64(len(v)))
+func (v vector) encode(e encoder) encoder {
+	e = e.uvarint(uint64(len(v)))
 	for name, m := range v {
-		e = e.s(name).s(m.Role).s(m.Data).s(m.HTTP).u(math.Float64bits(m.Weight)).i(m.Boot).u(m.Epoch).flag(m.Draining).flag(m.Dead)
+		e = e.string(name).string(m.Role).string(m.Data).string(m.HTTP).uvarint(math.Float64bits(m.Weight)).varint(m.Boot).uvarint(m.Epoch).flag(m.Draining).flag(m.Dead)
 	}
 	return e
 }
 
-func decodeVector(d *dec) vector {
-	n := d.u()
-	if n > uint64(len(d.b)) {
-		d.fail()
+func decodeVector(d *decoder) vector {
+	n := d.count()
+	if d.err != nil {
 		return nil
 	}
 	v := make(vector, n)
 	for range n {
 		var e ventry
-		e.Name = d.s()
-		e.Role, e.Data, e.HTTP = d.s(), d.s(), d.s()
-		e.Weight = math.Float64frombits(d.u())
-		e.Boot, e.Epoch, e.Draining, e.Dead = d.i(), d.u(), d.flag(), d.flag()
+		e.Name = d.string()
+		e.Role, e.Data, e.HTTP = d.string(), d.string(), d.string()
+		e.Weight = math.Float64frombits(d.uvarint())
+		e.Boot, e.Epoch, e.Draining, e.Dead = d.varint(), d.uvarint(), d.flag(), d.flag()
 		if !(e.Weight >= 0 && e.Weight <= math.MaxFloat32) { // not NaN, not infinite
 			d.fail()
 		}
@@ -120,7 +107,7 @@ func newView(vec vector, rc ring.Config) (*view, error) {
 	v := &view{vec: vec, digest: vec.digest(), nodes: map[string]Member{}}
 	var rm []ring.Member
 	for name, e := range vec {
-		if e.Dead || e.Role != "node" {
+		if e.Dead || e.Role != gossip.RoleNode {
 			continue
 		}
 		v.nodes[name] = e.Member

@@ -87,21 +87,21 @@ func TestBackupRefusesWriteFromNonOwner(t *testing.T) {
 func FuzzWire(f *testing.F) {
 	f.Add([]byte(vector{"n1": entry("n1", 1, 2, true)}.encode(nil)))
 	full := message{kind: kindFull, write: true, version: 3, values: map[string][]byte{"a": []byte("b")}}
-	f.Add([]byte(full.encode(nil)))
+	f.Add([]byte(encoder(nil).message(&full)))
 	del := message{kind: kindDelta, version: 4, values: map[string][]byte{"x": nil}, deleted: []string{"y"}}
-	f.Add([]byte(del.encode(nil)))
+	f.Add([]byte(encoder(nil).message(&del)))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d := dec{b: b}
+		d := decoder{rest: b}
 		if v := decodeVector(&d); d.err == nil {
-			d2 := dec{b: v.encode(nil)}
+			d2 := decoder{rest: v.encode(nil)}
 			if w := decodeVector(&d2); d2.err != nil || !reflect.DeepEqual(v, w) {
 				t.Fatalf("vector round trip: %+v, %+v, %v", v, w, d2.err)
 			}
 		}
-		d = dec{b: b}
-		if m := decodeMessage(&d); d.err == nil {
-			d2 := dec{b: m.encode(nil)}
-			if m2 := decodeMessage(&d2); d2.err != nil || m2.kind != m.kind || m2.write != m.write || m2.version != m.version || len(m2.values) != len(m.values) {
+		d = decoder{rest: b}
+		if m := d.message(); d.err == nil {
+			d2 := decoder{rest: encoder(nil).message(&m)}
+			if m2 := d2.message(); d2.err != nil || m2.kind != m.kind || m2.write != m.write || m2.version != m.version || len(m2.values) != len(m.values) {
 				t.Fatalf("message round trip: %+v, %+v, %v", m, m2, d2.err)
 			}
 		}

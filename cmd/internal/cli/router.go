@@ -17,7 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sessionkit/sessionkit/clusterstore"
+	"github.com/sessionkit/sessionkit/clusterstore/gossip"
+	"github.com/sessionkit/sessionkit/prom/health"
 	"github.com/sessionkit/sessionkit/router"
 )
 
@@ -119,14 +120,7 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	fast := &router.Server{Router: rt, HTTP: srv}
-	admin := &http.Server{
-		Handler:           rt.AdminHandler(*adminToken),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	admin := health.AdminServer(rt.AdminHandler(*adminToken))
 	errc := make(chan error, 2)
 	scheme := "http"
 	if *certFile != "" {
@@ -140,7 +134,10 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "admin: http://%s token %s\n", aln.Addr(), *adminToken)
 
 	if *membersFile != "" {
-		go watchMembers(ctx, rt, *membersFile, log)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go rt.WatchMembersFile(ctx, *membersFile, time.Second, hup)
 	}
 	select {
 	case <-ctx.Done():
@@ -161,76 +158,24 @@ func loadMembers(list, file string) ([]router.Member, error) {
 	case list != "" && file != "":
 		return nil, errors.New("give -members or -members-file, not both")
 	case file != "":
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return router.ParseMembers(f)
+		return router.ReadMembersFile(file)
 	default:
 		return router.ParseMembers(strings.NewReader(list))
-	}
-}
-
-// watchMembers reloads the members file when it changes or on SIGHUP.
-func watchMembers(ctx context.Context, rt *router.Router, file string, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var last time.Time
-	if st, err := os.Stat(file); err == nil {
-		last = st.ModTime()
-	}
-	for {
-		reload := false
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			reload = true
-		case <-tick.C:
-			if st, err := os.Stat(file); err == nil && !st.ModTime().Equal(last) {
-				last, reload = st.ModTime(), true
-			}
-		}
-		if !reload {
-			continue
-		}
-		list, err := loadMembers("", file)
-		if err == nil {
-			err = rt.SetMembers(list)
-		}
-		if err != nil {
-			log.Error("router: members file not loaded; keeping the old members", "file", file, "err", err)
-			continue
-		}
-		log.Info("router: members reloaded", "file", file, "members", len(list))
 	}
 }
 
 // joinGossip makes the router a non-storing member of the cluster's
 // gossip and routes on the storing members it sees: the same members, so
 // the same ring, as every node.
-func joinGossip(ctx context.Context, rt *router.Router, name, bind, join, keyHex string, log *slog.Logger) (*clusterstore.Membership, error) {
+func joinGossip(ctx context.Context, rt *router.Router, name, bind, join, keyHex string, log *slog.Logger) (*gossip.Membership, error) {
 	key, err := parseKey(keyHex)
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasSuffix(bind, ":0") {
-		// Gossip needs a port it can advertise before it binds.
-		ln, err := net.Listen("tcp", bind)
-		if err != nil {
-			return nil, err
-		}
-		bind = ln.Addr().String()
-		ln.Close()
-	}
-	update := func(members []clusterstore.Member) {
+	update := func(members []gossip.Member) {
 		var list []router.Member
 		for _, m := range members {
-			if m.Role == "node" && m.HTTP != "" && !m.Draining { // a draining node takes nothing new
+			if m.Routable() {
 				list = append(list, router.Member{Name: m.Name, URL: m.HTTP, Weight: m.Weight})
 			}
 		}
@@ -240,8 +185,8 @@ func joinGossip(ctx context.Context, rt *router.Router, name, bind, join, keyHex
 		}
 		log.Info("router: members from gossip", "nodes", len(list))
 	}
-	return clusterstore.Join(ctx, clusterstore.MembershipConfig{
-		Self: clusterstore.Member{Name: name, Role: "router"}, Bind: bind,
+	return gossip.Join(ctx, gossip.Config{
+		Self: gossip.Member{Name: name, Role: gossip.RoleRouter}, Bind: bind,
 		Join: strings.Split(join, ","), Key: key, Logger: log,
 	}, update)
 }

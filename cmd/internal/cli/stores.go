@@ -16,7 +16,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/sessionkit/sessionkit/internal/redact"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/prom/health"
 	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/sqlitestore"
 )
@@ -307,14 +307,7 @@ func serveAdmin(addr, token string, routes adminRoutes) (*adminServer, error) {
 	}
 	// The same bounds as the router's admin API: a client that sends
 	// or reads slowly cannot hold a connection (and its goroutine) open.
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	srv := health.AdminServer(mux)
 	go srv.Serve(ln)
 	return &adminServer{url: "http://" + ln.Addr().String(), token: made, srv: srv}, nil
 }

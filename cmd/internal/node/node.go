@@ -1,5 +1,6 @@
 // Package node assembles one shop node: a session store, a Manager, the
-// shop, Prometheus metrics and an HTTP server. The shop's listener serves
+// shop, and an HTTP server, with the health, readiness and metrics
+// endpoints of package health (prom/health). The shop's listener serves
 // the shop, /healthz (liveness) and /readyz (readiness, without the
 // reason); the metrics and the reason are for the node's admin listener
 // (Node.Metrics, Node.Readiness), not for the shop's visitors.
@@ -17,12 +18,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/cmd/internal/shop"
-	"github.com/sessionkit/sessionkit/prom"
+	"github.com/sessionkit/sessionkit/prom/health"
 )
 
 // Config configures a node.
@@ -55,24 +55,18 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Ready reports whether the store is usable (reachable, warm); GET
 	// /readyz answers 503 while it returns an error. It is given
-	// ReadyTimeout, and run at most once per ProbeReuse. Default nil:
-	// always ready.
+	// health.ReadyTimeout, and run at most once per health.ProbeReuse.
+	// Default nil: always ready.
 	Ready func(ctx context.Context) error
 }
-
-// ReadyTimeout bounds one readiness check, below the router's default
-// health check timeout (500 ms): a store that does not answer within it
-// is not ready.
-const ReadyTimeout = 400 * time.Millisecond
 
 // Node is a running shop node.
 type Node struct {
 	cfg     Config
-	reg     *prometheus.Registry
+	health  *health.Node
 	ln      net.Listener
 	srv     *http.Server
 	served  chan error
-	probe   *Probe
 	last    atomic.Int64 // when the latest request arrived, Unix nanoseconds
 	Manager *sessionkit.Manager
 }
@@ -94,17 +88,13 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	reg := cfg.Registry
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	endpoints := health.New(health.Config{Ready: cfg.Ready, Registry: cfg.Registry, Logger: cfg.Logger})
 	sc := cfg.Session
 	if sc.Transport == nil {
 		sc.Transport = &sessionkit.CookieTransport{Insecure: cfg.Dev, Domain: cfg.CookieDomain}
 	}
 	if sc.Observer == nil {
-		sc.Observer = prom.New(reg)
+		sc.Observer = endpoints.Observer()
 	}
 	if sc.Logger == nil {
 		sc.Logger = cfg.Logger
@@ -116,12 +106,11 @@ func Start(cfg Config) (*Node, error) {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sessionkit_shop_requests_total", Help: "Shop requests by status code.",
 	}, []string{"code"})
-	reg.MustRegister(requests)
+	endpoints.Registry().MustRegister(requests)
 
 	app := mgr.Handler(shop.New(shop.Config{Node: cfg.Name, Strategy: cfg.Strategy, Manager: mgr}))
 	mux := http.NewServeMux()
-	probe := NewProbe(cfg.Ready, cfg.Logger)
-	mux.Handle("GET /readyz", probe)
+	endpoints.Register(mux)
 	mux.Handle("/", promhttp.InstrumentHandlerCounter(requests, app))
 
 	ln := cfg.Listener
@@ -130,7 +119,7 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n := &Node{cfg: cfg, reg: reg, ln: ln, served: make(chan error, 1), probe: probe, Manager: mgr}
+	n := &Node{cfg: cfg, health: endpoints, ln: ln, served: make(chan error, 1), Manager: mgr}
 	n.srv = &http.Server{
 		Handler:           n.arrivals(withNodeHeader(cfg.Name, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -184,11 +173,11 @@ func (n *Node) Quiesce(ctx context.Context, quiet time.Duration) {
 // Readiness returns the handler of GET /readyz for the node's admin
 // listener: 200 "ready", or 503 with the reason. It shares its probe
 // with the shop's /readyz.
-func (n *Node) Readiness() http.Handler { return n.probe.Detail() }
+func (n *Node) Readiness() http.Handler { return n.health.Probe().Detail() }
 
 // Metrics returns the handler of the node's Prometheus metrics, for its
 // admin listener.
-func (n *Node) Metrics() http.Handler { return promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}) }
+func (n *Node) Metrics() http.Handler { return n.health.Metrics() }
 
 // URL returns the node's base URL.
 func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }

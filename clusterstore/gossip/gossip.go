@@ -1,9 +1,21 @@
-package clusterstore
+// Package gossip is the membership of a sessionkit cluster: who is in it,
+// kept by hashicorp/memberlist's gossip, with its failure detection.
+// Every member describes itself with a Member: the cluster store's nodes
+// (role RoleNode) with their data-plane and HTTP addresses and ring
+// weight, routers (RoleRouter) with their name only.
+//
+// The cluster store (package clusterstore) joins as a node. A router,
+// sessionkit's or one's own, joins as a router, stores nothing, and routes
+// on the members it sees: the same members, so the same ring, as every
+// node. Join's onChange is called with the live members after every
+// change; Member.Routable tells which of them take requests.
+//
+// Gossip is encrypted and authenticated with a key derived from the
+// cluster key, which every member must share.
+package gossip
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,13 +31,24 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/sessionkit/sessionkit/clusterstore/internal/clusterkey"
+)
+
+// The roles of members.
+const (
+	// RoleNode is a storing node: its sessions are placed on the ring.
+	RoleNode = "node"
+	// RoleRouter is a router: it gossips, stores nothing and is not on
+	// the ring.
+	RoleRouter = "router"
 )
 
 // Member is a node as the gossip shows it.
 type Member struct {
 	// Name is the node's stable name.
 	Name string `json:"name"`
-	// Role is "node" for a storing node, "router" for a router.
+	// Role is RoleNode for a storing node, RoleRouter for a router.
 	Role string `json:"role"`
 	// Data is the node's data-plane address (nodes only).
 	Data string `json:"data,omitempty"`
@@ -44,11 +67,40 @@ type Member struct {
 	Draining bool `json:"draining,omitempty"`
 }
 
-// MembershipConfig configures a gossip member.
-type MembershipConfig struct {
+// Routable reports whether a router should send the member requests: a
+// storing node that serves clients over HTTP and is not draining (a
+// draining node takes nothing new).
+func (m Member) Routable() bool { return m.Role == RoleNode && m.HTTP != "" && !m.Draining }
+
+// State is what a member heard of a storing node: its latest description,
+// and whether gossip declared it dead.
+type State struct {
+	Member
+	Dead bool
+}
+
+// Newer reports whether a is a later state of its member than b: a later
+// boot beats an earlier one, then a higher epoch (a member raises its own
+// epoch when it drains or refutes its death), then dead beats alive. The
+// order does not depend on when a state was heard, so members that hear
+// the same states in different orders keep the same newest one.
+func (a State) Newer(b State) bool {
+	if a.Boot != b.Boot {
+		return a.Boot > b.Boot
+	}
+	if a.Epoch != b.Epoch {
+		return a.Epoch > b.Epoch
+	}
+	return a.Dead && !b.Dead
+}
+
+// Config configures a gossip member.
+type Config struct {
 	// Self describes this member.
 	Self Member
-	// Bind is the gossip address, "host:port". Default 127.0.0.1:7946.
+	// Bind is the gossip address, "host:port", which the others reach
+	// this member on. Port 0 takes a free port (Addr tells which).
+	// Default 127.0.0.1:7946.
 	Bind string
 	// Join lists the gossip addresses of members to join through.
 	Join []string
@@ -57,7 +109,8 @@ type MembershipConfig struct {
 	Key []byte
 	// Timing tunes failure detection. Default: LocalTiming.
 	Timing Timing
-	// Logger receives memberlist's log lines at debug level.
+	// Logger receives memberlist's log lines at debug level. Default
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -84,28 +137,21 @@ type Membership struct {
 
 	mu      sync.Mutex
 	members map[string]Member // alive
-	vec     vector            // storing nodes, dead ones included
+	nodes   map[string]State  // storing nodes but this one, dead ones included
 	down    sync.Once
 	stopped atomic.Bool
-}
-
-// deriveKey derives a purpose's key from the cluster key.
-func deriveKey(key []byte, purpose string, n int) []byte {
-	k, err := hkdf.Key(sha256.New, key, nil, "sessionkit cluster "+purpose, n)
-	if err != nil {
-		panic(err) // n is small and fixed
-	}
-	return k
 }
 
 // Join starts gossiping and joins the cluster through cfg.Join, giving up
 // when ctx ends (it is checked between addresses, and one address takes at
 // most 2 seconds); onChange gets the live members after every change (and
-// once at start). A member restarted under its name is accepted back at
-// once.
-func Join(ctx context.Context, cfg MembershipConfig, onChange func([]Member)) (*Membership, error) {
-	if len(cfg.Key) < 32 {
-		return nil, fmt.Errorf("clusterstore: the cluster key must have at least 32 bytes, got %d", len(cfg.Key))
+// once at start, before Join returns); it must not block. With no
+// addresses to join through, the member starts a new cluster. A member
+// restarted under its name is accepted back at once. Leave (or Shutdown)
+// stops the member.
+func Join(ctx context.Context, cfg Config, onChange func([]Member)) (*Membership, error) {
+	if err := clusterkey.Check(cfg.Key); err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	if cfg.Bind == "" {
 		cfg.Bind = "127.0.0.1:7946"
@@ -118,18 +164,18 @@ func Join(ctx context.Context, cfg MembershipConfig, onChange func([]Member)) (*
 	}
 	host, port, err := net.SplitHostPort(cfg.Bind)
 	if err != nil {
-		return nil, fmt.Errorf("clusterstore: gossip address: %w", err)
+		return nil, fmt.Errorf("gossip: address: %w", err)
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil {
-		return nil, fmt.Errorf("clusterstore: gossip port: %w", err)
+		return nil, fmt.Errorf("gossip: port: %w", err)
 	}
-	m := &Membership{self: cfg.Self, onChange: onChange, members: map[string]Member{}, vec: vector{}}
+	m := &Membership{self: cfg.Self, onChange: onChange, members: map[string]Member{}, nodes: map[string]State{}}
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Self.Name
 	mc.BindAddr, mc.BindPort = host, p
 	mc.AdvertiseAddr, mc.AdvertisePort = host, p
-	mc.SecretKey = deriveKey(cfg.Key, "gossip", 32)
+	mc.SecretKey = clusterkey.Derive(cfg.Key, "gossip", 32)
 	mc.ProbeInterval = cfg.Timing.ProbeInterval
 	mc.ProbeTimeout = cfg.Timing.ProbeTimeout
 	mc.SuspicionMult = cfg.Timing.SuspicionMult
@@ -142,7 +188,7 @@ func Join(ctx context.Context, cfg MembershipConfig, onChange func([]Member)) (*
 	mc.Logger = log.New(slogWriter{cfg.Logger}, "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		return nil, fmt.Errorf("clusterstore: gossip: %w", err)
+		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	m.ml = ml
 	if err := join(ctx, ml, cfg.Join); err != nil {
@@ -160,7 +206,7 @@ func join(ctx context.Context, ml *memberlist.Memberlist, addrs []string) error 
 	joined := 0
 	for _, addr := range addrs {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("clusterstore: join %v: %w", addrs, err)
+			return fmt.Errorf("gossip: join %v: %w", addrs, err)
 		}
 		if _, err := ml.Join([]string{addr}); err != nil {
 			errs = append(errs, err)
@@ -169,7 +215,7 @@ func join(ctx context.Context, ml *memberlist.Memberlist, addrs []string) error 
 		}
 	}
 	if joined == 0 && len(addrs) > 0 {
-		return fmt.Errorf("clusterstore: join %v: %w", addrs, errors.Join(errs...))
+		return fmt.Errorf("gossip: join %v: %w", addrs, errors.Join(errs...))
 	}
 	return nil
 }
@@ -201,23 +247,31 @@ func (m *Membership) Self() Member {
 	return m.self
 }
 
-// vector returns the storing nodes as this member's gossip shows them,
-// itself as it is now.
-func (m *Membership) vector() vector {
+// Addr returns the gossip address this member is reached on, which
+// others may join through.
+func (m *Membership) Addr() string { return m.ml.LocalNode().Address() }
+
+// Nodes returns the newest state heard of every storing node, the dead
+// ones included, by name; this member, when it is a node, as it is now.
+// The map is the caller's.
+func (m *Membership) Nodes() map[string]State {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v := maps.Clone(m.vec)
-	if m.self.Role == "node" {
-		v[m.self.Name] = ventry{Member: m.self}
+	v := maps.Clone(m.nodes)
+	if m.self.Role == RoleNode {
+		v[m.self.Name] = State{Member: m.self}
 	}
 	return v
 }
 
-// update changes how this member describes itself, raises its epoch and
-// gossips the change.
-func (m *Membership) update(change func(*Member)) error {
+// ErrStopped is returned by Update once the member left or was shut down.
+var ErrStopped = errors.New("gossip: stopped")
+
+// Update changes how this member describes itself, raises its epoch and
+// gossips the change, waiting up to a second for it to go out.
+func (m *Membership) Update(change func(*Member)) error {
 	if m.stopped.Load() {
-		return errors.New("clusterstore: gossip stopped")
+		return ErrStopped
 	}
 	m.mu.Lock()
 	change(&m.self)
@@ -238,13 +292,17 @@ func (m *Membership) Leave(timeout time.Duration) error {
 	return err
 }
 
-// stop stops gossiping without a word to the others: what they see of a
-// crash.
-func (m *Membership) stop() {
+// Shutdown stops gossiping without a word to the others, who see what
+// they see of a crash: they declare the member dead after failure
+// detection. Leave is the graceful stop. It may be called more than once,
+// and after Leave.
+func (m *Membership) Shutdown() error {
+	var err error
 	m.down.Do(func() {
 		m.stopped.Store(true)
-		m.ml.Shutdown()
+		err = m.ml.Shutdown()
 	})
+	return err
 }
 
 func (m *Membership) changed() {
@@ -264,10 +322,10 @@ func (m *Membership) set(n *memberlist.Node, alive bool) {
 	} else {
 		delete(m.members, n.Name)
 	}
-	if mb.Role == "node" && mb.Name != m.self.Name {
-		e := ventry{Member: mb, Dead: !alive}
-		if cur, ok := m.vec[mb.Name]; !ok || e.newer(cur) {
-			m.vec[mb.Name] = e
+	if mb.Role == RoleNode && mb.Name != m.self.Name {
+		e := State{Member: mb, Dead: !alive}
+		if cur, ok := m.nodes[mb.Name]; !ok || e.Newer(cur) {
+			m.nodes[mb.Name] = e
 		}
 	}
 	m.mu.Unlock()

@@ -1,4 +1,4 @@
-package node
+package health
 
 import (
 	"context"
@@ -13,8 +13,13 @@ import (
 // requests GET /readyz, the store sees at most a few probes a second.
 const ProbeReuse = 250 * time.Millisecond
 
-// Probe is a node's readiness check, shared by the shop's listener and
-// the admin listener. It runs the check at most once per ProbeReuse (and
+// ReadyTimeout bounds one readiness check, below the default health check
+// timeout of sessionkit's router (500 ms): a store that does not answer
+// within it is not ready.
+const ReadyTimeout = 400 * time.Millisecond
+
+// Probe is a node's readiness check, shared by the application's listener
+// and the admin listener. It runs the check at most once per ProbeReuse (and
 // once at a time: concurrent callers share a running check), and logs
 // each change of state, with the reason when it turns not ready, rather
 // than every failed check.
@@ -84,8 +89,8 @@ func (p *Probe) Check(ctx context.Context) error {
 	return err
 }
 
-// ServeHTTP answers GET /readyz on the shop's listener, which anyone
-// reaches through the router: 200 "ready" or 503 "not ready", without
+// ServeHTTP answers GET /readyz on the application's listener, which
+// anyone reaches through the router: 200 "ready" or 503 "not ready", without
 // the reason, which names the store's internal addresses (the log and
 // the admin listener's /readyz give it).
 func (p *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {

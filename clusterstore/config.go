@@ -1,0 +1,86 @@
+package clusterstore
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessionkit/sessionkit/ring"
+)
+
+// Ack says how many backups must confirm a write before it returns.
+type Ack int
+
+const (
+	// AckOne waits for the first backup (the default). A write is lost
+	// only if the owner and every backup that acknowledged it crash
+	// before the others get it.
+	AckOne Ack = iota
+	// AckNone returns once the owner applied the write; replication is
+	// asynchronous. A crash of the owner loses the writes still in its
+	// queue (at most the RPC timeout's worth).
+	AckNone
+	// AckAll waits for every backup. A write is lost only if every copy
+	// is.
+	AckAll
+)
+
+// AllToAll, as Config.Backups, keeps every session on every node, as
+// Tomcat's DeltaManager does: for comparison.
+const AllToAll = -1
+
+// Config configures a Store.
+type Config struct {
+	// Name is the node's stable name, hashed on the ring. Required.
+	Name string
+	// Gossip is the gossip address. Default 127.0.0.1:7946.
+	Gossip string
+	// Data is the data plane's address. Default 127.0.0.1:7947.
+	Data string
+	// HTTP is the URL the node serves clients on, gossiped so that
+	// routers can find it.
+	HTTP string
+	// Join lists gossip addresses of members to join through. Empty
+	// starts a new cluster.
+	Join []string
+	// Key is the cluster key (at least 32 bytes): gossip and data plane
+	// are encrypted and authenticated with keys derived from it.
+	// Required.
+	Key []byte
+	// Backups is how many other nodes keep a copy of each session: the
+	// next nodes on the key's preference list. 0 keeps sessions on their
+	// owner only (plain sticky sessions, lost when it crashes);
+	// AllToAll keeps them everywhere. Default 0: set it.
+	Backups int
+	// Ack says how many backups confirm a write before it returns.
+	// Default AckOne.
+	Ack Ack
+	// Weight is the node's share of sessions. Default 1.
+	Weight float64
+	// Ring configures placement; routers must use the same. Default
+	// ring.Config's defaults.
+	Ring ring.Config
+	// Timing tunes failure detection. Default LocalTiming.
+	Timing Timing
+	// RPCTimeout bounds one call to another node. Default 2 s.
+	RPCTimeout time.Duration
+	// FailoverWait bounds how long a write for a session whose owner
+	// refuses connections waits for gossip to declare the owner dead, so
+	// that the new owner takes it instead of the request failing.
+	// Default 10 s.
+	FailoverWait time.Duration
+	// Lease is how long a successful exchange of views with a key's
+	// backup (with no backups, with a majority of the nodes) lets this
+	// node serve and write the key. It must be shorter than the failure
+	// detection: a node cut off or paused stops serving its keys before
+	// the others take them over. Default 1 s.
+	Lease time.Duration
+	// TombstoneTTL is how long a deleted session's tombstone outlives
+	// it, longer than any message can be late. Default 10 minutes.
+	TombstoneTTL time.Duration
+	// Registry registers the store's Prometheus metrics. Default none.
+	Registry prometheus.Registerer
+	// Logger receives the store's log lines. Default slog.Default().
+	Logger *slog.Logger
+}
