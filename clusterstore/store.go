@@ -91,6 +91,12 @@ type Config struct {
 	// TombstoneTTL is how long a deleted session's tombstone outlives
 	// it, longer than any message can be late. Default 10 minutes.
 	TombstoneTTL time.Duration
+	// MaxSessions bounds the sessions the node holds, owned and backed
+	// up, as memstore.Config.MaxSessions bounds a memstore: anonymous
+	// sessions are evicted first, a logged-in one only when the node
+	// holds no anonymous session. An eviction is the node's alone (see
+	// the package doc). Default 1,000,000; negative means no bound.
+	MaxSessions int
 	// Registry registers the store's Prometheus metrics. Default none.
 	Registry prometheus.Registerer
 	// Logger receives the store's log lines. Default slog.Default().
@@ -201,7 +207,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("clusterstore: data plane: %w", err)
 	}
 	s := &Store{
-		cfg: cfg, boot: time.Now().UnixNano(), table: newTable(cfg.TombstoneTTL), client: newClient(clientTLS), ln: ln,
+		cfg: cfg, boot: time.Now().UnixNano(), table: newTable(cfg.TombstoneTTL, cfg.MaxSessions), client: newClient(clientTLS), ln: ln,
 		metrics: newMetrics(cfg.Registry), peers: map[string]*peer{}, leases: map[string]time.Time{}, round: time.Now(),
 		resync: make(chan struct{}, 1), rewarm: make(chan struct{}, 1), renewal: make(chan struct{}, 1), stop: make(chan struct{}),
 	}

@@ -10,7 +10,7 @@ import (
 // A new owner's first write overrides every copy a previous owner may
 // have left: it jumps the version and carries the whole record.
 func TestNewOwnerJumpsVersion(t *testing.T) {
-	tb := newTable(time.Minute)
+	tb := newTable(time.Minute, 0)
 	later := time.Now().Add(time.Hour)
 	meta := sessionkit.Meta{IdleDeadline: later, Deadline: later}
 	var h [32]byte
