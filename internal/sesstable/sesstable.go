@@ -13,16 +13,16 @@
 // samples, the one closest to its end (idle deadline or deadline), looking
 // first in the shard of the Put, then in the shard that holds the most
 // anonymous entries; with no anonymous entry left, it takes the logged-in
-// entry closest to its end among a few sampled. A flood of anonymous
-// clients therefore replaces anonymous sessions and leaves logged-in ones
-// alone. Whether a shard holds anonymous entries is read from counters, not
-// under every shard's lock: an eviction decides on what the counters said
-// when it looked.
+// entry closest to its end among a few sampled, after checking, with that
+// entry's shard locked, that the table holds no anonymous entry. A flood
+// of anonymous clients therefore replaces anonymous sessions and leaves
+// logged-in ones alone.
 //
-// The count is one atomic integer; nothing else is shared between shards,
-// so operations on different shards never wait for each other. Entries
-// that have expired but are not yet removed count: the owner of a table
-// removes them on access (Live) and in sweeps (RemoveExpired).
+// The table counts its entries, and its anonymous entries, in two atomic
+// integers; nothing else is shared between shards, so operations on
+// different shards never wait for each other. Entries that have expired
+// but are not yet removed count: the owner of a table removes them on
+// access (Live) and in sweeps (RemoveExpired).
 //
 // # Locking
 //
@@ -67,11 +67,12 @@ const (
 // guarded by the shard's lock (struct{} when it needs none). Its methods
 // are safe for concurrent use.
 type Table[E Entry, X any] struct {
-	shards  [shardCount]Shard[E, X]
-	max     int64 // < 0: no cap
-	count   atomic.Int64
-	evicted atomic.Uint64
-	expired func(sh *Shard[E, X], h [32]byte, e E, now time.Time)
+	shards    [shardCount]Shard[E, X]
+	max       int64 // < 0: no cap
+	count     atomic.Int64
+	anonymous atomic.Int64
+	evicted   atomic.Uint64
+	expired   func(sh *Shard[E, X], h [32]byte, e E, now time.Time)
 }
 
 // Shard holds the entries whose key starts with one byte value modulo the
@@ -88,6 +89,7 @@ type Shard[E Entry, X any] struct {
 	fresh     [32]byte
 	freshAnon bool
 	t         *Table[E, X]
+	i         int // index in t.shards
 	// X is the owner's state for this shard, guarded by the shard's lock.
 	X X
 }
@@ -105,7 +107,7 @@ func New[E Entry, X any](max int, expired func(sh *Shard[E, X], h [32]byte, e E,
 		sh := &t.shards[i]
 		sh.m = map[[32]byte]E{}
 		sh.principals = map[string]map[[32]byte]struct{}{}
-		sh.t = t
+		sh.t, sh.i = t, i
 	}
 	return t
 }
@@ -193,6 +195,7 @@ func (sh *Shard[E, X]) Put(h [32]byte, e E) {
 	sh.bytes += e.Size()
 	if p := e.Meta().Principal; p == "" {
 		sh.anonymous.Add(1)
+		sh.t.anonymous.Add(1)
 	} else {
 		set := sh.principals[p]
 		if set == nil {
@@ -223,6 +226,7 @@ func (sh *Shard[E, X]) unindex(h [32]byte, e E) {
 	p := e.Meta().Principal
 	if p == "" {
 		sh.anonymous.Add(-1)
+		sh.t.anonymous.Add(-1)
 		return
 	}
 	set := sh.principals[p]
@@ -288,20 +292,24 @@ func (t *Table[E, X]) evict(from *Shard[E, X], fresh [32]byte, anon bool) {
 			return
 		}
 	}
-	// Entries come and go while it looks: a few rounds, then give up
-	// (the next Put past the cap evicts again).
-	for range 4 {
-		sh, total := t.richest()
-		anonymous := total > 0
-		if !anonymous {
-			sh = from
+	// Entries come and go while it looks: each round that finds nothing
+	// saw another operation take what it counted on, and looks again.
+	for round := 0; ; round++ {
+		var h [32]byte
+		ok := false
+		sh := t.richest()
+		if sh != nil {
+			sh.mu.Lock()
+			h, ok = sh.victim(true, -1)
+		} else {
+			sh = &t.shards[(from.i+round)%shardCount]
+			sh.mu.Lock()
+			// The victim's shard is locked: if the table holds no
+			// anonymous entry now, a logged-in entry may go.
+			if t.anonymous.Load() == 0 {
+				h, ok = sh.victim(false, samples)
+			}
 		}
-		sh.mu.Lock()
-		limit := -1 // the shard holds an anonymous entry: find it
-		if !anonymous {
-			limit = samples
-		}
-		h, ok := sh.victim(anonymous, limit)
 		done := t.evictLocked(sh, h, ok)
 		sh.mu.Unlock()
 		if done {
@@ -324,18 +332,17 @@ func (t *Table[E, X]) evictLocked(sh *Shard[E, X], h [32]byte, ok bool) bool {
 	return true
 }
 
-// richest returns the shard that holds the most anonymous entries, and how
-// many all the shards hold.
-func (t *Table[E, X]) richest() (*Shard[E, X], int64) {
-	best, most, total := &t.shards[0], int64(0), int64(0)
+// richest returns the shard that holds the most anonymous entries, nil if
+// none holds any.
+func (t *Table[E, X]) richest() *Shard[E, X] {
+	var best *Shard[E, X]
+	most := int64(0)
 	for i := range t.shards {
-		n := t.shards[i].anonymous.Load()
-		total += n
-		if n > most {
+		if n := t.shards[i].anonymous.Load(); n > most {
 			best, most = &t.shards[i], n
 		}
 	}
-	return best, total
+	return best
 }
 
 // victim returns the key of the entry to evict from sh: among the first
