@@ -1,10 +1,15 @@
 package clusterstore
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/proc"
+	"github.com/sessionkit/sessionkit/internal/sesstable"
+	"github.com/sessionkit/sessionkit/internal/sesstable/sesstabletest"
 )
 
 // A new owner's first write overrides every copy a previous owner may
@@ -61,4 +66,43 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 	if _, ok := tb.full(h2); ok {
 		t.Fatal("a refused create left a record or tombstone")
 	}
+}
+
+// startCapped starts one node that holds at most max sessions.
+func startCapped(t *testing.T, max int) *Store {
+	t.Helper()
+	var s *Store
+	var err error
+	for range 5 { // a port free a moment ago may be taken meanwhile
+		var port int
+		if port, err = proc.FreePort(); err != nil {
+			break
+		}
+		cfg := Config{Name: "n1", Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0", Key: testKey, MaxSessions: max, Logger: quiet}
+		if s, err = New(context.Background(), cfg); !proc.AddrInUse(err) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	waitMembers(t, []*Store{s}, 1)
+	return s
+}
+
+func (s *Store) counts() (int, uint64) { return s.table.recs.Len(), s.table.recs.Evicted() }
+
+// TestCapEvictsNothingBelow fills a node's default cap exactly.
+func TestCapEvictsNothingBelow(t *testing.T) {
+	s := startCapped(t, 0)
+	sesstabletest.Fill(t, s, sesstable.DefaultMax, s.counts)
+}
+
+// TestFloodKeepsLoggedIn floods a bounded node with anonymous sessions.
+func TestFloodKeepsLoggedIn(t *testing.T) {
+	sesstabletest.Flood(t, func() (sessionkit.Store, sesstabletest.Counts) {
+		s := startCapped(t, sesstabletest.FloodCap)
+		return s, s.counts
+	})
 }
