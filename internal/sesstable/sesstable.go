@@ -187,26 +187,23 @@ func (sh *Shard[E, X]) Live(h [32]byte, now time.Time) (E, bool) {
 // Put stores e under h, replacing the entry there. When it adds an entry
 // to a table that already holds its cap, Unlock evicts one.
 func (sh *Shard[E, X]) Put(h [32]byte, e E) {
+	p := e.Meta().Principal
 	old, had := sh.m[h]
-	if had {
-		sh.unindex(h, old)
-	}
 	sh.m[h] = e
 	sh.bytes += e.Size()
-	if p := e.Meta().Principal; p == "" {
-		sh.anonymous.Add(1)
-		sh.t.anonymous.Add(1)
-	} else {
-		set := sh.principals[p]
-		if set == nil {
-			set = map[[32]byte]struct{}{}
-			sh.principals[p] = set
+	if had {
+		// A write that keeps the principal touches no index or counter.
+		sh.bytes -= old.Size()
+		if op := old.Meta().Principal; op != p {
+			sh.unindex(h, op)
+			sh.index(h, p)
 		}
-		set[h] = struct{}{}
+		return
 	}
-	if !had && sh.t.count.Add(1) > sh.t.max && sh.t.max >= 0 {
+	sh.index(h, p)
+	if sh.t.count.Add(1) > sh.t.max && sh.t.max >= 0 {
 		sh.over++
-		sh.fresh, sh.freshAnon = h, e.Meta().Principal == ""
+		sh.fresh, sh.freshAnon = h, p == ""
 	}
 }
 
@@ -215,15 +212,29 @@ func (sh *Shard[E, X]) Delete(h [32]byte) (E, bool) {
 	e, ok := sh.m[h]
 	if ok {
 		delete(sh.m, h)
-		sh.unindex(h, e)
+		sh.bytes -= e.Size()
+		sh.unindex(h, e.Meta().Principal)
 		sh.t.count.Add(-1)
 	}
 	return e, ok
 }
 
-func (sh *Shard[E, X]) unindex(h [32]byte, e E) {
-	sh.bytes -= e.Size()
-	p := e.Meta().Principal
+// index files h under its principal p, or counts it as anonymous.
+func (sh *Shard[E, X]) index(h [32]byte, p string) {
+	if p == "" {
+		sh.anonymous.Add(1)
+		sh.t.anonymous.Add(1)
+		return
+	}
+	set := sh.principals[p]
+	if set == nil {
+		set = map[[32]byte]struct{}{}
+		sh.principals[p] = set
+	}
+	set[h] = struct{}{}
+}
+
+func (sh *Shard[E, X]) unindex(h [32]byte, p string) {
 	if p == "" {
 		sh.anonymous.Add(-1)
 		sh.t.anonymous.Add(-1)

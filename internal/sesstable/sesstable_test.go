@@ -163,3 +163,38 @@ func TestExpiredAndPrincipals(t *testing.T) {
 		t.Fatalf("ann's entries: %x; want only the live one, deleted", of)
 	}
 }
+
+// A Put that replaces an entry moves it between the principals' indexes
+// and the anonymous count when its principal changes (a login).
+func TestPutMovesPrincipal(t *testing.T) {
+	tb := New[*entry, struct{}](-1, nil)
+	end := time.Now().Add(time.Hour)
+	h := key(5, 1)
+	of := func(p string) (n int) {
+		for sh := range tb.Shards() {
+			for range sh.Principal(p) {
+				n++
+			}
+		}
+		return n
+	}
+	put(tb, h, newEntry("", end))
+	put(tb, h, newEntry("", end))
+	if tb.anonymous.Load() != 1 || tb.Len() != 1 {
+		t.Fatalf("anonymous %d, held %d; want 1 and 1", tb.anonymous.Load(), tb.Len())
+	}
+	put(tb, h, newEntry("ann", end))
+	if tb.anonymous.Load() != 0 || of("ann") != 1 || tb.Bytes() != 3 {
+		t.Fatalf("after a login: anonymous %d, ann's %d, bytes %d", tb.anonymous.Load(), of("ann"), tb.Bytes())
+	}
+	put(tb, h, newEntry("bob", end))
+	if of("ann") != 0 || of("bob") != 1 || tb.Len() != 1 {
+		t.Fatalf("after a change of principal: ann's %d, bob's %d", of("ann"), of("bob"))
+	}
+	sh := tb.Lock(h)
+	sh.Delete(h)
+	sh.Unlock()
+	if of("bob") != 0 || tb.Len() != 0 || tb.Bytes() != 0 {
+		t.Fatalf("after delete: bob's %d, held %d, bytes %d", of("bob"), tb.Len(), tb.Bytes())
+	}
+}
