@@ -141,7 +141,7 @@ type table struct {
 // tombs are a shard's tombstones.
 type tombs = map[[32]byte]tombstone
 
-// shard is one shard of a table, locked.
+// shard is one of a table's shards; its methods run with it locked.
 type shard = sesstable.Shard[*record, tombs]
 
 func (r *record) Meta() *sessionkit.Meta { return &r.meta }
@@ -159,15 +159,15 @@ func newTable(tombTTL time.Duration, maxSessions int) *table {
 
 // bury leaves a tombstone of version under h.
 func (t *table) bury(sh *shard, h [32]byte, version uint64, now time.Time) {
-	if sh.X == nil {
-		sh.X = tombs{}
+	if sh.Extra == nil {
+		sh.Extra = tombs{}
 	}
-	sh.X[h] = tombstone{version: version, until: now.Add(t.tombTTL)}
+	sh.Extra[h] = tombstone{version: version, until: now.Add(t.tombTTL)}
 }
 
 // put stores r under h, in place of any record or tombstone.
 func put(sh *shard, h [32]byte, r *record) {
-	delete(sh.X, h)
+	delete(sh.Extra, h)
 	sh.Put(h, r)
 }
 
@@ -185,7 +185,7 @@ func (t *table) create(h [32]byte, meta sessionkit.Meta, values map[string][]byt
 	prev, _ := state(sh, h)
 	if old != nil {
 		version = old.nextVersion()
-	} else if ts, ok := sh.X[h]; ok {
+	} else if ts, ok := sh.Extra[h]; ok {
 		version = ts.version + versionJump
 	}
 	values = maps.Clone(values)
@@ -292,7 +292,7 @@ func (t *table) apply(m message) (needFull bool) {
 	curVersion := uint64(0)
 	if cur != nil {
 		curVersion = cur.version
-	} else if ts, ok := sh.X[m.h]; ok {
+	} else if ts, ok := sh.Extra[m.h]; ok {
 		curVersion = ts.version
 	}
 	if m.version <= curVersion {
@@ -326,7 +326,7 @@ func state(sh *shard, h [32]byte) (message, bool) {
 	if r, ok := sh.Get(h); ok {
 		return message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values}, true
 	}
-	if ts, ok := sh.X[h]; ok {
+	if ts, ok := sh.Extra[h]; ok {
 		return message{kind: kindDelete, h: h, version: ts.version}, true
 	}
 	return message{}, false
@@ -346,11 +346,11 @@ func (t *table) undo(m message) {
 	switch {
 	case cur != nil && cur.mine && cur.version >= m.version:
 		sh.Delete(h)
-	case cur == nil && m.kind == kindDelete && sh.X[h].version == m.version:
+	case cur == nil && m.kind == kindDelete && sh.Extra[h].version == m.version:
 	default:
 		return
 	}
-	delete(sh.X, h)
+	delete(sh.Extra, h)
 	switch p := m.undo; p.kind {
 	case kindFull:
 		r := newRecord(p.meta, p.values, p.version)
@@ -369,8 +369,8 @@ func (t *table) drop(h [32]byte, version uint64) {
 	if r, ok := sh.Get(h); ok && r.version == version {
 		sh.Delete(h)
 	}
-	if ts, ok := sh.X[h]; ok && ts.version == version {
-		delete(sh.X, h)
+	if ts, ok := sh.Extra[h]; ok && ts.version == version {
+		delete(sh.Extra, h)
 	}
 }
 
@@ -400,9 +400,9 @@ func (t *table) ofPrincipal(p string) [][32]byte {
 func (t *table) sweep(now time.Time) {
 	for sh := range t.recs.Shards() {
 		sh.RemoveExpired(now)
-		for h, ts := range sh.X {
+		for h, ts := range sh.Extra {
 			if now.After(ts.until) {
-				delete(sh.X, h)
+				delete(sh.Extra, h)
 			}
 		}
 	}

@@ -90,8 +90,9 @@ type Shard[E Entry, X any] struct {
 	freshAnon bool
 	t         *Table[E, X]
 	i         int // index in t.shards
-	// X is the owner's state for this shard, guarded by the shard's lock.
-	X X
+	// Extra is the owner's state for this shard, guarded by the shard's
+	// lock.
+	Extra X
 }
 
 // New returns an empty table. max is the cap: 0 means DefaultMax, a
