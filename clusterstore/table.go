@@ -41,11 +41,7 @@ func (r *record) nextVersion() uint64 {
 }
 
 func newRecord(meta sessionkit.Meta, values map[string][]byte, version uint64) *record {
-	r := &record{meta: meta, values: values, version: version, bytes: len(meta.Principal)}
-	for k, v := range values {
-		r.bytes += len(k) + len(v)
-	}
-	return r
+	return &record{meta: meta, values: values, version: version, bytes: sesstable.Size(&meta, values)}
 }
 
 // tombstone remembers a deleted session's last version, so that a late
@@ -144,8 +140,11 @@ type tombs = map[[32]byte]tombstone
 // shard is one of a table's shards; its methods run with it locked.
 type shard = sesstable.Shard[*record, tombs]
 
+// Meta and Size make a record a sesstable.Entry.
 func (r *record) Meta() *sessionkit.Meta { return &r.meta }
 func (r *record) Size() int              { return r.bytes }
+
+var _ sesstable.Entry = (*record)(nil)
 
 // newTable returns an empty table that holds at most maxSessions records
 // (0: sesstable.DefaultMax; negative: no cap).

@@ -61,8 +61,11 @@ type entry struct {
 	bytes  int
 }
 
+// Meta and Size make an entry a sesstable.Entry.
 func (e *entry) Meta() *sessionkit.Meta { return &e.meta }
 func (e *entry) Size() int              { return e.bytes }
+
+var _ sesstable.Entry = (*entry)(nil)
 
 var (
 	_ sessionkit.Store               = (*Store)(nil)
@@ -120,11 +123,7 @@ func (s *Store) removeExpired(now time.Time) {
 }
 
 func newEntry(meta sessionkit.Meta, values map[string][]byte) *entry {
-	e := &entry{meta: meta, values: values, bytes: len(meta.Principal)}
-	for k, v := range values {
-		e.bytes += len(k) + len(v)
-	}
-	return e
+	return &entry{meta: meta, values: values, bytes: sesstable.Size(&meta, values)}
 }
 
 // Load implements sessionkit.Store. The returned Values map is the store's

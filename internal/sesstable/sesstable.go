@@ -53,6 +53,16 @@ type Entry interface {
 	Size() int
 }
 
+// Size is the size of a session in bytes, as its entry's Size should
+// count it: its principal, and its values' keys and bytes.
+func Size(meta *sessionkit.Meta, values map[string][]byte) int {
+	n := len(meta.Principal)
+	for k, v := range values {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
 const (
 	shardCount = 64
 	// samples is how many candidates an eviction compares.
