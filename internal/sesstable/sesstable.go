@@ -43,9 +43,9 @@ import (
 // DefaultMax is the cap of a table given none: a million sessions.
 const DefaultMax = 1_000_000
 
-// Entry is a session as a table holds it. An entry is never modified
-// while stored (a write replaces it), so that the table reads its
-// principal and deadlines without locking it.
+// Entry is a session as a table holds it. Its principal and size must not
+// change while it is stored (a write Puts a new entry): the table indexes
+// the one and sums the other.
 type Entry interface {
 	// Meta returns the session's metadata.
 	Meta() *sessionkit.Meta
@@ -166,6 +166,10 @@ func (t *Table[E, X]) Evicted() uint64 { return t.evicted.Load() }
 // Unlock releases the shard, then evicts an entry for each Put that took
 // the table past its cap meanwhile.
 func (sh *Shard[E, X]) Unlock() {
+	if sh.over == 0 {
+		sh.mu.Unlock()
+		return
+	}
 	n, fresh, anon := sh.over, sh.fresh, sh.freshAnon
 	sh.over, sh.freshAnon = 0, false
 	sh.mu.Unlock()
