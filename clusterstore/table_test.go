@@ -106,3 +106,37 @@ func TestFloodKeepsLoggedIn(t *testing.T) {
 		return s, s.counts
 	})
 }
+
+// A backup whose copy was evicted gets the whole record again with the
+// owner's next write: the delta finds a gap, and the owner sends the full
+// state.
+func TestEvictedBackupCopyComesBack(t *testing.T) {
+	nodes := startNodes(t, 2, 1, testKey)
+	owner, backup := nodes[0], nodes[1]
+	tok := createSessions(t, nodes[:1], 1, func(int) []byte { return []byte("a") })[0]
+	h := tok.Hash()
+	held := func() (*record, bool) { return backup.table.load(h) }
+	if err := proc.WaitFor(5*time.Second, func() error {
+		if _, ok := held(); !ok {
+			return fmt.Errorf("the backup holds no copy")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sh := backup.table.recs.Lock(h) // as an eviction does: no tombstone
+	sh.Delete(h)
+	sh.Unlock()
+	if _, err := owner.Commit(context.Background(), tok, sessionkit.Delta{Set: map[string][]byte{"b": []byte("2")}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.WaitFor(5*time.Second, func() error {
+		r, ok := held()
+		if !ok || string(r.values["i"]) != "a" || string(r.values["b"]) != "2" {
+			return fmt.Errorf("the backup holds %+v, %v; want the whole record after the write", r, ok)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
