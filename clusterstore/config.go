@@ -79,6 +79,12 @@ type Config struct {
 	// TombstoneTTL is how long a deleted session's tombstone outlives
 	// it, longer than any message can be late. Default 10 minutes.
 	TombstoneTTL time.Duration
+	// MaxSessions bounds the sessions the node holds, owned and backed
+	// up, as memstore.Config.MaxSessions bounds a memstore: anonymous
+	// sessions are evicted first, a logged-in one only when the node
+	// holds no anonymous session. An eviction is the node's alone (see
+	// the package doc). Default 1,000,000; negative means no bound.
+	MaxSessions int
 	// Registry registers the store's Prometheus metrics. Default none.
 	Registry prometheus.Registerer
 	// Logger receives the store's log lines. Default slog.Default().

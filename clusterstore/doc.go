@@ -48,6 +48,21 @@
 // (and Close) takes a node off the ring and hands its sessions over before
 // it leaves.
 //
+// Memory: a node holds at most Config.MaxSessions sessions, owned and
+// backed up counted together. A session that would pass the bound evicts
+// one, as in memstore: an anonymous session while the node holds any, a
+// logged-in one only when it holds no anonymous session. An eviction is
+// the node's alone: it leaves no tombstone and sends no message, so that a
+// flood of anonymous clients costs a node neither memory past the bound
+// nor bandwidth. An owner that evicts a session it owns ends it there: the
+// session's next request finds none and starts a new one. The backups'
+// copies stay until their own bound or expiry removes them; such a copy
+// comes back only if the owner fails, or misses the session just after a
+// membership change and reads it from the other nodes: the session was
+// never ended, so no logout or revocation is undone. A backup that evicts
+// its copy lacks it until the owner's next write, which finds the gap and
+// sends the whole record again.
+//
 // Security: gossip is encrypted and authenticated with a key derived from
 // the cluster key (Config.Key), and the data plane's certificate is derived
 // from it too and pinned: a process without the key can neither join nor

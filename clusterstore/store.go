@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("clusterstore: data plane: %w", err)
 	}
 	s := &Store{
-		cfg: cfg, boot: time.Now().UnixNano(), table: newTable(cfg.TombstoneTTL), client: newClient(clientTLS), ln: ln,
+		cfg: cfg, boot: time.Now().UnixNano(), table: newTable(cfg.TombstoneTTL, cfg.MaxSessions), client: newClient(clientTLS), ln: ln,
 		metrics: newMetrics(cfg.Registry), peers: map[string]*peer{}, leases: map[string]time.Time{}, round: time.Now(),
 		resync: make(chan struct{}, 1), rewarm: make(chan struct{}, 1), renewal: make(chan struct{}, 1), stop: make(chan struct{}),
 	}

@@ -148,16 +148,16 @@ func conformance(nodes *[]*Store) []storetest.Option {
 		storetest.AtRest(func() ([]byte, error) {
 			var b bytes.Buffer
 			for _, n := range *nodes {
-				n.table.mu.Lock()
-				for h, r := range n.table.recs {
-					b.Write(h[:])
-					b.WriteString(r.meta.Principal)
-					for k, v := range r.values {
-						b.WriteString(k)
-						b.Write(v)
+				for sh := range n.table.recs.Shards() {
+					for h, r := range sh.All() {
+						b.Write(h[:])
+						b.WriteString(r.meta.Principal)
+						for k, v := range r.values {
+							b.WriteString(k)
+							b.Write(v)
+						}
 					}
 				}
-				n.table.mu.Unlock()
 			}
 			return b.Bytes(), nil
 		}),

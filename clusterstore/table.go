@@ -3,10 +3,10 @@ package clusterstore
 import (
 	"bytes"
 	"maps"
-	"sync"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sesstable"
 )
 
 // record is one session as a node holds it, as owner or as backup. A
@@ -41,11 +41,7 @@ func (r *record) nextVersion() uint64 {
 }
 
 func newRecord(meta sessionkit.Meta, values map[string][]byte, version uint64) *record {
-	r := &record{meta: meta, values: values, version: version, bytes: len(meta.Principal)}
-	for k, v := range values {
-		r.bytes += len(k) + len(v)
-	}
-	return r
+	return &record{meta: meta, values: values, version: version, bytes: sesstable.Size(&meta, values)}
 }
 
 // tombstone remembers a deleted session's last version, so that a late
@@ -129,97 +125,82 @@ func decodeMessage(d *dec) message {
 	return m
 }
 
-// table holds a node's records, owned and backed up.
+// table holds a node's records, owned and backed up, in the session table
+// memstore uses too, with each shard's tombstones beside its records. Its
+// cap (Config.MaxSessions) counts every record; an eviction leaves no
+// tombstone and sends no message (see the package doc).
 type table struct {
-	mu         sync.Mutex
-	recs       map[[32]byte]*record
-	tombs      map[[32]byte]tombstone
-	principals map[string]map[[32]byte]struct{}
-	bytes      int
-	tombTTL    time.Duration
+	recs    *sesstable.Table[*record, tombs]
+	tombTTL time.Duration
 }
 
-func newTable(tombTTL time.Duration) *table {
-	return &table{recs: map[[32]byte]*record{}, tombs: map[[32]byte]tombstone{}, principals: map[string]map[[32]byte]struct{}{}, tombTTL: tombTTL}
+// tombs are a shard's tombstones.
+type tombs = map[[32]byte]tombstone
+
+// shard is one of a table's shards; its methods run with it locked.
+type shard = sesstable.Shard[*record, tombs]
+
+// Meta and Size make a record a sesstable.Entry.
+func (r *record) Meta() *sessionkit.Meta { return &r.meta }
+func (r *record) Size() int              { return r.bytes }
+
+var _ sesstable.Entry = (*record)(nil)
+
+// newTable returns an empty table that holds at most maxSessions records
+// (0: sesstable.DefaultMax; negative: no cap).
+func newTable(tombTTL time.Duration, maxSessions int) *table {
+	t := &table{tombTTL: tombTTL}
+	t.recs = sesstable.New(maxSessions, func(sh *shard, h [32]byte, r *record, now time.Time) {
+		t.bury(sh, h, r.version, now)
+	})
+	return t
 }
 
-// get returns the live record under h. t.mu is held.
-func (t *table) get(h [32]byte, now time.Time) *record {
-	r := t.recs[h]
-	if r != nil && r.meta.Expired(now) {
-		t.remove(h, r, now)
-		return nil
+// bury leaves a tombstone of version under h.
+func (t *table) bury(sh *shard, h [32]byte, version uint64, now time.Time) {
+	if sh.Extra == nil {
+		sh.Extra = tombs{}
 	}
-	return r
+	sh.Extra[h] = tombstone{version: version, until: now.Add(t.tombTTL)}
 }
 
-// put stores r under h, replacing old. t.mu is held.
-func (t *table) put(h [32]byte, old, r *record) {
-	if old != nil {
-		t.unindex(h, old)
-	}
-	delete(t.tombs, h)
-	t.recs[h] = r
-	t.bytes += r.bytes
-	if p := r.meta.Principal; p != "" {
-		set := t.principals[p]
-		if set == nil {
-			set = map[[32]byte]struct{}{}
-			t.principals[p] = set
-		}
-		set[h] = struct{}{}
-	}
-}
-
-func (t *table) unindex(h [32]byte, r *record) {
-	t.bytes -= r.bytes
-	if p := r.meta.Principal; p != "" {
-		delete(t.principals[p], h)
-		if len(t.principals[p]) == 0 {
-			delete(t.principals, p)
-		}
-	}
-}
-
-// remove deletes r and leaves a tombstone of its version. t.mu is held.
-func (t *table) remove(h [32]byte, r *record, now time.Time) {
-	delete(t.recs, h)
-	t.unindex(h, r)
-	t.tombs[h] = tombstone{version: r.version, until: now.Add(t.tombTTL)}
+// put stores r under h, in place of any record or tombstone.
+func put(sh *shard, h [32]byte, r *record) {
+	delete(sh.Extra, h)
+	sh.Put(h, r)
 }
 
 func (t *table) load(h [32]byte) (*record, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	r := t.get(h, time.Now())
-	return r, r != nil
+	sh := t.recs.Lock(h)
+	defer sh.Unlock()
+	return sh.Live(h, time.Now())
 }
 
 func (t *table) create(h [32]byte, meta sessionkit.Meta, values map[string][]byte) message {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	sh := t.recs.Lock(h)
+	defer sh.Unlock()
 	version := uint64(1)
-	old := t.recs[h]
-	prev, _ := t.stateLocked(h)
+	old, _ := sh.Get(h)
+	prev, _ := state(sh, h)
 	if old != nil {
 		version = old.nextVersion()
-	} else if ts, ok := t.tombs[h]; ok {
+	} else if ts, ok := sh.Extra[h]; ok {
 		version = ts.version + versionJump
 	}
 	values = maps.Clone(values)
 	r := newRecord(meta, values, version)
 	r.mine = true
-	t.put(h, old, r)
+	put(sh, h, r)
 	return message{kind: kindFull, h: h, version: version, meta: meta, values: values, undo: &prev}
 }
 
 // write replaces the live record under h with change's result and returns
 // the message that replicates it.
 func (t *table) write(h [32]byte, change func(old *record) (*record, message, error)) (message, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	old := t.get(h, time.Now())
-	if old == nil {
+	sh := t.recs.Lock(h)
+	defer sh.Unlock()
+	old, ok := sh.Live(h, time.Now())
+	if !ok {
 		return message{}, sessionkit.ErrNotFound
 	}
 	r, m, err := change(old)
@@ -227,7 +208,7 @@ func (t *table) write(h [32]byte, change func(old *record) (*record, message, er
 		return message{}, err
 	}
 	m.undo = &message{kind: kindFull, h: h, version: old.version, meta: old.meta, values: old.values}
-	t.put(h, old, r)
+	put(sh, h, r)
 	return m, nil
 }
 
@@ -287,30 +268,30 @@ func (t *table) swap(h [32]byte, key string, old []byte, oldOK bool, next []byte
 // take removes the record under h and returns it with the tombstone
 // message.
 func (t *table) take(h [32]byte) (*record, message, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	sh := t.recs.Lock(h)
+	defer sh.Unlock()
 	now := time.Now()
-	r := t.get(h, now)
-	if r == nil {
+	r, ok := sh.Live(h, now)
+	if !ok {
 		return nil, message{}, sessionkit.ErrNotFound
 	}
-	t.remove(h, r, now)
+	sh.Delete(h)
 	v := r.nextVersion()
-	t.tombs[h] = tombstone{version: v, until: now.Add(t.tombTTL)}
+	t.bury(sh, h, v, now)
 	return r, message{kind: kindDelete, h: h, version: v, undo: &message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values}}, nil
 }
 
 // apply applies a replicated message. It reports whether the node needs
 // the record's full state (a delta arrived over a gap).
 func (t *table) apply(m message) (needFull bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	sh := t.recs.Lock(m.h)
+	defer sh.Unlock()
 	now := time.Now()
-	cur := t.recs[m.h]
+	cur, _ := sh.Get(m.h)
 	curVersion := uint64(0)
 	if cur != nil {
 		curVersion = cur.version
-	} else if ts, ok := t.tombs[m.h]; ok {
+	} else if ts, ok := sh.Extra[m.h]; ok {
 		curVersion = ts.version
 	}
 	if m.version <= curVersion {
@@ -318,17 +299,15 @@ func (t *table) apply(m message) (needFull bool) {
 	}
 	switch m.kind {
 	case kindFull:
-		t.put(m.h, cur, newRecord(m.meta, m.values, m.version))
+		put(sh, m.h, newRecord(m.meta, m.values, m.version))
 	case kindDelta:
 		if cur == nil || cur.version != m.version-1 {
 			return true // a gap: never apply a delta over a missing one
 		}
-		t.put(m.h, cur, newRecord(m.meta, patch(cur.values, m.values, m.deleted), m.version))
+		put(sh, m.h, newRecord(m.meta, patch(cur.values, m.values, m.deleted), m.version))
 	case kindDelete:
-		if cur != nil {
-			t.remove(m.h, cur, now)
-		}
-		t.tombs[m.h] = tombstone{version: m.version, until: now.Add(t.tombTTL)}
+		sh.Delete(m.h)
+		t.bury(sh, m.h, m.version, now)
 	}
 	return false
 }
@@ -336,17 +315,17 @@ func (t *table) apply(m message) (needFull bool) {
 // full returns the message carrying the record's whole state, or its
 // tombstone.
 func (t *table) full(h [32]byte) (message, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.stateLocked(h)
+	sh := t.recs.Lock(h)
+	defer sh.Unlock()
+	return state(sh, h)
 }
 
-// stateLocked is full with t.mu held.
-func (t *table) stateLocked(h [32]byte) (message, bool) {
-	if r := t.recs[h]; r != nil {
+// state is full with h's shard locked.
+func state(sh *shard, h [32]byte) (message, bool) {
+	if r, ok := sh.Get(h); ok {
 		return message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values}, true
 	}
-	if ts, ok := t.tombs[h]; ok {
+	if ts, ok := sh.Extra[h]; ok {
 		return message{kind: kindDelete, h: h, version: ts.version}, true
 	}
 	return message{}, false
@@ -359,84 +338,76 @@ func (t *table) stateLocked(h [32]byte) (message, bool) {
 // run in any order, so the earliest state wins. The next write over the
 // state put back jumps the version, as a new owner's does.
 func (t *table) undo(m message) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	h := m.h
-	cur := t.recs[h]
+	sh := t.recs.Lock(h)
+	defer sh.Unlock()
+	cur, _ := sh.Get(h)
 	switch {
 	case cur != nil && cur.mine && cur.version >= m.version:
-		t.unindex(h, cur)
-		delete(t.recs, h)
-	case cur == nil && m.kind == kindDelete && t.tombs[h].version == m.version:
+		sh.Delete(h)
+	case cur == nil && m.kind == kindDelete && sh.Extra[h].version == m.version:
 	default:
 		return
 	}
-	delete(t.tombs, h)
+	delete(sh.Extra, h)
 	switch p := m.undo; p.kind {
 	case kindFull:
 		r := newRecord(p.meta, p.values, p.version)
 		r.mine, r.undone = true, true
-		t.put(h, nil, r)
+		put(sh, h, r)
 	case kindDelete:
-		t.tombs[h] = tombstone{version: p.version, until: time.Now().Add(t.tombTTL)}
+		t.bury(sh, h, p.version, time.Now())
 	}
 }
 
 // drop forgets the record or tombstone of the given version: a copy the
 // node neither owns nor backs up any more, handed to the key's owner.
 func (t *table) drop(h [32]byte, version uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if r := t.recs[h]; r != nil && r.version == version {
-		delete(t.recs, h)
-		t.unindex(h, r)
+	sh := t.recs.Lock(h)
+	defer sh.Unlock()
+	if r, ok := sh.Get(h); ok && r.version == version {
+		sh.Delete(h)
 	}
-	if ts, ok := t.tombs[h]; ok && ts.version == version {
-		delete(t.tombs, h)
+	if ts, ok := sh.Extra[h]; ok && ts.version == version {
+		delete(sh.Extra, h)
 	}
 }
 
 // hashes returns the hashes and versions of every record held.
 func (t *table) hashes() map[[32]byte]uint64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make(map[[32]byte]uint64, len(t.recs))
-	for h, r := range t.recs {
-		out[h] = r.version
+	out := make(map[[32]byte]uint64, t.recs.Len())
+	for sh := range t.recs.Shards() {
+		for h, r := range sh.All() {
+			out[h] = r.version
+		}
 	}
 	return out
 }
 
 // ofPrincipal returns the hashes of the principal's records.
 func (t *table) ofPrincipal(p string) [][32]byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	var out [][32]byte
-	for h := range t.principals[p] {
-		out = append(out, h)
+	for sh := range t.recs.Shards() {
+		for h := range sh.Principal(p) {
+			out = append(out, h)
+		}
 	}
 	return out
 }
 
 // sweep removes expired records and tombstones past their time.
 func (t *table) sweep(now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for h, r := range t.recs {
-		if r.meta.Expired(now) {
-			t.remove(h, r, now)
-		}
-	}
-	for h, ts := range t.tombs {
-		if now.After(ts.until) {
-			delete(t.tombs, h)
+	for sh := range t.recs.Shards() {
+		sh.RemoveExpired(now)
+		for h, ts := range sh.Extra {
+			if now.After(ts.until) {
+				delete(sh.Extra, h)
+			}
 		}
 	}
 }
 
 // stats returns the number of records and their bytes.
 func (t *table) stats() (int, int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.recs), t.bytes
+	return t.recs.Len(), t.recs.Bytes()
 }

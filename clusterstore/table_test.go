@@ -1,16 +1,21 @@
 package clusterstore
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/proc"
+	"github.com/sessionkit/sessionkit/internal/sesstable"
+	"github.com/sessionkit/sessionkit/internal/sesstable/sesstabletest"
 )
 
 // A new owner's first write overrides every copy a previous owner may
 // have left: it jumps the version and carries the whole record.
 func TestNewOwnerJumpsVersion(t *testing.T) {
-	tb := newTable(time.Minute)
+	tb := newTable(time.Minute, 0)
 	later := time.Now().Add(time.Hour)
 	meta := sessionkit.Meta{IdleDeadline: later, Deadline: later}
 	var h [32]byte
@@ -60,5 +65,78 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 	tb.undo(tb.create(h2, meta, map[string][]byte{"x": []byte("y")}))
 	if _, ok := tb.full(h2); ok {
 		t.Fatal("a refused create left a record or tombstone")
+	}
+}
+
+// startCapped starts one node that holds at most max sessions.
+func startCapped(t *testing.T, max int) *Store {
+	t.Helper()
+	var s *Store
+	var err error
+	for range 5 { // a port free a moment ago may be taken meanwhile
+		var port int
+		if port, err = proc.FreePort(); err != nil {
+			break
+		}
+		cfg := Config{Name: "n1", Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0", Key: testKey, MaxSessions: max, Logger: quiet}
+		if s, err = New(context.Background(), cfg); !proc.AddrInUse(err) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	waitMembers(t, []*Store{s}, 1)
+	return s
+}
+
+func (s *Store) counts() (int, uint64) { return s.table.recs.Len(), s.table.recs.Evicted() }
+
+// TestCapEvictsNothingBelow fills a node's default cap exactly.
+func TestCapEvictsNothingBelow(t *testing.T) {
+	s := startCapped(t, 0)
+	sesstabletest.Fill(t, s, sesstable.DefaultMax, s.counts)
+}
+
+// TestFloodKeepsLoggedIn floods a bounded node with anonymous sessions.
+func TestFloodKeepsLoggedIn(t *testing.T) {
+	sesstabletest.Flood(t, func() (sessionkit.Store, sesstabletest.Counts) {
+		s := startCapped(t, sesstabletest.FloodCap)
+		return s, s.counts
+	})
+}
+
+// A backup whose copy was evicted gets the whole record again with the
+// owner's next write: the delta finds a gap, and the owner sends the full
+// state.
+func TestEvictedBackupCopyComesBack(t *testing.T) {
+	nodes := startNodes(t, 2, 1, testKey)
+	owner, backup := nodes[0], nodes[1]
+	tok := createSessions(t, nodes[:1], 1, func(int) []byte { return []byte("a") })[0]
+	h := tok.Hash()
+	held := func() (*record, bool) { return backup.table.load(h) }
+	if err := proc.WaitFor(5*time.Second, func() error {
+		if _, ok := held(); !ok {
+			return fmt.Errorf("the backup holds no copy")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sh := backup.table.recs.Lock(h) // as an eviction does: no tombstone
+	sh.Delete(h)
+	sh.Unlock()
+	if _, err := owner.Commit(context.Background(), tok, sessionkit.Delta{Set: map[string][]byte{"b": []byte("2")}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.WaitFor(5*time.Second, func() error {
+		r, ok := held()
+		if !ok || string(r.values["i"]) != "a" || string(r.values["b"]) != "2" {
+			return fmt.Errorf("the backup holds %+v, %v; want the whole record after the write", r, ok)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

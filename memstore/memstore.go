@@ -1,11 +1,16 @@
 // Package memstore keeps sessions in the memory of one process: the default
-// store for a single server, and the local layer of the cluster store.
+// store for a single server, and for tests. Its sessions live and die with
+// the process and are seen by it alone; several servers need a shared store
+// (redisstore, pgstore, sqlitestore), the sealed cookie (cookiestore) or the
+// replicated cluster store (clusterstore).
 //
 // Records are filed under the SHA-256 of their token in sharded maps, so
 // that lookups on different sessions rarely contend. A background sweeper
-// removes expired sessions; Close stops it. With a bound on the number of
-// sessions, the store evicts anonymous sessions (no principal) before
-// logged-in ones, so a flood of anonymous clients cannot push out users.
+// removes expired sessions; Close stops it. The store holds at most
+// Config.MaxSessions sessions, the whole store counted: a new session
+// that would pass the bound evicts an anonymous session (no principal)
+// while the store holds any, so a flood of anonymous clients cannot push
+// out logged-in users.
 package memstore
 
 import (
@@ -16,29 +21,28 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sesstable"
 )
 
 // Config configures a Store. Its zero value is the default.
 type Config struct {
-	// MaxSessions bounds the number of sessions held. When a new session
-	// would pass it, the store evicts the anonymous session closest to
-	// its idle deadline among a few sampled, or a logged-in one only when
-	// it holds no anonymous session. Default 1,000,000; negative means no
-	// bound.
+	// MaxSessions bounds the number of sessions held, the whole store
+	// counted. A new session that would pass it evicts one: an anonymous
+	// session while the store holds any (the one closest to its end
+	// among a few sampled), a logged-in one only when every session held
+	// is logged in. A store under the bound evicts nothing. Default
+	// 1,000,000; negative means no bound.
 	MaxSessions int
 	// CleanupInterval is how often expired sessions are removed. Expired
 	// sessions are never returned meanwhile. Default 1 minute.
 	CleanupInterval time.Duration
 }
 
-const shardCount = 64
-
 // Store is an in-memory sessionkit.Store. It also implements
 // sessionkit.Principals and sessionkit.Generations. Its methods are safe for
 // concurrent use.
 type Store struct {
-	shards   [shardCount]shard
-	perShard int
+	table *sesstable.Table[*entry, struct{}]
 
 	genMu   sync.Mutex
 	gens    map[string]uint64
@@ -49,14 +53,6 @@ type Store struct {
 	once sync.Once
 }
 
-type shard struct {
-	mu         sync.Mutex
-	m          map[[32]byte]*entry
-	principals map[string]map[[32]byte]struct{}
-	anonymous  int
-	bytes      int
-}
-
 // entry is one session. An entry is never modified once stored: writes
 // replace it, so Load can hand out its values map without copying.
 type entry struct {
@@ -64,6 +60,12 @@ type entry struct {
 	values map[string][]byte
 	bytes  int
 }
+
+// Meta and Size make an entry a sesstable.Entry.
+func (e *entry) Meta() *sessionkit.Meta { return &e.meta }
+func (e *entry) Size() int              { return e.bytes }
+
+var _ sesstable.Entry = (*entry)(nil)
 
 var (
 	_ sessionkit.Store               = (*Store)(nil)
@@ -75,19 +77,12 @@ var (
 // New returns a Store configured by cfg (the zero Config is the default),
 // its sweeper running. Close stops the sweeper.
 func New(cfg Config) *Store {
-	if cfg.MaxSessions == 0 {
-		cfg.MaxSessions = 1_000_000
-	}
 	if cfg.CleanupInterval <= 0 {
 		cfg.CleanupInterval = time.Minute
 	}
-	s := &Store{gens: map[string]uint64{}, genEnds: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
-	if cfg.MaxSessions > 0 {
-		s.perShard = max(1, (cfg.MaxSessions+shardCount-1)/shardCount)
-	}
-	for i := range s.shards {
-		s.shards[i].m = map[[32]byte]*entry{}
-		s.shards[i].principals = map[string]map[[32]byte]struct{}{}
+	s := &Store{
+		table: sesstable.New[*entry, struct{}](cfg.MaxSessions, nil),
+		gens:  map[string]uint64{}, genEnds: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go s.sweep(cfg.CleanupInterval)
 	return s
@@ -122,111 +117,23 @@ func (s *Store) removeExpired(now time.Time) {
 		s.forgetGeneration(name, now)
 	}
 	s.genMu.Unlock()
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for k, e := range sh.m {
-			if e.meta.Expired(now) {
-				sh.remove(k, e)
-			}
-		}
-		sh.mu.Unlock()
-	}
-}
-
-func (s *Store) shard(h [32]byte) *shard { return &s.shards[h[0]%shardCount] }
-
-// get returns the live entry under h. sh.mu is held.
-func (sh *shard) get(h [32]byte, now time.Time) *entry {
-	e := sh.m[h]
-	if e == nil {
-		return nil
-	}
-	if e.meta.Expired(now) {
-		sh.remove(h, e)
-		return nil
-	}
-	return e
-}
-
-// put stores e under h, replacing old (nil if none). sh.mu is held.
-func (sh *shard) put(h [32]byte, old, e *entry) {
-	if old != nil {
-		sh.unindex(h, old)
-	}
-	sh.m[h] = e
-	sh.bytes += e.bytes
-	if e.meta.Principal == "" {
-		sh.anonymous++
-	} else {
-		set := sh.principals[e.meta.Principal]
-		if set == nil {
-			set = map[[32]byte]struct{}{}
-			sh.principals[e.meta.Principal] = set
-		}
-		set[h] = struct{}{}
-	}
-}
-
-// remove deletes the entry e under h. sh.mu is held.
-func (sh *shard) remove(h [32]byte, e *entry) {
-	delete(sh.m, h)
-	sh.unindex(h, e)
-}
-
-func (sh *shard) unindex(h [32]byte, e *entry) {
-	sh.bytes -= e.bytes
-	if e.meta.Principal == "" {
-		sh.anonymous--
-		return
-	}
-	set := sh.principals[e.meta.Principal]
-	delete(set, h)
-	if len(set) == 0 {
-		delete(sh.principals, e.meta.Principal)
-	}
-}
-
-// evict makes room for one session. sh.mu is held.
-func (sh *shard) evict() {
-	const samples = 5
-	var victim [32]byte
-	var ve *entry
-	n := 0
-	wantAnonymous := sh.anonymous > 0
-	for k, e := range sh.m { // map iteration order is random: a sample
-		if wantAnonymous && e.meta.Principal != "" {
-			continue
-		}
-		if ve == nil || e.meta.IdleDeadline.Before(ve.meta.IdleDeadline) {
-			victim, ve = k, e
-		}
-		if n++; n == samples {
-			break
-		}
-	}
-	if ve != nil {
-		sh.remove(victim, ve)
+	for sh := range s.table.Shards() {
+		sh.RemoveExpired(now)
 	}
 }
 
 func newEntry(meta sessionkit.Meta, values map[string][]byte) *entry {
-	e := &entry{meta: meta, values: values, bytes: len(meta.Principal)}
-	for k, v := range values {
-		e.bytes += len(k) + len(v)
-	}
-	return e
+	return &entry{meta: meta, values: values, bytes: sesstable.Size(&meta, values)}
 }
 
 // Load implements sessionkit.Store. The returned Values map is the store's
 // own and must not be modified.
 func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
 	h := t.Hash()
-	sh := s.shard(h)
-	sh.mu.Lock()
-	e := sh.get(h, time.Now())
-	sh.mu.Unlock()
-	if e == nil {
+	sh := s.table.Lock(h)
+	e, ok := sh.Live(h, time.Now())
+	sh.Unlock()
+	if !ok {
 		return sessionkit.Record{}, false, nil
 	}
 	return sessionkit.Record{Meta: e.meta, Values: e.values}, true, nil
@@ -238,15 +145,10 @@ func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.R
 		return "", err
 	}
 	h := t.Hash()
-	sh := s.shard(h)
 	e := newEntry(rec.Meta, maps.Clone(rec.Values))
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	old := sh.m[h]
-	if old == nil && s.perShard > 0 && len(sh.m) >= s.perShard {
-		sh.evict()
-	}
-	sh.put(h, old, e)
+	sh := s.table.Lock(h)
+	sh.Put(h, e)
+	sh.Unlock()
 	return t, nil
 }
 
@@ -256,18 +158,17 @@ func (s *Store) write(ctx context.Context, t sessionkit.Token, change func(*entr
 		return "", err
 	}
 	h := t.Hash()
-	sh := s.shard(h)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	old := sh.get(h, time.Now())
-	if old == nil {
+	sh := s.table.Lock(h)
+	defer sh.Unlock()
+	old, ok := sh.Live(h, time.Now())
+	if !ok {
 		return "", sessionkit.ErrNotFound
 	}
 	e, err := change(old)
 	if err != nil {
 		return "", err
 	}
-	sh.put(h, old, e)
+	sh.Put(h, e)
 	return t, nil
 }
 
@@ -343,23 +244,21 @@ func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionk
 		return "", err
 	}
 	h := old.Hash()
-	sh := s.shard(h)
-	sh.mu.Lock()
-	e := sh.get(h, time.Now())
-	if e != nil {
-		sh.remove(h, e)
+	sh := s.table.Lock(h)
+	e, ok := sh.Live(h, time.Now())
+	if ok {
+		sh.Delete(h)
 	}
-	sh.mu.Unlock()
-	if e == nil {
+	sh.Unlock()
+	if !ok {
 		return "", sessionkit.ErrNotFound
 	}
 	// Nobody knows next yet, so the session may be in neither shard for
 	// a moment.
 	nh := next.Hash()
-	nsh := s.shard(nh)
-	nsh.mu.Lock()
-	nsh.put(nh, nsh.m[nh], e)
-	nsh.mu.Unlock()
+	nsh := s.table.Lock(nh)
+	nsh.Put(nh, e)
+	nsh.Unlock()
 	return next, nil
 }
 
@@ -369,12 +268,9 @@ func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
 		return err
 	}
 	h := t.Hash()
-	sh := s.shard(h)
-	sh.mu.Lock()
-	if e := sh.m[h]; e != nil {
-		sh.remove(h, e)
-	}
-	sh.mu.Unlock()
+	sh := s.table.Lock(h)
+	sh.Delete(h)
+	sh.Unlock()
 	return nil
 }
 
@@ -382,15 +278,12 @@ func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
 func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.Info, error) {
 	now := time.Now()
 	var infos []sessionkit.Info
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for h := range sh.principals[principal] {
-			if e := sh.get(h, now); e != nil {
+	for sh := range s.table.Shards() {
+		for h := range sh.Principal(principal) {
+			if e, ok := sh.Live(h, now); ok {
 				infos = append(infos, sessionkit.Info{ID: hex.EncodeToString(h[:]), Meta: e.meta})
 			}
 		}
-		sh.mu.Unlock()
 	}
 	return infos, ctx.Err()
 }
@@ -401,14 +294,11 @@ func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
 		return 0, err
 	}
 	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for h := range sh.principals[principal] {
-			sh.remove(h, sh.m[h])
+	for sh := range s.table.Shards() {
+		for h := range sh.Principal(principal) {
+			sh.Delete(h)
 			n++
 		}
-		sh.mu.Unlock()
 	}
 	return n, nil
 }
@@ -462,17 +352,11 @@ type Stats struct {
 	Sessions int
 	// Bytes is the size of their keys, values and principals.
 	Bytes int
+	// Evicted is how many sessions MaxSessions has evicted since New.
+	Evicted uint64
 }
 
 // Stats returns what the store holds now.
 func (s *Store) Stats() Stats {
-	var st Stats
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		st.Sessions += len(sh.m)
-		st.Bytes += sh.bytes
-		sh.mu.Unlock()
-	}
-	return st
+	return Stats{Sessions: s.table.Len(), Bytes: s.table.Bytes(), Evicted: s.table.Evicted()}
 }

@@ -27,17 +27,14 @@ func TestConformance(t *testing.T) {
 // dump returns the keys and values the store holds, as bytes.
 func (s *Store) dump() []byte {
 	var b bytes.Buffer
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for k, e := range sh.m {
+	for sh := range s.table.Shards() {
+		for k, e := range sh.All() {
 			b.Write(k[:])
 			for name, v := range e.values {
 				b.WriteString(name)
 				b.Write(v)
 			}
 		}
-		sh.mu.Unlock()
 	}
 	return b.Bytes()
 }

@@ -40,6 +40,8 @@ type storeFlags struct {
 	cookieKeys string
 	sqlite     string
 	postgres   string
+
+	maxSessions int // memory and cluster stores
 }
 
 type clusterFlags struct {
@@ -53,6 +55,7 @@ type clusterFlags struct {
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "store", "memory", "session store: memory, cluster, cookie, redis, sql")
+	fs.IntVar(&f.maxSessions, "max-sessions", 1_000_000, "memory, cluster: the most sessions the node holds, its backup copies of other nodes' sessions included; a new session past it evicts an anonymous one, a logged-in one only when the node holds no anonymous session; negative: no bound")
 	fs.StringVar(&f.sqlite, "sqlite", "", "sql: the SQLite file the nodes share; cookie: keep revocation generations there")
 	fs.StringVar(&f.postgres, "postgres", os.Getenv("SESSIONKIT_POSTGRES"), "sql: the PostgreSQL URL (postgres://...) instead of -sqlite (default $SESSIONKIT_POSTGRES; a URL with a password belongs in -postgres-file or the environment)")
 	fs.StringVar(&f.redis, "redis", os.Getenv("SESSIONKIT_REDIS"), "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there (default $SESSIONKIT_REDIS; a URL with a password belongs in -redis-file or the environment)")
@@ -106,13 +109,14 @@ func reachable(g sessionkit.Generations) func(context.Context) error {
 func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error) {
 	switch f.store {
 	case "memory":
-		s := memstore.New(memstore.Config{})
+		s := memstore.New(memstore.Config{MaxSessions: f.maxSessions})
 		return openedStore{store: s, close: s.Close}, nil
 	case "cluster":
 		cfg, err := f.cluster.config(env)
 		if err != nil {
 			return openedStore{}, err
 		}
+		cfg.MaxSessions = f.maxSessions
 		s, err := clusterstore.New(ctx, cfg)
 		if err != nil {
 			return openedStore{}, err
