@@ -119,10 +119,10 @@ func (s *Store) exchange(ctx context.Context, addr string) (bool, error) {
 	if resp.StatusCode != http.StatusOK {
 		return false, &rpcError{status: resp.StatusCode, msg: string(b)}
 	}
-	d := decoder{rest: b}
-	vec := decodeVector(&d)
-	if d.err != nil {
-		return false, d.err
+	d := newDecoder(b)
+	vec := decodeVector(d)
+	if d.Err() != nil {
+		return false, d.Err()
 	}
 	s.learn(vec)
 	return resp.Header.Get(viewHeader) == s.view.Load().digest, nil

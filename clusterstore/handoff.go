@@ -106,9 +106,9 @@ func (s *Store) copyAt(ctx context.Context, name string, h [32]byte, warm bool) 
 	if err != nil {
 		return message{}, false, err
 	}
-	d := decoder{rest: b}
+	d := newDecoder(b)
 	m := d.message()
-	return m, d.err == nil, d.err
+	return m, d.Err() == nil, d.Err()
 }
 
 // gather asks the named nodes, at once, for their copies of a key and
@@ -272,10 +272,10 @@ func (s *Store) pull(ctx context.Context, addr string) (int, error) {
 		if _, err := io.ReadFull(r, b); err != nil {
 			return n, err
 		}
-		d := decoder{rest: b}
+		d := newDecoder(b)
 		m := d.message()
-		if d.err != nil {
-			return n, d.err
+		if d.Err() != nil {
+			return n, d.Err()
 		}
 		m.write = false
 		s.table.apply(m)

@@ -25,9 +25,9 @@ func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.In
 			if err != nil {
 				return classify(err)
 			}
-			d := decoder{rest: b}
-			if infos = d.infos(); d.err != nil {
-				return d.err
+			d := newDecoder(b)
+			if infos = d.infos(); d.Err() != nil {
+				return d.Err()
 			}
 		}
 		mu.Lock()
@@ -52,7 +52,7 @@ func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
 			if err != nil {
 				return classify(err)
 			}
-			d := decoder{rest: b}
+			d := newDecoder(b)
 			n = int(d.uvarint())
 		}
 		mu.Lock()

@@ -127,10 +127,10 @@ func (p *peer) flush(batch []outgoing) (refused map[[32]byte]bool, err error) {
 		p.s.cfg.Logger.Debug("clusterstore: replication failed", "peer", p.addr, "err", err)
 		return nil, err
 	}
-	d := decoder{rest: b}
+	d := newDecoder(b)
 	reply := d.replicateReply()
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	for _, h := range reply.need {
 		if m, ok := p.s.table.full(h); ok {

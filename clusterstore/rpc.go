@@ -80,12 +80,12 @@ func (s *Store) guard(path string, serve func(ctx context.Context, w http.Respon
 // found another value, 503 for any other error.
 func (s *Store) answer(call rpc) func(ctx context.Context, w http.ResponseWriter, from string, body []byte) {
 	return func(ctx context.Context, w http.ResponseWriter, from string, body []byte) {
-		d := &decoder{rest: body}
+		d := newDecoder(body)
 		out, err := call(ctx, d, from)
 		w.Header().Set(viewHeader, s.view.Load().digest)
 		switch {
-		case d.err != nil:
-			http.Error(w, d.err.Error(), http.StatusBadRequest)
+		case d.Err() != nil:
+			http.Error(w, d.Err().Error(), http.StatusBadRequest)
 		case errors.Is(err, sessionkit.ErrNotFound):
 			http.Error(w, "not found", http.StatusNotFound)
 		case errors.Is(err, errSwapFailed):
@@ -101,8 +101,8 @@ func (s *Store) answer(call rpc) func(ctx context.Context, w http.ResponseWriter
 // rpcView exchanges views: the caller's vector in, the merged one out.
 func (s *Store) rpcView(ctx context.Context, d *decoder, _ string) (encoder, error) {
 	vec := decodeVector(d)
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	s.learn(vec)
 	return s.view.Load().vec.encode(nil), nil
@@ -111,8 +111,8 @@ func (s *Store) rpcView(ctx context.Context, d *decoder, _ string) (encoder, err
 // rpcLoad reads a session at its owner: a key in, a record out.
 func (s *Store) rpcLoad(ctx context.Context, d *decoder, _ string) (encoder, error) {
 	h := d.hash()
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	r, err := s.load(ctx, h)
 	if err != nil {
@@ -135,8 +135,8 @@ func (d *decoder) copyRequest() copyRequest { return copyRequest{hash: d.hash(),
 // replication message.
 func (s *Store) rpcCopy(ctx context.Context, d *decoder, _ string) (encoder, error) {
 	req := d.copyRequest()
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	if req.warm && !s.warm.Load() {
 		return nil, errWarming
@@ -166,8 +166,8 @@ func (d *decoder) createRequest() createRequest {
 
 func (s *Store) rpcCreate(ctx context.Context, d *decoder, _ string) (encoder, error) {
 	req := d.createRequest()
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	return nil, s.create(ctx, req.hash, req.meta, req.values)
 }
@@ -186,8 +186,8 @@ func (d *decoder) commitRequest() commitRequest {
 
 func (s *Store) rpcCommit(ctx context.Context, d *decoder, _ string) (encoder, error) {
 	req := d.commitRequest()
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	return nil, s.commit(ctx, req.hash, req.delta)
 }
@@ -219,8 +219,8 @@ func (d *decoder) swapRequest() swapRequest {
 
 func (s *Store) rpcSwap(ctx context.Context, d *decoder, _ string) (encoder, error) {
 	req := d.swapRequest()
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	return nil, s.swap(ctx, &req)
 }
@@ -228,8 +228,8 @@ func (s *Store) rpcSwap(ctx context.Context, d *decoder, _ string) (encoder, err
 // rpcTake removes a session at its owner: a key in, the record out.
 func (s *Store) rpcTake(ctx context.Context, d *decoder, _ string) (encoder, error) {
 	h := d.hash()
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	r, err := s.take(ctx, h)
 	if err != nil {
@@ -257,9 +257,9 @@ func (d *decoder) replicateReply() replicateReply {
 // the key's owner.
 func (s *Store) rpcReplicate(ctx context.Context, d *decoder, from string) (encoder, error) {
 	var reply replicateReply
-	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
+	for n := d.uvarint(); n > 0 && d.Err() == nil; n-- {
 		m := d.message()
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
 		owners, _ := s.owners(m.h)
@@ -278,10 +278,10 @@ func (s *Store) rpcReplicate(ctx context.Context, d *decoder, from string) (enco
 // rpcPull streams every copy this node holds of the keys the calling
 // node (named in the body) owns or backs up.
 func (s *Store) rpcPull(ctx context.Context, w http.ResponseWriter, _ string, body []byte) {
-	d := decoder{rest: body}
+	d := newDecoder(body)
 	node := d.string()
-	if d.err != nil {
-		http.Error(w, d.err.Error(), http.StatusBadRequest)
+	if d.Err() != nil {
+		http.Error(w, d.Err().Error(), http.StatusBadRequest)
 		return
 	}
 	s.servePull(w, node)
@@ -297,7 +297,7 @@ func (e encoder) infos(v []sessionkit.Info) encoder {
 
 func (d *decoder) infos() []sessionkit.Info {
 	var v []sessionkit.Info
-	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
+	for n := d.uvarint(); n > 0 && d.Err() == nil; n-- {
 		v = append(v, sessionkit.Info{ID: d.string(), Meta: d.meta()})
 	}
 	return v

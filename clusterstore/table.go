@@ -78,53 +78,6 @@ type message struct {
 	undo *message
 }
 
-func (m *message) encode(e enc) enc {
-	kind := byte(m.kind)
-	if m.write {
-		kind |= writeBit
-	}
-	e = append(e, kind).h(m.h).u(m.version)
-	switch m.kind {
-	case kindFull:
-		e = e.meta(&m.meta).values(m.values)
-	case kindDelta:
-		e = e.meta(&m.meta).values(m.values).u(uint64(len(m.deleted)))
-		for _, k := range m.deleted {
-			e = e.s(k)
-		}
-	}
-	return e
-}
-
-func decodeMessage(d *dec) message {
-	var m message
-	if len(d.b) == 0 {
-		d.fail()
-		return m
-	}
-	m.kind, m.write = msgKind(d.b[0]&^writeBit), d.b[0]&writeBit != 0
-	d.b = d.b[1:]
-	m.h, m.version = d.h(), d.u()
-	switch m.kind {
-	case kindFull:
-		m.meta, m.values = d.meta(), d.values()
-	case kindDelta:
-		m.meta, m.values = d.meta(), d.values()
-		n := d.u()
-		if n > uint64(len(d.b)) {
-			d.fail()
-			return m
-		}
-		for range n {
-			m.deleted = append(m.deleted, d.s())
-		}
-	case kindDelete:
-	default:
-		d.fail()
-	}
-	return m
-}
-
 // table holds a node's records, owned and backed up, in the session table
 // memstore uses too, with each shard's tombstones beside its records. Its
 // cap (Config.MaxSessions) counts every record; an eviction leaves no

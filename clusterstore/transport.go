@@ -136,8 +136,8 @@ func (s *Store) call(ctx context.Context, addr, path string, body []byte) ([]byt
 		case http.StatusOK:
 			return b, nil
 		case http.StatusMisdirectedRequest:
-			d := decoder{rest: b}
-			if vec := decodeVector(&d); d.err == nil {
+			d := newDecoder(b)
+			if vec := decodeVector(d); d.Err() == nil {
 				s.learn(vec)
 			}
 			if _, err := s.exchange(ctx, addr); err != nil {

@@ -73,7 +73,7 @@ func (v vector) encode(e encoder) encoder {
 
 func decodeVector(d *decoder) vector {
 	n := d.count()
-	if d.err != nil {
+	if d.Err() != nil {
 		return nil
 	}
 	v := make(vector, n)
@@ -82,11 +82,11 @@ func decodeVector(d *decoder) vector {
 		e.Name = d.string()
 		e.Role, e.Data, e.HTTP = d.string(), d.string(), d.string()
 		e.Weight = math.Float64frombits(d.uvarint())
-		e.Boot, e.Epoch, e.Draining, e.Dead = d.varint(), d.uvarint(), d.flag(), d.flag()
+		e.Boot, e.Epoch, e.Draining, e.Dead = d.Varint(), d.uvarint(), d.flag(), d.flag()
 		if !(e.Weight >= 0 && e.Weight <= math.MaxFloat32) { // not NaN, not infinite
-			d.fail()
+			d.Fail("member weight out of range")
 		}
-		if d.err != nil {
+		if d.Err() != nil {
 			return nil
 		}
 		v[e.Name] = e

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -91,18 +92,18 @@ func FuzzWire(f *testing.F) {
 	del := message{kind: kindDelta, version: 4, values: map[string][]byte{"x": nil}, deleted: []string{"y"}}
 	f.Add([]byte(encoder(nil).message(&del)))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d := decoder{rest: b}
-		if v := decodeVector(&d); d.err == nil {
-			d2 := decoder{rest: v.encode(nil)}
-			if w := decodeVector(&d2); d2.err != nil || !reflect.DeepEqual(v, w) {
-				t.Fatalf("vector round trip: %+v, %+v, %v", v, w, d2.err)
+		d := newDecoder(b)
+		if v := decodeVector(d); d.Err() == nil {
+			d2 := newDecoder(v.encode(nil))
+			if w := decodeVector(d2); d2.Err() != nil || !reflect.DeepEqual(v, w) {
+				t.Fatalf("vector round trip: %+v, %+v, %v", v, w, d2.Err())
 			}
 		}
-		d = decoder{rest: b}
-		if m := d.message(); d.err == nil {
-			d2 := decoder{rest: encoder(nil).message(&m)}
-			if m2 := d2.message(); d2.err != nil || m2.kind != m.kind || m2.write != m.write || m2.version != m.version || len(m2.values) != len(m.values) {
-				t.Fatalf("message round trip: %+v, %+v, %v", m, m2, d2.err)
+		d = newDecoder(b)
+		if m := d.message(); d.Err() == nil {
+			d2 := newDecoder(encoder(nil).message(&m))
+			if m2 := d2.message(); d2.Err() != nil || m2.kind != m.kind || m2.write != m.write || m2.version != m.version || len(m2.values) != len(m.values) || !slices.Equal(m2.deleted, m.deleted) {
+				t.Fatalf("message round trip: %+v, %+v, %v", m, m2, d2.Err())
 			}
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/bin"
 )
 
 // The data plane's messages are small binary records: unsigned varints,
@@ -19,8 +20,8 @@ type encoder []byte
 
 func (e encoder) uvarint(v uint64) encoder { return binary.AppendUvarint(e, v) }
 func (e encoder) varint(v int64) encoder   { return binary.AppendVarint(e, v) }
-func (e encoder) bytes(v []byte) encoder   { return append(e.uvarint(uint64(len(v))), v...) }
-func (e encoder) string(v string) encoder  { return append(e.uvarint(uint64(len(v))), v...) }
+func (e encoder) bytes(v []byte) encoder   { return bin.Append(e, v) }
+func (e encoder) string(v string) encoder  { return bin.Append(e, v) }
 func (e encoder) hash(v [32]byte) encoder  { return append(e, v[:]...) }
 
 func (e encoder) time(v time.Time) encoder { return e.varint(v.UnixNano()) }
@@ -63,96 +64,37 @@ func (e encoder) hashes(v [][32]byte) encoder {
 	return e
 }
 
-// decoder reads a message's fields in order. The first malformed field
-// sets err, after which every read returns a zero value.
-type decoder struct {
-	rest []byte // what is left to read
-	err  error  // errMalformed once a read failed
-}
+// decoder reads a message's fields in order: internal/bin's Reader,
+// whose first failure sticks (every later read returns a zero value and Err
+// reports it, wrapping errMalformed), with the data plane's own types.
+type decoder struct{ bin.Reader }
 
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = errMalformed
-	}
-	d.rest = nil
-}
+func newDecoder(b []byte) *decoder { return &decoder{bin.NewReader(b, errMalformed)} }
 
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.rest)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.rest = d.rest[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.rest)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.rest = d.rest[n:]
-	return v
-}
-
-// count reads the number of items that follow. Each item takes at least
-// one byte, so a count above the bytes left is malformed (and allocates
-// nothing).
-func (d *decoder) count() int {
-	n := d.uvarint()
-	if n > uint64(len(d.rest)) {
-		d.fail()
-		return 0
-	}
-	return int(n)
-}
+// count reads the number of items that follow, each at least one byte.
+func (d *decoder) count() int { return d.Length(1) }
 
 // bytes reads a length-prefixed byte slice, which shares the message's
 // memory.
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.rest)) {
-		d.fail()
-		return nil
-	}
-	v := d.rest[:n:n]
-	d.rest = d.rest[n:]
-	return v
-}
+func (d *decoder) bytes() []byte { return d.Bytes() }
 
-func (d *decoder) string() string { return string(d.bytes()) }
+func (d *decoder) string() string { return d.Str() }
+
+func (d *decoder) uvarint() uint64 { return d.Uvarint() }
 
 func (d *decoder) time() time.Time {
-	n := d.varint()
+	n := d.Varint()
 	if n == 0 {
 		return time.Time{}
 	}
 	return time.Unix(0, n)
 }
 
-func (d *decoder) duration() time.Duration { return time.Duration(d.varint()) }
+func (d *decoder) duration() time.Duration { return time.Duration(d.Varint()) }
 
-func (d *decoder) hash() (h [32]byte) {
-	if len(d.rest) < len(h) {
-		d.fail()
-		return h
-	}
-	copy(h[:], d.rest)
-	d.rest = d.rest[len(h):]
-	return h
-}
+func (d *decoder) hash() [32]byte { return [32]byte(d.Fixed(32)) }
 
-func (d *decoder) flag() bool {
-	if len(d.rest) < 1 {
-		d.fail()
-		return false
-	}
-	v := d.rest[0] == 1
-	d.rest = d.rest[1:]
-	return v
-}
+func (d *decoder) flag() bool { return d.Byte() == 1 }
 
 func (d *decoder) meta() sessionkit.Meta {
 	return sessionkit.Meta{Principal: d.string(), Created: d.time(), IdleDeadline: d.time(), Deadline: d.time(),
@@ -161,7 +103,7 @@ func (d *decoder) meta() sessionkit.Meta {
 
 func (d *decoder) values() map[string][]byte {
 	n := d.count()
-	if d.err != nil {
+	if d.Err() != nil {
 		return nil
 	}
 	v := make(map[string][]byte, n)
@@ -184,7 +126,7 @@ func (d *decoder) strings() []string {
 func (d *decoder) hashes() [][32]byte {
 	n := d.count()
 	var v [][32]byte
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err() == nil; i++ {
 		v = append(v, d.hash())
 	}
 	return v
@@ -195,9 +137,9 @@ func encodeRecord(r *record) encoder {
 }
 
 func decodeRecord(b []byte) (*record, error) {
-	d := decoder{rest: b}
+	d := newDecoder(b)
 	r := &record{version: d.uvarint(), meta: d.meta(), values: d.values()}
-	return r, d.err
+	return r, d.Err()
 }
 
 func (e encoder) delta(d *sessionkit.Delta) encoder {
@@ -215,4 +157,38 @@ func (d *decoder) delta() sessionkit.Delta {
 		delta.Meta = &m
 	}
 	return delta
+}
+
+// message appends a replication message: its kind (with the write bit),
+// the key, the version and, by kind, the state or the delta.
+func (e encoder) message(m *message) encoder {
+	kind := byte(m.kind)
+	if m.write {
+		kind |= writeBit
+	}
+	e = append(e, kind).hash(m.h).uvarint(m.version)
+	switch m.kind {
+	case kindFull:
+		e = e.meta(&m.meta).values(m.values)
+	case kindDelta:
+		e = e.meta(&m.meta).values(m.values).strings(m.deleted)
+	}
+	return e
+}
+
+func (d *decoder) message() message {
+	var m message
+	kind := d.Byte()
+	m.kind, m.write = msgKind(kind&^writeBit), kind&writeBit != 0
+	m.h, m.version = d.hash(), d.uvarint()
+	switch m.kind {
+	case kindFull:
+		m.meta, m.values = d.meta(), d.values()
+	case kindDelta:
+		m.meta, m.values, m.deleted = d.meta(), d.values(), d.strings()
+	case kindDelete:
+	default:
+		d.Fail("unknown message kind")
+	}
+	return m
 }

@@ -75,8 +75,8 @@ unit_tests() {
 	done
 	go test -race -count=1 -timeout 10m "${all[@]}"
 	# The checks the race detector makes too slow or impossible (full-size
-	# balance samples, zero allocations) run without it.
-	go test -count=1 -timeout 5m ./ring/
+	# balance samples, zero allocations in ring and memstore) run without it.
+	go test -count=1 -timeout 5m ./ring/ ./memstore/
 }
 
 # fuzz runs every fuzz target of every module, $FUZZTIME inputs each.
