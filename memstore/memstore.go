@@ -22,6 +22,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/sesstable"
+	"github.com/sessionkit/sessionkit/internal/tick"
 )
 
 // Config configures a Store. Its zero value is the default.
@@ -99,16 +100,7 @@ func (s *Store) Close() error {
 
 func (s *Store) sweep(every time.Duration) {
 	defer close(s.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			s.removeExpired(now)
-		}
-	}
+	tick.Every(s.stop, every, s.removeExpired)
 }
 
 func (s *Store) removeExpired(now time.Time) {

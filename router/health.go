@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/tick"
 )
 
 // checkHealth runs the active health checks until Close.
@@ -13,21 +15,13 @@ func (rt *Router) checkHealth() {
 	defer close(rt.done)
 	h := rt.cfg.Health
 	client := &http.Client{Transport: rt.cfg.Transport, Timeout: h.Timeout}
-	t := time.NewTicker(h.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-rt.stop:
-			return
-		case <-t.C:
-		}
-		v := rt.view.Load()
+	tick.Every(rt.stop, h.Interval, func(time.Time) {
 		var wg sync.WaitGroup
-		for _, b := range v.list {
+		for _, b := range rt.view.Load().list {
 			wg.Go(func() { rt.check(client, b) })
 		}
 		wg.Wait()
-	}
+	})
 }
 
 // check runs one health check of b and moves its state after Rise passes

@@ -15,6 +15,7 @@
 package gossip
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,11 +86,8 @@ type State struct {
 // order does not depend on when a state was heard, so members that hear
 // the same states in different orders keep the same newest one.
 func (a State) Newer(b State) bool {
-	if a.Boot != b.Boot {
-		return a.Boot > b.Boot
-	}
-	if a.Epoch != b.Epoch {
-		return a.Epoch > b.Epoch
+	if c := cmp.Or(cmp.Compare(a.Boot, b.Boot), cmp.Compare(a.Epoch, b.Epoch)); c != 0 {
+		return c > 0
 	}
 	return a.Dead && !b.Dead
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/retry"
+	"github.com/sessionkit/sessionkit/internal/tick"
 )
 
 // Store is a sessionkit.Store in PostgreSQL or SQLite. It also implements
@@ -193,18 +194,11 @@ func (s *Store) Close() error {
 
 func (s *Store) janitor(every time.Duration) {
 	defer close(s.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.DeleteExpired(s.ctx); err != nil && s.ctx.Err() == nil {
-				s.cfg.Logger.Warn(s.db.Name()+": deleting expired sessions", "err", err)
-			}
+	tick.Every(s.ctx.Done(), every, func(time.Time) {
+		if _, err := s.DeleteExpired(s.ctx); err != nil && s.ctx.Err() == nil {
+			s.cfg.Logger.Warn(s.db.Name()+": deleting expired sessions", "err", err)
 		}
-	}
+	})
 }
 
 // DeleteExpired deletes the expired sessions, Config.CleanupBatch rows per
