@@ -58,10 +58,14 @@
 // session's next request finds none and starts a new one. The backups'
 // copies stay until their own bound or expiry removes them; such a copy
 // comes back only if the owner fails, or misses the session just after a
-// membership change and reads it from the other nodes: the session was
-// never ended, so no logout or revocation is undone. A backup that evicts
-// its copy lacks it until the owner's next write, which finds the gap and
-// sends the whole record again.
+// membership change and reads it from the other nodes. RevokeAll deletes
+// the principal's sessions on every node, copies included. A Delete (a
+// logout) of a session whose owner had evicted it finds nothing there and
+// leaves the copies, which come back if the owner fails: a logged-in
+// session is evicted only when the node holds no anonymous one, so set
+// MaxSessions above the logged-in sessions a node holds. A backup that
+// evicts its copy lacks it until the owner's next write, which finds the
+// gap and sends the whole record again.
 //
 // Security: gossip is encrypted and authenticated with a key derived from
 // the cluster key (Config.Key), and the data plane's certificate is derived

@@ -39,7 +39,7 @@ func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.In
 }
 
 // RevokeAll implements sessionkit.Principals: every node deletes the
-// principal's sessions it owns.
+// principal's sessions it holds, and counts those it owns.
 func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
 	total := 0
 	var mu sync.Mutex
@@ -95,17 +95,21 @@ func (s *Store) ownedOf(principal string) []sessionkit.Info {
 	return out
 }
 
+// revokeOwned deletes the principal's sessions this node holds and
+// returns how many it owned. It replicates the deletion of those it owns;
+// a copy it holds for another owner it deletes on its own, since that
+// owner may have evicted its record (Config.MaxSessions), and the copy
+// would then outlive the revocation.
 func (s *Store) revokeOwned(ctx context.Context, principal string) int {
 	n := 0
 	for _, h := range s.table.ofPrincipal(principal) {
 		owners, _ := s.owners(h)
-		if len(owners) == 0 || owners[0] != s.cfg.Name {
+		_, m, err := s.table.take(h)
+		if err != nil || len(owners) == 0 || owners[0] != s.cfg.Name {
 			continue
 		}
-		if _, m, err := s.table.take(h); err == nil {
-			s.replicate(ctx, m, owners[1:])
-			n++
-		}
+		s.replicate(ctx, m, owners[1:])
+		n++
 	}
 	return n
 }

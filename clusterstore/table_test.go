@@ -140,3 +140,39 @@ func TestEvictedBackupCopyComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A logged-in session its owner evicted still has a copy on its backup;
+// RevokeAll ("log out everywhere") deletes that copy too, so that it
+// cannot come back when the owner fails.
+func TestRevokeAllDeletesCopiesOfEvictedSessions(t *testing.T) {
+	nodes := startNodes(t, 2, 1, testKey)
+	owner, backup := nodes[0], nodes[1]
+	ctx := context.Background()
+	tok, err := owner.Mint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	meta := sessionkit.Meta{Principal: "alice", Created: now, IdleTimeout: time.Hour, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(2 * time.Hour)}
+	if tok, err = owner.Create(ctx, tok, sessionkit.Record{Meta: meta}); err != nil {
+		t.Fatal(err)
+	}
+	h := tok.Hash()
+	if err := proc.WaitFor(5*time.Second, func() error {
+		if _, ok := backup.table.load(h); !ok {
+			return fmt.Errorf("the backup holds no copy")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sh := owner.table.recs.Lock(h) // as an eviction does: no tombstone, no message
+	sh.Delete(h)
+	sh.Unlock()
+	if _, err := owner.RevokeAll(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := backup.table.load(h); ok {
+		t.Fatal("the backup's copy outlived RevokeAll")
+	}
+}

@@ -32,30 +32,34 @@ func (rt *Router) WatchMembersFile(ctx context.Context, path string, interval ti
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	var last time.Time // the modification time before the latest load
-	if st, err := os.Stat(path); err == nil {
-		last = st.ModTime()
+	// last is the modification time of the file the members came from:
+	// a load that fails is tried again at the next tick, since a file
+	// caught half-written changes again when its writer finishes.
+	var last time.Time
+	load := func(logSuccess bool) {
+		st, err := os.Stat(path)
+		if err == nil && rt.loadMembersFile(path, logSuccess) {
+			last = st.ModTime()
+		}
 	}
-	rt.loadMembersFile(path, false)
+	load(false)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-reload:
+			load(true)
 		case <-tick.C:
-			st, err := os.Stat(path)
-			if err != nil || st.ModTime().Equal(last) {
-				continue
+			if st, err := os.Stat(path); err == nil && !st.ModTime().Equal(last) {
+				load(true)
 			}
-			last = st.ModTime()
 		}
-		rt.loadMembersFile(path, true)
 	}
 }
 
-// loadMembersFile sets the members to the file's, and logs the outcome:
-// a failure always, a success when told.
-func (rt *Router) loadMembersFile(path string, logSuccess bool) {
+// loadMembersFile sets the members to the file's, logs the outcome (a
+// failure always, a success when told) and reports whether it succeeded.
+func (rt *Router) loadMembersFile(path string, logSuccess bool) bool {
 	list, err := ReadMembersFile(path)
 	if err == nil {
 		err = rt.SetMembers(list)
@@ -66,4 +70,5 @@ func (rt *Router) loadMembersFile(path string, logSuccess bool) {
 	case logSuccess:
 		rt.cfg.Logger.Info("router: members reloaded", "file", path, "members", len(list))
 	}
+	return err == nil
 }

@@ -67,9 +67,6 @@ const (
 	shardCount = 64
 	// samples is how many candidates an eviction compares.
 	samples = 5
-	// probe is how many entries an eviction looks at in the shard of the
-	// Put before it looks for a shard richer in anonymous entries.
-	probe = 64
 )
 
 // Table is a sharded, principal-indexed session table with a cap. E is the
@@ -91,15 +88,13 @@ type Shard[E Entry, X any] struct {
 	mu         sync.Mutex
 	m          map[[32]byte]E
 	principals map[string]map[[32]byte]struct{}
-	anonymous  atomic.Int64 // written under mu, read without it by evictions
+	anon       map[[32]byte]struct{} // the anonymous entries' keys
+	anonymous  atomic.Int64          // len(anon), read without mu by evictions
 	bytes      int
-	// over is how many Puts since Lock took the table past its cap;
-	// fresh is the last one's key, when its entry is anonymous.
-	over      int
-	fresh     [32]byte
-	freshAnon bool
-	t         *Table[E, X]
-	i         int // index in t.shards
+	// over is how many Puts since Lock took the table past its cap.
+	over int
+	t    *Table[E, X]
+	i    int // index in t.shards
 	// Extra is the owner's state for this shard, guarded by the shard's
 	// lock.
 	Extra X
@@ -118,6 +113,7 @@ func New[E Entry, X any](max int, expired func(sh *Shard[E, X], h [32]byte, e E,
 		sh := &t.shards[i]
 		sh.m = map[[32]byte]E{}
 		sh.principals = map[string]map[[32]byte]struct{}{}
+		sh.anon = map[[32]byte]struct{}{}
 		sh.t, sh.i = t, i
 	}
 	return t
@@ -170,11 +166,11 @@ func (sh *Shard[E, X]) Unlock() {
 		sh.mu.Unlock()
 		return
 	}
-	n, fresh, anon := sh.over, sh.fresh, sh.freshAnon
-	sh.over, sh.freshAnon = 0, false
+	n := sh.over
+	sh.over = 0
 	sh.mu.Unlock()
 	for range n {
-		sh.t.evict(sh, fresh, anon)
+		sh.t.evict(sh)
 	}
 }
 
@@ -218,7 +214,6 @@ func (sh *Shard[E, X]) Put(h [32]byte, e E) {
 	sh.index(h, p)
 	if sh.t.count.Add(1) > sh.t.max && sh.t.max >= 0 {
 		sh.over++
-		sh.fresh, sh.freshAnon = h, p == ""
 	}
 }
 
@@ -237,6 +232,7 @@ func (sh *Shard[E, X]) Delete(h [32]byte) (E, bool) {
 // index files h under its principal p, or counts it as anonymous.
 func (sh *Shard[E, X]) index(h [32]byte, p string) {
 	if p == "" {
+		sh.anon[h] = struct{}{}
 		sh.anonymous.Add(1)
 		sh.t.anonymous.Add(1)
 		return
@@ -251,6 +247,7 @@ func (sh *Shard[E, X]) index(h [32]byte, p string) {
 
 func (sh *Shard[E, X]) unindex(h [32]byte, p string) {
 	if p == "" {
+		delete(sh.anon, h)
 		sh.anonymous.Add(-1)
 		sh.t.anonymous.Add(-1)
 		return
@@ -298,42 +295,27 @@ func (sh *Shard[E, X]) RemoveExpired(now time.Time) {
 }
 
 // evict removes one entry if the table holds more than its cap, for a Put
-// into from (fresh its key, anon whether its entry is anonymous). No shard
+// into from: an anonymous entry of the shard that holds the most (of a few,
+// the one closest to its end, so that a new session is not the one to go);
+// a logged-in one only when the table holds no anonymous entry. No shard
 // is locked.
-func (t *Table[E, X]) evict(from *Shard[E, X], fresh [32]byte, anon bool) {
-	// Under a flood the shard of the Put holds anonymous entries: a few
-	// steps find them. When it holds few, the new entry itself, if
-	// anonymous, is as good a victim and costs nothing to find.
-	if from.anonymous.Load() > 0 {
-		from.mu.Lock()
-		h, ok := from.victim(true, probe)
-		if !ok && anon {
-			if e, in := from.m[fresh]; in && e.Meta().Principal == "" {
-				h, ok = fresh, true
-			}
-		}
-		done := t.evictLocked(from, h, ok)
-		from.mu.Unlock()
-		if done {
-			return
-		}
-	}
+func (t *Table[E, X]) evict(from *Shard[E, X]) {
 	// Entries come and go while it looks: each round that finds nothing
 	// saw another operation take what it counted on, and looks again.
 	for round := 0; ; round++ {
+		sh := t.richest()
 		var h [32]byte
 		ok := false
-		sh := t.richest()
 		if sh != nil {
 			sh.mu.Lock()
-			h, ok = sh.victim(true, -1)
+			h, ok = sh.victim(true)
 		} else {
 			sh = &t.shards[(from.i+round)%shardCount]
 			sh.mu.Lock()
 			// The victim's shard is locked: if the table holds no
 			// anonymous entry now, a logged-in entry may go.
 			if t.anonymous.Load() == 0 {
-				h, ok = sh.victim(false, samples)
+				h, ok = sh.victim(false)
 			}
 		}
 		done := t.evictLocked(sh, h, ok)
@@ -371,22 +353,15 @@ func (t *Table[E, X]) richest() *Shard[E, X] {
 	return best
 }
 
-// victim returns the key of the entry to evict from sh: among the first
-// samples anonymous entries (any entries when !anonymous) met in at most
-// limit entries (limit < 0: all), the one closest to its end. Map
+// victim returns the key of the entry to evict from sh: of a few anonymous
+// entries (any entries when !anonymous), the one closest to its end. Map
 // iteration starts at a random place: the entries met are a sample. sh is
 // locked.
-func (sh *Shard[E, X]) victim(anonymous bool, limit int) (h [32]byte, ok bool) {
+func (sh *Shard[E, X]) victim(anonymous bool) (h [32]byte, ok bool) {
 	var first time.Time
-	seen, found := 0, 0
-	for k, e := range sh.m {
-		if seen++; limit >= 0 && seen > limit {
-			break
-		}
+	found := 0
+	consider := func(k [32]byte, e E) bool {
 		m := e.Meta()
-		if anonymous && m.Principal != "" {
-			continue
-		}
 		end := m.IdleDeadline
 		if m.Deadline.Before(end) {
 			end = m.Deadline
@@ -394,7 +369,19 @@ func (sh *Shard[E, X]) victim(anonymous bool, limit int) (h [32]byte, ok bool) {
 		if !ok || end.Before(first) {
 			h, first, ok = k, end, true
 		}
-		if found++; found == samples {
+		found++
+		return found < samples
+	}
+	if anonymous {
+		for k := range sh.anon {
+			if !consider(k, sh.m[k]) {
+				break
+			}
+		}
+		return h, ok
+	}
+	for k, e := range sh.m {
+		if !consider(k, e) {
 			break
 		}
 	}

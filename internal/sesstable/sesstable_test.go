@@ -198,3 +198,33 @@ func TestPutMovesPrincipal(t *testing.T) {
 		t.Fatalf("after delete: bob's %d, held %d, bytes %d", of("bob"), tb.Len(), tb.Bytes())
 	}
 }
+
+// A new anonymous entry is not evicted on the spot, even in a shard that
+// holds no other: an anonymous entry closer to its end goes instead (a new
+// session ends last). A pre-login session, or the anonymous session a
+// login renews, must survive its own creation.
+func TestNewAnonymousEntrySurvives(t *testing.T) {
+	const max = 100
+	tb := New[*entry, struct{}](max, nil)
+	now := time.Now()
+	for i := range max - 10 {
+		put(tb, key(1, i), newEntry(fmt.Sprint("user", i), now.Add(time.Hour)))
+	}
+	for i := range 10 {
+		put(tb, key(2, i), newEntry("", now.Add(time.Minute)))
+	}
+	for i := range 10 {
+		put(tb, key(3, i), newEntry("", now.Add(time.Hour+time.Duration(i)*time.Second)))
+		if !has(tb, key(3, i)) {
+			t.Fatalf("new anonymous entry %d evicted while older anonymous ones remained", i)
+		}
+	}
+	if tb.Len() != max || tb.Evicted() != 10 {
+		t.Fatalf("%d held, %d evicted; want %d and 10", tb.Len(), tb.Evicted(), max)
+	}
+	for i := range max - 10 {
+		if !has(tb, key(1, i)) {
+			t.Fatalf("logged-in entry %d evicted", i)
+		}
+	}
+}

@@ -76,7 +76,7 @@ func TestEndpoints(t *testing.T) {
 		}
 		return nil
 	}})
-	if n.Registry() != reg || n.Observer() != n.Observer() {
+	if o := n.Observer(); n.Registry() != reg || o != n.Observer() {
 		t.Fatal("Registry or Observer does not return the node's own")
 	}
 	app := http.NewServeMux()

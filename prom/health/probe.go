@@ -37,8 +37,11 @@ type Probe struct {
 }
 
 // NewProbe returns the probe of check (nil: always ready), which logs to
-// log.
+// log (nil: slog.Default()).
 func NewProbe(check func(context.Context) error, log *slog.Logger) *Probe {
+	if log == nil {
+		log = slog.Default()
+	}
 	return &Probe{check: check, log: log, now: time.Now}
 }
 
