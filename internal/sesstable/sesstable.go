@@ -67,6 +67,9 @@ const (
 	shardCount = 64
 	// samples is how many candidates an eviction compares.
 	samples = 5
+	// probe is how many entries an eviction looks at in the shard of the
+	// Put before it looks for a shard richer in anonymous entries.
+	probe = 64
 )
 
 // Table is a sharded, principal-indexed session table with a cap. E is the
@@ -88,13 +91,15 @@ type Shard[E Entry, X any] struct {
 	mu         sync.Mutex
 	m          map[[32]byte]E
 	principals map[string]map[[32]byte]struct{}
-	anon       map[[32]byte]struct{} // the anonymous entries' keys
-	anonymous  atomic.Int64          // len(anon), read without mu by evictions
+	anonymous  atomic.Int64 // written under mu, read without it by evictions
 	bytes      int
-	// over is how many Puts since Lock took the table past its cap.
-	over int
-	t    *Table[E, X]
-	i    int // index in t.shards
+	// over is how many Puts since Lock took the table past its cap;
+	// fresh is the last one's key, when its entry is anonymous.
+	over      int
+	fresh     [32]byte
+	freshAnon bool
+	t         *Table[E, X]
+	i         int // index in t.shards
 	// Extra is the owner's state for this shard, guarded by the shard's
 	// lock.
 	Extra X
@@ -113,7 +118,6 @@ func New[E Entry, X any](max int, expired func(sh *Shard[E, X], h [32]byte, e E,
 		sh := &t.shards[i]
 		sh.m = map[[32]byte]E{}
 		sh.principals = map[string]map[[32]byte]struct{}{}
-		sh.anon = map[[32]byte]struct{}{}
 		sh.t, sh.i = t, i
 	}
 	return t
@@ -166,11 +170,11 @@ func (sh *Shard[E, X]) Unlock() {
 		sh.mu.Unlock()
 		return
 	}
-	n := sh.over
-	sh.over = 0
+	n, fresh, anon := sh.over, sh.fresh, sh.freshAnon
+	sh.over, sh.freshAnon = 0, false
 	sh.mu.Unlock()
 	for range n {
-		sh.t.evict(sh)
+		sh.t.evict(sh, fresh, anon)
 	}
 }
 
@@ -214,6 +218,7 @@ func (sh *Shard[E, X]) Put(h [32]byte, e E) {
 	sh.index(h, p)
 	if sh.t.count.Add(1) > sh.t.max && sh.t.max >= 0 {
 		sh.over++
+		sh.fresh, sh.freshAnon = h, p == ""
 	}
 }
 
@@ -232,7 +237,6 @@ func (sh *Shard[E, X]) Delete(h [32]byte) (E, bool) {
 // index files h under its principal p, or counts it as anonymous.
 func (sh *Shard[E, X]) index(h [32]byte, p string) {
 	if p == "" {
-		sh.anon[h] = struct{}{}
 		sh.anonymous.Add(1)
 		sh.t.anonymous.Add(1)
 		return
@@ -247,7 +251,6 @@ func (sh *Shard[E, X]) index(h [32]byte, p string) {
 
 func (sh *Shard[E, X]) unindex(h [32]byte, p string) {
 	if p == "" {
-		delete(sh.anon, h)
 		sh.anonymous.Add(-1)
 		sh.t.anonymous.Add(-1)
 		return
@@ -295,27 +298,42 @@ func (sh *Shard[E, X]) RemoveExpired(now time.Time) {
 }
 
 // evict removes one entry if the table holds more than its cap, for a Put
-// into from: an anonymous entry of the shard that holds the most (of a few,
-// the one closest to its end, so that a new session is not the one to go);
-// a logged-in one only when the table holds no anonymous entry. No shard
-// is locked.
-func (t *Table[E, X]) evict(from *Shard[E, X]) {
+// into from (fresh its key, anon whether its entry is anonymous): an
+// anonymous entry, the one closest to its end of a sample from from or else
+// from the shard that holds the most anonymous entries; a logged-in one
+// only when the table holds no anonymous entry. The new entry goes only
+// when it is the one anonymous entry its shard holds. No shard is locked.
+func (t *Table[E, X]) evict(from *Shard[E, X], fresh [32]byte, anon bool) {
+	skip := func(h [32]byte) bool { return anon && h == fresh }
+	// Under a flood the shard of the Put holds anonymous entries: a few
+	// steps find them.
+	if from.anonymous.Load() > 0 {
+		from.mu.Lock()
+		h, ok := from.victim(true, probe, skip)
+		done := t.evictLocked(from, h, ok)
+		from.mu.Unlock()
+		if done {
+			return
+		}
+	}
 	// Entries come and go while it looks: each round that finds nothing
 	// saw another operation take what it counted on, and looks again.
 	for round := 0; ; round++ {
-		sh := t.richest()
 		var h [32]byte
 		ok := false
+		sh := t.richest(from, anon)
 		if sh != nil {
 			sh.mu.Lock()
-			h, ok = sh.victim(true)
+			h, ok = sh.victim(true, -1, skip)
 		} else {
 			sh = &t.shards[(from.i+round)%shardCount]
 			sh.mu.Lock()
-			// The victim's shard is locked: if the table holds no
-			// anonymous entry now, a logged-in entry may go.
-			if t.anonymous.Load() == 0 {
-				h, ok = sh.victim(false)
+			if e, in := sh.m[fresh]; anon && sh == from && in && e.Meta().Principal == "" {
+				h, ok = fresh, true // the table's one anonymous entry
+			} else if t.anonymous.Load() == 0 {
+				// The victim's shard is locked: if the table holds no
+				// anonymous entry now, a logged-in entry may go.
+				h, ok = sh.victim(false, samples, skip)
 			}
 		}
 		done := t.evictLocked(sh, h, ok)
@@ -341,27 +359,41 @@ func (t *Table[E, X]) evictLocked(sh *Shard[E, X], h [32]byte, ok bool) bool {
 }
 
 // richest returns the shard that holds the most anonymous entries, nil if
-// none holds any.
-func (t *Table[E, X]) richest() *Shard[E, X] {
+// none holds any, leaving out from's new entry when anon.
+func (t *Table[E, X]) richest(from *Shard[E, X], anon bool) *Shard[E, X] {
 	var best *Shard[E, X]
 	most := int64(0)
 	for i := range t.shards {
-		if n := t.shards[i].anonymous.Load(); n > most {
+		n := t.shards[i].anonymous.Load()
+		if anon && &t.shards[i] == from {
+			n--
+		}
+		if n > most {
 			best, most = &t.shards[i], n
 		}
 	}
 	return best
 }
 
-// victim returns the key of the entry to evict from sh: of a few anonymous
-// entries (any entries when !anonymous), the one closest to its end. Map
+// victim returns the key of the entry to evict from sh: among the first
+// samples anonymous entries (any entries when !anonymous) but skip's, met
+// in at most limit entries (limit < 0: all), the one closest to its end. Map
 // iteration starts at a random place: the entries met are a sample. sh is
 // locked.
-func (sh *Shard[E, X]) victim(anonymous bool) (h [32]byte, ok bool) {
+func (sh *Shard[E, X]) victim(anonymous bool, limit int, skip func([32]byte) bool) (h [32]byte, ok bool) {
 	var first time.Time
-	found := 0
-	consider := func(k [32]byte, e E) bool {
+	seen, found := 0, 0
+	for k, e := range sh.m {
+		if seen++; limit >= 0 && seen > limit {
+			break
+		}
+		if skip(k) {
+			continue
+		}
 		m := e.Meta()
+		if anonymous && m.Principal != "" {
+			continue
+		}
 		end := m.IdleDeadline
 		if m.Deadline.Before(end) {
 			end = m.Deadline
@@ -369,19 +401,7 @@ func (sh *Shard[E, X]) victim(anonymous bool) (h [32]byte, ok bool) {
 		if !ok || end.Before(first) {
 			h, first, ok = k, end, true
 		}
-		found++
-		return found < samples
-	}
-	if anonymous {
-		for k := range sh.anon {
-			if !consider(k, sh.m[k]) {
-				break
-			}
-		}
-		return h, ok
-	}
-	for k, e := range sh.m {
-		if !consider(k, e) {
+		if found++; found == samples {
 			break
 		}
 	}

@@ -228,3 +228,27 @@ func TestNewAnonymousEntrySurvives(t *testing.T) {
 		}
 	}
 }
+
+// In a shard full of logged-in entries with one older anonymous entry, a
+// new anonymous entry evicts that older one, wherever a scan meets them;
+// and when each of two shards holds one anonymous entry, the new one's
+// shard is not taken for the richer.
+func TestNewAnonymousEntryAmongLoggedIn(t *testing.T) {
+	const max = 2000
+	now := time.Now()
+	for round := range 20 {
+		tb := New[*entry, struct{}](max, nil)
+		for i := range max - 1 {
+			put(tb, key(1, i), newEntry(fmt.Sprint("user", i), now.Add(time.Hour)))
+		}
+		put(tb, key(1, max), newEntry("", now.Add(time.Minute)))
+		put(tb, key(1, max+1), newEntry("", now.Add(time.Hour)))
+		if !has(tb, key(1, max+1)) || has(tb, key(1, max)) {
+			t.Fatalf("round %d: the new anonymous entry was evicted, or the old one kept", round)
+		}
+		put(tb, key(2, 0), newEntry("", now.Add(2*time.Hour)))
+		if !has(tb, key(2, 0)) || has(tb, key(1, max+1)) || tb.Len() != max {
+			t.Fatalf("round %d: with one anonymous entry in each of two shards, the new one was evicted", round)
+		}
+	}
+}
