@@ -582,3 +582,27 @@ func TestFlash(t *testing.T) {
 		t.Fatalf("second read: %q", got)
 	}
 }
+
+func TestPopT(t *testing.T) {
+	f := newFixture(t, sessionkit.Config{}, func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.FromContext(r.Context())
+		if r.URL.Path == "/set" {
+			s.Set("flash", "saved!")
+			s.Set("n", 7)
+			return
+		}
+		if _, ok := sessionkit.Pop[string](s, "n"); ok {
+			fmt.Fprint(w, "an int popped as a string;")
+		}
+		msg, ok := sessionkit.Pop[string](s, "flash")
+		n, _ := sessionkit.Get[int](s, "n")
+		fmt.Fprintf(w, "%q %v %d", msg, ok, n)
+	})
+	c := cookieOf(f.do("GET", "/set", ""))
+	if got := f.do("GET", "/", c).Body.String(); got != `"saved!" true 7` {
+		t.Fatalf("first read: %s", got)
+	}
+	if got := f.do("GET", "/", c).Body.String(); got != `"" false 7` {
+		t.Fatalf("second read: %s (a value of another type must stay)", got)
+	}
+}

@@ -164,6 +164,24 @@ func Get[T any](s *Session, key string) (T, bool) {
 	return t, ok && ok2
 }
 
+// Pop returns the value of key as a T and deletes it, and whether it was
+// present and of type T: a flash message, shown once. A value of another
+// type is neither returned nor deleted.
+func Pop[T any](s *Session, key string) (T, bool) {
+	var zero T
+	defer s.unlock()
+	if s.begin(true) != nil {
+		return zero, false
+	}
+	v, ok := s.decode(key)
+	t, isT := v.(T)
+	if !ok || !isT {
+		return zero, false
+	}
+	s.deleteKey(key)
+	return t, true
+}
+
 // Keys returns the session's keys, sorted.
 func (s *Session) Keys() []string {
 	if s == nil {

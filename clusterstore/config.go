@@ -26,9 +26,15 @@ const (
 	AckAll
 )
 
-// AllToAll, as Config.Backups, keeps every session on every node, as
-// Tomcat's DeltaManager does: for comparison.
-const AllToAll = -1
+// The values of Config.Backups that are not a count.
+const (
+	// AllToAll keeps every session on every node, as Tomcat's
+	// DeltaManager does: for comparison.
+	AllToAll = -1
+	// NoBackups keeps each session on its owner only: plain sticky
+	// sessions, lost when their node crashes.
+	NoBackups = -2
+)
 
 // Config configures a Store.
 type Config struct {
@@ -49,9 +55,9 @@ type Config struct {
 	// Required.
 	Key []byte
 	// Backups is how many other nodes keep a copy of each session: the
-	// next nodes on the key's preference list. 0 keeps sessions on their
-	// owner only (plain sticky sessions, lost when it crashes);
-	// AllToAll keeps them everywhere. Default 0: set it.
+	// next nodes on the key's preference list. NoBackups keeps sessions
+	// on their owner only (plain sticky sessions, lost when it crashes);
+	// AllToAll keeps them everywhere. Default 1, as the command's.
 	Backups int
 	// Ack says how many backups confirm a write before it returns.
 	// Default AckOne.

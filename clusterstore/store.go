@@ -87,6 +87,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Data == "" {
 		cfg.Data = "127.0.0.1:7947"
 	}
+	switch cfg.Backups {
+	case 0:
+		cfg.Backups = 1
+	case NoBackups:
+		cfg.Backups = 0
+	}
+	if cfg.Backups < AllToAll {
+		return nil, fmt.Errorf("clusterstore: Config.Backups %d: want a count, NoBackups or AllToAll", cfg.Backups)
+	}
 	if cfg.Weight <= 0 {
 		cfg.Weight = 1
 	}

@@ -50,6 +50,9 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 				Name: fmt.Sprintf("n%d", i+1), Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0",
 				Key: key, Backups: backups, Logger: quiet,
 			}
+			if backups == 0 {
+				cfg.Backups = NoBackups
+			}
 			if seed != "" {
 				cfg.Join = []string{seed}
 			}

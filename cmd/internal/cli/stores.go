@@ -214,6 +214,9 @@ func (c *clusterFlags) config(env storeEnv) (clusterstore.Config, error) {
 			return cfg, fmt.Errorf(`-backups %q: want a number or "all"`, c.backups)
 		}
 		cfg.Backups = n
+		if n == 0 {
+			cfg.Backups = clusterstore.NoBackups
+		}
 	}
 	switch c.ack {
 	case "one":
