@@ -242,8 +242,12 @@ func (m *Manager) mint(ctx context.Context) (Token, error) {
 	return t, nil
 }
 
-// ctxKey is the context key of a request's state.
-type ctxKey struct{}
+// ctxKey is the context key of the innermost Manager's request state;
+// managerKey that of one Manager's.
+type (
+	ctxKey     struct{}
+	managerKey struct{ m *Manager }
+)
 
 // reqState is everything the middleware keeps for one request, in one
 // allocation: it is the request's context, its response writer and, once a
@@ -257,7 +261,8 @@ type reqState struct {
 
 // Value implements context.Context.
 func (st *reqState) Value(key any) any {
-	if key == (ctxKey{}) {
+	switch key {
+	case ctxKey{}, managerKey{st.m}:
 		return st
 	}
 	return st.Context.Value(key)
@@ -284,10 +289,24 @@ func (st *reqState) session() *Session {
 }
 
 // FromContext returns the session of the request whose context is ctx, or
-// nil when ctx does not come from a request behind Manager.Handler. The
-// methods of a nil *Session return ErrNoSession or zero values.
+// nil when ctx does not come from a request behind Manager.Handler. Behind
+// several Managers it is the innermost one's session; Manager.FromContext
+// returns each one's. The methods of a nil *Session return ErrNoSession or
+// zero values.
 func FromContext(ctx context.Context) *Session {
 	st, ok := ctx.Value(ctxKey{}).(*reqState)
+	if !ok {
+		return nil
+	}
+	return st.session()
+}
+
+// FromContext returns the session m keeps for the request whose context is
+// ctx, or nil when the request did not pass m's Handler: with two Managers
+// on one request (an application's session and an administrator's, each
+// with its own cookie), each handler asks its own Manager.
+func (m *Manager) FromContext(ctx context.Context) *Session {
+	st, ok := ctx.Value(managerKey{m}).(*reqState)
 	if !ok {
 		return nil
 	}
