@@ -49,6 +49,12 @@ func New(store Store, cfg Config) (*Manager, error) {
 		if err := ct.check(); err != nil {
 			return nil, err
 		}
+		if cb, ok := store.(CookieBound); ok {
+			if name, n := cb.CookieBinding(); name != ct.CookieName() || n > ct.MaxTokenLen() {
+				return nil, fmt.Errorf("sessionkit: the store seals tokens of up to %d bytes for the cookie %q, the transport carries %d bytes in %q: give the store the transport's CookieName() and MaxTokenLen()",
+					n, name, ct.MaxTokenLen(), ct.CookieName())
+			}
+		}
 		if ct.Insecure {
 			cfg.Logger.Warn("sessionkit: development mode: the session cookie is not Secure and has no __Host- prefix; serve it only over plain HTTP on loopback",
 				slog.String("cookie", ct.CookieName()))

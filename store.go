@@ -163,6 +163,17 @@ type TokenChecker interface {
 	ValidToken(s string) bool
 }
 
+// CookieBound is implemented by a store whose tokens are made for one
+// cookie (the cookie store seals each session for its cookie's name and
+// keeps it under a length). New refuses a Manager whose CookieTransport
+// carries another cookie, or carries less than the longest token the store
+// writes, which would otherwise fail only at the first request.
+type CookieBound interface {
+	// CookieBinding returns the cookie's name and the longest token the
+	// store writes.
+	CookieBinding() (name string, maxTokenLen int)
+}
+
 // Info describes one session of a principal, without its token.
 type Info struct {
 	// ID is the hex SHA-256 of the session's token.

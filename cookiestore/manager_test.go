@@ -247,8 +247,10 @@ func TestBadInputOpensAsNoSession(t *testing.T) {
 		removed.noSession("a cookie sealed with a removed key", small.header())
 	})
 	t.Run("another cookie name", func(t *testing.T) {
-		other := newApp(t, newStore(t, cookiestore.Config{Name: "__Host-cart"}), sessionkit.Config{})
-		other.noSession("a value sealed for another cookie", small.header())
+		// A store and a transport of the cookie __Host-cart; the value
+		// sealed for __Host-session is copied into that cookie.
+		other := newApp(t, newStore(t, cookiestore.Config{Name: "__Host-cart"}), sessionkit.Config{Transport: &sessionkit.CookieTransport{Name: "cart"}})
+		other.noSession("a value sealed for another cookie", "__Host-cart="+small[name])
 	})
 	t.Run("expired", func(t *testing.T) {
 		const life = 50 * time.Millisecond
@@ -468,5 +470,35 @@ func TestRevocationOutlivesEveryCopy(t *testing.T) {
 	latest := slices.MaxFunc(gens.until, time.Time.Compare)
 	if want := start.Add(30 * 24 * time.Hour); latest.Before(want) {
 		t.Fatalf("the latest revocation is kept until %v; the copy opens until %v", latest, want)
+	}
+}
+
+// TestManagerRefusesAnotherCookie: a Manager whose cookie is not the one
+// the store seals for, or carries less than the store writes, is refused
+// when it is made, not at its first request.
+func TestManagerRefusesAnotherCookie(t *testing.T) {
+	for _, c := range []struct {
+		what  string
+		store cookiestore.Config
+		tr    *sessionkit.CookieTransport
+		ok    bool
+	}{
+		{"defaults", cookiestore.Config{}, &sessionkit.CookieTransport{}, true},
+		{"the transport's name", cookiestore.Config{Name: "__Host-cart"}, &sessionkit.CookieTransport{Name: "cart"}, true},
+		{"another name", cookiestore.Config{Name: "__Host-cart"}, &sessionkit.CookieTransport{}, false},
+		{"a domain's prefix", cookiestore.Config{}, &sessionkit.CookieTransport{Domain: "mall.test"}, false},
+		{"longer tokens than the cookies carry", cookiestore.Config{}, &sessionkit.CookieTransport{MaxChunks: 1}, false},
+		{"shorter tokens", cookiestore.Config{MaxTokenLen: 3000}, &sessionkit.CookieTransport{MaxChunks: 1}, true},
+	} {
+		cfg := c.store
+		cfg.Keys = keys(t, hexKey1)
+		s, err := cookiestore.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sessionkit.New(s, sessionkit.Config{Transport: c.tr})
+		if (err == nil) != c.ok {
+			t.Errorf("%s: New = %v, want ok %v", c.what, err, c.ok)
+		}
 	}
 }

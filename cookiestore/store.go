@@ -99,6 +99,14 @@ func cipherOf(flags byte) Cipher {
 	return XChaCha20Poly1305
 }
 
+// CookieBinding implements sessionkit.CookieBound: the cookie the store
+// seals for (Config.Name) and the longest token it writes
+// (Config.MaxTokenLen). sessionkit.New refuses a transport that does not
+// match them.
+func (s *Store) CookieBinding() (name string, maxTokenLen int) {
+	return s.cfg.Name, s.cfg.MaxTokenLen
+}
+
 // ValidToken implements sessionkit.TokenChecker: a cheap check of the
 // token's length and header (format version, flags, a key ID the ring
 // holds), before any cryptography. The Manager starts a fresh session for a
