@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/internal/sqlcore"
@@ -54,5 +55,34 @@ func TestOpen(t *testing.T) {
 	_, err := pgstore.Open(ctx, "postgres://u@127.0.0.1:1/db?sslmode=disable&connect_timeout=5")
 	if !errors.Is(err, sessionkit.ErrUnavailable) {
 		t.Errorf("Open of an unreachable server: %v, want ErrUnavailable", err)
+	}
+}
+
+// A store on the application's own pool works, and its Close leaves the
+// pool to the application.
+func TestNewFromPool(t *testing.T) {
+	srv := pgtest.Start(t, pgtest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, srv.CreateDB(t, "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s, err := pgstore.NewFromPool(ctx, pool, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok, err := s.Create(ctx, sessionkit.NewToken(), sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour)}, Values: map[string][]byte{"a": {1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, ok, err := s.Load(ctx, tok); err != nil || !ok || rec.Values["a"][0] != 1 {
+		t.Fatalf("Load = %v, %v, %v", rec, ok, err)
+	}
+	s.Close()
+	if err := pool.Ping(ctx); err != nil {
+		t.Fatalf("the application's pool after the store's Close: %v", err)
 	}
 }

@@ -61,7 +61,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	return sqlcore.Open(ctx, &postgres{pgQuerier{pool}, pool}, cfg.Options)
+	return sqlcore.Open(ctx, &postgres{pgQuerier{pool}, pool, true}, cfg.Options)
+}
+
+// NewFromPool returns a Store in the database of a pgx pool the application
+// already has, for its own queries too. It creates or upgrades the schema
+// and starts the janitor, as New does; Close stops the janitor and leaves
+// the pool open.
+func NewFromPool(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
+	return sqlcore.Open(ctx, &postgres{pgQuerier{pool}, pool, false}, opts)
 }
 
 // Open opens a Store in the database url names (see Config.URL), with the
@@ -73,7 +81,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // postgres is the PostgreSQL dialect.
 type postgres struct {
 	pgQuerier
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	owned bool // made by New: Close closes it
 }
 
 func (*postgres) Name() string { return "pgstore" }
@@ -94,7 +103,11 @@ func (*postgres) ValueExpr() string { return "data ->> $3::text" }
 // lock_timeout is set, and such a timeout is an ordinary failure.
 func (*postgres) Busy(error) bool { return false }
 
-func (p *postgres) Close() { p.pool.Close() }
+func (p *postgres) Close() {
+	if p.owned {
+		p.pool.Close()
+	}
+}
 
 // migrationLock is the key of the advisory lock that serializes migrations.
 const migrationLock = 0x5e5510_4b17

@@ -28,6 +28,7 @@ type Store struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+	borrowed  bool // the client is the application's: Close leaves it open
 }
 
 // Stats counts the near cache's use.
@@ -69,10 +70,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect: %w: %w", sessionkit.ErrUnavailable, err)
 	}
-	s := &Store{cfg: cfg, client: client, prefix: cfg.Prefix}
-	if nc := cfg.NearCache; nc != nil {
-		s.cache = newBypass(nc.WriteBypass)
-	}
+	s := NewFromClient(client, cfg)
+	s.borrowed = false
 	return s, nil
 }
 
@@ -82,11 +81,31 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return New(ctx, Config{URL: url})
 }
 
-// Close closes the connections to Redis. It may be called more than once;
-// every method called afterwards returns ErrClosed.
+// NewFromClient returns a Store on a rueidis client the application
+// already has, for its own commands too. The client keeps the options it
+// was built with: cfg's URL and connection settings are not used. The near
+// cache (cfg.NearCache) works only if the client was built with
+// client-side caching, which rueidis enables unless
+// ClientOption.DisableCache is set; with it set, loads go to Redis every
+// time. Close leaves the client open.
+func NewFromClient(client rueidis.Client, cfg Config) *Store {
+	cfg.setDefaults()
+	s := &Store{cfg: cfg, client: client, prefix: cfg.Prefix, borrowed: true}
+	if nc := cfg.NearCache; nc != nil {
+		s.cache = newBypass(nc.WriteBypass)
+	}
+	return s
+}
+
+// Close closes the connections to Redis, unless the client came from the
+// application (NewFromClient). It may be called more than once; every
+// method called afterwards returns ErrClosed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		if s.borrowed {
+			return
+		}
 		s.client.Close()
 	})
 	return nil
