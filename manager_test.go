@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/webtest"
 	"github.com/sessionkit/sessionkit/memstore"
 )
 
@@ -106,49 +107,8 @@ func cookieOf(w *httptest.ResponseRecorder) string {
 	return ""
 }
 
-var handlers = map[string]http.HandlerFunc{
-	"/set": func(w http.ResponseWriter, r *http.Request) {
-		s := sessionkit.FromContext(r.Context())
-		if err := s.Set(r.URL.Query().Get("k"), r.URL.Query().Get("v")); err != nil {
-			http.Error(w, err.Error(), 500)
-			return
-		}
-		io.WriteString(w, "ok")
-	},
-	"/get": func(w http.ResponseWriter, r *http.Request) {
-		v, _ := sessionkit.Get[string](sessionkit.FromContext(r.Context()), r.URL.Query().Get("k"))
-		io.WriteString(w, v)
-	},
-	"/none": func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "untouched") },
-	"/login": func(w http.ResponseWriter, r *http.Request) {
-		if err := sessionkit.FromContext(r.Context()).SetPrincipal(r.URL.Query().Get("u")); err != nil {
-			http.Error(w, err.Error(), 500)
-		}
-	},
-	"/destroy": func(w http.ResponseWriter, r *http.Request) {
-		sessionkit.FromContext(r.Context()).Destroy()
-	},
-	"/append": func(w http.ResponseWriter, r *http.Request) {
-		err := sessionkit.FromContext(r.Context()).Update("cart", func(old any, ok bool) (any, error) {
-			items, _ := old.([]string)
-			return append(items, r.URL.Query().Get("v")), nil
-		})
-		if err != nil {
-			http.Error(w, err.Error(), sessionkit.ErrorStatus(err))
-		}
-	},
-	"/cart": func(w http.ResponseWriter, r *http.Request) {
-		items, _ := sessionkit.Get[[]string](sessionkit.FromContext(r.Context()), "cart")
-		fmt.Fprint(w, len(items))
-	},
-}
-
-func mux() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { handlers[r.URL.Path](w, r) }
-}
-
 func TestRoundTrip(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{}, mux())
+	f := newFixture(t, sessionkit.Config{}, webtest.Mux())
 	w := f.do("GET", "/set?k=name&v=ada", "")
 	c := cookieOf(w)
 	if !strings.HasPrefix(c, "__Host-session=") {
@@ -160,7 +120,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestCookieAttributes(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{}, mux())
+	f := newFixture(t, sessionkit.Config{}, webtest.Mux())
 	ck := f.do("GET", "/set?k=a&v=b", "").Result().Cookies()[0]
 	if !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Domain != "" || !ck.Expires.IsZero() {
 		t.Fatalf("cookie attributes: %+v", ck)
@@ -169,13 +129,13 @@ func TestCookieAttributes(t *testing.T) {
 		t.Fatalf("token of %d characters, want 43 (256 bits)", len(ck.Value))
 	}
 
-	f = newFixture(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Domain: "mall.test"}}, mux())
+	f = newFixture(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Domain: "mall.test"}}, webtest.Mux())
 	ck = f.do("GET", "/set?k=a&v=b", "").Result().Cookies()[0]
 	if ck.Name != "__Secure-session" || ck.Domain != "mall.test" {
 		t.Fatalf("with a Domain: %+v", ck)
 	}
 
-	f = newFixture(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Insecure: true, Name: "sid"}}, mux())
+	f = newFixture(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Insecure: true, Name: "sid"}}, webtest.Mux())
 	ck = f.do("GET", "/set?k=a&v=b", "").Result().Cookies()[0]
 	if ck.Name != "sid" || ck.Secure {
 		t.Fatalf("in development mode: %+v", ck)
@@ -197,7 +157,7 @@ func TestPublicSuffixDomainRefused(t *testing.T) {
 }
 
 func TestLazyLoad(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{}, mux())
+	f := newFixture(t, sessionkit.Config{}, webtest.Mux())
 	c := cookieOf(f.do("GET", "/set?k=a&v=b", ""))
 	loads, writes := f.store.loads.Load(), f.store.writes.Load()
 	w := f.do("GET", "/none", c)
@@ -219,7 +179,7 @@ func TestLazyLoad(t *testing.T) {
 }
 
 func TestBadCookiesStartFresh(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{}, mux())
+	f := newFixture(t, sessionkit.Config{}, webtest.Mux())
 	good := cookieOf(f.do("GET", "/set?k=a&v=secret", ""))
 	val := strings.TrimPrefix(good, "__Host-session=")
 	for name, c := range map[string]string{
@@ -248,14 +208,14 @@ func TestBadCookiesStartFresh(t *testing.T) {
 }
 
 func TestIdleAndAbsoluteExpiry(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{IdleTimeout: 100 * time.Millisecond, Lifetime: time.Hour}, mux())
+	f := newFixture(t, sessionkit.Config{IdleTimeout: 100 * time.Millisecond, Lifetime: time.Hour}, webtest.Mux())
 	c := cookieOf(f.do("GET", "/set?k=a&v=b", ""))
 	time.Sleep(150 * time.Millisecond) // past the idle deadline, whatever the cookie says
 	if got := f.do("GET", "/get?k=a", c).Body.String(); got != "" {
 		t.Fatalf("idle session still served: %q", got)
 	}
 
-	f = newFixture(t, sessionkit.Config{IdleTimeout: time.Hour, Lifetime: 150 * time.Millisecond}, mux())
+	f = newFixture(t, sessionkit.Config{IdleTimeout: time.Hour, Lifetime: 150 * time.Millisecond}, webtest.Mux())
 	c = cookieOf(f.do("GET", "/set?k=a&v=b", ""))
 	start := time.Now()
 	for time.Since(start) < 200*time.Millisecond { // in constant use
@@ -268,7 +228,7 @@ func TestIdleAndAbsoluteExpiry(t *testing.T) {
 }
 
 func TestTouchThrottled(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{IdleTimeout: 400 * time.Millisecond}, mux())
+	f := newFixture(t, sessionkit.Config{IdleTimeout: 400 * time.Millisecond}, webtest.Mux())
 	c := cookieOf(f.do("GET", "/set?k=a&v=b", ""))
 	writes := f.store.writes.Load()
 	f.do("GET", "/get?k=a", c)
@@ -287,7 +247,7 @@ func TestTouchThrottled(t *testing.T) {
 }
 
 func TestRenewKillsOldToken(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{}, mux())
+	f := newFixture(t, sessionkit.Config{}, webtest.Mux())
 	old := cookieOf(f.do("GET", "/set?k=a&v=b", ""))
 	w := f.do("GET", "/login?u=alice", old)
 	next := cookieOf(w)
@@ -315,7 +275,7 @@ func TestInFlightRequestAfterRenew(t *testing.T) {
 			<-renewed
 			s.Set("late", "write")
 		default:
-			mux()(w, r)
+			webtest.Mux()(w, r)
 		}
 	})
 	old := cookieOf(f.do("GET", "/set?k=a&v=b", ""))
@@ -338,7 +298,7 @@ func TestInFlightRequestAfterRenew(t *testing.T) {
 }
 
 func TestDestroy(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{}, mux())
+	f := newFixture(t, sessionkit.Config{}, webtest.Mux())
 	c := cookieOf(f.do("GET", "/set?k=a&v=b", ""))
 	w := f.do("GET", "/destroy", c)
 	ck := w.Result().Cookies()
@@ -351,7 +311,7 @@ func TestDestroy(t *testing.T) {
 }
 
 func TestConcurrentUpdates(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{}, mux())
+	f := newFixture(t, sessionkit.Config{}, webtest.Mux())
 	c := cookieOf(f.do("GET", "/append?v=first", ""))
 	var wg sync.WaitGroup
 	for i := range 49 {
@@ -459,7 +419,7 @@ func TestOptionalInterfaces(t *testing.T) {
 }
 
 func TestStoreOutage(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{}, mux())
+	f := newFixture(t, sessionkit.Config{}, webtest.Mux())
 	c := cookieOf(f.do("GET", "/set?k=a&v=b", ""))
 	f.store.fail.Store(true)
 	for _, path := range []string{"/get?k=a", "/set?k=a&v=c"} {
@@ -475,7 +435,7 @@ func TestStoreOutage(t *testing.T) {
 }
 
 func TestTooLarge(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{MaxSize: 100}, mux())
+	f := newFixture(t, sessionkit.Config{MaxSize: 100}, webtest.Mux())
 	c := cookieOf(f.do("GET", "/set?k=a&v=small", ""))
 	w := f.do("GET", "/set?k=b&v="+strings.Repeat("x", 200), c)
 	if w.Code != 500 {
@@ -487,7 +447,7 @@ func TestTooLarge(t *testing.T) {
 }
 
 func TestRevokeAll(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{}, mux())
+	f := newFixture(t, sessionkit.Config{}, webtest.Mux())
 	var alice []string
 	for range 3 {
 		alice = append(alice, cookieOf(f.do("GET", "/login?u=alice", "")))
@@ -525,7 +485,7 @@ func TestRememberMe(t *testing.T) {
 }
 
 func TestCreateLimit(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{CreateLimit: &sessionkit.CreateLimit{Rate: 0.001, Burst: 3}}, mux())
+	f := newFixture(t, sessionkit.Config{CreateLimit: &sessionkit.CreateLimit{Rate: 0.001, Burst: 3}}, webtest.Mux())
 	codes := map[int]int{}
 	for range 5 {
 		codes[f.do("GET", "/set?k=a&v=b", "").Code]++
@@ -536,7 +496,7 @@ func TestCreateLimit(t *testing.T) {
 }
 
 func TestHeaderTransport(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{Transport: &sessionkit.HeaderTransport{}}, mux())
+	f := newFixture(t, sessionkit.Config{Transport: &sessionkit.HeaderTransport{}}, webtest.Mux())
 	w := f.do("GET", "/set?k=a&v=api", "")
 	tok := w.Header().Get("X-Session-Token")
 	if len(tok) != 43 || w.Header().Get("Set-Cookie") != "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/webtest"
 )
 
 func TestCookieChunks(t *testing.T) {
@@ -96,7 +97,7 @@ func FuzzRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := m.Handler(mux())
+	h := m.Handler(webtest.Mux())
 	f.Fuzz(func(t *testing.T, cookie string) {
 		for _, path := range []string{"/get?k=a", "/set?k=a&v=b"} {
 			r := httptest.NewRequest("GET", path, nil)

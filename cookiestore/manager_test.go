@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/cookiestore"
+	"github.com/sessionkit/sessionkit/internal/webtest"
 	"github.com/sessionkit/sessionkit/memstore"
 )
 
@@ -80,30 +81,6 @@ func (a *app) with(t *testing.T) *app {
 	return &b
 }
 
-// jar is a client's cookies.
-type jar map[string]string
-
-func (j jar) header() string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(j)) {
-		parts = append(parts, k+"="+j[k])
-	}
-	return strings.Join(parts, "; ")
-}
-
-// update applies a response's Set-Cookie headers, as a browser does.
-func (j jar) update(w *httptest.ResponseRecorder) jar {
-	n := maps.Clone(j)
-	for _, c := range w.Result().Cookies() {
-		if c.MaxAge < 0 || c.Value == "" {
-			delete(n, c.Name)
-		} else {
-			n[c.Name] = c.Value
-		}
-	}
-	return n
-}
-
 // do sends a request with the jar's cookies (or a raw Cookie header) and
 // checks it was answered without a server error.
 func (a *app) do(path string, cookie string) *httptest.ResponseRecorder {
@@ -121,11 +98,11 @@ func (a *app) do(path string, cookie string) *httptest.ResponseRecorder {
 }
 
 // session runs the requests in order from an empty jar and returns the jar.
-func (a *app) session(paths ...string) jar {
+func (a *app) session(paths ...string) webtest.Jar {
 	a.t.Helper()
-	j := jar{}
+	j := webtest.Jar{}
 	for _, p := range paths {
-		j = j.update(a.do(p, j.header()))
+		j = j.Update(a.do(p, j.Header()))
 	}
 	return j
 }
@@ -141,8 +118,8 @@ func (a *app) noSession(what, cookie string) {
 		a.t.Fatalf("%s: served %q's session", what, got)
 	}
 	w := a.do("/set?k=fresh&v=1", cookie)
-	j := jar{}.update(w)
-	if len(j) == 0 || a.do("/get?k=a", j.header()).Body.String() != "" {
+	j := webtest.Jar{}.Update(w)
+	if len(j) == 0 || a.do("/get?k=a", j.Header()).Body.String() != "" {
 		a.t.Fatalf("%s: no fresh session started", what)
 	}
 }
@@ -155,21 +132,21 @@ func TestManagerRoundTrip(t *testing.T) {
 	if len(j) != 2 || j[name+".1"] == "" {
 		t.Fatalf("a 4000-byte session in %d cookies, want 2", len(j))
 	}
-	w := a.do("/get?k=a", j.header())
+	w := a.do("/get?k=a", j.Header())
 	if w.Body.String() != "hello" {
 		t.Fatalf("got %q", w.Body)
 	}
-	for _, c := range a.do("/set?k=a&v=again", j.header()).Header()["Set-Cookie"] {
+	for _, c := range a.do("/set?k=a&v=again", j.Header()).Header()["Set-Cookie"] {
 		if len(c) > 4096 {
 			t.Fatalf("a Set-Cookie of %d bytes", len(c))
 		}
 	}
-	if h := j.header(); len("Cookie: "+h) > 8192 {
+	if h := j.Header(); len("Cookie: "+h) > 8192 {
 		t.Fatalf("a Cookie header of %d bytes", len(h))
 	}
 	// Dropping the big value goes back to one cookie and expires the other.
-	j = j.update(a.do("/set?k=big&v=", j.header()))
-	if len(j) != 1 || a.do("/get?k=a", j.header()).Body.String() != "hello" {
+	j = j.Update(a.do("/set?k=big&v=", j.Header()))
+	if len(j) != 1 || a.do("/get?k=a", j.Header()).Body.String() != "hello" {
 		t.Fatalf("after shrinking: %d cookies", len(j))
 	}
 }
@@ -180,7 +157,7 @@ func TestBadInputOpensAsNoSession(t *testing.T) {
 	small := a.session("/set?k=a&v=secret", "/login?u=alice")
 	big1 := a.session("/set?k=a&v=secret", "/login?u=alice", "/big?n=4000")
 	big2 := a.session("/set?k=a&v=other", "/login?u=mallory", "/big?n=4000")
-	if a.do("/get?k=a", big1.header()).Body.String() != "secret" || a.do("/whoami", small.header()).Body.String() != "alice" {
+	if a.do("/get?k=a", big1.Header()).Body.String() != "secret" || a.do("/whoami", small.Header()).Body.String() != "alice" {
 		t.Fatal("the good sessions do not open")
 	}
 	c0, c1 := big1[name], big1[name+".1"]
@@ -235,16 +212,16 @@ func TestBadInputOpensAsNoSession(t *testing.T) {
 	}
 	t.Run("wrong key", func(t *testing.T) {
 		other := newApp(t, newStore(t, cookiestore.Config{Keys: keys(t, hexKey2)}), sessionkit.Config{})
-		other.noSession("a cookie sealed with another key", small.header())
+		other.noSession("a cookie sealed with another key", small.Header())
 	})
 	t.Run("removed key", func(t *testing.T) {
 		// The ring moved on to key 2 and dropped key 1.
 		rotated := newApp(t, newStore(t, cookiestore.Config{Keys: keys(t, hexKey2+",open:"+hexKey1)}), sessionkit.Config{})
-		if rotated.do("/whoami", small.header()).Body.String() != "alice" {
+		if rotated.do("/whoami", small.Header()).Body.String() != "alice" {
 			t.Fatal("an open-only key does not open")
 		}
 		removed := newApp(t, newStore(t, cookiestore.Config{Keys: keys(t, hexKey2)}), sessionkit.Config{})
-		removed.noSession("a cookie sealed with a removed key", small.header())
+		removed.noSession("a cookie sealed with a removed key", small.Header())
 	})
 	t.Run("another cookie name", func(t *testing.T) {
 		// A store and a transport of the cookie __Host-cart; the value
@@ -259,15 +236,15 @@ func TestBadInputOpensAsNoSession(t *testing.T) {
 			before := time.Now()
 			j := a.session("/set?k=a&v=secret")
 			after := time.Now() // the session's deadline lies between before+life and after+life
-			if a.do("/get?k=a", j.header()).Body.String() != "secret" && time.Now().Before(before.Add(life)) {
+			if a.do("/get?k=a", j.Header()).Body.String() != "secret" && time.Now().Before(before.Add(life)) {
 				t.Fatal("the session does not open before its deadline")
 			}
 			time.Sleep(time.Until(after.Add(life + 10*time.Millisecond))) // the condition is the clock itself
-			a.noSession(fmt.Sprintf("a cookie past its deadline (%+v)", cfg), j.header())
+			a.noSession(fmt.Sprintf("a cookie past its deadline (%+v)", cfg), j.Header())
 		}
 	})
 	// Nothing above harmed the good sessions.
-	if a.do("/get?k=a", big1.header()).Body.String() != "secret" || a.do("/whoami", big2.header()).Body.String() != "mallory" {
+	if a.do("/get?k=a", big1.Header()).Body.String() != "secret" || a.do("/whoami", big2.Header()).Body.String() != "mallory" {
 		t.Fatal("a good session was harmed")
 	}
 }
@@ -284,13 +261,13 @@ func TestTooLargeKeepsPreviousCookie(t *testing.T) {
 	a := newApp(t, newStore(t, cookiestore.Config{}), sessionkit.Config{})
 	j := a.session("/set?k=a&v=kept")
 	r := httptest.NewRequest("GET", "/big?n=9000", nil)
-	r.Header.Set("Cookie", j.header())
+	r.Header.Set("Cookie", j.Header())
 	w := httptest.NewRecorder()
 	a.h.ServeHTTP(w, r)
 	if w.Code != 500 || len(w.Result().Cookies()) != 0 {
 		t.Fatalf("an oversized session: status %d, %d cookies; want 500 and none", w.Code, len(w.Result().Cookies()))
 	}
-	if a.do("/get?k=a", j.header()).Body.String() != "kept" {
+	if a.do("/get?k=a", j.Header()).Body.String() != "kept" {
 		t.Fatal("the previous cookie no longer opens")
 	}
 }
@@ -309,29 +286,29 @@ func TestKeyRotation(t *testing.T) {
 
 	j := old.session("/set?k=a&v=b")
 	for _, n := range []*app{old, step1, step2} {
-		if n.do("/get?k=a", j.header()).Body.String() != "b" {
+		if n.do("/get?k=a", j.Header()).Body.String() != "b" {
 			t.Fatal("a node of the rotation cannot open a cookie sealed with key 1")
 		}
 	}
 	// A cookie step 2 sealed opens on a node still at step 1.
 	j2 := step2.session("/set?k=a&v=c")
-	if step1.do("/get?k=a", j2.header()).Body.String() != "c" {
+	if step1.do("/get?k=a", j2.Header()).Body.String() != "c" {
 		t.Fatal("a step-1 node cannot open a cookie sealed with the new key")
 	}
 	// A read-only request on a step-2 node reseals the old cookie.
-	w := step2.do("/get?k=a", j.header())
-	resealed := j.update(w)
+	w := step2.do("/get?k=a", j.Header())
+	resealed := j.Update(w)
 	if w.Body.String() != "b" || resealed[name] == j[name] {
 		t.Fatal("a read-only request did not reseal a cookie sealed with an open-only key")
 	}
-	if done.do("/get?k=a", resealed.header()).Body.String() != "b" {
+	if done.do("/get?k=a", resealed.Header()).Body.String() != "b" {
 		t.Fatal("the resealed cookie does not open with key 2 alone")
 	}
 	// A cookie sealed with the sealing key is not resealed by a read.
-	if len(step2.do("/get?k=a", resealed.header()).Result().Cookies()) != 0 {
+	if len(step2.do("/get?k=a", resealed.Header()).Result().Cookies()) != 0 {
 		t.Fatal("a current cookie was resealed by a read-only request")
 	}
-	done.noSession("a cookie never resealed, after key 1 was removed", j.header())
+	done.noSession("a cookie never resealed, after key 1 was removed", j.Header())
 }
 
 func TestRevokeAll(t *testing.T) {
@@ -340,7 +317,7 @@ func TestRevokeAll(t *testing.T) {
 	laptop := a.session("/login?u=alice", "/set?k=a&v=1")
 	phone := a.session("/login?u=alice")
 	bob := a.session("/login?u=bob")
-	if a.do("/whoami", laptop.header()).Body.String() != "alice" {
+	if a.do("/whoami", laptop.Header()).Body.String() != "alice" {
 		t.Fatal("login did not stick")
 	}
 	if _, err := a.m.Sessions(context.Background(), "alice"); err == nil {
@@ -350,14 +327,14 @@ func TestRevokeAll(t *testing.T) {
 	if n != -1 || err != nil {
 		t.Fatalf("RevokeAll = %d, %v; want -1, nil", n, err)
 	}
-	a.noSession("alice's laptop after RevokeAll", laptop.header())
-	a.noSession("alice's phone after RevokeAll", phone.header())
-	if a.do("/whoami", bob.header()).Body.String() != "bob" {
+	a.noSession("alice's laptop after RevokeAll", laptop.Header())
+	a.noSession("alice's phone after RevokeAll", phone.Header())
+	if a.do("/whoami", bob.Header()).Body.String() != "bob" {
 		t.Fatal("bob was revoked too")
 	}
 	// Alice logs in again and is not caught by the old revocation.
 	again := a.session("/login?u=alice")
-	if a.do("/whoami", again.header()).Body.String() != "alice" {
+	if a.do("/whoami", again.Header()).Body.String() != "alice" {
 		t.Fatal("a new login after RevokeAll does not stick")
 	}
 	// Without Generations, RevokeAll is not supported.
@@ -373,11 +350,11 @@ func TestLogoutRevokesStolenCopy(t *testing.T) {
 		t.Run(fmt.Sprint("RevokeSessions=", revoke), func(t *testing.T) {
 			a := newApp(t, newStore(t, cookiestore.Config{Generations: gens, RevokeSessions: revoke}), sessionkit.Config{})
 			anon := a.session("/set?k=a&v=1")
-			user := anon.update(a.do("/login?u=carol", anon.header()))
+			user := anon.Update(a.do("/login?u=carol", anon.Header()))
 			stolen := maps.Clone(user)
-			a.do("/logout", user.header())
-			opens := a.do("/whoami", stolen.header()).Body.String() == "carol"
-			preLogin := a.do("/get?k=a", anon.header()).Body.String() == "1"
+			a.do("/logout", user.Header())
+			opens := a.do("/whoami", stolen.Header()).Body.String() == "carol"
+			preLogin := a.do("/get?k=a", anon.Header()).Body.String() == "1"
 			if revoke && (opens || preLogin) {
 				t.Fatalf("with RevokeSessions: the logged-out copy opens %v, the pre-login cookie opens %v", opens, preLogin)
 			}
@@ -396,14 +373,14 @@ func TestLogoutRevokesStolenCopy(t *testing.T) {
 func TestTransportShrinkRace(t *testing.T) {
 	a := newApp(t, newStore(t, cookiestore.Config{}), sessionkit.Config{})
 	j := a.session("/set?k=a&v=1")
-	before := j.header()
+	before := j.Header()
 	wA := a.do("/big?n=4000", before)  // request A: two chunks
 	wB := a.do("/set?k=a&v=2", before) // request B: one chunk, sent with the same cookies
-	final := j.update(wA).update(wB)   // B's answer arrives last
+	final := j.Update(wA).Update(wB)   // B's answer arrives last
 	if _, ok := final[name+".1"]; ok {
 		t.Fatal("A's second chunk outlived B's answer")
 	}
-	if got := a.do("/get?k=a", final.header()).Body.String(); got != "2" {
+	if got := a.do("/get?k=a", final.Header()).Body.String(); got != "2" {
 		t.Fatalf("after B's answer the session reads %q, want B's value 2", got)
 	}
 }
@@ -432,8 +409,8 @@ func TestRevocationExpires(t *testing.T) {
 	start := time.Now()
 	user := a.session("/login?u=carol")
 	stolen := maps.Clone(user)
-	a.do("/logout", user.header())
-	if a.do("/whoami", stolen.header()).Body.String() == "carol" {
+	a.do("/logout", user.Header())
+	if a.do("/whoami", stolen.Header()).Body.String() == "carol" {
 		t.Fatal("the logged-out copy opens")
 	}
 	gens.mu.Lock()
@@ -458,11 +435,11 @@ func TestRevocationOutlivesEveryCopy(t *testing.T) {
 		sessionkit.Config{Lifetime: time.Hour, RememberMeLifetime: 30 * 24 * time.Hour})
 	start := time.Now()
 	user := a.session("/login?u=dave")
-	user = user.update(a.do("/remember?on=1", user.header()))
+	user = user.Update(a.do("/remember?on=1", user.Header()))
 	stolen := maps.Clone(user) // lives 30 days
-	user = user.update(a.do("/remember?on=0", user.header()))
-	a.do("/logout", user.header())
-	if a.do("/whoami", stolen.header()).Body.String() == "dave" {
+	user = user.Update(a.do("/remember?on=0", user.Header()))
+	a.do("/logout", user.Header())
+	if a.do("/whoami", stolen.Header()).Body.String() == "dave" {
 		t.Fatal("the long-lived copy opens after the logout")
 	}
 	gens.mu.Lock()

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -26,6 +25,7 @@ import (
 	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/internal/proc"
 	"github.com/sessionkit/sessionkit/internal/redistest"
+	"github.com/sessionkit/sessionkit/internal/webtest"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/redisstore"
@@ -33,44 +33,6 @@ import (
 )
 
 var discard = slog.New(slog.DiscardHandler)
-
-// handlers are the pages the peer cases visit.
-var handlers = map[string]http.HandlerFunc{
-	"/set": func(w http.ResponseWriter, r *http.Request) {
-		s := sessionkit.FromContext(r.Context())
-		if err := s.Set(r.URL.Query().Get("k"), r.URL.Query().Get("v")); err != nil {
-			http.Error(w, err.Error(), 500)
-			return
-		}
-		io.WriteString(w, "ok")
-	},
-	"/get": func(w http.ResponseWriter, r *http.Request) {
-		v, _ := sessionkit.Get[string](sessionkit.FromContext(r.Context()), r.URL.Query().Get("k"))
-		io.WriteString(w, v)
-	},
-	"/none": func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "untouched") },
-	"/login": func(w http.ResponseWriter, r *http.Request) {
-		if err := sessionkit.FromContext(r.Context()).SetPrincipal(r.URL.Query().Get("u")); err != nil {
-			http.Error(w, err.Error(), 500)
-		}
-	},
-	"/destroy": func(w http.ResponseWriter, r *http.Request) {
-		sessionkit.FromContext(r.Context()).Destroy()
-	},
-	"/append": func(w http.ResponseWriter, r *http.Request) {
-		err := sessionkit.FromContext(r.Context()).Update("cart", func(old any, ok bool) (any, error) {
-			items, _ := old.([]string)
-			return append(items, r.URL.Query().Get("v")), nil
-		})
-		if err != nil {
-			http.Error(w, err.Error(), sessionkit.ErrorStatus(err))
-		}
-	},
-	"/cart": func(w http.ResponseWriter, r *http.Request) {
-		items, _ := sessionkit.Get[[]string](sessionkit.FromContext(r.Context()), "cart")
-		fmt.Fprint(w, len(items))
-	},
-}
 
 // peerStore is a store the peer cases run on.
 type peerStore struct {
@@ -209,42 +171,15 @@ func newPeerApp(t *testing.T, store sessionkit.Store, cfg sessionkit.Config) *pe
 		if a.hook != nil && a.hook(w, r) {
 			return
 		}
-		handlers[r.URL.Path](w, r)
+		webtest.Handlers[r.URL.Path](w, r)
 	}))
 	return a
 }
 
-// jar is a browser's cookies.
-type jar map[string]string
-
-func (j jar) header() string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(j)) {
-		parts = append(parts, k+"="+j[k])
-	}
-	return strings.Join(parts, "; ")
-}
-
-// update applies a response's Set-Cookie headers as a browser does.
-func (j jar) update(w *httptest.ResponseRecorder) jar {
-	n := maps.Clone(j)
-	if n == nil {
-		n = jar{}
-	}
-	for _, c := range w.Result().Cookies() {
-		if c.MaxAge < 0 || c.Value == "" {
-			delete(n, c.Name)
-		} else {
-			n[c.Name] = c.Value
-		}
-	}
-	return n
-}
-
 // do sends a request with the jar's cookies.
-func (a *peerApp) do(path string, j jar) *httptest.ResponseRecorder {
+func (a *peerApp) do(path string, j webtest.Jar) *httptest.ResponseRecorder {
 	r := httptest.NewRequest("GET", path, nil)
-	if h := j.header(); h != "" {
+	if h := j.Header(); h != "" {
 		r.Header.Set("Cookie", h)
 	}
 	w := httptest.NewRecorder()
@@ -253,13 +188,13 @@ func (a *peerApp) do(path string, j jar) *httptest.ResponseRecorder {
 }
 
 // visit sends a request and returns the jar as the response leaves it.
-func (a *peerApp) visit(path string, j jar) jar {
+func (a *peerApp) visit(path string, j webtest.Jar) webtest.Jar {
 	a.t.Helper()
 	w := a.do(path, j)
 	if w.Code != http.StatusOK {
 		a.t.Fatalf("GET %s: status %d: %s", path, w.Code, w.Body)
 	}
-	return j.update(w)
+	return j.Update(w)
 }
 
 // sessionsOf counts the principal's live sessions, or returns -1 when the
@@ -344,7 +279,7 @@ func newGate() gate { return gate{make(chan struct{}), make(chan struct{})} }
 // race runs two requests with the same cookies that both load the session
 // before either goes on; first then goes on and completes, and only then
 // second. It returns the two responses.
-func race(a *peerApp, j jar, first, second string, gates map[string]gate) (*httptest.ResponseRecorder, *httptest.ResponseRecorder) {
+func race(a *peerApp, j webtest.Jar, first, second string, gates map[string]gate) (*httptest.ResponseRecorder, *httptest.ResponseRecorder) {
 	a.t.Helper()
 	var w1, w2 *httptest.ResponseRecorder
 	var wg sync.WaitGroup
@@ -412,7 +347,7 @@ func TestConcurrentRenew(t *testing.T) {
 		if w2.Code != http.StatusConflict || w2.Header().Values("Set-Cookie") != nil || strings.Contains(w2.Body.String(), "renewed") {
 			t.Fatalf("the loser: status %d, Set-Cookie %q, body %q; want 409 without a cookie", w2.Code, w2.Header().Values("Set-Cookie"), w2.Body)
 		}
-		browser := j.update(w1).update(w2) // the loser's answer arrives last
+		browser := j.Update(w1).Update(w2) // the loser's answer arrives last
 		if got := a.do("/get?k=a", browser).Body.String(); got != "1" {
 			t.Fatalf("the browser's session after both answers: a = %q, want 1", got)
 		}
@@ -454,7 +389,7 @@ func TestDoubleLogin(t *testing.T) {
 		if w1.Code != http.StatusOK || w2.Code != http.StatusConflict || w2.Header().Values("Set-Cookie") != nil {
 			t.Fatalf("double login: %d then %d with Set-Cookie %q; want 200, then 409 without a cookie", w1.Code, w2.Code, w2.Header().Values("Set-Cookie"))
 		}
-		browser := j.update(w1).update(w2)
+		browser := j.Update(w1).Update(w2)
 		if got := a.do("/cart", browser).Body.String(); got != "2" {
 			t.Fatalf("the logged-in session's cart has %s items, want 2", got)
 		}
@@ -556,7 +491,7 @@ func TestTimeoutOverrideDeadline(t *testing.T) {
 			return true
 		}
 		for _, what := range []string{"a new session", "a stored session"} {
-			var j jar
+			var j webtest.Jar
 			if what == "a stored session" {
 				j = a.visit("/set?k=a&v=1", nil)
 			}
@@ -612,7 +547,7 @@ func TestCacheHeaders(t *testing.T) {
 			check(t, "a new visitor who only reads", a.do("/get?k=a", nil), want{vary: []string{"Cookie"}})
 			w := a.do("/set?k=a&v=1", nil)
 			check(t, "a new session", w, want{vary: []string{"Cookie"}, cacheControl: []string{"no-store"}})
-			j := jar{}.update(w)
+			j := webtest.Jar{}.Update(w)
 			if ps.name == "memstore" {
 				check(t, "a read of a session", a.do("/get?k=a", j), want{vary: []string{"Cookie"}})
 			}
@@ -636,7 +571,7 @@ func TestCacheHeaders(t *testing.T) {
 		a := newPeerApp(t, peerStores[0].open(t), sessionkit.Config{DisableCacheHeaders: true})
 		w := a.do("/set?k=a&v=1", nil)
 		check(t, "a new session", w, want{})
-		check(t, "a read", a.do("/get?k=a", jar{}.update(w)), want{})
+		check(t, "a read", a.do("/get?k=a", webtest.Jar{}.Update(w)), want{})
 	})
 }
 
@@ -664,7 +599,7 @@ func TestCookieExpiry(t *testing.T) {
 	if ck.MaxAge < 47*3600 || ck.MaxAge > 48*3600 {
 		t.Fatalf("remember-me cookie %q: Max-Age %d, want 48h", line, ck.MaxAge)
 	}
-	w = a.do("/destroy", jar{}.update(w))
+	w = a.do("/destroy", webtest.Jar{}.Update(w))
 	line = w.Header().Get("Set-Cookie")
 	if !strings.Contains(line, "Max-Age=0") || !strings.Contains(line, "Expires=Thu, 01 Jan 1970 00:00:01 GMT") {
 		t.Fatalf("the cookie that clears the session: %q, want Max-Age=0 and an Expires in the past", line)
