@@ -24,20 +24,12 @@ func TestPostgres(t *testing.T) {
 	url := srv.CreateDB(t, "sessions")
 	var schemas atomic.Int64
 	// Each test gets a fresh schema of the one database.
-	sqlcoretest.Run(t, func(t *testing.T) func(*testing.T, sqlcore.Options) *sqlcore.Store {
+	sqlcoretest.Run(t, func(t *testing.T) func(sqlcore.Options) (*sqlcore.Store, error) {
 		schema := fmt.Sprintf("s%d", schemas.Add(1))
 		srv.Exec(t, "sessions", "CREATE SCHEMA "+schema)
 		surl := url + "&search_path=" + schema
-		return func(t *testing.T, cfg sqlcore.Options) *sqlcore.Store {
-			s, err := pgstore.New(context.Background(), pgstore.Config{
-				URL:     surl,
-				Options: cfg,
-			})
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
+		return func(opts sqlcore.Options) (*sqlcore.Store, error) {
+			return pgstore.New(context.Background(), pgstore.Config{URL: surl, Options: opts})
 		}
 	})
 }

@@ -14,18 +14,10 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestSQLite(t *testing.T) {
-	sqlcoretest.Run(t, func(t *testing.T) func(*testing.T, sqlcore.Options) *sqlcore.Store {
+	sqlcoretest.Run(t, func(t *testing.T) func(sqlcore.Options) (*sqlcore.Store, error) {
 		path := filepath.Join(t.TempDir(), "sessions.db")
-		return func(t *testing.T, cfg sqlcore.Options) *sqlcore.Store {
-			s, err := sqlitestore.New(context.Background(), sqlitestore.Config{
-				Path:    path,
-				Options: cfg,
-			})
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
+		return func(opts sqlcore.Options) (*sqlcore.Store, error) {
+			return sqlitestore.New(context.Background(), sqlitestore.Config{Path: path, Options: opts})
 		}
 	})
 }

@@ -24,10 +24,22 @@ import (
 
 // Opener opens a store on a fresh, empty database; the function it returns
 // opens another store on that same database, with cfg.
-type Opener func(t *testing.T) (open func(t *testing.T, cfg sqlcore.Options) *sqlcore.Store)
+type Opener func(t *testing.T) (open func(opts sqlcore.Options) (*sqlcore.Store, error))
 
 // Run runs the tests every dialect passes.
-func Run(t *testing.T, newDB Opener) {
+func Run(t *testing.T, opener Opener) {
+	// newDB(t) opens stores on a fresh database, closed when t ends.
+	newDB := func(t *testing.T) func(t *testing.T, opts sqlcore.Options) *sqlcore.Store {
+		open := opener(t)
+		return func(t *testing.T, opts sqlcore.Options) *sqlcore.Store {
+			s, err := open(opts)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	}
 	t.Run("Conformance", func(t *testing.T) {
 		var last *sqlcore.Store
 		storetest.Run(t, func(t *testing.T) sessionkit.Store {
