@@ -25,7 +25,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 	if s.lost != nil {
 		return s.lost
 	}
-	ctx := s.r.Context()
+	ctx := s.ctx
 	now := time.Now()
 	changed := len(s.set) > 0 || len(s.deleted) > 0 || s.metaDirty
 	if s.stored {
@@ -65,9 +65,9 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 		if float64(passed) < s.m.cfg.TouchAfter*float64(s.meta.IdleTimeout) {
 			return nil
 		}
-		start := time.Now()
+		ctx, start := s.m.startOp(ctx, OpTouch)
 		t, err := s.m.store.Touch(ctx, s.tok, idle)
-		s.m.observe(OpTouch, start, 0, !errors.Is(err, ErrNotFound), err)
+		s.m.observe(ctx, OpTouch, start, 0, !errors.Is(err, ErrNotFound), err)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			s.tokDirty = false // gone meanwhile; never resend its token
@@ -93,9 +93,9 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 			return fmt.Errorf("sessionkit: commit: %d bytes over the limit of %d: %w", size, s.m.cfg.MaxSize, ErrTooLarge)
 		}
 	}
-	start := time.Now()
+	ctx, start := s.m.startOp(ctx, OpCommit)
 	t, err := s.m.store.Commit(ctx, s.tok, d)
-	s.m.observe(OpCommit, start, valuesSize(s.set), !errors.Is(err, ErrNotFound), err)
+	s.m.observe(ctx, OpCommit, start, valuesSize(s.set), !errors.Is(err, ErrNotFound), err)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return fmt.Errorf("sessionkit: commit: session ended meanwhile: %w", ErrConflict)
@@ -127,9 +127,9 @@ func (s *Session) create(ctx context.Context, now time.Time) error {
 	if meta.IdleDeadline.After(meta.Deadline) {
 		meta.IdleDeadline = meta.Deadline
 	}
-	start := time.Now()
+	ctx, start := s.m.startOp(ctx, OpCreate)
 	t, err := s.m.store.Create(ctx, s.tok, Record{Meta: meta, Values: values})
-	s.m.observe(OpCreate, start, valuesSize(values), true, err)
+	s.m.observe(ctx, OpCreate, start, valuesSize(values), true, err)
 	if err != nil {
 		return s.m.storeErr("create", err)
 	}

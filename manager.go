@@ -25,7 +25,8 @@ type Manager struct {
 	minter  Minter
 	checker func(string) bool
 	limiter *creationLimiter
-	varyOn  string // the request header that carries the token, for Vary; "" for none
+	starter OpStarter // cfg.Observer, when it is one
+	varyOn  string    // the request header that carries the token, for Vary; "" for none
 }
 
 // New returns a Manager keeping sessions in store, configured by cfg (whose
@@ -60,6 +61,7 @@ func New(store Store, cfg Config) (*Manager, error) {
 				slog.String("cookie", ct.CookieName()))
 		}
 	}
+	m.starter, _ = cfg.Observer.(OpStarter)
 	if l := cfg.CreateLimit; l != nil {
 		m.limiter = newCreationLimiter(l)
 	}
@@ -231,9 +233,18 @@ func (m *Manager) storeErr(op string, err error) error {
 	}
 }
 
-func (m *Manager) observe(op Op, start time.Time, bytes int, found bool, err error) {
+// startOp returns the context a store operation runs in, and its start.
+func (m *Manager) startOp(ctx context.Context, op Op) (context.Context, time.Time) {
+	if m.starter != nil {
+		ctx = m.starter.StartOp(ctx, op)
+	}
+	return ctx, time.Now()
+}
+
+// observe reports a store operation begun with startOp to the Observer.
+func (m *Manager) observe(ctx context.Context, op Op, start time.Time, bytes int, found bool, err error) {
 	if m.cfg.Observer != nil {
-		m.cfg.Observer.Observe(Event{Op: op, Duration: time.Since(start), Bytes: bytes, Found: found, Err: err})
+		m.cfg.Observer.Observe(ctx, Event{Op: op, Duration: time.Since(start), Bytes: bytes, Found: found, Err: err})
 	}
 }
 
@@ -287,7 +298,7 @@ func (st *reqState) session() *Session {
 		if cur != nil && cur != committedEarly {
 			return cur
 		}
-		s := &Session{m: st.m, r: st.w.r, committed: cur == committedEarly}
+		s := &Session{m: st.m, r: st.w.r, ctx: st, committed: cur == committedEarly}
 		if st.s.CompareAndSwap(cur, s) {
 			return s
 		}

@@ -1,6 +1,9 @@
 package sessionkit
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Op names a store operation, for an Observer.
 type Op uint8
@@ -41,8 +44,18 @@ type Event struct {
 }
 
 // Observer receives an Event for every store operation, after it completes,
-// on the request's goroutine: Observe must be fast and safe for concurrent
-// use. Package prom adapts it to Prometheus.
+// with the context the operation ran in (the request's, or the one given to
+// Load or Commit), on the caller's goroutine: Observe must be fast and safe
+// for concurrent use. Package prom adapts it to Prometheus.
 type Observer interface {
-	Observe(Event)
+	Observe(ctx context.Context, e Event)
+}
+
+// An OpStarter is an Observer that is also told when each store operation
+// starts. The context StartOp returns is the one the store is called with
+// and the one Observe then gets: a tracer starts a span here and ends it in
+// Observe. The Manager looks for it once, in New.
+type OpStarter interface {
+	Observer
+	StartOp(ctx context.Context, op Op) context.Context
 }

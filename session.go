@@ -1,6 +1,7 @@
 package sessionkit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,8 +32,9 @@ import (
 // already, the Manager answers with its ErrorHandler (409 by default) and
 // sends no token, so the client keeps the one the winner sent.
 type Session struct {
-	m *Manager
-	r *http.Request
+	m   *Manager
+	r   *http.Request   // the request, nil for a session from Load
+	ctx context.Context // the request's context, or the one given to Load
 
 	mu        sync.Mutex
 	loaded    bool
@@ -60,9 +62,9 @@ func (s *Session) load() error {
 	raw := s.m.cfg.Transport.Token(s.r)
 	s.sent = raw != ""
 	if s.sent && s.m.checker(raw) {
-		start := time.Now()
-		rec, found, err := s.m.store.Load(s.r.Context(), Token(raw))
-		s.m.observe(OpLoad, start, valuesSize(rec.Values), found, err)
+		ctx, start := s.m.startOp(s.ctx, OpLoad)
+		rec, found, err := s.m.store.Load(ctx, Token(raw))
+		s.m.observe(ctx, OpLoad, start, valuesSize(rec.Values), found, err)
 		if err != nil {
 			s.err = s.m.storeErr("load", err)
 			return s.err
@@ -344,13 +346,13 @@ func (s *Session) Update(key string, fn func(old any, ok bool) (any, error)) err
 	}
 	var result []byte
 	deadline := time.Now().Add(s.meta.IdleTimeout)
-	start := time.Now()
-	t, err := s.m.store.Update(s.r.Context(), s.tok, key, deadline, func(old []byte, ok bool) ([]byte, error) {
+	ctx, start := s.m.startOp(s.ctx, OpUpdate)
+	t, err := s.m.store.Update(ctx, s.tok, key, deadline, func(old []byte, ok bool) ([]byte, error) {
 		b, err := apply(old, ok)
 		result = b
 		return b, err
 	})
-	s.m.observe(OpUpdate, start, len(result), !errors.Is(err, ErrNotFound), err)
+	s.m.observe(ctx, OpUpdate, start, len(result), !errors.Is(err, ErrNotFound), err)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return fmt.Errorf("sessionkit: update: session ended meanwhile: %w", ErrConflict)
@@ -397,8 +399,7 @@ func (s *Session) Renew() error {
 }
 
 func (s *Session) renew() error {
-	ctx := s.r.Context()
-	next, err := s.m.mint(ctx)
+	next, err := s.m.mint(s.ctx)
 	if err != nil {
 		return err
 	}
@@ -406,9 +407,9 @@ func (s *Session) renew() error {
 		s.tok, s.tokDirty = next, true
 		return nil
 	}
-	start := time.Now()
+	ctx, start := s.m.startOp(s.ctx, OpRenew)
 	t, err := s.m.store.Renew(ctx, s.tok, next)
-	s.m.observe(OpRenew, start, 0, !errors.Is(err, ErrNotFound), err)
+	s.m.observe(ctx, OpRenew, start, 0, !errors.Is(err, ErrNotFound), err)
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
 		// A concurrent request renewed or ended the session first. Starting
@@ -432,9 +433,9 @@ func (s *Session) Destroy() error {
 		return err
 	}
 	if s.stored {
-		start := time.Now()
-		err := s.m.store.Delete(s.r.Context(), s.tok)
-		s.m.observe(OpDelete, start, 0, true, err)
+		ctx, start := s.m.startOp(s.ctx, OpDelete)
+		err := s.m.store.Delete(ctx, s.tok)
+		s.m.observe(ctx, OpDelete, start, 0, true, err)
 		if err != nil {
 			return s.m.storeErr("delete", err)
 		}

@@ -6,6 +6,7 @@
 package prom
 
 import (
+	"context"
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,7 +51,7 @@ func New(reg prometheus.Registerer) *Observer {
 }
 
 // Observe implements sessionkit.Observer.
-func (o *Observer) Observe(e sessionkit.Event) {
+func (o *Observer) Observe(_ context.Context, e sessionkit.Event) {
 	op := e.Op.String()
 	result := "ok"
 	switch {
