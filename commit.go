@@ -14,44 +14,86 @@ import (
 func (s *Session) commit(w http.ResponseWriter) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.committed = true
 	if !s.loaded {
+		s.committed = true
 		return nil
 	}
 	s.m.vary(w.Header())
+	send, err := s.save(s.ctx)
+	if err != nil || !send {
+		return err
+	}
+	var expires time.Time
+	if s.tok != "" && s.meta.Persistent {
+		expires = s.meta.Deadline
+	}
+	s.m.setToken(w, s.r, string(s.tok), expires)
+	return nil
+}
+
+// Commit writes a session from Load, as the middleware writes a request's
+// session when its response starts: the keys that changed and nothing
+// else, and never a session that ended or was renewed meanwhile (that is
+// ErrConflict, and nothing is written). It returns the token the client
+// holds from now on: Load's token when it did not change, a new one when
+// the session was created or renewed, and "" when the session ended or
+// holds nothing (the client drops its token).
+//
+// A Session is committed once: later writes return ErrCommitted. A loop
+// that serves many messages loads and commits once per message.
+func (s *Session) Commit(ctx context.Context) (string, error) {
+	if s == nil {
+		return "", ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.r != nil {
+		return "", errors.New("sessionkit: Commit is for a session from Manager.Load; the Manager's Handler commits a request's session")
+	}
+	if s.committed {
+		return "", ErrCommitted
+	}
+	send, err := s.save(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !send && !s.stored {
+		return "", nil
+	}
+	return string(s.tok), nil
+}
+
+// save writes what the session changed, once, and reports whether the
+// client must be sent s.tok ("" to drop its token). s.mu is held and the
+// session loaded.
+func (s *Session) save(ctx context.Context) (send bool, err error) {
+	s.committed = true
 	if s.err != nil {
-		return s.err
+		return false, s.err
 	}
 	if s.lost != nil {
-		return s.lost
+		return false, s.lost
 	}
-	ctx := s.ctx
 	now := time.Now()
-	changed := len(s.set) > 0 || len(s.deleted) > 0 || s.metaDirty
-	if s.stored {
+	switch {
+	case s.stored:
+		changed := len(s.set) > 0 || len(s.deleted) > 0 || s.metaDirty
 		if err := s.commitStored(ctx, now, changed); err != nil {
-			return err
+			return false, err
 		}
-	} else if len(s.set) > 0 || s.meta.Principal != "" {
+	case len(s.set) > 0 || s.meta.Principal != "":
 		if err := s.create(ctx, now); err != nil {
-			return err
+			return false, err
 		}
-	} else if s.sent {
+	case s.sent:
 		// Nothing to keep: tell the client to drop the token it sent
 		// (destroyed, expired or garbage).
-		s.m.setToken(w, s.r, "", time.Time{})
-		return nil
-	} else {
-		return nil
+		s.tok = ""
+		return true, nil
+	default:
+		return false, nil
 	}
-	if s.tokDirty {
-		var expires time.Time
-		if s.meta.Persistent {
-			expires = s.meta.Deadline
-		}
-		s.m.setToken(w, s.r, string(s.tok), expires)
-	}
-	return nil
+	return s.tokDirty, nil
 }
 
 func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool) error {
@@ -107,7 +149,7 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 }
 
 func (s *Session) create(ctx context.Context, now time.Time) error {
-	if l := s.m.limiter; l != nil && !l.allow(s.r) {
+	if l := s.m.limiter; l != nil && s.r != nil && !l.allow(s.r) {
 		return ErrRateLimited
 	}
 	// A session not stored yet has only the values this request set.

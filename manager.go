@@ -90,6 +90,31 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 	})
 }
 
+// Load returns the session whose token is tok, for work outside an HTTP
+// handler: a WebSocket message loop, a gRPC call, a background job. An
+// empty, malformed, expired or unknown token gives a new, empty session,
+// as a request with such a token gets; an error means the store could not
+// be reached. The session's writes follow the same rules as a request's
+// and are written by its Commit; Update, Renew and Destroy reach the store
+// at once, with ctx. Sessions made this way are not counted by the
+// CreateLimit, which limits clients by address.
+func (m *Manager) Load(ctx context.Context, tok string) (*Session, error) {
+	s := &Session{m: m, ctx: ctx, raw: tok}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Token returns the session token r carries, as the Manager's transport
+// reads it: what a WebSocket handler gives Load for the connection's
+// session. It is "" when r carries none.
+func (m *Manager) Token(r *http.Request) string {
+	return m.cfg.Transport.Token(r)
+}
+
 // RevokeAll deletes every session of the principal ("log out everywhere")
 // and returns how many it deleted (-1 when the store cannot count them).
 // It returns ErrNotSupported if the store does not implement Principals.

@@ -12,7 +12,9 @@ import (
 
 // Session is one request's view of its session. Handlers get it with
 // FromContext. Its methods may be called from several goroutines of the
-// handler, but not after the handler returned.
+// handler, but not after the handler returned. Work outside a handler (a
+// WebSocket message, a background job) gets one with Manager.Load and
+// writes it with Commit, under the same rules.
 //
 // The session is loaded from the store on the first method call. If that
 // load fails (the store is unreachable), reads return zero values, writes
@@ -35,6 +37,7 @@ type Session struct {
 	m   *Manager
 	r   *http.Request   // the request, nil for a session from Load
 	ctx context.Context // the request's context, or the one given to Load
+	raw string          // with r nil: the token given to Load
 
 	mu        sync.Mutex
 	loaded    bool
@@ -59,7 +62,10 @@ func (s *Session) load() error {
 		return s.err
 	}
 	s.loaded = true
-	raw := s.m.cfg.Transport.Token(s.r)
+	raw := s.raw
+	if s.r != nil {
+		raw = s.m.cfg.Transport.Token(s.r)
+	}
 	s.sent = raw != ""
 	if s.sent && s.m.checker(raw) {
 		ctx, start := s.m.startOp(s.ctx, OpLoad)
