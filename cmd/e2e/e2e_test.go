@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -89,7 +90,12 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pids []int
+	// The demo names every process it runs, the router too.
+	routerPid, _ := strconv.Atoi(m[2])
+	if kids := children(t, p.Pid()); routerPid == 0 || !slices.Contains(kids, routerPid) {
+		t.Fatalf("the demo's router line %q: pid %d is not one of the demo's children %v", m[0], routerPid, kids)
+	}
+	pids := []int{routerPid}
 	for range 3 {
 		nm, err := p.Expect(nodeBanner, 5*time.Second)
 		if err != nil {
@@ -123,7 +129,7 @@ func TestDemo(t *testing.T) {
 	}
 	for _, pid := range pids {
 		if syscall.Kill(pid, 0) == nil {
-			t.Errorf("node pid %d outlived the demo", pid)
+			t.Errorf("pid %d (the router or a node) outlived the demo", pid)
 		}
 	}
 }

@@ -13,7 +13,9 @@ import (
 )
 
 var (
-	routerBanner = regexp.MustCompile(`^router: (\S+)$`)
+	// routerBanner is the router's first line; the demo's adds the
+	// router's pid.
+	routerBanner = regexp.MustCompile(`^router: (\S+)(?: pid (\d+))?$`)
 	adminBanner  = regexp.MustCompile(`^admin: (\S+) token (\S+)$`)
 )
 

@@ -8,9 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"strings"
+	"runtime/debug"
 
 	"github.com/sessionkit/sessionkit/cmd/internal/ringsim"
 )
@@ -23,9 +22,14 @@ Usage:
   sessionkit router [flags] run the session-aware router in front of nodes
   sessionkit lab [flags]    measure the strategies side by side; write a report with charts
   sessionkit ring simulate  placement, balance and disruption at any size, in one process
+  sessionkit version        the version, VCS revision and Go version of this binary (also --version)
   sessionkit help           this text
 
-Run "sessionkit COMMAND -h" for a command's flags.
+Run "sessionkit COMMAND -h" for a command's flags. Every flag can also be
+set by an environment variable, SESSIONKIT_ and the flag's name in upper
+case with '-' as '_' (--members-file: SESSIONKIT_MEMBERS_FILE); a flag on
+the command line wins. The long-running commands log text lines on stderr,
+or JSON with --log-format json.
 `
 
 // Main runs the command line args (without the program name) and returns
@@ -51,7 +55,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: sessionkit ring simulate [flags]")
 			return 2
 		}
-		err = ringsim.Command(rest[1:], stdout)
+		err = ringsim.Command(rest[1:], stdout, parseEnv)
+	case "version", "-version", "--version":
+		if len(rest) > 0 {
+			fmt.Fprintln(stderr, "usage: sessionkit version")
+			return 2
+		}
+		info, _ := debug.ReadBuildInfo()
+		writeVersion(stdout, info)
+		return 0
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -74,28 +86,5 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // errUsage reports bad flags, which the flag set has already explained.
 var errUsage = errors.New("usage")
-
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
-		return errUsage
-	}
-	return nil
-}
-
-// logger returns the commands' logger: text lines on stderr.
-func logger(stderr io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("bad log level %q: use debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
-}
 
 var pid = os.Getpid()

@@ -17,17 +17,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	strategy := fs.String("strategy", "cluster", "strategy: "+strings.Join(demo.Strategies, ", "))
 	nodes := fs.Int("nodes", 3, "number of shop nodes")
 	backups := fs.String("backups", "1", `cluster strategy: backup copies of each session, or "all"`)
-	redis := fs.String("redis", os.Getenv("SESSIONKIT_REDIS"), "redis strategy: the Redis URL")
-	postgres := fs.String("postgres", os.Getenv("SESSIONKIT_POSTGRES"), "sql strategy: a PostgreSQL URL instead of the shared SQLite file")
+	redis := fs.String("redis", "", "redis strategy: the Redis URL")
+	postgres := fs.String("postgres", "", "sql strategy: a PostgreSQL URL instead of the shared SQLite file")
 	listen := fs.String("listen", "127.0.0.1:8080", "the router's address")
 	admin := fs.String("admin", "127.0.0.1:0", "the admin page's address")
 	domain := fs.String("domain", "", "serve the shop on shop.DOMAIN and pay.DOMAIN over HTTPS, sharing one session (e.g. mall.test)")
 	caDir := fs.String("ca-dir", "", "where the demo keeps its local CA for -domain (default: sessionkit/demo-ca in the user's configuration folder)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logf := addLogFlags(fs, "info")
 	if err := parseSecrets(fs, args, "redis", "postgres"); err != nil {
 		return err
 	}
-	log, err := logger(stderr, *level)
+	log, err := logf.logger(stderr)
 	if err != nil {
 		return err
 	}

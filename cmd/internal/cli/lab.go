@@ -74,7 +74,7 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		sizes = append(sizes, n)
 	}
-	log, err := logger(stderr, *level)
+	log, err := logger(stderr, *level, "text")
 	if err != nil {
 		return err
 	}

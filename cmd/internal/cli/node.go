@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +27,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	name := fs.String("name", "n1", "this node's stable name")
 	strategy := fs.String("strategy", "", "strategy name to display (default: the store's name)")
 	dev := fs.Bool("dev", false, "development cookie for plain HTTP on loopback (not Secure, no __Host- prefix)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logf := addLogFlags(fs, "info")
 	cookieDomain := fs.String("cookie-domain", "", "share the session cookie with every subdomain of this domain (e.g. mall.test); serve HTTPS in front")
 	members := fs.String("members", "", `the router's members ("name=URL[,weight]" separated by spaces): mint tokens this node owns on their ring`)
 	createLimit := fs.String("create-limit", "", `limit session creation per client: "RATE[,BURST]", sessions a second and at once (burst default 10); a client is an IPv4 address or an IPv6 /64. Default: no limit`)
@@ -50,7 +49,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("-trusted-proxies is for -create-limit, which is not set")
 	}
 	if *members != "" {
-		list, err := router.ParseMembers(strings.NewReader(*members))
+		list, err := parseMembers("members", *members)
 		if err != nil {
 			return err
 		}
@@ -67,7 +66,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		session.Minter = placement.NewMinter(*name, func() *ring.Ring { return r })
 	}
-	log, err := logger(stderr, *level)
+	log, err := logf.logger(stderr)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	members := fs.String("members", "", `backends as "name=URL[,weight]", separated by spaces`)
 	membersFile := fs.String("members-file", "", "file of backends, one name=URL[,weight] per line; reloaded when it changes and on SIGHUP")
 	adminAddr := fs.String("admin", "127.0.0.1:0", "address of the admin API, metrics and health")
-	adminToken := fs.String("admin-token", os.Getenv("SESSIONKIT_ADMIN_TOKEN"), "bearer token of the admin API (default: $SESSIONKIT_ADMIN_TOKEN, else a random one, printed)")
+	adminToken := fs.String("admin-token", "", "bearer token of the admin API (default: a random one, printed)")
 	keys := fs.String("keys", "token", "routing keys in order of precedence: token, ip, header:NAME, cookie:NAME, query:NAME")
 	trusted := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed")
 	bounded := fs.Float64("bounded-load", 0, "cap each backend at this multiple of the mean load, for keys that are not tokens (0: off)")
@@ -47,15 +47,15 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	bodyRateGrace := fs.Duration("body-rate-grace", 5*time.Second, "how long a request body may take before -min-body-rate applies")
 	responseHeaderTimeout := fs.Duration("response-header-timeout", 60*time.Second, "longest to wait for a backend's response head (504 past it)")
 	accessLog := fs.Bool("access-log", true, "log every request")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logf := addLogFlags(fs, "info")
 	join := fs.String("join", "", "join the cluster's gossip through these comma-separated addresses and route on its members (instead of -members)")
 	gossip := fs.String("gossip", "127.0.0.1:0", "with -join: this router's gossip address")
-	clusterKey := fs.String("cluster-key", os.Getenv("SESSIONKIT_CLUSTER_KEY"), "with -join: the cluster key, 64 hex digits (default $SESSIONKIT_CLUSTER_KEY)")
+	clusterKey := fs.String("cluster-key", "", "with -join: the cluster key, 64 hex digits")
 	name := fs.String("name", fmt.Sprintf("router-%d", os.Getpid()), "with -join: this router's name in the gossip")
 	if err := parseSecrets(fs, args, "cluster-key", "admin-token"); err != nil {
 		return err
 	}
-	log, err := logger(stderr, *level)
+	log, err := logf.logger(stderr)
 	if err != nil {
 		return err
 	}
@@ -158,9 +158,13 @@ func loadMembers(list, file string) ([]router.Member, error) {
 	case list != "" && file != "":
 		return nil, errors.New("give -members or -members-file, not both")
 	case file != "":
-		return router.ReadMembersFile(file)
+		members, err := router.ReadMembersFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("-members-file: %w", err)
+		}
+		return members, nil
 	default:
-		return router.ParseMembers(strings.NewReader(list))
+		return parseMembers("members", list)
 	}
 }
 

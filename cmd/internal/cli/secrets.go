@@ -20,27 +20,30 @@ const maxSecretFile = 64 << 10
 // secret on the command line is shown by ps and /proc to every local
 // user, a file or the environment is not. A secret file must be readable
 // by its owner only. A secret given on the command line still works, with
-// a warning; a URL only warns when it holds a password.
+// a warning; a URL only warns when it holds a password. The command line
+// wins over a file, and a file (-NAME-file, or its variable
+// SESSIONKIT_NAME_FILE) over the variable SESSIONKIT_NAME.
 func parseSecrets(fs *flag.FlagSet, args []string, names ...string) error {
 	files := make(map[string]*string, len(names))
 	for _, name := range names {
-		f := fs.Lookup(name)
-		if f == nil {
+		if fs.Lookup(name) == nil {
 			panic("parseSecrets: no flag " + name) // a programming error
 		}
-		f.DefValue = "" // a default from the environment is a secret too: -h must not print it
 		files[name] = fs.String(name+"-file", "", fmt.Sprintf("read -%s from this file (mode 0600 or stricter) instead of the command line", name))
 	}
-	if err := parse(fs, args); err != nil {
+	onArgv, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	onArgv := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { onArgv[f.Name] = true })
 	for _, name := range names {
 		file := *files[name]
 		switch {
-		case file != "" && onArgv[name]:
+		case onArgv[name] && onArgv[name+"-file"]:
 			return fmt.Errorf("give -%s or -%s-file, not both", name, name)
+		case onArgv[name]:
+			if v := fs.Lookup(name).Value.String(); v != "" && (!strings.Contains(v, "://") || redact.URL(v) != v) {
+				fmt.Fprintf(fs.Output(), "warning: -%s on the command line is visible to every local user (ps, /proc/PID/cmdline); use -%s-file or the environment (%s)\n", name, name, envName(name))
+			}
 		case file != "":
 			v, err := readSecretFile(file)
 			if err != nil {
@@ -48,10 +51,6 @@ func parseSecrets(fs *flag.FlagSet, args []string, names ...string) error {
 			}
 			if err := fs.Set(name, v); err != nil {
 				return fmt.Errorf("-%s-file %s: %w", name, file, err)
-			}
-		case onArgv[name]:
-			if v := fs.Lookup(name).Value.String(); v != "" && (!strings.Contains(v, "://") || redact.URL(v) != v) {
-				fmt.Fprintf(fs.Output(), "warning: -%s on the command line is visible to every local user (ps, /proc/PID/cmdline); use -%s-file or the environment\n", name, name)
 			}
 		}
 	}

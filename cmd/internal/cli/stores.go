@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 
@@ -57,16 +56,16 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "store", "memory", "session store: memory, cluster, cookie, redis, sql")
 	fs.IntVar(&f.maxSessions, "max-sessions", 1_000_000, "memory, cluster: the most sessions the node holds, its backup copies of other nodes' sessions included; a new session past it evicts an anonymous one, a logged-in one only when the node holds no anonymous session; negative: no bound")
 	fs.StringVar(&f.sqlite, "sqlite", "", "sql: the SQLite file the nodes share; cookie: keep revocation generations there")
-	fs.StringVar(&f.postgres, "postgres", os.Getenv("SESSIONKIT_POSTGRES"), "sql: the PostgreSQL URL (postgres://...) instead of -sqlite (default $SESSIONKIT_POSTGRES; a URL with a password belongs in -postgres-file or the environment)")
-	fs.StringVar(&f.redis, "redis", os.Getenv("SESSIONKIT_REDIS"), "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there (default $SESSIONKIT_REDIS; a URL with a password belongs in -redis-file or the environment)")
-	fs.StringVar(&f.cookieKeys, "cookie-keys", os.Getenv("SESSIONKIT_COOKIE_KEYS"), "cookie: sealing keys, \"KEY[,open:KEY...]\", 64 hex digits each (default $SESSIONKIT_COOKIE_KEYS)")
+	fs.StringVar(&f.postgres, "postgres", "", "sql: the PostgreSQL URL (postgres://...) instead of -sqlite (a URL with a password belongs in -postgres-file or the environment)")
+	fs.StringVar(&f.redis, "redis", "", "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there (a URL with a password belongs in -redis-file or the environment)")
+	fs.StringVar(&f.cookieKeys, "cookie-keys", "", "cookie: sealing keys, \"KEY[,open:KEY...]\", 64 hex digits each")
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API: /metrics, /readyz with the reason and, with the cluster store, /cluster (loopback by default; behind -admin-token)")
-	fs.StringVar(&f.adminToken, "admin-token", os.Getenv("SESSIONKIT_ADMIN_TOKEN"), "bearer token of the admin API (default: $SESSIONKIT_ADMIN_TOKEN, else a random one, printed)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token of the admin API (default: a random one, printed)")
 	c := &f.cluster
 	fs.StringVar(&c.gossip, "gossip", "127.0.0.1:7946", "cluster: gossip address")
 	fs.StringVar(&c.data, "data", "127.0.0.1:0", "cluster: data plane address")
 	fs.StringVar(&c.join, "join", "", "cluster: comma-separated gossip addresses to join through")
-	fs.StringVar(&c.key, "cluster-key", os.Getenv("SESSIONKIT_CLUSTER_KEY"), "cluster: the cluster key, 64 hex digits (default $SESSIONKIT_CLUSTER_KEY)")
+	fs.StringVar(&c.key, "cluster-key", "", "cluster: the cluster key, 64 hex digits")
 	fs.StringVar(&c.backups, "backups", "1", `cluster: backup copies of each session, or "all"; 0 is plain sticky sessions`)
 	fs.StringVar(&c.ack, "ack", "one", "cluster: backups that confirm a write before it returns: none, one, all")
 }

@@ -216,13 +216,21 @@ func (d *Demo) addNode() (*node, error) {
 }
 
 // env returns the environment additions of a child: its admin API's
-// token, vars, and an empty value for each other secret variable the
-// demo's own environment may hold and the child must not take instead of
-// the demo's choice (a user who runs nodes of their own may well have
-// SESSIONKIT_ADMIN_TOKEN set: the demo would not know the token).
+// token, vars, and an empty value for every other SESSIONKIT_ variable
+// the demo's own environment holds. Each sets a flag of the command, and
+// the child must not take one instead of the demo's choice: a user who
+// runs nodes of their own may well have SESSIONKIT_ADMIN_TOKEN set (the
+// demo would not know the token), and SESSIONKIT_ADMIN, meant for the
+// demo's admin page, would have every child listen on its address. An
+// empty variable sets nothing.
 func (d *Demo) env(adminToken string, vars ...string) []string {
-	out := []string{"SESSIONKIT_CLUSTER_KEY=", "SESSIONKIT_COOKIE_KEYS=", "SESSIONKIT_REDIS=", "SESSIONKIT_POSTGRES=",
-		"SESSIONKIT_ADMIN_TOKEN=" + adminToken}
+	out := []string{"SESSIONKIT_CLUSTER_KEY=", "SESSIONKIT_COOKIE_KEYS=", "SESSIONKIT_REDIS=", "SESSIONKIT_POSTGRES="}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "SESSIONKIT_") {
+			out = append(out, k+"=")
+		}
+	}
+	out = append(out, "SESSIONKIT_ADMIN_TOKEN="+adminToken)
 	return append(out, vars...) // later entries win in exec
 }
 
@@ -428,11 +436,11 @@ func (d *Demo) converged() error {
 	return nil
 }
 
-// Banner returns the lines the demo prints once ready: the router, each
-// node, the admin page.
+// Banner returns the lines the demo prints once ready: the router and
+// each node, with their process IDs, the admin page.
 func (d *Demo) Banner() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "router: %s\n", d.RouterURL)
+	fmt.Fprintf(&b, "router: %s pid %d\n", d.RouterURL, d.router.Pid())
 	d.mu.Lock()
 	for _, name := range d.order {
 		n := d.nodes[name]

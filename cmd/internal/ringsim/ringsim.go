@@ -14,6 +14,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/sessionkit/sessionkit/ring"
 )
@@ -231,14 +232,16 @@ func splitmix(z uint64) uint64 {
 
 // Command runs "ring simulate" with args (without the command name),
 // writing the report or the usage to stdout. It returns flag.ErrHelp
-// after printing the usage for -h.
-func Command(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("ring simulate", flag.ContinueOnError)
+// after printing the usage for -h. Each of parse (at most one; default
+// fs.Parse) parses the arguments instead: the command passes one that
+// also reads the environment.
+func Command(args []string, stdout io.Writer, parse ...func(fs *flag.FlagSet, args []string) error) error {
+	fs := flag.NewFlagSet("sessionkit ring simulate", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	var cfg Config
-	algo := fs.String("algo", string(ring.VirtualNodes), "algorithm: ring, nginx, rendezvous, maglev or jump")
-	fs.IntVar(&cfg.Nodes, "nodes", 100, "members before any change")
-	fs.IntVar(&cfg.Keys, "keys", 1_000_000, "keys to place")
+	algo := fs.String("algo", string(ring.VirtualNodes), "algorithm: "+algorithms())
+	fs.IntVar(&cfg.Nodes, "nodes", 100, "members before any change (at least 1)")
+	fs.IntVar(&cfg.Keys, "keys", 1_000_000, "keys to place (at least 1)")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "backups per key")
 	fs.IntVar(&cfg.Add, "add", 1, "members joining (0: skip)")
 	fs.IntVar(&cfg.Remove, "remove", 1, "members leaving (0: skip)")
@@ -250,16 +253,33 @@ func Command(args []string, stdout io.Writer) error {
 		fmt.Fprintln(fs.Output(), "usage: sessionkit ring simulate [flags]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	p := fs.Parse
+	if len(parse) > 0 {
+		p = func(args []string) error { return parse[0](fs, args) }
+	}
+	if err := p(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return fmt.Errorf("ring simulate: unexpected argument %q", fs.Arg(0))
 	}
+	// The zero values of Config mean defaults; a zero on the command
+	// line means the user asked for none, which cannot be simulated.
+	for _, c := range []struct {
+		name     string
+		v, least int
+	}{{"nodes", cfg.Nodes, 1}, {"keys", cfg.Keys, 1}, {"replicas", cfg.Replicas, 0}, {"add", cfg.Add, 0}, {"remove", cfg.Remove, 0}} {
+		if c.v < c.least {
+			return fmt.Errorf("ring simulate: -%s %d: want %d or more, e.g. -%s %s", c.name, c.v, c.least, c.name, fs.Lookup(c.name).DefValue)
+		}
+	}
+	if cfg.Remove >= cfg.Nodes {
+		return fmt.Errorf("ring simulate: -remove %d of -nodes %d: at least one node must stay", cfg.Remove, cfg.Nodes)
+	}
 	a, err := ring.ParseAlgorithm(*algo)
 	if err != nil {
-		return err
+		return fmt.Errorf("ring simulate: -algo %q: want one of %s", *algo, algorithms())
 	}
 	cfg.Ring.Algorithm = a
 	res, err := Run(cfg)
@@ -267,6 +287,15 @@ func Command(args []string, stdout io.Writer) error {
 		return err
 	}
 	return res.Write(stdout)
+}
+
+// algorithms lists the ring's algorithms for messages.
+func algorithms() string {
+	var names []string
+	for _, a := range ring.Algorithms() {
+		names = append(names, string(a))
+	}
+	return strings.Join(names, ", ")
 }
 
 // Write prints r as a short report.
