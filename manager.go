@@ -62,6 +62,9 @@ func New(store Store, cfg Config) (*Manager, error) {
 		}
 	}
 	m.starter, _ = cfg.Observer.(OpStarter)
+	if en, ok := store.(ExpiryNotifier); ok && cfg.Observer != nil {
+		en.NotifyExpired(m.expired)
+	}
 	if l := cfg.CreateLimit; l != nil {
 		m.limiter = newCreationLimiter(l)
 	}
@@ -101,6 +104,9 @@ func (m *Manager) RevokeAll(ctx context.Context, principal string) (int, error) 
 	n, err := p.RevokeAll(ctx, principal)
 	if err != nil {
 		return n, m.storeErr("revoke", err)
+	}
+	if m.cfg.Observer != nil {
+		m.changed(ctx, Revoked, "", "", principal)
 	}
 	return n, nil
 }
