@@ -77,7 +77,8 @@ type Observer interface {
 // An OpStarter is an Observer that is also told when each store operation
 // starts. The context StartOp returns is the one the store is called with
 // and the one Observe then gets: a tracer starts a span here and ends it in
-// Observe. The Manager looks for it once, in New.
+// Observe. Lifecycle events (Op zero) have no StartOp: their context is the
+// request's. The Manager looks for it once, in New.
 type OpStarter interface {
 	Observer
 	StartOp(ctx context.Context, op Op) context.Context
