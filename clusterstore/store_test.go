@@ -49,6 +49,7 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 			cfg := Config{
 				Name: fmt.Sprintf("n%d", i+1), Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0",
 				Key: key, Backups: backups, Logger: quiet,
+				SweepInterval: 50 * time.Millisecond, // for the case of expiry events
 			}
 			if backups == 0 {
 				cfg.Backups = NoBackups
@@ -130,16 +131,25 @@ func TestConformanceOneNode(t *testing.T) {
 
 // remote hides the Minter, so that the suite's tokens land on every node
 // and most calls are forwarded to their owner.
+// Its NotifyExpired registers with every node, as a Manager on each node
+// does: each node reports the sessions it owns.
 type remote struct {
 	sessionkit.Store
 	sessionkit.Principals
+	nodes []*Store
+}
+
+func (r remote) NotifyExpired(fn func(context.Context, []sessionkit.Expiry)) {
+	for _, n := range r.nodes {
+		n.NotifyExpired(fn)
+	}
 }
 
 func TestConformanceThreeNodes(t *testing.T) {
 	var nodes []*Store
 	storetest.Run(t, func(t *testing.T) sessionkit.Store {
 		nodes = startNodes(t, 3, 1, testKey)
-		return remote{nodes[0], nodes[0]}
+		return remote{nodes[0], nodes[0], nodes}
 	}, conformance(&nodes)...)
 }
 

@@ -151,20 +151,13 @@ var lifecycleCases = []testCase{
 			if !ok {
 				t.Skip("the store does not implement sessionkit.ExpiryNotifier")
 			}
-			m := meta(time.Hour)
-			m.Principal = "alice"
-			m.IdleDeadline = time.Now().Add(200 * time.Millisecond)
-			gone := h.create(m, map[string][]byte{"a": enc(1)})
-			deleted := h.create(m, nil)
-			live := h.create(meta(time.Hour), nil)
-			if err := h.s.Delete(h.ctx, deleted); err != nil {
-				t.Fatalf("Delete: %v", err)
-			}
-
-			// Two registrations, as two Managers on one store make.
+			// Two registrations, as two Managers on one store make,
+			// before the sessions are made: a store reports only what
+			// expires after.
 			var mu sync.Mutex
 			var seen [2][]sessionkit.Expiry
 			both := make(chan struct{})
+			gone := h.mint() // its ID is known before the store can report it
 			reported := func(i int) bool {
 				return slices.ContainsFunc(seen[i], func(x sessionkit.Expiry) bool { return x.ID == gone.ID() })
 			}
@@ -178,6 +171,18 @@ var lifecycleCases = []testCase{
 						close(both)
 					}
 				})
+			}
+			m := meta(time.Hour)
+			m.Principal = "alice"
+			m.IdleDeadline = time.Now().Add(200 * time.Millisecond)
+			if _, err := h.s.Create(h.ctx, gone, sessionkit.Record{Meta: m, Values: map[string][]byte{"a": enc(1)}}); err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			m.IdleDeadline = m.Deadline
+			deleted := h.create(m, nil)
+			live := h.create(meta(time.Hour), nil)
+			if err := h.s.Delete(h.ctx, deleted); err != nil {
+				t.Fatalf("Delete: %v", err)
 			}
 			select {
 			case <-both:
