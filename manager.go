@@ -95,6 +95,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 
 // RevokeAll deletes every session of the principal ("log out everywhere")
 // and returns how many it deleted (-1 when the store cannot count them).
+// An Observer then sees one Revoked event, which names the principal.
 // It returns ErrNotSupported if the store does not implement Principals.
 func (m *Manager) RevokeAll(ctx context.Context, principal string) (int, error) {
 	p, ok := m.store.(Principals)
