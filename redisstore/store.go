@@ -92,7 +92,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // cache (cfg.NearCache) works only if the client was built with
 // client-side caching, which rueidis enables unless
 // ClientOption.DisableCache is set; with it set, loads go to Redis every
-// time. Close leaves the client open.
+// time. Expiry notifications are per database: cfg.URL (or cfg.Options)
+// names the client's database when it is not 0. Close leaves the client
+// open.
 func NewFromClient(client rueidis.Client, cfg Config) *Store {
 	cfg.setDefaults()
 	s := &Store{cfg: cfg, client: client, prefix: cfg.Prefix, borrowed: true}
