@@ -326,3 +326,70 @@ func TestGracefulLeaveLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// In a stable cluster each expired session is reported once, by its
+// owner, though its backup removes its copy too.
+func TestExpiryReportedOnceByOwner(t *testing.T) {
+	nodes := startNodes(t, 3, 1, testKey)
+	var mu sync.Mutex
+	count := map[string]int{}
+	want := map[string]bool{}
+	all := make(chan struct{})
+	for _, n := range nodes {
+		n.NotifyExpired(func(_ context.Context, batch []sessionkit.Expiry) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, x := range batch {
+				count[x.ID]++
+				if want[x.ID] {
+					delete(want, x.ID)
+					if len(want) == 0 {
+						close(all)
+					}
+				}
+			}
+		})
+	}
+	ctx := context.Background()
+	now := time.Now()
+	var ids []string
+	for i := range 12 {
+		s := nodes[i%len(nodes)]
+		tok, err := s.Mint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		want[tok.ID()] = true
+		mu.Unlock()
+		ids = append(ids, tok.ID())
+		rec := sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(300 * time.Millisecond), Deadline: now.Add(time.Hour)}}
+		if _, err := s.Create(ctx, tok, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		t.Fatal("not every expiry reported before the deadline")
+	}
+	// Every copy swept: a backup that reported would have by now.
+	err := proc.WaitFor(10*time.Second, func() error {
+		for _, s := range nodes {
+			if n, _ := s.table.stats(); n != 0 {
+				return fmt.Errorf("%s holds %d sessions", s.cfg.Name, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		if count[id] != 1 {
+			t.Errorf("session %s reported %d times, want once", id[:8], count[id])
+		}
+	}
+}
