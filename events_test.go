@@ -2,6 +2,8 @@ package sessionkit_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -143,4 +145,44 @@ func TestExpiredEventMatchesCreated(t *testing.T) {
 			t.Fatalf("event %+v, want Expired of %s", expired, created.ID)
 		}
 	}
+}
+
+// sessionEnds is an Observer that releases what an application keeps per
+// session (an upload area, a websocket) when the session ends.
+type sessionEnds struct{}
+
+func (sessionEnds) Observe(ctx context.Context, e sessionkit.Event) {
+	switch e.Change {
+	case sessionkit.Created:
+		fmt.Println("created", len(e.ID), "hex digits")
+	case sessionkit.Destroyed, sessionkit.Expired:
+		fmt.Println("release the resources of a session:", e.Change)
+	}
+}
+
+// Lifecycle events reach the Observer after their store operation; a
+// store that implements ExpiryNotifier (memstore does) adds its expiries.
+func Example_lifecycleEvents() {
+	store := memstore.New(memstore.Config{})
+	defer store.Close()
+	m, err := sessionkit.New(store, sessionkit.Config{Observer: sessionEnds{}})
+	if err != nil {
+		panic(err)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.FromContext(r.Context())
+		if r.URL.Path == "/logout" {
+			s.Destroy()
+			return
+		}
+		s.Set("cart", []string{"book"})
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	r := httptest.NewRequest("GET", "/logout", nil)
+	r.AddCookie(w.Result().Cookies()[0])
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	// Output:
+	// created 64 hex digits
+	// release the resources of a session: destroyed
 }
