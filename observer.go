@@ -78,7 +78,8 @@ type Observer interface {
 // starts. The context StartOp returns is the one the store is called with
 // and the one Observe then gets: a tracer starts a span here and ends it in
 // Observe. Lifecycle events (Op zero) have no StartOp: their context is the
-// request's. The Manager looks for it once, in New.
+// request's (the store's, for Expired). The Manager looks for it once, in
+// New.
 type OpStarter interface {
 	Observer
 	StartOp(ctx context.Context, op Op) context.Context
