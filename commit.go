@@ -169,11 +169,14 @@ func (s *Session) create(ctx context.Context, now time.Time) error {
 	if meta.IdleDeadline.After(meta.Deadline) {
 		meta.IdleDeadline = meta.Deadline
 	}
-	ctx, start := s.m.startOp(ctx, OpCreate)
-	t, err := s.m.store.Create(ctx, s.tok, Record{Meta: meta, Values: values})
-	s.m.observe(ctx, OpCreate, start, valuesSize(values), true, err)
+	opCtx, start := s.m.startOp(ctx, OpCreate)
+	t, err := s.m.store.Create(opCtx, s.tok, Record{Meta: meta, Values: values})
+	s.m.observe(opCtx, OpCreate, start, valuesSize(values), true, err)
 	if err != nil {
 		return s.m.storeErr("create", err)
+	}
+	if s.m.cfg.Observer != nil {
+		s.m.changed(ctx, Created, t, "", meta.Principal)
 	}
 	s.tok, s.tokDirty = t, true
 	return nil

@@ -67,7 +67,9 @@ type Config struct {
 	// log line.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	// Observer receives an Event for each store operation. Default none.
+	// Observer receives an Event for each store operation and each
+	// change of a session's life, expiries included when the store
+	// implements ExpiryNotifier. Default none.
 	Observer Observer
 
 	// Logger receives the Manager's log lines. Default slog.Default().

@@ -62,6 +62,9 @@ func New(store Store, cfg Config) (*Manager, error) {
 		}
 	}
 	m.starter, _ = cfg.Observer.(OpStarter)
+	if en, ok := store.(ExpiryNotifier); ok && cfg.Observer != nil {
+		en.NotifyExpired(m.expired)
+	}
 	if l := cfg.CreateLimit; l != nil {
 		m.limiter = newCreationLimiter(l)
 	}
@@ -117,6 +120,7 @@ func (m *Manager) Token(r *http.Request) string {
 
 // RevokeAll deletes every session of the principal ("log out everywhere")
 // and returns how many it deleted (-1 when the store cannot count them).
+// An Observer then sees one Revoked event, which names the principal.
 // It returns ErrNotSupported if the store does not implement Principals.
 func (m *Manager) RevokeAll(ctx context.Context, principal string) (int, error) {
 	p, ok := m.store.(Principals)
@@ -126,6 +130,9 @@ func (m *Manager) RevokeAll(ctx context.Context, principal string) (int, error) 
 	n, err := p.RevokeAll(ctx, principal)
 	if err != nil {
 		return n, m.storeErr("revoke", err)
+	}
+	if m.cfg.Observer != nil {
+		m.changed(ctx, Revoked, "", "", principal)
 	}
 	return n, nil
 }

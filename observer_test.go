@@ -26,6 +26,9 @@ func (s *spans) StartOp(ctx context.Context, op sessionkit.Op) context.Context {
 }
 
 func (s *spans) Observe(ctx context.Context, e sessionkit.Event) {
+	if e.Op == 0 {
+		return // a lifecycle event: no operation started
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if name, _ := ctx.Value(spanKey{}).(string); name == e.Op.String() {

@@ -426,6 +426,9 @@ func (s *Session) renew() error {
 	case err != nil:
 		return s.m.storeErr("renew", err)
 	}
+	if s.m.cfg.Observer != nil {
+		s.m.changed(s.ctx, Renewed, t, s.tok, s.meta.Principal)
+	}
 	s.tok, s.tokDirty = t, true
 	return nil
 }
@@ -444,6 +447,9 @@ func (s *Session) Destroy() error {
 		s.m.observe(ctx, OpDelete, start, 0, true, err)
 		if err != nil {
 			return s.m.storeErr("delete", err)
+		}
+		if s.m.cfg.Observer != nil {
+			s.m.changed(s.ctx, Destroyed, s.tok, "", s.meta.Principal)
 		}
 	}
 	s.fresh()

@@ -85,6 +85,11 @@ type Config struct {
 	// TombstoneTTL is how long a deleted session's tombstone outlives
 	// it, longer than any message can be late. Default 10 minutes.
 	TombstoneTTL time.Duration
+	// SweepInterval is how often the node removes expired sessions and
+	// tombstones past their TombstoneTTL, and reports the expired
+	// sessions it owns to the functions NotifyExpired registered.
+	// Default 30 s.
+	SweepInterval time.Duration
 	// MaxSessions bounds the sessions the node holds, owned and backed
 	// up, as memstore.Config.MaxSessions bounds a memstore: anonymous
 	// sessions are evicted first, a logged-in one only when the node

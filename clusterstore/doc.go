@@ -71,4 +71,17 @@
 // the cluster key (Config.Key), and the data plane's certificate is derived
 // from it too and pinned: a process without the key can neither join nor
 // read nor write.
+//
+// # Expiry events
+//
+// The store implements sessionkit.ExpiryNotifier. Every
+// Config.SweepInterval (default 30 s) each node removes the expired
+// sessions it holds, and reports those it owns under its current view,
+// with their principal: a Manager on every node together hears each
+// expiry, from the session's owner, up to SweepInterval after its
+// deadline. At most once per owner: when ownership moves around the
+// deadline (a node joins, leaves or crashes), the old owner and the new
+// one may both report a session, or a crash before the sweep may leave
+// the report to the new owner. Evicted sessions (MaxSessions) are not
+// reported.
 package clusterstore

@@ -220,7 +220,7 @@ func down(err error) bool {
 // background resyncs after membership changes and sweeps expired sessions.
 func (s *Store) background() {
 	defer s.wg.Done()
-	sweep := time.NewTicker(30 * time.Second)
+	sweep := time.NewTicker(s.cfg.SweepInterval)
 	defer sweep.Stop()
 	var last *view
 	for {

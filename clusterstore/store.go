@@ -117,6 +117,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.TombstoneTTL <= 0 {
 		cfg.TombstoneTTL = 10 * time.Minute
 	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -137,6 +140,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		resync: make(chan struct{}, 1), rewarm: make(chan struct{}, 1), renewal: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
 	s.life, s.end = context.WithCancel(context.Background())
+	s.table.life, s.table.owns = s.life, s.owns
 	s.minter = placement.NewMinter(cfg.Name, func() *ring.Ring { return s.view.Load().ring })
 	s.view.Store(&view{vec: vector{}, nodes: map[string]Member{}})
 	// A node that joins others owns keys whose sessions are elsewhere
@@ -182,6 +186,7 @@ func (s *Store) Close() error {
 		}
 		close(s.stop)
 		s.end()
+		s.table.expired.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		s.srv.Shutdown(ctx)

@@ -49,6 +49,7 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 			cfg := Config{
 				Name: fmt.Sprintf("n%d", i+1), Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0",
 				Key: key, Backups: backups, Logger: quiet,
+				SweepInterval: 50 * time.Millisecond, // for the case of expiry events
 			}
 			if backups == 0 {
 				cfg.Backups = NoBackups
@@ -130,16 +131,25 @@ func TestConformanceOneNode(t *testing.T) {
 
 // remote hides the Minter, so that the suite's tokens land on every node
 // and most calls are forwarded to their owner.
+// Its NotifyExpired registers with every node, as a Manager on each node
+// does: each node reports the sessions it owns.
 type remote struct {
 	sessionkit.Store
 	sessionkit.Principals
+	nodes []*Store
+}
+
+func (r remote) NotifyExpired(fn func(context.Context, []sessionkit.Expiry)) {
+	for _, n := range r.nodes {
+		n.NotifyExpired(fn)
+	}
 }
 
 func TestConformanceThreeNodes(t *testing.T) {
 	var nodes []*Store
 	storetest.Run(t, func(t *testing.T) sessionkit.Store {
 		nodes = startNodes(t, 3, 1, testKey)
-		return remote{nodes[0], nodes[0]}
+		return remote{nodes[0], nodes[0], nodes}
 	}, conformance(&nodes)...)
 }
 
@@ -313,6 +323,73 @@ func TestGracefulLeaveLosesNothing(t *testing.T) {
 		rec, found, err := nodes[i%2].Load(ctx, tok)
 		if err != nil || !found || string(rec.Values["i"]) != fmt.Sprint(i) {
 			t.Fatalf("session %d after a graceful leave: found %v, err %v", i, found, err)
+		}
+	}
+}
+
+// In a stable cluster each expired session is reported once, by its
+// owner, though its backup removes its copy too.
+func TestExpiryReportedOnceByOwner(t *testing.T) {
+	nodes := startNodes(t, 3, 1, testKey)
+	var mu sync.Mutex
+	count := map[string]int{}
+	want := map[string]bool{}
+	all := make(chan struct{})
+	for _, n := range nodes {
+		n.NotifyExpired(func(_ context.Context, batch []sessionkit.Expiry) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, x := range batch {
+				count[x.ID]++
+				if want[x.ID] {
+					delete(want, x.ID)
+					if len(want) == 0 {
+						close(all)
+					}
+				}
+			}
+		})
+	}
+	ctx := context.Background()
+	now := time.Now()
+	var ids []string
+	for i := range 12 {
+		s := nodes[i%len(nodes)]
+		tok, err := s.Mint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		want[tok.ID()] = true
+		mu.Unlock()
+		ids = append(ids, tok.ID())
+		rec := sessionkit.Record{Meta: sessionkit.Meta{Created: now, IdleDeadline: now.Add(300 * time.Millisecond), Deadline: now.Add(time.Hour)}}
+		if _, err := s.Create(ctx, tok, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		t.Fatal("not every expiry reported before the deadline")
+	}
+	// Every copy swept: a backup that reported would have by now.
+	err := proc.WaitFor(10*time.Second, func() error {
+		for _, s := range nodes {
+			if n, _ := s.table.stats(); n != 0 {
+				return fmt.Errorf("%s holds %d sessions", s.cfg.Name, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		if count[id] != 1 {
+			t.Errorf("session %s reported %d times, want once", id[:8], count[id])
 		}
 	}
 }

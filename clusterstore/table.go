@@ -2,11 +2,14 @@ package clusterstore
 
 import (
 	"bytes"
+	"context"
 	"maps"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/expiry"
 	"github.com/sessionkit/sessionkit/internal/sesstable"
+	"github.com/sessionkit/sessionkit/internal/token"
 )
 
 // record is one session as a node holds it, as owner or as backup. A
@@ -85,6 +88,12 @@ type message struct {
 type table struct {
 	recs    *sesstable.Table[*record, tombs]
 	tombTTL time.Duration
+
+	// Expiry reports: owns says whether this node owns a key, and so
+	// reports its expiry; life is the reports' context.
+	expired expiry.Notifier
+	owns    func(h [32]byte) bool
+	life    context.Context
 }
 
 // tombs are a shard's tombstones.
@@ -105,6 +114,9 @@ func newTable(tombTTL time.Duration, maxSessions int) *table {
 	t := &table{tombTTL: tombTTL}
 	t.recs = sesstable.New(maxSessions, func(sh *shard, h [32]byte, r *record, now time.Time) {
 		t.bury(sh, h, r.version, now)
+		if t.expired.Listening() && t.owns != nil && t.owns(h) {
+			t.expired.Queue(sessionkit.Expiry{ID: token.ID(h), Principal: r.meta.Principal})
+		}
 	})
 	return t
 }
@@ -348,7 +360,9 @@ func (t *table) ofPrincipal(p string) [][32]byte {
 	return out
 }
 
-// sweep removes expired records and tombstones past their time.
+// sweep removes expired records and tombstones past their time, and
+// reports the expired records this node owns, and those found expired on
+// access since the last sweep.
 func (t *table) sweep(now time.Time) {
 	for sh := range t.recs.Shards() {
 		sh.RemoveExpired(now)
@@ -358,6 +372,7 @@ func (t *table) sweep(now time.Time) {
 			}
 		}
 	}
+	t.expired.Flush(t.life)
 }
 
 // stats returns the number of records and their bytes.

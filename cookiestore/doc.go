@@ -82,4 +82,11 @@
 // decompressed size is capped. Compressing data an attacker chooses beside
 // a secret leaks the secret through the cookie's length (the CRIME and
 // BREACH attacks): see Config.Compression.
+//
+// # Expiry
+//
+// The server keeps nothing of a client-side session, so nothing of it
+// expires on the server: a session past its deadline is refused when its
+// cookie comes back. The store cannot tell a Manager's Observer of an
+// expiry and does not implement sessionkit.ExpiryNotifier.
 package cookiestore

@@ -49,6 +49,12 @@ func newStore(t testing.TB, cfg cookiestore.Config) *cookiestore.Store {
 // their place.
 var (
 	clientSide = []storetest.Option{
+		storetest.Instead("ExpiryEvents", "a cookie store keeps nothing on the server, so nothing of it expires there: an expired cookie is refused when it comes back, and no one is told (TestNoExpiryEvents)",
+			func(t *testing.T, s sessionkit.Store) {
+				if _, ok := s.(sessionkit.ExpiryNotifier); ok {
+					t.Fatal("the store reports expiries now: run the ExpiryEvents case on it")
+				}
+			}),
 		storetest.Instead("ExpiringGenerations", "the cookie store keeps no counters: its revocations live in Config.Generations, kept only until the session's deadline when that store can expire them (TestRevocationExpires, TestRevocationOutlivesEveryCopy)",
 			func(t *testing.T, s sessionkit.Store) {
 				if _, ok := s.(sessionkit.Generations); ok {

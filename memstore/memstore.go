@@ -11,18 +11,28 @@
 // that would pass the bound evicts an anonymous session (no principal)
 // while the store holds any, so a flood of anonymous clients cannot push
 // out logged-in users.
+//
+// # Expiry events
+//
+// The store implements sessionkit.ExpiryNotifier: a Manager with an
+// Observer sees an Expired event for each session that expires, at most
+// once, when the sweeper removes it (up to Config.CleanupInterval after
+// its deadline) or, for a session found expired by a request first, at
+// the sweep after that. Sessions that MaxSessions evicts, and sessions
+// that expire after Close, are not reported.
 package memstore
 
 import (
 	"context"
-	"encoding/hex"
 	"maps"
 	"sync"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/expiry"
 	"github.com/sessionkit/sessionkit/internal/sesstable"
 	"github.com/sessionkit/sessionkit/internal/tick"
+	"github.com/sessionkit/sessionkit/internal/token"
 )
 
 // Config configures a Store. Its zero value is the default.
@@ -43,7 +53,10 @@ type Config struct {
 // sessionkit.Principals and sessionkit.Generations. Its methods are safe for
 // concurrent use.
 type Store struct {
-	table *sesstable.Table[*entry, struct{}]
+	table   *sesstable.Table[*entry, struct{}]
+	expired expiry.Notifier
+	life    context.Context // the context of expiry events: ended by Close
+	end     context.CancelFunc
 
 	genMu   sync.Mutex
 	gens    map[string]uint64
@@ -73,6 +86,7 @@ var (
 	_ sessionkit.Principals          = (*Store)(nil)
 	_ sessionkit.Generations         = (*Store)(nil)
 	_ sessionkit.ExpiringGenerations = (*Store)(nil)
+	_ sessionkit.ExpiryNotifier      = (*Store)(nil)
 )
 
 // New returns a Store configured by cfg (the zero Config is the default),
@@ -82,9 +96,12 @@ func New(cfg Config) *Store {
 		cfg.CleanupInterval = time.Minute
 	}
 	s := &Store{
-		table: sesstable.New[*entry, struct{}](cfg.MaxSessions, nil),
-		gens:  map[string]uint64{}, genEnds: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{}),
+		gens: map[string]uint64{}, genEnds: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	s.table = sesstable.New(cfg.MaxSessions, func(_ *sesstable.Shard[*entry, struct{}], h [32]byte, e *entry, _ time.Time) {
+		s.expired.Queue(sessionkit.Expiry{ID: token.ID(h), Principal: e.meta.Principal})
+	})
+	s.life, s.end = context.WithCancel(context.Background())
 	go s.sweep(cfg.CleanupInterval)
 	return s
 }
@@ -95,7 +112,16 @@ func New(cfg Config) *Store {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
+	s.expired.Close()
+	s.end()
 	return nil
+}
+
+// NotifyExpired implements sessionkit.ExpiryNotifier: the sweeper calls
+// fn with the sessions each sweep removed, and those found expired on
+// access since the previous sweep.
+func (s *Store) NotifyExpired(fn func(ctx context.Context, expired []sessionkit.Expiry)) {
+	s.expired.Add(fn)
 }
 
 func (s *Store) sweep(every time.Duration) {
@@ -112,6 +138,7 @@ func (s *Store) removeExpired(now time.Time) {
 	for sh := range s.table.Shards() {
 		sh.RemoveExpired(now)
 	}
+	s.expired.Flush(s.life)
 }
 
 func newEntry(meta sessionkit.Meta, values map[string][]byte) *entry {
@@ -273,7 +300,7 @@ func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.In
 	for sh := range s.table.Shards() {
 		for h := range sh.Principal(principal) {
 			if e, ok := sh.Live(h, now); ok {
-				infos = append(infos, sessionkit.Info{ID: hex.EncodeToString(h[:]), Meta: e.meta})
+				infos = append(infos, sessionkit.Info{ID: token.ID(h), Meta: e.meta})
 			}
 		}
 	}

@@ -18,7 +18,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestConformance(t *testing.T) {
 	var s *Store
 	storetest.Run(t, func(t *testing.T) sessionkit.Store {
-		s = New(Config{})
+		// Sweeps often, for the case of expiry events.
+		s = New(Config{CleanupInterval: 20 * time.Millisecond})
 		t.Cleanup(func() { s.Close() })
 		return s
 	}, storetest.AtRest(func() ([]byte, error) { return s.dump(), nil }))

@@ -18,5 +18,12 @@
 // comes back: the pool opens new connections. Expiry is judged by the
 // clock of the process that asks: keep the nodes' clocks in sync (NTP).
 //
+// Expiry events: the store implements sessionkit.ExpiryNotifier. Each
+// janitor DELETE returns the rows it removed (DELETE ... RETURNING), and
+// the process whose statement removed a row reports it, with its
+// principal: among processes sharing the database, one process reports
+// each expiry, at most once (a process that stops between its DELETE and
+// the report loses it), up to CleanupInterval after the deadline.
+//
 // sqlitestore shares this package's engine, schema and behaviour.
 package pgstore

@@ -143,6 +143,10 @@ func (p pgQuerier) WriteRow(ctx context.Context, sql string, args []any, dest ..
 	return p.QueryRow(ctx, sql, args, dest...)
 }
 
+func (p pgQuerier) WriteRows(ctx context.Context, sql string, args []any, row func(scan func(...any) error) error) error {
+	return p.Query(ctx, sql, args, row)
+}
+
 func (p pgQuerier) Query(ctx context.Context, sql string, args []any, row func(scan func(...any) error) error) error {
 	rows, err := p.q.Query(ctx, sql, args...)
 	if err != nil {

@@ -1,5 +1,5 @@
-// Package prom exports a sessionkit.Manager's store operations as
-// Prometheus metrics. It implements sessionkit.Observer:
+// Package prom exports a sessionkit.Manager's store operations and its
+// sessions' lifecycle events as Prometheus metrics. It implements sessionkit.Observer:
 //
 //	obs := prom.New(prometheus.DefaultRegisterer)
 //	mgr, err := sessionkit.New(store, sessionkit.Config{Observer: obs})
@@ -20,10 +20,15 @@ import (
 //	sessionkit_store_operations_total{op,result}  result: ok, not_found, error
 //	sessionkit_store_duration_seconds{op}         histogram
 //	sessionkit_store_bytes_total{op}              encoded bytes read or written
+//
+// and the lifecycle events, which the store metrics leave out:
+//
+//	sessionkit_session_events_total{change}       change: created, renewed, destroyed, revoked, expired
 type Observer struct {
 	ops      *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	bytes    *prometheus.CounterVec
+	changes  *prometheus.CounterVec
 }
 
 var _ sessionkit.Observer = (*Observer)(nil)
@@ -45,13 +50,21 @@ func New(reg prometheus.Registerer) *Observer {
 			Name: "sessionkit_store_bytes_total",
 			Help: "Encoded session bytes read or written, by operation.",
 		}, []string{"op"}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessionkit_session_events_total",
+			Help: "Sessions created, renewed, destroyed, revoked (one per RevokeAll) and expired (as the store reports them).",
+		}, []string{"change"}),
 	}
-	reg.MustRegister(o.ops, o.duration, o.bytes)
+	reg.MustRegister(o.ops, o.duration, o.bytes, o.changes)
 	return o
 }
 
 // Observe implements sessionkit.Observer.
 func (o *Observer) Observe(_ context.Context, e sessionkit.Event) {
+	if e.Change != 0 {
+		o.changes.WithLabelValues(e.Change.String()).Inc()
+		return
+	}
 	op := e.Op.String()
 	result := "ok"
 	switch {

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -44,5 +45,49 @@ sessionkit_store_operations_total{op="load",result="ok"} 1
 	}
 	if n := testutil.CollectAndCount(reg, "sessionkit_store_duration_seconds"); n != 3 {
 		t.Fatalf("%d duration series, want 3", n)
+	}
+	want = `
+# HELP sessionkit_session_events_total Sessions created, renewed, destroyed, revoked (one per RevokeAll) and expired (as the store reports them).
+# TYPE sessionkit_session_events_total counter
+sessionkit_session_events_total{change="created"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sessionkit_session_events_total"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Expired events, which come from the store, are counted by change, and
+// never as store operations.
+func TestObserverCountsExpired(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	obs := prom.New(reg)
+	store := memstore.New(memstore.Config{CleanupInterval: 10 * time.Millisecond})
+	defer store.Close()
+	mgr, err := sessionkit.New(store, sessionkit.Config{Observer: obs, IdleTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.FromContext(r.Context()).Set("a", "b")
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	want := `
+# HELP sessionkit_session_events_total Sessions created, renewed, destroyed, revoked (one per RevokeAll) and expired (as the store reports them).
+# TYPE sessionkit_session_events_total counter
+sessionkit_session_events_total{change="created"} 1
+sessionkit_session_events_total{change="expired"} 1
+`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sessionkit_session_events_total")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no expired session counted before the deadline: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := testutil.CollectAndCount(reg, "sessionkit_store_operations_total"); n != 1 {
+		t.Fatalf("%d operation series, want 1 (create)", n)
 	}
 }

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -71,6 +72,10 @@ type Config struct {
 	// kept correct by Redis server-assisted client-side caching. Default
 	// nil: every load is a round trip.
 	NearCache *NearCache
+
+	// Logger receives the warnings of the expiry subscriptions (see
+	// Store.NotifyExpired). Default slog.Default().
+	Logger *slog.Logger
 }
 
 // NearCache configures the near cache: an in-process copy of recently
@@ -130,6 +135,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.WaitTimeout <= 0 {
 		c.WaitTimeout = defaultWaitTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	if nc := c.NearCache; nc != nil {
 		n := *nc

@@ -60,6 +60,28 @@
 // process's load. A store's own writes are always seen by its next load: it
 // skips the cache for sessions it wrote in the last NearCache.WriteBypass.
 //
+// # Expiry events
+//
+// The store implements sessionkit.ExpiryNotifier through Redis keyspace
+// notifications: the first NotifyExpired subscribes to
+// __keyevent@<db>__:expired, on every node of a Cluster (Redis publishes a
+// key's expiry only on the node that held it), and subscribes again after
+// a failure or a failover. Redis publishes these events only when
+// notify-keyspace-events includes "Ex" ("CONFIG SET
+// notify-keyspace-events Ex", or in redis.conf): the operator turns it on;
+// the store never changes a server's configuration, and warns in
+// Config.Logger when it reads the setting and finds it off.
+//
+// The guarantee is Redis Pub/Sub's: at most once. An expiry published while
+// the subscription is down (a lost connection, a failover, a Cluster node
+// not yet subscribed) is lost, and so is one that finds 4096 reports
+// waiting for a slow Observer. Every process with a store subscribed hears
+// every expiry: with several processes, each reports it. Redis removes an
+// expired key when a client touches it or when its expiry cycle samples
+// it, usually well within a second, later when many keys expire at once.
+// A notification names only the key: the report carries the session's ID
+// and no principal.
+//
 // # Failures
 //
 // Every call is bounded: dialing by DialTimeout, a stuck connection by

@@ -14,10 +14,12 @@ import (
 )
 
 // A store on the application's own client passes the conformance suite,
-// and its Close leaves the client to the application.
+// and its Close leaves the client to the application. The client selects
+// database 3, which Config.URL names for the expiry notifications.
 func TestNewFromClient(t *testing.T) {
-	srv := redistest.Start(t)
-	opt, err := rueidis.ParseURL(srv.URL())
+	srv := redistest.Start(t, "--notify-keyspace-events", "Ex")
+	url := srv.URL() + "/3"
+	opt, err := rueidis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,10 +31,10 @@ func TestNewFromClient(t *testing.T) {
 	cases := 0
 	storetest.Run(t, func(t *testing.T) sessionkit.Store {
 		cases++ // each case its own keys: they share one server
-		s := redisstore.NewFromClient(client, redisstore.Config{Prefix: fmt.Sprintf("case%d:", cases)})
+		s := redisstore.NewFromClient(client, redisstore.Config{URL: url, Prefix: fmt.Sprintf("case%d:", cases)})
 		t.Cleanup(func() { s.Close() })
 		return s
-	}, storetest.AtRest(dump(client)))
+	}, storetest.AtRest(dump(client)), storetest.ExpiryWithoutPrincipal("a keyspace notification names only the key"))
 	s := redisstore.NewFromClient(client, redisstore.Config{})
 	s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

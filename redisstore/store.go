@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/expiry"
 	"github.com/sessionkit/sessionkit/internal/retry"
 )
 
@@ -25,6 +26,10 @@ type Store struct {
 	cache  *bypass // nil without a near cache
 
 	hits, misses atomic.Uint64
+
+	db      int // the database the client selects, for expiry notifications
+	expired expiry.Notifier
+	sub     subscriber
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -87,22 +92,28 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // cache (cfg.NearCache) works only if the client was built with
 // client-side caching, which rueidis enables unless
 // ClientOption.DisableCache is set; with it set, loads go to Redis every
-// time. Close leaves the client open.
+// time. Expiry notifications are per database: cfg.URL (or cfg.Options)
+// names the client's database when it is not 0. Close leaves the client
+// open.
 func NewFromClient(client rueidis.Client, cfg Config) *Store {
 	cfg.setDefaults()
 	s := &Store{cfg: cfg, client: client, prefix: cfg.Prefix, borrowed: true}
+	if opt, err := cfg.clientOptions(); err == nil {
+		s.db = opt.SelectDB
+	}
 	if nc := cfg.NearCache; nc != nil {
 		s.cache = newBypass(nc.WriteBypass)
 	}
 	return s
 }
 
-// Close closes the connections to Redis, unless the client came from the
-// application (NewFromClient). It may be called more than once; every
+// Close stops the expiry subscriptions and closes the connections to
+// Redis, unless the client came from the application (NewFromClient). It may be called more than once; every
 // method called afterwards returns ErrClosed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.stopExpiry()
 		if s.borrowed {
 			return
 		}

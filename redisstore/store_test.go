@@ -91,21 +91,33 @@ func conformance(t *testing.T, url string, cfg redisstore.Config) {
 	storetest.Run(t, func(t *testing.T) sessionkit.Store { return open(t, url, cfg) }, storetest.AtRest(func() ([]byte, error) {
 		s := open(t, url, redisstore.Config{})
 		return dump(s.Client())()
-	}))
+	}), storetest.ExpiryWithoutPrincipal("a keyspace notification names only the key"))
+}
+
+// notifyExpired makes each server publish expired-key events, as the
+// operator must for the store's expiry events.
+func notifyExpired(t *testing.T, servers ...*redistest.Server) {
+	t.Helper()
+	for _, srv := range servers {
+		if _, err := redistest.Do(srv.Addr(), "CONFIG", "SET", "notify-keyspace-events", "Ex"); err != nil {
+			t.Fatalf("CONFIG SET notify-keyspace-events on %s: %v", srv.Addr(), err)
+		}
+	}
 }
 
 func TestConformanceStandalone(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := redistest.Start(t, "--notify-keyspace-events", "Ex")
 	conformance(t, srv.URL(), redisstore.Config{})
 }
 
 func TestConformanceNearCache(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := redistest.Start(t, "--notify-keyspace-events", "Ex")
 	conformance(t, srv.URL(), redisstore.Config{NearCache: &redisstore.NearCache{}})
 }
 
 func TestConformanceSentinel(t *testing.T) {
 	g := redistest.StartSentinel(t)
+	notifyExpired(t, g.Primary, g.Replica)
 	t.Run("Plain", func(t *testing.T) { conformance(t, g.URL(), redisstore.Config{}) })
 	t.Run("NearCache", func(t *testing.T) {
 		conformance(t, g.URL(), redisstore.Config{NearCache: &redisstore.NearCache{}})
@@ -115,6 +127,7 @@ func TestConformanceSentinel(t *testing.T) {
 
 func TestConformanceCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
+	notifyExpired(t, c.Nodes...)
 	t.Run("Plain", func(t *testing.T) { conformance(t, c.URL(), redisstore.Config{}) })
 	t.Run("NearCache", func(t *testing.T) {
 		conformance(t, c.URL(), redisstore.Config{NearCache: &redisstore.NearCache{}})

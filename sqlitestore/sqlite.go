@@ -214,6 +214,11 @@ func (s sqlQuerier) WriteRow(ctx context.Context, query string, args []any, dest
 	return s.QueryRow(ctx, query, args, dest...)
 }
 
+func (s sqlQuerier) WriteRows(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
+	defer s.lock()()
+	return s.Query(ctx, query, args, row)
+}
+
 func (s sqlQuerier) Query(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
 	rows, err := s.q.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -139,6 +141,75 @@ var lifecycleCases = []testCase{
 			tok := h.create(m, map[string][]byte{"a": enc(1)})
 			time.Sleep(time.Until(m.Deadline) + 10*time.Millisecond)
 			h.mustNotFind(tok, "past its absolute deadline")
+		},
+	},
+	{
+		name:        "ExpiryEvents",
+		explanation: "A store implementing ExpiryNotifier reports each session its own expiry removes to every function registered, named by Token.ID of the session's token (the ID a Manager's Created event gave it) and with its principal; it does not report a session that was deleted or is still live as expired. Its sweeps must run often enough in the test for the report to come within the case's deadline.",
+		f: func(t *testing.T, h *harness) {
+			n, ok := h.s.(sessionkit.ExpiryNotifier)
+			if !ok {
+				t.Skip("the store does not implement sessionkit.ExpiryNotifier")
+			}
+			// Two registrations, as two Managers on one store make,
+			// before the sessions are made: a store reports only what
+			// expires after.
+			var mu sync.Mutex
+			var seen [2][]sessionkit.Expiry
+			both := make(chan struct{})
+			gone := h.mint() // its ID is known before the store can report it
+			reported := func(i int) bool {
+				return slices.ContainsFunc(seen[i], func(x sessionkit.Expiry) bool { return x.ID == gone.ID() })
+			}
+			for i := range seen {
+				n.NotifyExpired(func(ctx context.Context, expired []sessionkit.Expiry) {
+					mu.Lock()
+					defer mu.Unlock()
+					had := reported(0) && reported(1)
+					seen[i] = append(seen[i], expired...)
+					if !had && reported(0) && reported(1) {
+						close(both)
+					}
+				})
+			}
+			m := meta(time.Hour)
+			m.Principal = "alice"
+			m.IdleDeadline = time.Now().Add(200 * time.Millisecond)
+			if _, err := h.s.Create(h.ctx, gone, sessionkit.Record{Meta: m, Values: map[string][]byte{"a": enc(1)}}); err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			m.IdleDeadline = m.Deadline
+			deleted := h.create(m, nil)
+			live := h.create(meta(time.Hour), nil)
+			if err := h.s.Delete(h.ctx, deleted); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+			select {
+			case <-both:
+			case <-h.ctx.Done():
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("no expiry of session %s reported to both functions before the deadline; seen %v", gone.ID(), seen)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range seen {
+				for _, x := range seen[i] {
+					switch x.ID {
+					case gone.ID():
+						if x.Principal != "alice" && (x.Principal != "" || h.cfg.anonymous == "") {
+							t.Errorf("expiry of %s with principal %q, want alice", x.ID, x.Principal)
+						}
+					case deleted.ID():
+						t.Errorf("a deleted session reported as expired")
+					case live.ID():
+						t.Errorf("a live session reported as expired")
+					}
+				}
+			}
+			if h.cfg.anonymous != "" {
+				t.Logf("expiry events may carry no principal: %s", h.cfg.anonymous)
+			}
 		},
 	},
 }

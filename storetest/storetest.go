@@ -31,8 +31,9 @@ import (
 type Option func(*config)
 
 type config struct {
-	instead map[string]instead
-	atRest  func() ([]byte, error)
+	instead   map[string]instead
+	atRest    func() ([]byte, error)
+	anonymous string // why expiry events carry no principal, "" when they do
 }
 
 type instead struct {
@@ -52,6 +53,13 @@ func Instead(name, reason string, check func(t *testing.T, s sessionkit.Store)) 
 // hashes. A store without a dump must say what it does instead.
 func AtRest(dump func() ([]byte, error)) Option {
 	return func(c *config) { c.atRest = dump }
+}
+
+// ExpiryWithoutPrincipal says that the store's expiry events carry no
+// principal, and why (a Redis keyspace notification names only the key):
+// the expiry case then accepts an empty one.
+func ExpiryWithoutPrincipal(reason string) Option {
+	return func(c *config) { c.anonymous = reason }
 }
 
 type testCase struct {

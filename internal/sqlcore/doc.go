@@ -29,6 +29,9 @@
 // clock the Manager computed the deadlines with: keep the nodes' clocks in
 // sync (NTP), as for any shared store. A janitor goroutine deletes expired
 // rows in small batches every Config.CleanupInterval; Close stops it.
+// Once a function is registered with NotifyExpired, the janitor's DELETE
+// returns the rows it removed and the store reports them: each expired
+// row by the one process whose statement removed it, at most once.
 //
 // # Failures
 //

@@ -13,8 +13,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/expiry"
 	"github.com/sessionkit/sessionkit/internal/retry"
 	"github.com/sessionkit/sessionkit/internal/tick"
+	"github.com/sessionkit/sessionkit/internal/token"
 )
 
 // Store is a sessionkit.Store in PostgreSQL or SQLite. It also implements
@@ -26,10 +28,11 @@ type Store struct {
 	q   statements
 	cfg Options
 
-	ctx    context.Context // canceled by Close, for the janitor
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	ctx     context.Context // canceled by Close, for the janitor
+	cancel  context.CancelFunc
+	expired expiry.Notifier
+	done    chan struct{}
+	once    sync.Once
 }
 
 var (
@@ -37,6 +40,7 @@ var (
 	_ sessionkit.Principals          = (*Store)(nil)
 	_ sessionkit.Generations         = (*Store)(nil)
 	_ sessionkit.ExpiringGenerations = (*Store)(nil)
+	_ sessionkit.ExpiryNotifier      = (*Store)(nil)
 )
 
 // Querier runs statements: a connection pool or a transaction. Every
@@ -51,6 +55,8 @@ type Querier interface {
 	WriteRow(ctx context.Context, sql string, args []any, dest ...any) (found bool, err error)
 	// Query calls row for each row of a read.
 	Query(ctx context.Context, sql string, args []any, row func(scan func(dest ...any) error) error) error
+	// WriteRows is Query for a statement that writes (RETURNING).
+	WriteRows(ctx context.Context, sql string, args []any, row func(scan func(dest ...any) error) error) error
 }
 
 // Found turns the error of scanning one row into QueryRow's answer: not
@@ -103,8 +109,8 @@ const Table = "sessionkit_sessions"
 
 // statements are a dialect's SQL. Both dialects take $N placeholders.
 type statements struct {
-	load, create, touch, renew, del, value, sessions, revoke, generation, bump, bumpUntil, sweep, sweepGenerations string
-	commit                                                                                                         [2][2]string // [meta][compare-and-set]
+	load, create, touch, renew, del, value, sessions, revoke, generation, bump, bumpUntil, sweep, sweepReturning, sweepGenerations string
+	commit                                                                                                                         [2][2]string // [meta][compare-and-set]
 }
 
 // restart is a counter's value before a bump: 0 once it has expired.
@@ -139,6 +145,10 @@ func newStatements(d Dialect) statements {
 		sweepGenerations: "DELETE FROM sessionkit_generations WHERE principal IN " +
 			"(SELECT principal FROM sessionkit_generations WHERE expires_ms <= $1 LIMIT $2)",
 		sweep: "DELETE FROM " + Table + " WHERE id IN (SELECT id FROM " + Table + " WHERE expires_ms <= $1 LIMIT $2)",
+		// The sweep when expiries are reported: the rows deleted name
+		// the sessions, each reported by the one process whose DELETE
+		// removed it.
+		sweepReturning: "DELETE FROM " + Table + " WHERE id IN (SELECT id FROM " + Table + " WHERE expires_ms <= $1 LIMIT $2) RETURNING id, principal",
 	}
 	for meta := range 2 {
 		for cas := range 2 {
@@ -207,7 +217,7 @@ func (s *Store) janitor(every time.Duration) {
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	var total int64
 	for {
-		n, err := s.db.Exec(ctx, s.q.sweep, time.Now().UnixMilli(), s.cfg.CleanupBatch)
+		n, err := s.sweep(ctx)
 		total += n
 		if err != nil {
 			return total, s.fail(ctx, "delete expired", err)
@@ -227,6 +237,41 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 			return total, nil
 		}
 	}
+}
+
+// sweep deletes one batch of expired sessions and returns how many it
+// deleted; with a function registered by NotifyExpired, it reports them.
+func (s *Store) sweep(ctx context.Context) (int64, error) {
+	if !s.expired.Listening() {
+		return s.db.Exec(ctx, s.q.sweep, time.Now().UnixMilli(), s.cfg.CleanupBatch)
+	}
+	var batch []sessionkit.Expiry
+	n := int64(0)
+	err := s.db.WriteRows(ctx, s.q.sweepReturning, []any{time.Now().UnixMilli(), s.cfg.CleanupBatch}, func(scan func(...any) error) error {
+		var id []byte
+		var x sessionkit.Expiry
+		if err := scan(&id, &x.Principal); err != nil {
+			return err
+		}
+		n++
+		if len(id) == 32 {
+			x.ID = token.ID([32]byte(id))
+			batch = append(batch, x)
+		}
+		return nil
+	})
+	// The rows are deleted only if the statement succeeded.
+	if err != nil {
+		return 0, err
+	}
+	s.expired.Deliver(ctx, batch)
+	return n, nil
+}
+
+// NotifyExpired implements sessionkit.ExpiryNotifier: the janitor calls
+// fn with the sessions each of its DELETE statements removed.
+func (s *Store) NotifyExpired(fn func(ctx context.Context, expired []sessionkit.Expiry)) {
+	s.expired.Add(fn)
 }
 
 // fail wraps an error of the database: ErrUnavailable (and ErrBusy) for
@@ -515,7 +560,7 @@ func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.In
 		if err := scan(append([]any{&id}, r.dest()...)...); err != nil {
 			return err
 		}
-		infos = append(infos, sessionkit.Info{ID: hex.EncodeToString(id), Meta: r.meta()})
+		infos = append(infos, sessionkit.Info{ID: hex.EncodeToString(id), Meta: r.meta()}) // token.ID's rule
 		return nil
 	})
 	if err != nil {

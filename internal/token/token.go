@@ -76,3 +76,8 @@ func Short(s string) string {
 	h := Hash(s)
 	return hex.EncodeToString(h[:8])
 }
+
+// ID returns the session ID of the token whose hash is h: the hash in hex.
+// Server stores file records under h and list sessions by this ID, and
+// lifecycle events name sessions by it.
+func ID(h [32]byte) string { return hex.EncodeToString(h[:]) }
