@@ -101,6 +101,25 @@ func TestLoginSetsTheCookie(t *testing.T) {
 	}
 }
 
+// A handler that writes nothing: the Manager commits when it returns, and
+// the cookie goes out with the header net/http then writes.
+func TestNoBodyCommits(t *testing.T) {
+	e := newEcho(echosession.Middleware(newManager(t, sessionkit.Config{})))
+	e.POST("/theme", func(c echo.Context) error {
+		return echosession.Get(c).Set("theme", "dark")
+	})
+	req := httptest.NewRequest("POST", "/theme", nil)
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, req)
+	cookie := cookies(w.Result())
+	if w.Code != http.StatusOK || cookie == "" {
+		t.Fatalf("got %d with cookie %q, want 200 with the session's cookie", w.Code, cookie)
+	}
+	if got := serve(e, "/get?k=theme", cookie).Body.String(); got != "dark" {
+		t.Fatalf("the session holds %q, want dark", got)
+	}
+}
+
 // A session write after the body was written returns ErrCommitted, and
 // nothing of it is kept.
 func TestWriteAfterBodyIsErrCommitted(t *testing.T) {

@@ -100,6 +100,27 @@ func TestLoginSetsTheCookie(t *testing.T) {
 	}
 }
 
+// A handler that writes nothing: gin writes the header after the handlers
+// return (WriteHeaderNow), which is after the Manager's commit, so the
+// cookie goes out with it.
+func TestNoBodyCommitsBeforeGinSendsTheHeader(t *testing.T) {
+	r := newEngine(newManager(t, sessionkit.Config{}))
+	r.POST("/theme", func(c *gin.Context) {
+		ginsession.Default(c).Set("theme", "dark")
+		c.Status(http.StatusNoContent)
+	})
+	req := httptest.NewRequest("POST", "/theme", nil)
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	cookie := cookies(w.Result())
+	if w.Code != http.StatusNoContent || cookie == "" {
+		t.Fatalf("got %d with cookie %q, want 204 with the session's cookie", w.Code, cookie)
+	}
+	if got := serve(r, "/get?k=theme", cookie).Body.String(); got != "dark" {
+		t.Fatalf("the session holds %q, want dark", got)
+	}
+}
+
 // The case: a middleware that only sets c.Request and calls c.Next
 // sends the header before the commit, so the cookie never leaves and a
 // write after the body is lost without an error. Middleware sends the
