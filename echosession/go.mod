@@ -1,0 +1,22 @@
+module github.com/sessionkit/sessionkit/echosession
+
+go 1.26.0
+
+require (
+	github.com/coder/websocket v1.8.15
+	github.com/labstack/echo/v4 v4.16.5
+	github.com/sessionkit/sessionkit v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/labstack/gommon v0.5.0 // indirect
+	github.com/mattn/go-colorable v0.1.15 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	github.com/valyala/fasttemplate v1.2.2 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
