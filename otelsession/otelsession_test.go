@@ -87,11 +87,11 @@ func TestStoreOperationSpans(t *testing.T) {
 			leak(t, s.Name, "status", v, secrets)
 		}
 		for _, a := range s.Attributes {
-			leak(t, s.Name, string(a.Key), a.Value.Emit(), secrets)
+			leak(t, s.Name, string(a.Key), a.Value.String(), secrets)
 		}
 		for _, e := range s.Events {
 			for _, a := range e.Attributes {
-				leak(t, s.Name, string(a.Key), a.Value.Emit(), secrets)
+				leak(t, s.Name, string(a.Key), a.Value.String(), secrets)
 			}
 		}
 		w, ok := wants[s.Name]
@@ -110,7 +110,7 @@ func TestStoreOperationSpans(t *testing.T) {
 			t.Errorf("%s: sessionkit.found %v", s.Name, v.AsBool())
 		}
 		if v := attr(s, "sessionkit.bytes"); v.AsInt64() <= 0 {
-			t.Errorf("%s: sessionkit.bytes %v", s.Name, v.Emit())
+			t.Errorf("%s: sessionkit.bytes %v", s.Name, v.String())
 		}
 		if s.Status.Code == codes.Error {
 			t.Errorf("%s: error status %q", s.Name, s.Status.Description)
