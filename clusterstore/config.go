@@ -96,6 +96,11 @@ type Config struct {
 	// holds no anonymous session. An eviction is the node's alone (see
 	// the package doc). Default 1,000,000; negative means no bound.
 	MaxSessions int
+	// Trace, when set, traces the operations forwarded to another node
+	// and the replication of writes, and carries the trace context over
+	// the data plane (see Tracer). Default nil: no spans, and the data
+	// plane's messages are byte for byte those of a node without it.
+	Trace Tracer
 	// Registry registers the store's Prometheus metrics. Default none.
 	Registry prometheus.Registerer
 	// Logger receives the store's log lines. Default slog.Default().

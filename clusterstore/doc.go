@@ -67,6 +67,13 @@
 // evicts its copy lacks it until the owner's next write, which finds the
 // gap and sends the whole record again.
 //
+// Tracing: with Config.Trace set (package otelsession gives one on
+// OpenTelemetry), an operation forwarded to its key's owner is a
+// sessionkit.forward span, a write's replication a sessionkit.replicate
+// span, and each backup's apply of it a sessionkit.apply span, the
+// replicate span's child: the trace context travels in the data plane's
+// calls and in each replication message.
+//
 // Security: gossip is encrypted and authenticated with a key derived from
 // the cluster key (Config.Key), and the data plane's certificate is derived
 // from it too and pinned: a process without the key can neither join nor

@@ -68,7 +68,9 @@ func (s *Store) at(ctx context.Context, h [32]byte, path string, body func() enc
 			return nil, unavailable(errors.New("clusterstore: the nodes' views disagree"))
 		}
 		s.metrics.forwarded.Inc()
-		b, err := s.call(ctx, v.nodes[owners[0]].Data, path, body())
+		fctx, end := s.start(ctx, spanForward)
+		b, err := s.call(fctx, v.nodes[owners[0]].Data, path, body())
+		end(classify(err))
 		if err != nil && unreachable(ctx, err, fallback != nil) {
 			if fallback != nil {
 				if b, ferr := fallback(owners); ferr == nil {

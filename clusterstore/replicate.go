@@ -24,8 +24,9 @@ type peer struct {
 }
 
 type outgoing struct {
-	m    message
-	done chan error // nil when nobody waits for the ack
+	m     message
+	done  chan error        // nil when nobody waits for the ack
+	trace map[string]string // the trace context of the write's replicate span, if traced
 }
 
 const maxBatch = 256
@@ -45,9 +46,12 @@ func (s *Store) peer(addr string) *peer {
 
 func (p *peer) close() { p.once.Do(func() { close(p.stop) }) }
 
-func (p *peer) send(m message, done chan error) {
+func (p *peer) send(m message, done chan error) { p.sendTraced(m, done, nil) }
+
+// sendTraced queues m with the trace context of the span replicating it.
+func (p *peer) sendTraced(m message, done chan error, trace map[string]string) {
 	select {
-	case p.q <- outgoing{m, done}:
+	case p.q <- outgoing{m, done, trace}:
 		p.s.metrics.queue.Inc()
 	case <-p.stop:
 		if done != nil {
@@ -118,7 +122,7 @@ func (p *peer) closed() {
 func (p *peer) flush(batch []outgoing) (refused map[[32]byte]bool, err error) {
 	e := encoder{}.uvarint(uint64(len(batch)))
 	for i := range batch {
-		e = e.message(&batch[i].m)
+		e = e.tracedMessage(&batch[i].m, batch[i].trace)
 	}
 	start := time.Now()
 	b, err := p.s.call(context.Background(), p.addr, "/rpc/replicate", e)
@@ -149,9 +153,16 @@ func (p *peer) flush(batch []outgoing) (refused map[[32]byte]bool, err error) {
 // replicate ships m to the backups and waits for the acks that Config.Ack
 // asks for. The write stands locally whatever happens: an error means it
 // may not have reached enough copies.
-func (s *Store) replicate(ctx context.Context, m message, backups []string) error {
+func (s *Store) replicate(ctx context.Context, m message, backups []string) (err error) {
 	if len(backups) == 0 {
 		return nil
+	}
+	var trace map[string]string
+	if s.cfg.Trace != nil {
+		var end func(error)
+		ctx, end = s.cfg.Trace.Start(ctx, spanReplicate)
+		defer func() { end(err) }()
+		trace = s.cfg.Trace.Inject(ctx)
 	}
 	v := s.view.Load()
 	need := 0
@@ -168,7 +179,7 @@ func (s *Store) replicate(ctx context.Context, m message, backups []string) erro
 	sent := 0
 	for _, name := range backups {
 		if n, ok := v.nodes[name]; ok {
-			s.peer(n.Data).send(m, done)
+			s.peer(n.Data).sendTraced(m, done, trace)
 			sent++
 		}
 	}

@@ -47,7 +47,8 @@ type rpc func(ctx context.Context, d *decoder, from string) (encoder, error)
 // so far, and the caller's view.
 func (s *Store) guard(path string, serve func(ctx context.Context, w http.ResponseWriter, from string, body []byte)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
+		ctx, end := s.serveTraced(r, path)
+		defer end(nil)
 		if d, err := strconv.ParseInt(r.Header.Get(deadlineHeader), 10, 64); err == nil {
 			if time.Now().UnixNano() > d {
 				http.Error(w, "the caller stopped waiting", http.StatusServiceUnavailable)
@@ -258,19 +259,25 @@ func (d *decoder) replicateReply() replicateReply {
 func (s *Store) rpcReplicate(ctx context.Context, d *decoder, from string) (encoder, error) {
 	var reply replicateReply
 	for n := d.uvarint(); n > 0 && d.Err() == nil; n-- {
-		m := d.message()
+		m, trace := d.tracedMessage()
 		if d.Err() != nil {
 			break
+		}
+		end := noEnd
+		if trace != nil && s.cfg.Trace != nil {
+			_, end = s.cfg.Trace.Start(s.cfg.Trace.Extract(ctx, trace), spanApply)
 		}
 		owners, _ := s.owners(m.h)
 		if !slices.Contains(owners, s.cfg.Name) || (m.write && (len(owners) == 0 || owners[0] != from)) {
 			reply.refused = append(reply.refused, m.h)
 			s.metrics.fenced.Inc()
+			end(errNotOwner)
 			continue
 		}
 		if s.table.apply(m) {
 			reply.need = append(reply.need, m.h)
 		}
+		end(nil)
 	}
 	return encoder(nil).replicateReply(&reply), nil
 }

@@ -108,6 +108,7 @@ func (s *Store) post(ctx context.Context, addr, path string, body []byte) (*http
 	}
 	req.Header.Set(viewHeader, s.view.Load().digest)
 	req.Header.Set(fromHeader, s.cfg.Name)
+	s.injectHeader(ctx, req.Header)
 	req.Header.Set(hopsHeader, strconv.Itoa(hopsOf(ctx)+1))
 	if d, ok := ctx.Deadline(); ok {
 		req.Header.Set(deadlineHeader, strconv.FormatInt(d.UnixNano(), 10))

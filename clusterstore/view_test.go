@@ -3,6 +3,7 @@ package clusterstore
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
 	"testing"
@@ -91,6 +92,7 @@ func FuzzWire(f *testing.F) {
 	f.Add([]byte(encoder(nil).message(&full)))
 	del := message{kind: kindDelta, version: 4, values: map[string][]byte{"x": nil}, deleted: []string{"y"}}
 	f.Add([]byte(encoder(nil).message(&del)))
+	f.Add([]byte(encoder(nil).tracedMessage(&full, map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := newDecoder(b)
 		if v := decodeVector(d); d.Err() == nil {
@@ -100,10 +102,10 @@ func FuzzWire(f *testing.F) {
 			}
 		}
 		d = newDecoder(b)
-		if m := d.message(); d.Err() == nil {
-			d2 := newDecoder(encoder(nil).message(&m))
-			if m2 := d2.message(); d2.Err() != nil || m2.kind != m.kind || m2.write != m.write || m2.version != m.version || len(m2.values) != len(m.values) || !slices.Equal(m2.deleted, m.deleted) {
-				t.Fatalf("message round trip: %+v, %+v, %v", m, m2, d2.Err())
+		if m, tr := d.tracedMessage(); d.Err() == nil {
+			d2 := newDecoder(encoder(nil).tracedMessage(&m, tr))
+			if m2, tr2 := d2.tracedMessage(); d2.Err() != nil || m2.kind != m.kind || m2.write != m.write || m2.version != m.version || len(m2.values) != len(m.values) || !slices.Equal(m2.deleted, m.deleted) || !maps.Equal(tr, tr2) {
+				t.Fatalf("message round trip: %+v %v, %+v %v, %v", m, tr, m2, tr2, d2.Err())
 			}
 		}
 	})

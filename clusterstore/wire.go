@@ -159,6 +159,11 @@ func (d *decoder) delta() sessionkit.Delta {
 	return delta
 }
 
+// traceBit marks, in a message's kind byte, a message followed by the
+// trace context of the write it replicates. A node that does not trace
+// never sets it: its messages are as before tracing existed.
+const traceBit = 0x40
+
 // message appends a replication message: its kind (with the write bit),
 // the key, the version and, by kind, the state or the delta.
 func (e encoder) message(m *message) encoder {
@@ -176,10 +181,37 @@ func (e encoder) message(m *message) encoder {
 	return e
 }
 
+// tracedMessage appends a replication message followed, when carrier
+// holds any, by the trace context it carries (the kind byte's traceBit
+// set).
+func (e encoder) tracedMessage(m *message, carrier map[string]string) encoder {
+	if len(carrier) == 0 {
+		return e.message(m)
+	}
+	at := len(e)
+	e = e.message(m)
+	e[at] |= traceBit
+	e = e.uvarint(uint64(len(carrier)))
+	for k, v := range carrier {
+		e = e.string(k).string(v)
+	}
+	return e
+}
+
+// message reads a replication message, and skips the trace context it
+// may carry.
 func (d *decoder) message() message {
+	m, _ := d.tracedMessage()
+	return m
+}
+
+// tracedMessage reads a replication message and the trace context it
+// carries (nil: none).
+func (d *decoder) tracedMessage() (message, map[string]string) {
 	var m message
 	kind := d.Byte()
-	m.kind, m.write = msgKind(kind&^writeBit), kind&writeBit != 0
+	traced := kind&traceBit != 0
+	m.kind, m.write = msgKind(kind&^(writeBit|traceBit)), kind&writeBit != 0
 	m.h, m.version = d.hash(), d.uvarint()
 	switch m.kind {
 	case kindFull:
@@ -190,5 +222,14 @@ func (d *decoder) message() message {
 	default:
 		d.Fail("unknown message kind")
 	}
-	return m
+	if !traced || d.Err() != nil {
+		return m, nil
+	}
+	n := d.count()
+	carrier := make(map[string]string, n)
+	for range n {
+		k := d.string()
+		carrier[k] = d.string()
+	}
+	return m, carrier
 }

@@ -89,6 +89,12 @@ type Config struct {
 	// nil. A Transport given here is used as given.
 	Transport http.RoundTripper
 
+	// Trace, when set, traces each request through the router and
+	// passes the trace context on to the backend (see Tracer). Traced
+	// requests take the net/http path: Server's fast path, which
+	// allocates nothing per request, runs only without it. Default nil.
+	Trace Tracer
+
 	// Logger receives the router's log lines. Default slog.Default().
 	Logger *slog.Logger
 	// AccessLog, when set, receives one line per request (tokens are

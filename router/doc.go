@@ -47,6 +47,11 @@
 // process: a panic serving a client connection is logged with its stack,
 // counted (sessionkit_router_panics_total) and closes that connection only.
 //
+// Tracing: with Config.Trace set (package otelsession gives one on
+// OpenTelemetry), each request is a sessionkit.route span, the child of
+// the client's traceparent if it sent one, and the backend gets the
+// span's traceparent. Traced requests take the net/http path.
+//
 // Routers share no state: any number of them with the same members and
 // ring configuration route every key identically.
 package router

@@ -82,6 +82,9 @@ func New(cfg Config, members []Member) (*Router, error) {
 	for _, k := range keys {
 		rt.fast = rt.fast && k.kind == keyToken
 	}
+	// The fast path writes the request head as it came: no span, no
+	// header to inject.
+	rt.fast = rt.fast && cfg.Trace == nil
 	rt.tokenHeader = strings.ToLower(cfg.TokenHeader)
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:      rt.rewrite,
@@ -256,8 +259,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	start := time.Now()
+	code := 0 // the response's status, for the span
+	if rt.cfg.Trace != nil {
+		ctx, end := rt.traceIn(r)
+		r = r.WithContext(ctx)
+		defer func() { end(statusErr(code)) }()
+	}
 	if r.ContentLength > rt.cfg.MaxBodyBytes {
-		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		code = http.StatusRequestEntityTooLarge
+		http.Error(w, "request body too large", code)
 		return
 	}
 	rr := rt.decide(r)
@@ -267,8 +277,9 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, tb, rt.cfg.MaxBodyBytes)
 	}
 	if len(rr.prefs) == 0 {
-		http.Error(w, "no healthy backend", http.StatusServiceUnavailable)
-		rt.served(r, http.StatusServiceUnavailable, "", rr.key, start)
+		code = http.StatusServiceUnavailable
+		http.Error(w, "no healthy backend", code)
+		rt.served(r, code, "", rr.key, start)
 		return
 	}
 	b := rr.prefs[0]
@@ -279,7 +290,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK, rr: rr}
 	rt.proxy.ServeHTTP(sw, r.WithContext(ctx))
 	b.inflight.Add(-1)
-	rt.served(r, sw.code, rr.prefs[rr.i].Name, rr.key, start)
+	code = sw.code
+	rt.served(r, code, rr.prefs[rr.i].Name, rr.key, start)
 }
 
 // served counts a request and writes its access log line.
@@ -406,6 +418,9 @@ func (rt *Router) rewrite(pr *httputil.ProxyRequest) {
 	rr := pr.In.Context().Value(routeKey{}).(*route)
 	rr.prefs[rr.i].rewrite(pr)
 	rt.setForwarded(pr)
+	if rt.cfg.Trace != nil {
+		rt.traceOut(pr.In.Context(), pr.Out.Header)
+	}
 }
 
 // setForwarded sets X-Forwarded-For, -Host and -Proto. The incoming
