@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit/internal/proc"
-	"github.com/sessionkit/sessionkit/internal/proctest"
 )
 
 // TestSeparateHosts runs a cluster as on separate machines: three nodes,
@@ -85,6 +84,7 @@ func TestSeparateHosts(t *testing.T) {
 		"SESSIONKIT_ADMIN_TOKEN=" + token,
 		"SESSIONKIT_NETNS_STATE=" + state,
 		"SESSIONKIT_NETNS_NODES=" + strings.Join(nodeURLs, " "),
+		"SESSIONKIT_NETNS_ROUTER_GOSSIP=" + addr["router"] + ":7946",
 	}
 	out := n.client(t, "login", clientEnv)
 	var served map[string]int
@@ -124,7 +124,7 @@ var staleNetns = regexp.MustCompile(`^sk-(\d+)-\S+`)
 // failing when not), sweeps those left by killed runs, and makes the hub.
 func newNetns(t *testing.T) *netns {
 	t.Helper()
-	ip := proctest.Need(t, "Debian package iproute2", "ip", "/usr/sbin/ip", "/sbin/ip")
+	ip := install(t, "ip", "iproute2")
 	if os.Geteuid() != 0 {
 		cannot(t, "network namespaces need root")
 	}
@@ -281,18 +281,11 @@ func netnsClient(phase string) error {
 	case "login":
 		want := strings.Fields(os.Getenv("SESSIONKIT_NETNS_NODES"))
 		if err := proc.WaitFor(60*time.Second, func() error {
-			req, _ := http.NewRequest("GET", admin+"/members", nil)
-			req.Header.Set("Authorization", "Bearer "+os.Getenv("SESSIONKIT_ADMIN_TOKEN"))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
 			var members []struct {
 				URL     string
 				Healthy bool
 			}
-			if err := json.NewDecoder(resp.Body).Decode(&members); err != nil {
+			if err := adminGet(admin, "/members", &members); err != nil {
 				return err
 			}
 			var got []string
@@ -308,6 +301,14 @@ func netnsClient(phase string) error {
 			return nil
 		}); err != nil {
 			return err
+		}
+		// The router shows where it listens and where it is reached.
+		var addrs map[string]string
+		if err := adminGet(admin, "/addresses", &addrs); err != nil {
+			return err
+		}
+		if addrs["listen"] != "0.0.0.0:8080" || addrs["gossip_bound"] != "0.0.0.0:7946" || addrs["gossip"] != os.Getenv("SESSIONKIT_NETNS_ROUTER_GOSSIP") {
+			return fmt.Errorf("the router's /addresses: %v", addrs)
 		}
 		served := map[string]int{}
 		var all []saved
@@ -342,27 +343,62 @@ func netnsClient(phase string) error {
 		if err := json.Unmarshal(b, &all); err != nil {
 			return err
 		}
-		for _, s := range all {
-			jar, _ := cookiejar.New(nil)
-			jar.SetCookies(base, s.Cookies)
-			c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-			err := proc.WaitFor(30*time.Second, func() error {
-				v, err := shop(c, "GET", routerURL+"/api/session", "")
-				switch {
-				case err != nil:
-					return err // no answer, or an error page while failing over: retried
-				case v.User != s.User || len(v.Cart) != 1 || v.Cart[0] != "item-"+s.User:
-					return proc.Stop(fmt.Errorf("%s was logged out or lost the cart: %+v", s.User, v))
+		check := func() error {
+			for _, s := range all {
+				jar, _ := cookiejar.New(nil)
+				jar.SetCookies(base, s.Cookies)
+				c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+				err := proc.WaitFor(30*time.Second, func() error {
+					v, err := shop(c, "GET", routerURL+"/api/session", "")
+					switch {
+					case err != nil:
+						return err // no answer, or an error page while failing over: retried
+					case v.User != s.User || len(v.Cart) != 1 || v.Cart[0] != "item-"+s.User:
+						return proc.Stop(fmt.Errorf("%s was logged out or lost the cart: %+v", s.User, v))
+					}
+					return nil
+				})
+				if err != nil {
+					return err
 				}
-				return nil
-			})
-			if err != nil {
+			}
+			return nil
+		}
+		// At once, while gossip has not yet declared the node dead; then
+		// once it has, and the router routes on the two others only.
+		if err := check(); err != nil {
+			return err
+		}
+		if err := proc.WaitFor(30*time.Second, func() error {
+			var members []struct{ Name string }
+			if err := adminGet(admin, "/members", &members); err != nil {
 				return err
 			}
+			if len(members) != 2 {
+				return fmt.Errorf("the router still routes on %v", members)
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
-		return nil
+		return check()
 	}
 	return fmt.Errorf("unknown phase %q", phase)
+}
+
+// adminGet decodes the JSON answer of a GET of the router's admin API.
+func adminGet(admin, path string, v any) error {
+	req, _ := http.NewRequest("GET", admin+path, nil)
+	req.Header.Set("Authorization", "Bearer "+os.Getenv("SESSIONKIT_ADMIN_TOKEN"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %d: %w", path, resp.StatusCode, err)
+	}
+	return nil
 }
 
 type statusError struct {

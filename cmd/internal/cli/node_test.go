@@ -39,13 +39,6 @@ func TestNodeAdvertise(t *testing.T) {
 	if code, v := newClient(t, url).call("POST", "/api/login", `{"user":"alice"}`); code != http.StatusOK || v["node"] != "n1" {
 		t.Fatalf("login at %s: %d %v", url, code, v)
 	}
-	req, _ := http.NewRequest("GET", admin+"/addresses", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var got struct {
 		Listen, URL string
 		Cluster     struct {
@@ -55,9 +48,7 @@ func TestNodeAdvertise(t *testing.T) {
 			Data, HTTP  string
 		}
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		t.Fatalf("GET /addresses: %d, %v", resp.StatusCode, err)
-	}
+	getAdmin(t, admin, token, "/addresses", &got)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(url, "http://"))
 	c := got.Cluster
 	if got.Listen != "0.0.0.0:"+port || got.URL != url || c.HTTP != url ||
@@ -101,5 +92,52 @@ func TestHelpShowsNetworkFlags(t *testing.T) {
 				t.Errorf("%s --help does not show %q", cmd, w)
 			}
 		}
+	}
+}
+
+// TestNodeIPv6: cluster nodes bound to IPv6 addresses announce bracketed
+// URLs, serve on them, and join one another over IPv6.
+func TestNodeIPv6(t *testing.T) {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		ln.Close()
+	}
+	args := []string{"node", "--store", "cluster", "--listen", "[::]:0", "--advertise", "::1", "--gossip", "[::1]:0", "--data", "[::]:0",
+		"--gossip-profile", "local", "--cluster-key", testClusterKey, "--dev"}
+	url, admin, token, stop := startNode(t, append(args, "--name", "n1")...)
+	defer stop()
+	if !strings.HasPrefix(url, "http://[::1]:") {
+		t.Fatalf("the banner shows %s, want http://[::1]:PORT", url)
+	}
+	if code, v := newClient(t, url).call("POST", "/api/login", `{"user":"alice"}`); code != http.StatusOK || v["user"] != "alice" {
+		t.Fatalf("login at %s: %d %v", url, code, v)
+	}
+	var first struct{ Cluster struct{ Gossip string } }
+	getAdmin(t, admin, token, "/addresses", &first)
+	if !strings.HasPrefix(first.Cluster.Gossip, "[::1]:") {
+		t.Fatalf("n1 gossips on %q, want [::1]:PORT", first.Cluster.Gossip)
+	}
+	_, admin2, token2, stop2 := startNode(t, append(args, "--name", "n2", "--join", first.Cluster.Gossip)...)
+	defer stop2()
+	var st struct{ Members []string }
+	getAdmin(t, admin2, token2, "/cluster", &st)
+	if len(st.Members) != 2 {
+		t.Fatalf("n2 sees members %v, want n1 and n2", st.Members)
+	}
+}
+
+// getAdmin decodes the JSON answer of an admin API's GET.
+func getAdmin(t *testing.T, admin, token, path string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", admin+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %d, %v", path, resp.StatusCode, err)
 	}
 }
