@@ -204,6 +204,9 @@ func advertisedData(bound *net.TCPAddr, host, plane string) (string, error) {
 		return bound.String(), nil
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if err := gossip.CheckReach(bound.IP.String(), host); err != nil {
+		return "", err
+	}
 	return net.JoinHostPort(host, strconv.Itoa(bound.Port)), nil
 }
 

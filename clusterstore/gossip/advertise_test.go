@@ -33,6 +33,9 @@ func TestAdvertised(t *testing.T) {
 		{":7946", "", "", 0, "unspecified bind address"},
 		{"0.0.0.0:7946", "0.0.0.0", "", 0, "reaches nobody"},
 		{"127.0.0.1", "", "", 0, "missing port"},
+		{"127.0.0.1:7946", "10.1.2.3", "", 0, "only this machine reaches"},
+		{"[::1]:7946", "fd00::7", "", 0, "only this machine reaches"},
+		{"127.0.0.1:7946", "127.0.0.2", "127.0.0.2", 0, ""},
 	} {
 		host, port, err := Advertised(context.Background(), c.bind, c.advertise)
 		switch {

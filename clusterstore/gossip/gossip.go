@@ -293,6 +293,9 @@ func Advertised(ctx context.Context, bind, advertise string) (host string, port 
 		if ip.IsUnspecified() {
 			return "", 0, fmt.Errorf("advertise %s: an unspecified address reaches nobody", advertise)
 		}
+		if err := CheckReach(bhost, ip.String()); err != nil {
+			return "", 0, err
+		}
 		return ip.String(), port, nil
 	}
 	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
@@ -303,6 +306,19 @@ func Advertised(ctx context.Context, bind, advertise string) (host string, port 
 		return "", 0, fmt.Errorf("advertise %s: the name has no address", advertise)
 	}
 	return ips[0].IP.String(), port, nil
+}
+
+// CheckReach refuses to advertise an address other machines use (not
+// loopback) for a listener bound to loopback, which they cannot reach:
+// the mistake of giving an address to advertise and keeping a loopback
+// default for the bind address. bind and advertised are hosts; a name
+// is not checked.
+func CheckReach(bind, advertised string) error {
+	b, a := net.ParseIP(bind), net.ParseIP(advertised)
+	if b != nil && a != nil && b.IsLoopback() && !a.IsLoopback() {
+		return fmt.Errorf("bound to %s, which only this machine reaches, but advertising %s: bind 0.0.0.0 (or [::], or %s)", bind, advertised, advertised)
+	}
+	return nil
 }
 
 // splitAddr splits "host:port".

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/clusterstore/gossip"
 	"github.com/sessionkit/sessionkit/cmd/internal/node"
 	"github.com/sessionkit/sessionkit/placement"
 	"github.com/sessionkit/sessionkit/ring"
@@ -28,7 +29,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var sf storeFlags
 	sf.register(fs)
 	listen := fs.String("listen", "127.0.0.1:8081", "address to serve on; 0.0.0.0:PORT or [::]:PORT for every interface (with -store cluster, give -advertise)")
-	advertise := fs.String("advertise", "", "the host (IP address or DNS name) other machines reach this node on: in the URL gossiped to routers and, with -store cluster, for gossip and the data plane, on their ports. Default: the bound hosts; a cluster node that binds 0.0.0.0 or [::] without it refuses to start")
+	advertise := fs.String("advertise", "", "the host (IP address or DNS name) other machines reach this node on: in the URL gossiped to routers and, with -store cluster, for gossip and the data plane, on their ports. Default: the bound hosts; a cluster node that binds 0.0.0.0 or [::] without it refuses to start, and so does one that advertises a network address while -listen, -gossip or -data binds loopback (their defaults)")
 	certFile := fs.String("tls-cert", "", "certificate file (PEM, the chain after the leaf): serve HTTPS, for routers on other machines (-ca-file on the router)")
 	keyFile := fs.String("tls-key", "", "key file of -tls-cert (PEM)")
 	name := fs.String("name", "n1", "this node's stable name")
@@ -108,6 +109,9 @@ func nodeURL(scheme string, ln net.Listener, advertise string) (string, error) {
 			return "", fmt.Errorf("-listen %s binds every interface: give -advertise HOST, the address routers reach this node on", ln.Addr())
 		}
 		host = addr.IP.String()
+	}
+	if err := gossip.CheckReach(addr.IP.String(), host); err != nil {
+		return "", fmt.Errorf("-listen: %w", err)
 	}
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port)), nil
 }

@@ -65,9 +65,11 @@ func TestNodeBindAnyNeedsAdvertise(t *testing.T) {
 		{"--listen", "0.0.0.0:0"},
 		{"--listen", "[::]:0"},
 		{"--listen", "127.0.0.1:0", "--gossip", "0.0.0.0:0"},
+		{"--listen", "127.0.0.1:0", "--advertise", "10.1.2.3"}, // bound to loopback: unreachable
+		{"--listen", "0.0.0.0:0", "--advertise", "10.1.2.3"},   // the gossip and data defaults too
 	} {
 		code, out := runMain(t, append([]string{"node", "--store", "cluster", "--cluster-key", testClusterKey, "--gossip-profile", "local"}, args...)...)
-		if code != 1 || !strings.Contains(out, "advertise") {
+		if code != 1 || !strings.Contains(out, "advertis") {
 			t.Errorf("node %v: exit %d, want 1 with a word about -advertise:\n%s", args, code, out)
 		}
 	}
