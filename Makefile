@@ -1,7 +1,17 @@
 # sessionkit's two commands: `go run ./cmd/sessionkit demo` runs the demo,
 # `make test` runs every check and test.
 
-.PHONY: test build bench clean
+.PHONY: test build bench clean image
+
+# make image builds the container image (Containerfile) with podman, or
+# docker when podman is missing: ENGINE=docker to choose, IMAGE to name
+# it, ENGINE_FLAGS for the engine's global flags (e.g. --storage-driver
+# vfs), BUILD_FLAGS for its build's (e.g. --isolation chroot), BIN for a
+# static binary already built (CGO_ENABLED=0) instead of building one.
+ENGINE ?= $(shell command -v podman || command -v docker)
+IMAGE ?= localhost/sessionkit:latest
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+BIN ?=
 
 test:
 	bash scripts/test.sh
@@ -11,6 +21,18 @@ build:
 
 bench:
 	cd bench && go test -run '^$$' -bench . -count 10 ./... | tee bench.txt
+
+image:
+	@test -n "$(ENGINE)" || { echo "make image needs podman or docker"; exit 1; }
+	mkdir -p bin/image
+ifeq ($(BIN),)
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/image/sessionkit ./cmd/sessionkit
+else
+	cp $(BIN) bin/image/sessionkit
+endif
+	cp $(CA_BUNDLE) bin/image/ca-certificates.crt
+	cp deploy/image/passwd deploy/image/group bin/image/
+	$(ENGINE) $(ENGINE_FLAGS) build $(BUILD_FLAGS) -f Containerfile -t $(IMAGE) bin/image
 
 clean:
 	rm -rf bin

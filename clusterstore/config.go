@@ -40,12 +40,26 @@ const (
 type Config struct {
 	// Name is the node's stable name, hashed on the ring. Required.
 	Name string
-	// Gossip is the gossip address. Default 127.0.0.1:7946.
+	// Gossip is the address gossip binds. Default 127.0.0.1:7946.
 	Gossip string
-	// Data is the data plane's address. Default 127.0.0.1:7947.
+	// Data is the address the data plane binds. Default 127.0.0.1:7947.
 	Data string
+	// Advertise is the host (an IP address or a name) the other nodes
+	// reach this one on, gossip and data plane alike, on the ports they
+	// bind: set it when the bound address is not the one others see
+	// (0.0.0.0 or [::], NAT, containers). A name is resolved once, at
+	// start, for gossip (which needs an address); the data plane is
+	// reached by the name. Default: the bound hosts; a node that binds
+	// an unspecified address without it refuses to start
+	// (gossip.ErrNoAdvertise).
+	Advertise string
+	// AdvertiseGossip and AdvertiseData, "host:port", override Advertise
+	// for one plane, when its port is mapped to another (NAT, a
+	// container's published port). Default: Advertise with the bound
+	// port.
+	AdvertiseGossip, AdvertiseData string
 	// HTTP is the URL the node serves clients on, gossiped so that
-	// routers can find it.
+	// routers can find it: an address they reach.
 	HTTP string
 	// Join lists gossip addresses of members to join through. Empty
 	// starts a new cluster.
@@ -67,20 +81,23 @@ type Config struct {
 	// Ring configures placement; routers must use the same. Default
 	// ring.Config's defaults.
 	Ring ring.Config
-	// Timing tunes failure detection. Default LocalTiming.
+	// Timing tunes failure detection: a profile (LocalTiming,
+	// LANTiming, WANTiming, see Profile) or one's own. Every member of
+	// a cluster should use the same. Default LocalTiming.
 	Timing Timing
 	// RPCTimeout bounds one call to another node. Default 2 s.
 	RPCTimeout time.Duration
 	// FailoverWait bounds how long a write for a session whose owner
 	// refuses connections waits for gossip to declare the owner dead, so
 	// that the new owner takes it instead of the request failing.
-	// Default 10 s.
+	// Default 10 s, or twice Timing.Detect when that is longer.
 	FailoverWait time.Duration
 	// Lease is how long a successful exchange of views with a key's
 	// backup (with no backups, with a majority of the nodes) lets this
 	// node serve and write the key. It must be shorter than the failure
 	// detection: a node cut off or paused stops serving its keys before
-	// the others take them over. Default 1 s.
+	// the others take them over. Default five sixths of Timing.Detect
+	// (1 s with LocalTiming).
 	Lease time.Duration
 	// TombstoneTTL is how long a deleted session's tombstone outlives
 	// it, longer than any message can be late. Default 10 minutes.

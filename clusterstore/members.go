@@ -8,5 +8,14 @@ type Member = gossip.Member
 // Timing tunes failure detection (see package gossip).
 type Timing = gossip.Timing
 
-// LocalTiming is gossip.LocalTiming, Config.Timing's default.
-var LocalTiming = gossip.LocalTiming
+// The timing profiles of package gossip: LocalTiming (Config.Timing's
+// default) for one machine, LANTiming for one network, WANTiming across
+// regions.
+var (
+	LocalTiming = gossip.LocalTiming
+	LANTiming   = gossip.LANTiming
+	WANTiming   = gossip.WANTiming
+)
+
+// Profile returns the timing profile of that name: local, lan or wan.
+func Profile(name string) (Timing, error) { return gossip.Profile(name) }

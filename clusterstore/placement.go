@@ -76,7 +76,7 @@ func (s *Store) renewLeases() {
 	defer s.wg.Done()
 	tick := time.NewTicker(s.cfg.Lease / 4)
 	defer tick.Stop()
-	detect := time.Duration(s.cfg.Timing.SuspicionMult) * s.cfg.Timing.ProbeInterval
+	detect := s.cfg.Timing.Detect()
 	for {
 		select {
 		case <-s.stop:

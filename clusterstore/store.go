@@ -1,6 +1,7 @@
 package clusterstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,16 +105,17 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.RPCTimeout <= 0 {
 		cfg.RPCTimeout = 2 * time.Second
 	}
-	if cfg.FailoverWait <= 0 {
-		cfg.FailoverWait = 10 * time.Second
-	}
 	if cfg.Timing == (Timing{}) {
 		cfg.Timing = LocalTiming
 	}
-	if cfg.Lease <= 0 {
-		cfg.Lease = time.Second
+	detect := cfg.Timing.Detect()
+	if cfg.FailoverWait <= 0 {
+		cfg.FailoverWait = max(10*time.Second, 2*detect)
 	}
-	if detect := time.Duration(cfg.Timing.SuspicionMult) * cfg.Timing.ProbeInterval; cfg.Lease >= detect {
+	if cfg.Lease <= 0 {
+		cfg.Lease = detect * 5 / 6
+	}
+	if cfg.Lease <= 0 || cfg.Lease >= detect {
 		return nil, fmt.Errorf("clusterstore: the lease (%v) must be shorter than failure detection (%v)", cfg.Lease, detect)
 	}
 	if cfg.TombstoneTTL <= 0 {
@@ -130,8 +134,21 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Gossip == "" {
+		cfg.Gossip = "127.0.0.1:7946"
+	}
+	// Check what gossip will advertise before anything starts.
+	gossipAd := cmp.Or(cfg.AdvertiseGossip, cfg.Advertise)
+	if _, _, err := gossip.Advertised(ctx, cfg.Gossip, gossipAd); err != nil {
+		return nil, fmt.Errorf("clusterstore: gossip: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Data)
 	if err != nil {
+		return nil, fmt.Errorf("clusterstore: data plane: %w", err)
+	}
+	dataAd, err := advertisedData(ln.Addr().(*net.TCPAddr), cfg.Advertise, cfg.AdvertiseData)
+	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("clusterstore: data plane: %w", err)
 	}
 	s := &Store{
@@ -156,12 +173,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		defer s.wg.Done()
 		s.srv.ServeTLS(ln, "", "")
 	}()
-	self := Member{Name: cfg.Name, Role: gossip.RoleNode, Data: ln.Addr().String(), HTTP: cfg.HTTP, Weight: cfg.Weight, Boot: s.boot}
+	self := Member{Name: cfg.Name, Role: gossip.RoleNode, Data: dataAd, HTTP: cfg.HTTP, Weight: cfg.Weight, Boot: s.boot}
 	s.wg.Add(3)
 	go s.background()
 	go s.renewLeases()
 	go s.warming()
-	members, err := gossip.Join(ctx, gossip.Config{Self: self, Bind: cfg.Gossip, Join: cfg.Join, Key: cfg.Key, Timing: cfg.Timing, Logger: cfg.Logger}, s.gossiped)
+	members, err := gossip.Join(ctx, gossip.Config{Self: self, Bind: cfg.Gossip, Advertise: gossipAd, Join: cfg.Join, Key: cfg.Key, Timing: cfg.Timing, Logger: cfg.Logger}, s.gossiped)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -172,6 +189,39 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		s.startWarming()
 	}
 	return s, nil
+}
+
+// advertisedData returns the data plane's address as the others reach it:
+// plane ("host:port") when given, else host (or the bound address's) with
+// the bound port.
+func advertisedData(bound *net.TCPAddr, host, plane string) (string, error) {
+	if plane != "" {
+		if _, _, err := net.SplitHostPort(plane); err != nil {
+			return "", fmt.Errorf("advertise %q: want host:port: %w", plane, err)
+		}
+		return plane, nil
+	}
+	if host == "" {
+		if bound.IP.IsUnspecified() {
+			return "", fmt.Errorf("bind %s: %w", bound, gossip.ErrNoAdvertise)
+		}
+		return bound.String(), nil
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if err := gossip.CheckReach(bound.IP.String(), host); err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, strconv.Itoa(bound.Port)), nil
+}
+
+// boundAddr returns the address a listener binds as it was asked for
+// (0.0.0.0 stays 0.0.0.0, where Go reports [::]) with the port it took.
+func boundAddr(asked string, got net.Addr) string {
+	host, _, err := net.SplitHostPort(asked)
+	if err != nil {
+		return got.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(got.(*net.TCPAddr).Port))
 }
 
 // Close leaves the cluster, stops the data plane and the background work,
@@ -259,13 +309,30 @@ type Stats struct {
 	Backups  int      `json:"backups"`
 	Bytes    int      `json:"bytes"`
 	Sessions []Held   `json:"sessions,omitempty"`
+	// Addresses are where the node listens and where the others reach
+	// it.
+	Addresses Addresses `json:"addresses"`
+}
+
+// Addresses are a node's bound and advertised addresses.
+type Addresses struct {
+	GossipBound string `json:"gossip_bound"` // what gossip listens on
+	Gossip      string `json:"gossip"`       // what the others reach it on
+	DataBound   string `json:"data_bound"`
+	Data        string `json:"data"`
+	HTTP        string `json:"http"` // the URL gossiped to routers
 }
 
 // Stats returns what the node holds; with list, every session too.
 func (s *Store) Stats(list bool) Stats {
 	st := Stats{Name: s.cfg.Name, View: s.view.Load().digest, Warm: s.warm.Load()}
+	st.Addresses = Addresses{DataBound: boundAddr(s.cfg.Data, s.ln.Addr()), HTTP: s.cfg.HTTP}
 	if m := s.members.Load(); m != nil {
-		st.Draining = m.Self().Draining
+		self := m.Self()
+		st.Draining = self.Draining
+		st.Addresses.Data = self.Data
+		st.Addresses.Gossip = m.Addr()
+		st.Addresses.GossipBound = m.BoundAddr()
 	}
 	for _, m := range s.Members() {
 		st.Members = append(st.Members, m.Name)

@@ -2,6 +2,7 @@ package router
 
 import (
 	"cmp"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -83,6 +84,13 @@ type Config struct {
 	// Health configures the active health checks.
 	Health HealthConfig
 
+	// BackendTLS configures TLS to https:// backends: the CAs that sign
+	// their certificates (RootCAs) and a client certificate, when they
+	// ask for one. It applies to the default Transport only; Server's
+	// fast path keeps to http:// backends. Default nil: the system's
+	// roots, no client certificate.
+	BackendTLS *tls.Config
+
 	// Transport forwards requests to backends. Default: a Transport
 	// (see NewTransport), whose keep-alive connections Server's fast
 	// path shares; the fast path forwards only when Transport is left
@@ -154,6 +162,7 @@ func (c *Config) setDefaults() error {
 	if c.Transport == nil {
 		t := NewTransport()
 		t.ResponseHeaderTimeout = c.ResponseHeaderTimeout
+		t.TLSClientConfig = c.BackendTLS
 		c.Transport = t
 		c.defaultTransport = true
 	}
@@ -163,6 +172,9 @@ func (c *Config) setDefaults() error {
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
 		c.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if c.BackendTLS != nil && !c.defaultTransport {
+		return fmt.Errorf("router: BackendTLS applies to the default Transport: configure the given Transport's TLS instead")
 	}
 	if c.BoundedLoad != 0 && c.BoundedLoad <= 1 {
 		return fmt.Errorf("router: BoundedLoad %v must be above 1", c.BoundedLoad)

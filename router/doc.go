@@ -39,8 +39,8 @@
 // One limit remains, which net/http shares: bytes a backend sends after
 // the check, while the next request is on its way, cannot be told from
 // that request's response. https:// backends are still reached through
-// net/http's Transport, and so is any Config.Transport given: the rule
-// does not cover them.
+// net/http's Transport (trusting the CAs of Config.BackendTLS), and so is
+// any Config.Transport given: the rule does not cover them.
 // Response heads are held to http.ReadResponse
 // (a differential fuzz test): fields with bare CR, LF or NUL, conflicting
 // lengths and malformed chunks are refused with 502. No input ends the

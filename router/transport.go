@@ -3,6 +3,7 @@ package router
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,10 @@ type Transport struct {
 	// that is context.DeadlineExceeded. Zero means no limit. Set it
 	// before first use.
 	ResponseHeaderTimeout time.Duration
+	// TLSClientConfig configures TLS to https:// backends (trusted CAs,
+	// a client certificate). Default nil: the system's roots. Set it
+	// before first use.
+	TLSClientConfig *tls.Config
 
 	tlsOnce sync.Once
 	tls     *http.Transport
@@ -101,6 +106,7 @@ func (t *Transport) tlsTransport() *http.Transport {
 			MaxResponseHeaderBytes: maxResponseHead,
 			ExpectContinueTimeout:  time.Second,
 			TLSHandshakeTimeout:    10 * time.Second,
+			TLSClientConfig:        t.TLSClientConfig.Clone(),
 		}
 	})
 	return t.tls

@@ -94,9 +94,10 @@ fuzz() {
 }
 
 # process_tests runs the tests that start processes and servers, one
-# package at a time, against one prebuilt binary.
+# package at a time, against one prebuilt binary: static, as the
+# container image's (TestImage puts this one in it).
 process_tests() {
-	(cd cmd && go build -o ../bin/sessionkit ./sessionkit)
+	(cd cmd && CGO_ENABLED=0 go build -o ../bin/sessionkit ./sessionkit)
 	(cd cmd && SESSIONKIT_BIN=$PWD/../bin/sessionkit go test -p 1 -count=1 -timeout 15m ./e2e/...)
 }
 

@@ -96,10 +96,17 @@ func (a State) Newer(b State) bool {
 type Config struct {
 	// Self describes this member.
 	Self Member
-	// Bind is the gossip address, "host:port", which the others reach
-	// this member on. Port 0 takes a free port (Addr tells which).
-	// Default 127.0.0.1:7946.
+	// Bind is the gossip address, "host:port", that this member listens
+	// on. Port 0 takes a free port (Addr tells which). An unspecified
+	// host (0.0.0.0 or [::]) listens on every interface and needs
+	// Advertise. Default 127.0.0.1:7946.
 	Bind string
+	// Advertise is the address the others reach this member on, "host"
+	// or "host:port", when it differs from Bind: behind NAT, in a
+	// container or when Bind is an unspecified address. A host name is
+	// resolved once, at Join, to its first address. The port defaults to
+	// the bound port. Default: Bind.
+	Advertise string
 	// Join lists the gossip addresses of members to join through.
 	Join []string
 	// Key is the cluster key, at least 32 bytes. Gossip is encrypted
@@ -112,24 +119,81 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Timing tunes failure detection.
+// Timing tunes failure detection and gossip. The fields are memberlist's
+// of the same names.
 type Timing struct {
 	// ProbeInterval is how often a member probes another.
 	ProbeInterval time.Duration
-	// ProbeTimeout is how long a probe waits for its ack.
+	// ProbeTimeout is how long a probe waits for its ack: longer than
+	// a round trip between any two members.
 	ProbeTimeout time.Duration
 	// SuspicionMult scales how long a suspect member has to refute
 	// before it is declared dead.
 	SuspicionMult int
+	// GossipInterval is how often a member gossips what changed.
+	// Default 100 ms.
+	GossipInterval time.Duration
+	// PushPullInterval is how often a member exchanges its whole state
+	// with another. Default 5 s.
+	PushPullInterval time.Duration
+	// TCPTimeout bounds a stream connection: a join, a push-pull, an
+	// indirect probe. Default 2 s.
+	TCPTimeout time.Duration
 }
 
-// LocalTiming detects a crashed member in about two seconds on one
-// machine or a LAN, and does not fire falsely on a loaded 2-core machine.
-var LocalTiming = Timing{ProbeInterval: 400 * time.Millisecond, ProbeTimeout: 300 * time.Millisecond, SuspicionMult: 3}
+// Detect is the failure detection's time: how long, at least, a crashed
+// member takes to be declared dead (memberlist's suspicion timeout for
+// fewer than ten members; it grows with the logarithm of their number).
+func (t Timing) Detect() time.Duration { return time.Duration(t.SuspicionMult) * t.ProbeInterval }
+
+// The timing profiles, by the network they suit. Every member of a
+// cluster, routers included, should use the same.
+var (
+	// LocalTiming is for one machine: tests and the demo. It detects a
+	// crashed member in about two seconds and does not fire falsely on
+	// a loaded 2-core machine.
+	LocalTiming = Timing{ProbeInterval: 400 * time.Millisecond, ProbeTimeout: 300 * time.Millisecond, SuspicionMult: 3,
+		GossipInterval: 100 * time.Millisecond, PushPullInterval: 5 * time.Second, TCPTimeout: 2 * time.Second}
+	// LANTiming is memberlist's DefaultLANConfig: machines on one
+	// network (a data centre, a Kubernetes cluster). It detects a
+	// crashed member in four to six seconds.
+	LANTiming = Timing{ProbeInterval: time.Second, ProbeTimeout: 500 * time.Millisecond, SuspicionMult: 4,
+		GossipInterval: 200 * time.Millisecond, PushPullInterval: 30 * time.Second, TCPTimeout: 10 * time.Second}
+	// WANTiming is memberlist's DefaultWANConfig: members across
+	// regions, with round trips up to a few hundred milliseconds. It
+	// detects a crashed member in about half a minute.
+	WANTiming = Timing{ProbeInterval: 5 * time.Second, ProbeTimeout: 3 * time.Second, SuspicionMult: 6,
+		GossipInterval: 500 * time.Millisecond, PushPullInterval: 60 * time.Second, TCPTimeout: 30 * time.Second}
+)
+
+// Profiles names the timing profiles: "local", "lan" and "wan".
+var Profiles = map[string]Timing{"local": LocalTiming, "lan": LANTiming, "wan": WANTiming}
+
+// Profile returns the timing profile of that name: local, lan or wan.
+func Profile(name string) (Timing, error) {
+	t, ok := Profiles[name]
+	if !ok {
+		return Timing{}, fmt.Errorf("gossip: unknown timing profile %q: want local, lan or wan", name)
+	}
+	return t, nil
+}
+
+// withDefaults fills the fields left zero: all of them from LocalTiming
+// when t is zero, else the gossip, push-pull and TCP timings.
+func (t Timing) withDefaults() Timing {
+	if t == (Timing{}) {
+		return LocalTiming
+	}
+	t.GossipInterval = cmp.Or(t.GossipInterval, LocalTiming.GossipInterval)
+	t.PushPullInterval = cmp.Or(t.PushPullInterval, LocalTiming.PushPullInterval)
+	t.TCPTimeout = cmp.Or(t.TCPTimeout, LocalTiming.TCPTimeout)
+	return t
+}
 
 // Membership is this process's view of the cluster, kept by gossip.
 type Membership struct {
 	ml       *memberlist.Memberlist
+	bound    string // host:port gossip listens on
 	self     Member
 	onChange func([]Member)
 
@@ -142,7 +206,7 @@ type Membership struct {
 
 // Join starts gossiping and joins the cluster through cfg.Join, giving up
 // when ctx ends (it is checked between addresses, and one address takes at
-// most 2 seconds); onChange gets the live members after every change (and
+// most Timing.TCPTimeout); onChange gets the live members after every change (and
 // once at start, before Join returns); it must not block. With no
 // addresses to join through, the member starts a new cluster. A member
 // restarted under its name is accepted back at once. Leave (or Shutdown)
@@ -154,33 +218,33 @@ func Join(ctx context.Context, cfg Config, onChange func([]Member)) (*Membership
 	if cfg.Bind == "" {
 		cfg.Bind = "127.0.0.1:7946"
 	}
-	if cfg.Timing == (Timing{}) {
-		cfg.Timing = LocalTiming
-	}
+	cfg.Timing = cfg.Timing.withDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	host, port, err := net.SplitHostPort(cfg.Bind)
+	host, p, err := splitAddr(cfg.Bind)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: address: %w", err)
 	}
-	p, err := strconv.Atoi(port)
+	adHost, adPort, err := Advertised(ctx, cfg.Bind, cfg.Advertise)
 	if err != nil {
-		return nil, fmt.Errorf("gossip: port: %w", err)
+		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	m := &Membership{self: cfg.Self, onChange: onChange, members: map[string]Member{}, nodes: map[string]State{}}
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Self.Name
 	mc.BindAddr, mc.BindPort = host, p
-	mc.AdvertiseAddr, mc.AdvertisePort = host, p
+	// With port 0, memberlist advertises the port it took whatever
+	// AdvertisePort says.
+	mc.AdvertiseAddr, mc.AdvertisePort = adHost, cmp.Or(adPort, p)
 	mc.SecretKey = clusterkey.Derive(cfg.Key, "gossip", 32)
 	mc.ProbeInterval = cfg.Timing.ProbeInterval
 	mc.ProbeTimeout = cfg.Timing.ProbeTimeout
 	mc.SuspicionMult = cfg.Timing.SuspicionMult
-	mc.GossipInterval = 100 * time.Millisecond
-	mc.PushPullInterval = 5 * time.Second
+	mc.GossipInterval = cfg.Timing.GossipInterval
+	mc.PushPullInterval = cfg.Timing.PushPullInterval
 	mc.DeadNodeReclaimTime = time.Millisecond // a restarted node may come back under its name at once
-	mc.TCPTimeout = 2 * time.Second
+	mc.TCPTimeout = cfg.Timing.TCPTimeout
 	mc.Delegate = (*delegate)(m)
 	mc.Events = (*events)(m)
 	mc.Logger = log.New(slogWriter{cfg.Logger}, "", 0)
@@ -189,12 +253,85 @@ func Join(ctx context.Context, cfg Config, onChange func([]Member)) (*Membership
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	m.ml = ml
+	m.bound = net.JoinHostPort(host, strconv.Itoa(mc.BindPort)) // memberlist set the port it took
 	if err := join(ctx, ml, cfg.Join); err != nil {
 		ml.Shutdown()
 		return nil, err
 	}
 	m.changed()
 	return m, nil
+}
+
+// ErrNoAdvertise is returned when a member binds an unspecified address
+// (0.0.0.0 or [::]) and is given no address to advertise: the others
+// could not reach it on the address it binds.
+var ErrNoAdvertise = errors.New("an unspecified bind address (0.0.0.0 or [::]) needs an address to advertise")
+
+// Advertised returns the host (an IP address) and port others reach a
+// member on that binds bind and advertises advertise ("host" or
+// "host:port", or "" for bind's host). A host name is resolved, within
+// ctx, to its first address. Port 0 means the bound port. It is
+// ErrNoAdvertise when bind's host is unspecified and advertise empty.
+func Advertised(ctx context.Context, bind, advertise string) (host string, port int, err error) {
+	bhost, _, err := splitAddr(bind)
+	if err != nil {
+		return "", 0, fmt.Errorf("address: %w", err)
+	}
+	if advertise == "" {
+		if ip := net.ParseIP(bhost); bhost == "" || ip != nil && ip.IsUnspecified() {
+			return "", 0, fmt.Errorf("bind %s: %w", bind, ErrNoAdvertise)
+		}
+		advertise = bhost
+	}
+	host = advertise
+	if h, p, err := splitAddr(advertise); err == nil {
+		host, port = h, p
+	} else if advertise[0] == '[' && advertise[len(advertise)-1] == ']' {
+		host = advertise[1 : len(advertise)-1] // "[::1]", a bracketed host without a port
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.IsUnspecified() {
+			return "", 0, fmt.Errorf("advertise %s: an unspecified address reaches nobody", advertise)
+		}
+		if err := CheckReach(bhost, ip.String()); err != nil {
+			return "", 0, err
+		}
+		return ip.String(), port, nil
+	}
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return "", 0, fmt.Errorf("advertise %s: %w", advertise, err)
+	}
+	if len(ips) == 0 {
+		return "", 0, fmt.Errorf("advertise %s: the name has no address", advertise)
+	}
+	return ips[0].IP.String(), port, nil
+}
+
+// CheckReach refuses to advertise an address other machines use (not
+// loopback) for a listener bound to loopback, which they cannot reach:
+// the mistake of giving an address to advertise and keeping a loopback
+// default for the bind address. bind and advertised are hosts; a name
+// is not checked.
+func CheckReach(bind, advertised string) error {
+	b, a := net.ParseIP(bind), net.ParseIP(advertised)
+	if b != nil && a != nil && b.IsLoopback() && !a.IsLoopback() {
+		return fmt.Errorf("bound to %s, which only this machine reaches, but advertising %s: bind 0.0.0.0 (or [::], or %s)", bind, advertised, advertised)
+	}
+	return nil
+}
+
+// splitAddr splits "host:port".
+func splitAddr(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, fmt.Errorf("port %q", port)
+	}
+	return host, p, nil
 }
 
 // join contacts every address in turn, as memberlist's Join does, but
@@ -246,8 +383,11 @@ func (m *Membership) Self() Member {
 }
 
 // Addr returns the gossip address this member is reached on, which
-// others may join through.
+// others may join through: the advertised one.
 func (m *Membership) Addr() string { return m.ml.LocalNode().Address() }
+
+// BoundAddr returns the gossip address this member listens on.
+func (m *Membership) BoundAddr() string { return m.bound }
 
 // Nodes returns the newest state heard of every storing node, the dead
 // ones included, by name; this member, when it is a node, as it is now.

@@ -45,7 +45,7 @@ func startStoreCluster(t *testing.T, n int, backups string) *storeCluster {
 		c.addNode(fmt.Sprintf("n%d", i))
 	}
 	seed := c.gossipOf("n1")
-	r := start(t, "router", "--listen", "127.0.0.1:0", "--join", seed, "--cluster-key", clusterKey,
+	r := start(t, "router", "--listen", "127.0.0.1:0", "--join", seed, "--cluster-key", clusterKey, "--gossip-profile", "local",
 		"--health-interval", "200ms", "--access-log=false", "--log-level", "warn")
 	m, err := r.Expect(routerBanner, 20*time.Second)
 	if err != nil {
@@ -90,7 +90,7 @@ func (c *storeCluster) addNode(name string) {
 	dport, _ := proc.FreePort()
 	args := []string{"node", "--store", "cluster", "--name", name, "--listen", fmt.Sprintf("127.0.0.1:%d", hport),
 		"--gossip", fmt.Sprintf("127.0.0.1:%d", gport), "--data", fmt.Sprintf("127.0.0.1:%d", dport), "--cluster-key", clusterKey,
-		"--backups", c.backups, "--dev", "--log-level", "warn"}
+		"--backups", c.backups, "--gossip-profile", "local", "--dev", "--log-level", "warn"}
 	for other := range c.nodes {
 		args = append(args, "--join", c.gossipOf(other))
 		break

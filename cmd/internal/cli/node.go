@@ -2,16 +2,21 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/clusterstore/gossip"
 	"github.com/sessionkit/sessionkit/cmd/internal/node"
 	"github.com/sessionkit/sessionkit/placement"
 	"github.com/sessionkit/sessionkit/ring"
@@ -23,7 +28,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var sf storeFlags
 	sf.register(fs)
-	listen := fs.String("listen", "127.0.0.1:8081", "address to serve on")
+	listen := fs.String("listen", "127.0.0.1:8081", "address to serve on; 0.0.0.0:PORT or [::]:PORT for every interface (with -store cluster, give -advertise)")
+	advertise := fs.String("advertise", "", "the host (IP address or DNS name) other machines reach this node on: in the URL gossiped to routers and, with -store cluster, for gossip and the data plane, on their ports. Default: the bound hosts; a cluster node that binds 0.0.0.0 or [::] without it refuses to start, and so does one that advertises a network address while -listen, -gossip or -data binds loopback (their defaults)")
+	certFile := fs.String("tls-cert", "", "certificate file (PEM, the chain after the leaf): serve HTTPS, for routers on other machines (-ca-file on the router)")
+	keyFile := fs.String("tls-key", "", "key file of -tls-cert (PEM)")
 	name := fs.String("name", "n1", "this node's stable name")
 	strategy := fs.String("strategy", "", "strategy name to display (default: the store's name)")
 	dev := fs.Bool("dev", false, "development cookie for plain HTTP on loopback (not Secure, no __Host- prefix)")
@@ -76,12 +84,51 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *strategy == "" {
 		*strategy = sf.store
 	}
-	return serveNode(ctx, &sf, node.Config{Name: *name, Strategy: *strategy, Listen: *listen, Dev: *dev, Logger: log, Session: session, CookieDomain: *cookieDomain}, stdout)
+	cfg := node.Config{Name: *name, Strategy: *strategy, Listen: *listen, Dev: *dev, Logger: log, Session: session, CookieDomain: *cookieDomain}
+	if (*certFile == "") != (*keyFile == "") {
+		return errors.New("give -tls-cert and -tls-key together")
+	}
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return fmt.Errorf("-tls-cert, -tls-key: %w", err)
+		}
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return serveNode(ctx, &sf, cfg, *advertise, stdout)
+}
+
+// nodeURL returns the URL routers reach a node on that listens on ln:
+// the advertised host, else the bound one, with the bound port. A node
+// that binds every interface has no such URL without advertise.
+func nodeURL(scheme string, ln net.Listener, advertise string) (string, error) {
+	addr := ln.Addr().(*net.TCPAddr)
+	host := strings.TrimSuffix(strings.TrimPrefix(advertise, "["), "]")
+	if host == "" {
+		if addr.IP.IsUnspecified() {
+			return "", fmt.Errorf("-listen %s binds every interface: give -advertise HOST, the address routers reach this node on", ln.Addr())
+		}
+		host = addr.IP.String()
+	}
+	if err := gossip.CheckReach(addr.IP.String(), host); err != nil {
+		return "", fmt.Errorf("-listen: %w", err)
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port)), nil
+}
+
+// boundAddr returns the address a listener binds as it was asked for
+// (0.0.0.0 stays 0.0.0.0, where Go reports [::]) with the port it took.
+func boundAddr(asked string, got net.Addr) string {
+	host, _, err := net.SplitHostPort(asked)
+	if err != nil {
+		return got.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(got.(*net.TCPAddr).Port))
 }
 
 // serveNode opens the store, starts the node, prints its banner and serves
 // until ctx ends.
-func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.Writer) error {
+func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, advertise string, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -89,9 +136,20 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 	defer ln.Close()
 	cfg.Listener = ln
 	cfg.Registry = prometheus.NewRegistry()
+	scheme := "http"
+	if cfg.TLS != nil {
+		scheme = "https"
+	}
+	url, err := nodeURL(scheme, ln, advertise)
+	if err != nil && sf.store == "cluster" {
+		return err // gossiped to routers: it must reach the node
+	}
+	if err == nil {
+		cfg.URL = url
+	}
 	transport := &sessionkit.CookieTransport{Insecure: cfg.Dev, Domain: cfg.CookieDomain}
 	cfg.Session.Transport = transport
-	opened, err := sf.open(ctx, storeEnv{name: cfg.Name, url: "http://" + ln.Addr().String(), log: cfg.Logger, reg: cfg.Registry, transport: transport})
+	opened, err := sf.open(ctx, storeEnv{name: cfg.Name, url: url, advertise: advertise, log: cfg.Logger, reg: cfg.Registry, transport: transport})
 	if err != nil {
 		return err
 	}
@@ -102,7 +160,14 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, stdout io.W
 	if err != nil {
 		return err
 	}
-	admin, err := serveAdmin(sf.admin, sf.adminToken, adminRoutes{metrics: n.Metrics(), ready: n.Readiness(), stats: opened.admin, drain: opened.drain})
+	addrs := func() any {
+		a := map[string]any{"listen": boundAddr(cfg.Listen, ln.Addr()), "url": n.URL()}
+		if opened.addrs != nil {
+			a["cluster"] = opened.addrs()
+		}
+		return a
+	}
+	admin, err := serveAdmin(sf.admin, sf.adminToken, adminRoutes{metrics: n.Metrics(), ready: n.Readiness(), stats: opened.admin, drain: opened.drain, addrs: addrs})
 	if err != nil {
 		n.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)

@@ -3,7 +3,12 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,7 +54,12 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	accessLog := fs.Bool("access-log", true, "log every request")
 	logf := addLogFlags(fs, "info")
 	join := fs.String("join", "", "join the cluster's gossip through these comma-separated addresses and route on its members (instead of -members)")
-	gossip := fs.String("gossip", "127.0.0.1:0", "with -join: this router's gossip address")
+	gossipAddr := fs.String("gossip", "127.0.0.1:0", "with -join: this router's gossip address; 0.0.0.0:PORT or [::]:PORT for every interface (give -advertise)")
+	advertise := fs.String("advertise", "", "with -join: the HOST or HOST:PORT the nodes reach this router's gossip on (default: -gossip's; required when -gossip binds 0.0.0.0 or [::])")
+	profile := fs.String("gossip-profile", "lan", "with -join: failure detection timings, as the nodes': lan, wan or local")
+	caFile := fs.String("ca-file", "", "PEM file of the CAs that sign https:// members' certificates (default: the system's)")
+	clientCert := fs.String("client-cert", "", "certificate file (PEM) the router presents to https:// members that ask for one")
+	clientKey := fs.String("client-key", "", "key file of -client-cert (PEM)")
 	clusterKey := fs.String("cluster-key", "", "with -join: the cluster key, 64 hex digits")
 	name := fs.String("name", fmt.Sprintf("router-%d", os.Getpid()), "with -join: this router's name in the gossip")
 	if err := parseSecrets(fs, args, "cluster-key", "admin-token"); err != nil {
@@ -74,6 +84,9 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *accessLog {
 		cfg.AccessLog = log
 	}
+	if cfg.BackendTLS, err = backendTLS(*caFile, *clientCert, *clientKey); err != nil {
+		return err
+	}
 	if cfg.TrustedProxies, err = parsePrefixes("trusted-proxies", *trusted); err != nil {
 		return err
 	}
@@ -90,8 +103,16 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer rt.Close()
+	var ms *gossip.Membership
 	if *join != "" {
-		ms, err := joinGossip(ctx, rt, *name, *gossip, *join, *clusterKey, log)
+		timing, err := gossip.Profile(*profile)
+		if err != nil {
+			return fmt.Errorf("-gossip-profile: %w", err)
+		}
+		ms, err = joinGossip(ctx, rt, gossip.Config{
+			Self: gossip.Member{Name: *name, Role: gossip.RoleRouter}, Bind: *gossipAddr, Advertise: *advertise,
+			Join: strings.Split(*join, ","), Timing: timing, Logger: log,
+		}, *clusterKey)
 		if err != nil {
 			return err
 		}
@@ -120,7 +141,17 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	fast := &router.Server{Router: rt, HTTP: srv}
-	admin := health.AdminServer(rt.AdminHandler(*adminToken))
+	addrs := map[string]any{"listen": boundAddr(*listen, ln.Addr()), "admin": aln.Addr().String()}
+	if ms != nil {
+		addrs["gossip_bound"], addrs["gossip"] = ms.BoundAddr(), ms.Addr()
+	}
+	adminMux := http.NewServeMux()
+	adminMux.Handle("GET /addresses", bearer(*adminToken, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(addrs)
+	}))
+	adminMux.Handle("/", rt.AdminHandler(*adminToken))
+	admin := health.AdminServer(adminMux)
 	errc := make(chan error, 2)
 	scheme := "http"
 	if *certFile != "" {
@@ -168,14 +199,59 @@ func loadMembers(list, file string) ([]router.Member, error) {
 	}
 }
 
+// bearer lets through requests that carry "Authorization: Bearer token".
+func bearer(token string, h http.HandlerFunc) http.Handler {
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// backendTLS returns the TLS configuration for https:// members: the CAs
+// of caFile (else the system's), and the client certificate, if any.
+func backendTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("give -client-cert and -client-key together")
+	}
+	if caFile == "" && certFile == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("-ca-file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-ca-file %s: no PEM certificate in it", caFile)
+		}
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("-client-cert, -client-key: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
 // joinGossip makes the router a non-storing member of the cluster's
 // gossip and routes on the storing members it sees: the same members, so
 // the same ring, as every node.
-func joinGossip(ctx context.Context, rt *router.Router, name, bind, join, keyHex string, log *slog.Logger) (*gossip.Membership, error) {
+func joinGossip(ctx context.Context, rt *router.Router, cfg gossip.Config, keyHex string) (*gossip.Membership, error) {
 	key, err := parseKey(keyHex)
 	if err != nil {
 		return nil, err
 	}
+	log := cfg.Logger
 	update := func(members []gossip.Member) {
 		var list []router.Member
 		for _, m := range members {
@@ -189,8 +265,6 @@ func joinGossip(ctx context.Context, rt *router.Router, name, bind, join, keyHex
 		}
 		log.Info("router: members from gossip", "nodes", len(list))
 	}
-	return gossip.Join(ctx, gossip.Config{
-		Self: gossip.Member{Name: name, Role: gossip.RoleRouter}, Bind: bind,
-		Join: strings.Split(join, ","), Key: key, Logger: log,
-	}, update)
+	cfg.Key = key
+	return gossip.Join(ctx, cfg, update)
 }

@@ -44,12 +44,15 @@ type storeFlags struct {
 }
 
 type clusterFlags struct {
-	gossip  string
-	data    string
-	join    string
-	key     string
-	backups string
-	ack     string
+	gossip          string
+	data            string
+	advertiseGossip string
+	advertiseData   string
+	profile         string
+	join            string
+	key             string
+	backups         string
+	ack             string
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
@@ -64,6 +67,9 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	c := &f.cluster
 	fs.StringVar(&c.gossip, "gossip", "127.0.0.1:7946", "cluster: gossip address")
 	fs.StringVar(&c.data, "data", "127.0.0.1:0", "cluster: data plane address")
+	fs.StringVar(&c.advertiseGossip, "advertise-gossip", "", "cluster: HOST:PORT the other nodes reach gossip on, when its port is mapped to another (NAT, a published container port) (default: -advertise with -gossip's port)")
+	fs.StringVar(&c.advertiseData, "advertise-data", "", "cluster: HOST:PORT the other nodes reach the data plane on, when its port is mapped to another (default: -advertise with -data's port)")
+	fs.StringVar(&c.profile, "gossip-profile", "lan", "cluster: failure detection and lease timings: lan (one network: a crashed node is declared dead in 4-6 s), wan (across regions: ~30 s) or local (one machine, tests and the demo: ~1.5 s); every node and router of a cluster must use the same")
 	fs.StringVar(&c.join, "join", "", "cluster: comma-separated gossip addresses to join through")
 	fs.StringVar(&c.key, "cluster-key", "", "cluster: the cluster key, 64 hex digits")
 	fs.StringVar(&c.backups, "backups", "1", `cluster: backup copies of each session, or "all"; 0 is plain sticky sessions`)
@@ -73,7 +79,8 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 // storeEnv is what a store needs to know about its node.
 type storeEnv struct {
 	name      string
-	url       string
+	url       string // the node's URL as routers reach it
+	advertise string // the host others reach the node on; "" for the bound ones
 	log       *slog.Logger
 	reg       *prometheus.Registry
 	transport *sessionkit.CookieTransport
@@ -87,6 +94,7 @@ type openedStore struct {
 	admin func(list bool) any
 	drain func(context.Context) error // hands the node's sessions over before it leaves
 	ready func(context.Context) error // nil when the store is always usable
+	addrs func() any                  // the cluster store's bound and advertised addresses
 }
 
 // readyProbe is the counter a readiness check reads: a round trip to the
@@ -126,7 +134,8 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 			}
 			return nil
 		}
-		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }, drain: s.Drain, ready: warm}, nil
+		return openedStore{store: s, close: s.Close, admin: func(list bool) any { return s.Stats(list) }, drain: s.Drain, ready: warm,
+			addrs: func() any { return s.Stats(false).Addresses }}, nil
 	case "redis":
 		if f.redis == "" {
 			return openedStore{}, fmt.Errorf("the redis store needs -redis-file FILE or $SESSIONKIT_REDIS (the URL: redis://...)")
@@ -197,8 +206,13 @@ func (c *clusterFlags) config(env storeEnv) (clusterstore.Config, error) {
 	if err != nil {
 		return clusterstore.Config{}, err
 	}
+	timing, err := clusterstore.Profile(c.profile)
+	if err != nil {
+		return clusterstore.Config{}, fmt.Errorf("-gossip-profile: %w", err)
+	}
 	cfg := clusterstore.Config{
 		Name: env.name, Gossip: c.gossip, Data: c.data, HTTP: env.url, Key: key,
+		Advertise: env.advertise, AdvertiseGossip: c.advertiseGossip, AdvertiseData: c.advertiseData, Timing: timing,
 		Logger: env.log, Registry: env.reg,
 	}
 	if c.join != "" {
@@ -257,13 +271,14 @@ type adminRoutes struct {
 	metrics http.Handler                // GET /metrics
 	ready   http.Handler                // GET /readyz, with the reason when not ready
 	stats   func(list bool) any         // GET /cluster and /cluster/sessions, cluster store only
+	addrs   func() any                  // GET /addresses: where the node listens, and where others reach it
 	drain   func(context.Context) error // POST /cluster/drain, cluster store only
 }
 
 // serveAdmin serves a node's admin API, on a listener of its own
 // (loopback by default) and behind a bearer token: GET /metrics
-// (Prometheus), GET /readyz and, for the cluster store, GET /cluster
-// (members and counts), GET /cluster/sessions (every session held) and
+// (Prometheus), GET /readyz, GET /addresses and, for the cluster store, GET /cluster
+// (members, counts and addresses), GET /cluster/sessions (every session held) and
 // POST /cluster/drain (hand every session over and take no new ones,
 // before the node is stopped). With no token given it makes a random
 // one.
@@ -294,6 +309,9 @@ func serveAdmin(addr, token string, routes adminRoutes) (*adminServer, error) {
 	}
 	mux.Handle("GET /metrics", auth(routes.metrics))
 	mux.Handle("GET /readyz", auth(routes.ready))
+	if addrs := routes.addrs; addrs != nil {
+		mux.Handle("GET /addresses", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, addrs()) })))
+	}
 	if stats := routes.stats; stats != nil {
 		mux.Handle("GET /cluster", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(false)) })))
 		mux.Handle("GET /cluster/sessions", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, stats(true)) })))

@@ -8,6 +8,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,14 @@ type Config struct {
 	Listen string
 	// Listener, when set, is served instead of listening on Listen.
 	Listener net.Listener
+	// TLS, when set, serves HTTPS with it (its certificates), for a
+	// router that reaches the node across machines. Default nil: plain
+	// HTTP.
+	TLS *tls.Config
+	// URL is the node's URL as others reach it (its advertised
+	// address), for URL and the banner. Default: the listener's
+	// address.
+	URL string
 	// Dev serves the development cookie (not Secure, no prefix), for
 	// plain HTTP on loopback. Default false: a Secure __Host- cookie, for
 	// a node behind a TLS-terminating router.
@@ -120,6 +129,9 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}
 	n := &Node{cfg: cfg, health: endpoints, ln: ln, served: make(chan error, 1), Manager: mgr}
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS)
+	}
 	n.srv = &http.Server{
 		Handler:           n.arrivals(withNodeHeader(cfg.Name, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -179,8 +191,22 @@ func (n *Node) Readiness() http.Handler { return n.health.Probe().Detail() }
 // admin listener.
 func (n *Node) Metrics() http.Handler { return n.health.Metrics() }
 
-// URL returns the node's base URL.
-func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }
+// URL returns the node's base URL: Config.URL, else its listener's
+// address.
+func (n *Node) URL() string {
+	if n.cfg.URL != "" {
+		return n.cfg.URL
+	}
+	return n.Scheme() + "://" + n.ln.Addr().String()
+}
+
+// Scheme returns "https" when the node serves TLS, else "http".
+func (n *Node) Scheme() string {
+	if n.cfg.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
 
 // Banner returns the line that announces the node: "node NAME: URL pid PID".
 func (n *Node) Banner(pid int) string {
