@@ -37,7 +37,9 @@ func (s *Session) commit(w http.ResponseWriter) error {
 // ErrConflict, and nothing is written). It returns the token the client
 // holds from now on: Load's token when it did not change, a new one when
 // the session was created or renewed, and "" when the session ended or
-// holds nothing (the client drops its token).
+// holds nothing (the client drops its token). With an error it returns the
+// token the client still holds: Load's, or the new one when a Renew
+// reached the store before the error; a loop keeps it for its next Load.
 //
 // A Session is committed once: later writes return ErrCommitted. A loop
 // that serves many messages loads and commits once per message.
@@ -50,14 +52,18 @@ func (s *Session) Commit(ctx context.Context) (string, error) {
 	if s.r != nil {
 		return "", errors.New("sessionkit: Commit is for a session from Manager.Load; the Manager's Handler commits a request's session")
 	}
+	held := s.raw // the token the client holds until this commit succeeds
+	if s.stored {
+		held = string(s.tok)
+	}
 	if s.committed {
-		return "", ErrCommitted
+		return held, ErrCommitted
 	}
 	send, err := s.save(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !send && !s.stored {
+	switch {
+	case err != nil:
+		return held, err
+	case !send && !s.stored:
 		return "", nil
 	}
 	return string(s.tok), nil
@@ -112,7 +118,8 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 		s.m.observe(ctx, OpTouch, start, 0, !errors.Is(err, ErrNotFound), err)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			s.tokDirty = false // gone meanwhile; never resend its token
+			// Gone meanwhile: never resend its token.
+			s.stored, s.tokDirty = false, false
 			return nil
 		case err != nil:
 			return s.m.storeErr("touch", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/webtest"
@@ -138,6 +139,38 @@ func TestLoadAndCommitOutsideHTTP(t *testing.T) {
 		}
 		if s, _ := m.Load(ctx, tok); len(s.Keys()) != 0 {
 			t.Fatal("a destroyed session came back")
+		}
+	})
+
+	t.Run("CommitErrorReturnsTheHeldToken", func(t *testing.T) {
+		held := loadSet(t, m, "", "user", "alice")
+		s, _ := m.Load(ctx, held)
+		s.Set("n", "1")
+		f.store.fail.Store(true)
+		next, err := s.Commit(ctx)
+		f.store.fail.Store(false)
+		if !errors.Is(err, sessionkit.ErrUnavailable) || next != held {
+			t.Fatalf("Commit during an outage: %q, %v; want the held token and ErrUnavailable", next, err)
+		}
+		if get(t, m, next, "user") != "alice" {
+			t.Fatal("the token Commit returned with its error lost the session")
+		}
+	})
+
+	t.Run("TouchOfAnEndedSessionDropsTheToken", func(t *testing.T) {
+		// Every read-only commit touches: the share of the idle timeout
+		// that must pass first is a few nanoseconds.
+		f := newFixture(t, sessionkit.Config{TouchAfter: 1e-12}, webtest.Mux())
+		tok := loadSet(t, f.m, "", "a", "1")
+		stale, _ := f.m.Load(ctx, tok)
+		ender, _ := f.m.Load(ctx, tok)
+		ender.Destroy()
+		ender.Commit(ctx)
+		for start := time.Now(); time.Since(start) < 10*time.Microsecond; {
+			// until the touch is due (30 min x 1e-12 = 1.8 us)
+		}
+		if next, err := stale.Commit(ctx); err != nil || next != "" {
+			t.Fatalf("a read-only Commit of a session destroyed meanwhile: %q, %v; want \"\"", next, err)
 		}
 	})
 
