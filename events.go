@@ -18,7 +18,10 @@ const (
 	// Renewed: the Manager moved a session to a new token (Renew,
 	// SetPrincipal); Event.OldID names the token it left.
 	Renewed
-	// Destroyed: the Manager deleted a session (Destroy).
+	// Destroyed: the Manager deleted a session (Destroy). A store's
+	// Delete does not say whether the session still existed, so a logout
+	// submitted twice, or one of a session that had expired, is reported
+	// again.
 	Destroyed
 	// Revoked: Manager.RevokeAll deleted every session of
 	// Event.Principal. Its ID is empty: the stores delete by principal

@@ -83,6 +83,13 @@ func (m *Manager) Store() Store { return m.store }
 //
 // The session is loaded lazily: a request whose handler never calls a
 // Session method costs no store access and sets no cookie.
+//
+// A hijack (a WebSocket upgrade) commits the session too, and leaves the
+// token's Set-Cookie, when there is one to send, in w.Header(). An upgrader
+// that writes its own handshake sends it only when given that header:
+// gorilla/websocket's Upgrade(w, r, w.Header()). Others (x/net/websocket)
+// send none: change the session in an ordinary request before the upgrade,
+// or over the socket with Load and Commit.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{Context: r.Context(), m: m}

@@ -566,3 +566,35 @@ func TestPopT(t *testing.T) {
 		t.Fatalf("second read: %s (a value of another type must stay)", got)
 	}
 }
+
+// An upgrader hijacks the connection and writes its own handshake. The
+// hijack commits the session first and leaves the token's Set-Cookie in
+// w.Header(), which the upgrader sends when given it, as gorilla/websocket's
+// Upgrade(w, r, w.Header()) does.
+func TestHijackLeavesTheTokenInTheHeader(t *testing.T) {
+	f := newFixture(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Insecure: true}}, func(w http.ResponseWriter, r *http.Request) {
+		if err := sessionkit.FromContext(r.Context()).Set("ws", "1"); err != nil {
+			t.Error(err)
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
+		w.Header().Write(brw)
+		brw.WriteString("\r\n")
+		brw.Flush()
+	})
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols || len(resp.Cookies()) == 0 {
+		t.Fatalf("the handshake: %d with cookies %v; want 101 with the session's", resp.StatusCode, resp.Cookies())
+	}
+}

@@ -70,6 +70,10 @@ type Event struct {
 // and Revoked with the request's context (the one given to RevokeAll), and
 // Expired from the store's goroutine, with the store's context, when the
 // store implements ExpiryNotifier.
+//
+// Observe runs while the request's Session is locked: it must not call
+// the Session's methods (FromContext(ctx).Principal() would wait for
+// ever). The Event carries what an Observer needs of the session.
 type Observer interface {
 	Observe(ctx context.Context, e Event)
 }
