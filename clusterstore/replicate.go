@@ -240,6 +240,7 @@ func (s *Store) background() {
 			return
 		case now := <-sweep.C:
 			s.table.sweep(now)
+			s.handOver(s.table.expired.Take())
 		case <-s.resync:
 			// Let a burst of membership events settle.
 			select {

@@ -60,6 +60,8 @@ type Store struct {
 
 	draining sync.Once
 
+	expiries chan []sessionkit.Expiry // sweeps' expiries, for deliverExpiries
+
 	resync  chan struct{}
 	rewarm  chan struct{}
 	renewal chan struct{}
@@ -154,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		cfg: cfg, boot: time.Now().UnixNano(), table: newTable(cfg.TombstoneTTL, cfg.MaxSessions), client: newClient(clientTLS), ln: ln,
 		metrics: newMetrics(cfg.Registry), peers: map[string]*peer{}, leases: map[string]time.Time{}, round: time.Now(),
-		resync: make(chan struct{}, 1), rewarm: make(chan struct{}, 1), renewal: make(chan struct{}, 1), stop: make(chan struct{}),
+		resync: make(chan struct{}, 1), expiries: make(chan []sessionkit.Expiry, 16), rewarm: make(chan struct{}, 1), renewal: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
 	s.life, s.end = context.WithCancel(context.Background())
 	s.table.life, s.table.owns = s.life, s.owns
@@ -174,8 +176,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		s.srv.ServeTLS(ln, "", "")
 	}()
 	self := Member{Name: cfg.Name, Role: gossip.RoleNode, Data: dataAd, HTTP: cfg.HTTP, Weight: cfg.Weight, Boot: s.boot}
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.background()
+	go s.deliverExpiries()
 	go s.renewLeases()
 	go s.warming()
 	members, err := gossip.Join(ctx, gossip.Config{Self: self, Bind: cfg.Gossip, Advertise: gossipAd, Join: cfg.Join, Key: cfg.Key, Timing: cfg.Timing, Logger: cfg.Logger}, s.gossiped)

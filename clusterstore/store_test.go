@@ -393,3 +393,40 @@ func TestExpiryReportedOnceByOwner(t *testing.T) {
 		}
 	}
 }
+
+// A slow Observer must not hold up the node's background work (the sweeps
+// and the resync that restores backups after a crash): the sweeps hand
+// their expiries over without waiting, and drop them when the Observer
+// falls behind.
+func TestSlowObserverDoesNotStallSweeps(t *testing.T) {
+	s := startNodes(t, 1, 0, testKey)[0]
+	release := make(chan struct{})
+	defer close(release)
+	called := make(chan struct{}, 1)
+	s.NotifyExpired(func(context.Context, []sessionkit.Expiry) {
+		select {
+		case called <- struct{}{}:
+		default:
+		}
+		<-release
+	})
+	batch := []sessionkit.Expiry{{ID: "x"}}
+	s.handOver(batch)
+	select {
+	case <-called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the expiries were not delivered")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2 * cap(s.expiries) {
+			s.handOver(batch)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a sweep waited for a blocked Observer")
+	}
+}

@@ -372,7 +372,6 @@ func (t *table) sweep(now time.Time) {
 			}
 		}
 	}
-	t.expired.Flush(t.life)
 }
 
 // stats returns the number of records and their bytes.

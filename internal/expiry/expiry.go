@@ -56,11 +56,17 @@ func (n *Notifier) Queue(e sessionkit.Expiry) {
 
 // Flush delivers what Queue kept. It must run with no store lock held.
 func (n *Notifier) Flush(ctx context.Context) {
+	n.Deliver(ctx, n.Take())
+}
+
+// Take returns what Queue kept and empties the queue, for a store that
+// delivers it from a goroutine of its own.
+func (n *Notifier) Take() []sessionkit.Expiry {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	batch := n.pending
 	n.pending = nil
-	n.mu.Unlock()
-	n.Deliver(ctx, batch)
+	return batch
 }
 
 // Deliver calls every registered function with batch, unless it is empty.
