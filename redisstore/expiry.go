@@ -129,13 +129,19 @@ func (s *Store) subscribeOn(addr string, c rueidis.Client) chan struct{} {
 			if sub.life.Err() != nil {
 				return
 			}
-			if addr != "" && !s.nodeListed(addr) {
-				// The node left the Cluster: watchCluster subscribes
-				// on its successor.
-				sub.mu.Lock()
-				delete(sub.nodes, addr)
-				sub.mu.Unlock()
-				return
+			if addr != "" {
+				// The node's client now, which rueidis may have made
+				// anew since (a node removed and added again).
+				node, ok := s.client.Nodes()[addr]
+				if !ok {
+					// The node left the Cluster: watchCluster
+					// subscribes on its successor.
+					sub.mu.Lock()
+					delete(sub.nodes, addr)
+					sub.mu.Unlock()
+					return
+				}
+				c = node
 			}
 			s.cfg.Logger.Warn("redisstore: expiry notifications: subscription ended; subscribing again", "node", addr, "err", err)
 			select {
@@ -165,12 +171,6 @@ func (s *Store) checkNotifications(c rueidis.Client, addr string) bool {
 			"node", addr, "notify-keyspace-events", flags)
 	}
 	return true
-}
-
-// nodeListed reports whether the Cluster client still knows the node.
-func (s *Store) nodeListed(addr string) bool {
-	_, ok := s.client.Nodes()[addr]
-	return ok
 }
 
 // watchCluster subscribes on the nodes that join the Cluster.
