@@ -47,7 +47,7 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"--keys", "100", "extra"}, true},
 		{[]string{"--algo", "maglev", "--table-size", "8"}, true},
 		{[]string{"--algo", "jump", "--table-size", "8"}, false}, // only maglev uses it
-		{[]string{"--nodes", "0"}, true}, // not the default's 100
+		{[]string{"--nodes", "0"}, true},                         // not the default's 100
 		{[]string{"--nodes", "-1"}, true},
 		{[]string{"--keys", "0"}, true},
 		{[]string{"--add", "-1"}, true},
