@@ -228,19 +228,24 @@ func TestIdleAndAbsoluteExpiry(t *testing.T) {
 }
 
 func TestTouchThrottled(t *testing.T) {
-	f := newFixture(t, sessionkit.Config{IdleTimeout: 400 * time.Millisecond}, webtest.Mux())
+	// Every wait below leaves half a second for a loaded machine: a
+	// quarter of the idle timeout, and the slack between the first idle
+	// deadline and the one the touch set.
+	const idle = 2 * time.Second
+	f := newFixture(t, sessionkit.Config{IdleTimeout: idle}, webtest.Mux())
+	created := time.Now()
 	c := cookieOf(f.do("GET", "/set?k=a&v=b", ""))
 	writes := f.store.writes.Load()
 	f.do("GET", "/get?k=a", c)
 	if f.store.writes.Load() != writes {
 		t.Fatal("a fresh session was touched")
 	}
-	time.Sleep(150 * time.Millisecond) // past a quarter of the idle timeout
+	time.Sleep(time.Until(created.Add(idle/4 + 100*time.Millisecond))) // past a quarter of the idle timeout
 	f.do("GET", "/get?k=a", c)
 	if f.store.writes.Load() != writes+1 {
 		t.Fatal("a read after a quarter of the idle timeout did not touch")
 	}
-	time.Sleep(300 * time.Millisecond) // past the first deadline: alive thanks to the touch
+	time.Sleep(time.Until(created.Add(idle + 100*time.Millisecond))) // past the first deadline: alive thanks to the touch
 	if got := f.do("GET", "/get?k=a", c).Body.String(); got != "b" {
 		t.Fatalf("touched session lost: %q", got)
 	}
