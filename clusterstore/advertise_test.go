@@ -29,6 +29,16 @@ func TestBindAnyNeedsAdvertise(t *testing.T) {
 	}
 }
 
+// Advertise is a host: with a port, the data plane would be advertised at
+// an address nobody can reach.
+func TestAdvertiseRefusesAPort(t *testing.T) {
+	s, err := New(context.Background(), Config{Name: "n1", Gossip: "127.0.0.1:0", Data: "127.0.0.1:0", Advertise: "127.0.0.1:9000", Key: testKey, Logger: quiet})
+	if err == nil {
+		s.Close()
+		t.Fatal("Advertise with a port was accepted")
+	}
+}
+
 // TestAdvertise: nodes that bind every interface and advertise their
 // address join, replicate over the advertised data plane, and show both
 // addresses in Stats.

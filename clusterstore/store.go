@@ -140,6 +140,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.Gossip = "127.0.0.1:7946"
 	}
 	// Check what gossip will advertise before anything starts.
+	if _, _, err := net.SplitHostPort(cfg.Advertise); err == nil {
+		return nil, fmt.Errorf("clusterstore: Advertise %q: a host without a port; a remapped port goes in AdvertiseGossip or AdvertiseData", cfg.Advertise)
+	}
 	gossipAd := cmp.Or(cfg.AdvertiseGossip, cfg.Advertise)
 	if _, _, err := gossip.Advertised(ctx, cfg.Gossip, gossipAd); err != nil {
 		return nil, fmt.Errorf("clusterstore: gossip: %w", err)

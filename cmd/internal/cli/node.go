@@ -95,6 +95,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	if _, _, err := net.SplitHostPort(*advertise); err == nil {
+		return fmt.Errorf("-advertise %q: give the host alone; a remapped port goes in -advertise-gossip or -advertise-data HOST:PORT", *advertise)
+	}
 	return serveNode(ctx, &sf, cfg, *advertise, stdout)
 }
 

@@ -143,3 +143,12 @@ func getAdmin(t *testing.T, admin, token, path string, v any) {
 		t.Fatalf("GET %s: %d, %v", path, resp.StatusCode, err)
 	}
 }
+
+// -advertise is a host: a port in it would reach gossip alone and make
+// the node's URL and data address unusable.
+func TestNodeAdvertiseRefusesAPort(t *testing.T) {
+	code, out := runMain(t, "node", "--store", "cluster", "--cluster-key", testClusterKey, "--gossip-profile", "local", "--advertise", "127.0.0.1:9000")
+	if code != 1 || !strings.Contains(out, "-advertise-gossip") {
+		t.Fatalf("node --advertise HOST:PORT: exit %d, want 1 naming -advertise-gossip:\n%s", code, out)
+	}
+}

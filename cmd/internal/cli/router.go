@@ -118,7 +118,8 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		defer ms.Leave(time.Second)
 	}
-	if *adminToken == "" {
+	given := *adminToken != ""
+	if !given {
 		b := make([]byte, 16)
 		rand.Read(b)
 		*adminToken = hex.EncodeToString(b)
@@ -162,7 +163,13 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	go func() { errc <- admin.Serve(aln) }()
 	fmt.Fprintf(stdout, "router: %s://%s\n", scheme, ln.Addr())
-	fmt.Fprintf(stdout, "admin: http://%s token %s\n", aln.Addr(), *adminToken)
+	// The token is shown only when the router made it: one the user gave
+	// is a secret the user already has.
+	shown := *adminToken
+	if given {
+		shown = "(given)"
+	}
+	fmt.Fprintf(stdout, "admin: http://%s token %s\n", aln.Addr(), shown)
 
 	if *membersFile != "" {
 		hup := make(chan os.Signal, 1)

@@ -58,7 +58,7 @@ func parseSecrets(fs *flag.FlagSet, args []string, names ...string) error {
 }
 
 // errSecretFileMode reports a secret file that group or others may read.
-var errSecretFileMode = errors.New("readable by group or others: chmod 600 it (a Kubernetes secret volume needs defaultMode 0400)")
+var errSecretFileMode = errors.New("readable by group or others: chmod 600 it (on Kubernetes, give secrets through the environment, as deploy/kubernetes does)")
 
 // readSecretFile reads a secret from a regular file that only its owner
 // can read, without its trailing newline.
