@@ -107,18 +107,18 @@ func TestSeparateHosts(t *testing.T) {
 	n.client(t, "check", clientEnv)
 }
 
-// netns makes and removes the namespaces of one run: sk-PID-NAME, and a
-// hub with the bridge.
+// netns makes and removes the namespaces of one run:
+// sessionkit-e2e-PID-NAME, and a hub with the bridge.
 type netns struct {
 	t      *testing.T
 	ip     string
-	prefix string // sk-PID-
+	prefix string // sessionkit-e2e-PID-
 	subnet string // 10.231.RUN.
 	hub    string
 	made   []string
 }
 
-var staleNetns = regexp.MustCompile(`^sk-(\d+)-\S+`)
+var staleNetns = regexp.MustCompile(`^sessionkit-e2e-(\d+)-\S+`)
 
 // newNetns checks that namespaces can be made (skipping or, under CI,
 // failing when not), sweeps those left by killed runs, and makes the hub.
@@ -129,7 +129,7 @@ func newNetns(t *testing.T) *netns {
 		cannot(t, "network namespaces need root")
 	}
 	run := os.Getpid()
-	n := &netns{t: t, ip: ip, prefix: fmt.Sprintf("sk-%d-", run), subnet: fmt.Sprintf("10.231.%d.", run%250+1)}
+	n := &netns{t: t, ip: ip, prefix: fmt.Sprintf("sessionkit-e2e-%d-", run), subnet: fmt.Sprintf("10.231.%d.", run%250+1)}
 	n.sweep()
 	t.Cleanup(n.remove)
 	n.hub = n.prefix + "hub"
@@ -153,7 +153,9 @@ func cannot(t *testing.T, why string) {
 	t.Skip(msg)
 }
 
-// sweep removes the namespaces of runs whose process is gone.
+// sweep removes the namespaces of runs whose process is gone, and those
+// of an earlier process that had this one's pid: this run has made none
+// yet.
 func (n *netns) sweep() {
 	out, err := n.run("netns", "list")
 	if err != nil {
@@ -165,8 +167,8 @@ func (n *netns) sweep() {
 			continue
 		}
 		pid, _ := strconv.Atoi(m[1])
-		if pid == os.Getpid() || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-			continue // ours, or its run is alive
+		if pid != os.Getpid() && !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			continue // its run is alive
 		}
 		name := strings.Fields(line)[0]
 		if out, err := n.run("netns", "del", name); err != nil {
