@@ -152,3 +152,14 @@ func TestNodeAdvertiseRefusesAPort(t *testing.T) {
 		t.Fatalf("node --advertise HOST:PORT: exit %d, want 1 naming -advertise-gossip:\n%s", code, out)
 	}
 }
+
+// The router's gossip flags are refused without -join, which they need,
+// rather than ignored.
+func TestRouterGossipFlagsNeedJoin(t *testing.T) {
+	for _, args := range [][]string{{"--advertise", "10.0.0.1"}, {"--gossip-profile", "wan"}, {"--gossip", "0.0.0.0:7946"}} {
+		code, out := runMain(t, append([]string{"router", "--listen", "127.0.0.1:0", "--members", "n1=http://127.0.0.1:1"}, args...)...)
+		if code != 1 || !strings.Contains(out, "only with -join") {
+			t.Errorf("router %v without -join: exit %d, want 1 saying it needs -join:\n%s", args, code, out)
+		}
+	}
+}

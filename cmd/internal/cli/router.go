@@ -103,6 +103,18 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer rt.Close()
+	if *join == "" {
+		var stray []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "gossip", "advertise", "gossip-profile", "cluster-key", "name":
+				stray = append(stray, "-"+f.Name)
+			}
+		})
+		if len(stray) > 0 {
+			return fmt.Errorf("%s: only with -join (a router that routes on a cluster's gossip)", strings.Join(stray, ", "))
+		}
+	}
 	var ms *gossip.Membership
 	if *join != "" {
 		timing, err := gossip.Profile(*profile)
@@ -142,7 +154,7 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	fast := &router.Server{Router: rt, HTTP: srv}
-	addrs := map[string]any{"listen": boundAddr(*listen, ln.Addr()), "admin": aln.Addr().String()}
+	addrs := map[string]any{"listen": boundAddr(*listen, ln.Addr()), "admin": boundAddr(*adminAddr, aln.Addr())}
 	if ms != nil {
 		addrs["gossip_bound"], addrs["gossip"] = ms.BoundAddr(), ms.Addr()
 	}
