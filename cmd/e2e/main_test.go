@@ -5,11 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // TestMain builds the sessionkit binary when SESSIONKIT_BIN does not name
-// one, so that `go test ./e2e` works on its own too; with
+// one, so that `go test ./e2e` works on its own too, and clears the other
+// SESSIONKIT_ variables but the hostile test's seed; with
 // SESSIONKIT_NETNS_CLIENT set, it is TestSeparateHosts's client.
 func TestMain(m *testing.M) {
 	if phase := os.Getenv("SESSIONKIT_NETNS_CLIENT"); phase != "" {
@@ -19,6 +21,14 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		os.Exit(0)
+	}
+	// The processes the tests start inherit this environment: a
+	// developer's SESSIONKIT_ settings would change every node and router.
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "SESSIONKIT_") && k != "SESSIONKIT_BIN" && k != "SESSIONKIT_SEED" {
+			os.Unsetenv(k)
+		}
 	}
 	if os.Getenv("SESSIONKIT_BIN") == "" {
 		dir, err := os.MkdirTemp("", "sessionkit-e2e")
