@@ -144,8 +144,8 @@ func serveNode(ctx context.Context, sf *storeFlags, cfg node.Config, advertise s
 		scheme = "https"
 	}
 	url, err := nodeURL(scheme, ln, advertise)
-	if err != nil && sf.store == "cluster" {
-		return err // gossiped to routers: it must reach the node
+	if err != nil && (sf.store == "cluster" || advertise != "") {
+		return err // gossiped to routers, or asked for: it must reach the node
 	}
 	if err == nil {
 		cfg.URL = url
