@@ -3,6 +3,7 @@ package gossip
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -150,5 +151,50 @@ func TestProfiles(t *testing.T) {
 	own := Timing{ProbeInterval: time.Second, ProbeTimeout: time.Second / 2, SuspicionMult: 5}.withDefaults()
 	if own.GossipInterval != LocalTiming.GossipInterval || own.TCPTimeout != LocalTiming.TCPTimeout || own.Detect() != 5*time.Second {
 		t.Errorf("withDefaults: %+v", own)
+	}
+}
+
+// syncBuffer is a log destination safe for memberlist's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Members of different timing profiles would declare each other dead at
+// different times: a member that meets one logs a warning.
+func TestProfileMismatchWarned(t *testing.T) {
+	var logs syncBuffer
+	lan := LocalTiming
+	lan.SuspicionMult++ // another profile: it detects later
+	a, err := Join(context.Background(), Config{Self: Member{Name: "a", Role: RoleNode, HTTP: "http://127.0.0.1:2", Weight: 1, Boot: 1},
+		Bind: "127.0.0.1:0", Key: testKey, Timing: LocalTiming, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Leave(time.Second)
+	b, err := Join(context.Background(), Config{Self: Member{Name: "b", Role: RoleRouter},
+		Bind: "127.0.0.1:0", Join: []string{a.Addr()}, Key: testKey, Timing: lan, Logger: quiet}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Leave(time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "same --gossip-profile") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning of another profile; the log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -66,6 +66,10 @@ type Member struct {
 	// Draining is set while a node hands its sessions over before it
 	// leaves: routers send it nothing new and the ring leaves it out.
 	Draining bool `json:"draining,omitempty"`
+	// Detect is how long the member takes to declare another dead
+	// (Timing.Detect), set by Join: members of different timing profiles
+	// are told apart and warned of.
+	Detect time.Duration `json:"detect,omitempty"`
 }
 
 // Routable reports whether a router should send the member requests: a
@@ -114,7 +118,8 @@ type Config struct {
 	Key []byte
 	// Timing tunes failure detection. Default: LocalTiming.
 	Timing Timing
-	// Logger receives memberlist's log lines at debug level. Default
+	// Logger receives memberlist's log lines at debug level, and a
+	// warning for each member of another timing profile. Default
 	// slog.Default().
 	Logger *slog.Logger
 }
@@ -197,9 +202,12 @@ type Membership struct {
 	self     Member
 	onChange func([]Member)
 
+	log *slog.Logger
+
 	mu      sync.Mutex
 	members map[string]Member // alive
 	nodes   map[string]State  // storing nodes but this one, dead ones included
+	warned  map[string]bool   // members whose other timing profile was logged
 	down    sync.Once
 	stopped atomic.Bool
 }
@@ -230,7 +238,8 @@ func Join(ctx context.Context, cfg Config, onChange func([]Member)) (*Membership
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
-	m := &Membership{self: cfg.Self, onChange: onChange, members: map[string]Member{}, nodes: map[string]State{}}
+	cfg.Self.Detect = cfg.Timing.Detect()
+	m := &Membership{self: cfg.Self, onChange: onChange, log: cfg.Logger, members: map[string]Member{}, nodes: map[string]State{}, warned: map[string]bool{}}
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Self.Name
 	mc.BindAddr, mc.BindPort = host, p
@@ -455,6 +464,11 @@ func (m *Membership) set(n *memberlist.Node, alive bool) {
 		return
 	}
 	m.mu.Lock()
+	if alive && mb.Detect != 0 && mb.Detect != m.self.Detect && !m.warned[mb.Name] {
+		m.warned[mb.Name] = true
+		m.log.Warn("gossip: a member declares failures dead after another time than this one: give every node and router the same --gossip-profile",
+			slog.String("member", mb.Name), slog.Duration("its", mb.Detect), slog.Duration("ours", m.self.Detect))
+	}
 	if alive {
 		m.members[n.Name] = mb
 	} else {
