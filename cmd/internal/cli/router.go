@@ -159,10 +159,10 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		addrs["gossip_bound"], addrs["gossip"] = ms.BoundAddr(), ms.Addr()
 	}
 	adminMux := http.NewServeMux()
-	adminMux.Handle("GET /addresses", bearer(*adminToken, func(w http.ResponseWriter, r *http.Request) {
+	adminMux.Handle("GET /addresses", bearer(*adminToken, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(addrs)
-	}))
+	})))
 	adminMux.Handle("/", rt.AdminHandler(*adminToken))
 	admin := health.AdminServer(adminMux)
 	errc := make(chan error, 2)
@@ -219,7 +219,7 @@ func loadMembers(list, file string) ([]router.Member, error) {
 }
 
 // bearer lets through requests that carry "Authorization: Bearer token".
-func bearer(token string, h http.HandlerFunc) http.Handler {
+func bearer(token string, h http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -228,7 +228,7 @@ func bearer(token string, h http.HandlerFunc) http.Handler {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		h(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 
