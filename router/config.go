@@ -211,8 +211,9 @@ func (k keyKind) String() string {
 }
 
 type keySource struct {
-	kind keyKind
-	name string
+	kind  keyKind
+	name  string
+	lower string // a header's name in lower case, for the fast path
 }
 
 func parseKeys(specs []string) ([]keySource, error) {
@@ -243,6 +244,7 @@ func parseKeys(specs []string) ([]keySource, error) {
 		k.name = name
 		if k.kind == keyHeader {
 			k.name = http.CanonicalHeaderKey(name)
+			k.lower = strings.ToLower(k.name)
 		}
 		keys = append(keys, k)
 	}

@@ -63,7 +63,7 @@ type fastConn struct {
 	out     []byte // the request as forwarded
 	resp    []byte // the response head as received
 	lines   []respLine
-	scratch []byte
+	keys    keyScratch
 	prefs   []*backend
 	names   []string
 	values  [][]byte
@@ -185,13 +185,8 @@ func (fc *fastConn) request() outcome {
 		return handOver
 	}
 	start := time.Now()
-	key, found, scratch := tokenKey(h, rt.cfg.TokenCookie, rt.tokenHeader, fc.scratch)
-	fc.scratch = scratch
-	kind := keyNone
-	if found {
-		kind = keyToken
-	}
-	fc.prefs, fc.names = rt.prefer(v, key[:], kind, fc.prefs[:0], fc.names[:0])
+	key, kind := rt.headKey(h, fc.peer, &fc.keys)
+	fc.prefs, fc.names = rt.prefer(v, key, kind, fc.prefs[:0], fc.names[:0])
 	fc.out = fc.buildRequest(fc.out[:0], fc.peek(total), n)
 	method := methodString(h.method)
 	fc.headRequest = method == http.MethodHead

@@ -33,8 +33,8 @@ type Router struct {
 	// given: backends take their connections from its pools.
 	transport *Transport
 
-	// fast reports whether Server may forward by itself: routing by
-	// token alone, over the default transport.
+	// fast reports whether Server may forward by itself: over the
+	// default transport, untraced.
 	fast        bool
 	tokenHeader string // lower case
 
@@ -78,9 +78,6 @@ func New(cfg Config, members []Member) (*Router, error) {
 	rt.fast = cfg.defaultTransport
 	if cfg.defaultTransport {
 		rt.transport = cfg.Transport.(*Transport)
-	}
-	for _, k := range keys {
-		rt.fast = rt.fast && k.kind == keyToken
 	}
 	// The fast path writes the request head as it came: no span, no
 	// header to inject.
@@ -372,9 +369,8 @@ func boundLoad(prefs []*backend, c float64, all []*backend) []*backend {
 	limit := c * float64(total) / float64(len(all))
 	for i, b := range prefs {
 		if float64(b.inflight.Load()+1) <= limit {
-			if i > 0 {
-				prefs = append([]*backend{b}, slices.Delete(slices.Clone(prefs), i, i+1)...)
-			}
+			copy(prefs[1:i+1], prefs[:i]) // prefs is the caller's own: moved in place
+			prefs[0] = b
 			return prefs
 		}
 	}

@@ -40,7 +40,7 @@ func (c *Resolver) IP(r *http.Request) netip.Addr {
 	}
 	hops := forwarded(r)
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := parseHop(hops[i])
+		a, err := ParseHop(hops[i])
 		if err != nil {
 			return peer // a malformed hop: trust nothing left of it
 		}
@@ -88,7 +88,10 @@ func forwarded(r *http.Request) []string {
 	return hops
 }
 
-func parseHop(s string) (netip.Addr, error) {
+// ParseHop parses one hop of a forwarding header: an address, with or
+// without a port ("1.2.3.4:80", "[::1]:80") or brackets. It is the one
+// reading of a hop, for IP and for readers of raw request heads.
+func ParseHop(s string) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a.Unmap(), nil
 	}

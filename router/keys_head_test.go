@@ -1,0 +1,200 @@
+package router
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/sessionkit/sessionkit/internal/clientip"
+	"github.com/sessionkit/sessionkit/ring"
+)
+
+// keyConfigs are the key configurations the differential tests route by.
+var keyConfigs = []struct {
+	keys    []string
+	trusted []netip.Prefix
+}{
+	{keys: []string{"token"}},
+	{keys: []string{"ip"}},
+	{keys: []string{"ip"}, trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")}},
+	{keys: []string{"ip"}, trusted: []netip.Prefix{netip.MustParsePrefix("::/0"), netip.MustParsePrefix("0.0.0.0/0")}},
+	{keys: []string{"header:X-User"}},
+	{keys: []string{"header:cache-control"}},
+	{keys: []string{"header:Host"}},
+	{keys: []string{"cookie:sid"}},
+	{keys: []string{"query:k"}},
+	{keys: []string{"query:a b"}},
+	{keys: []string{"cookie:sid", "query:k", "header:X-User", "ip"}, trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+	{keys: []string{"token", "cookie:sid", "header:X-User"}},
+	{keys: []string{"query:k", "cookie:sid"}},
+}
+
+// keyHeads are requests each key kind is found in, or not.
+var keyHeads = []string{
+	"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.7\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6, 198.51.100.7, 10.0.0.2\r\nx-forwarded-for: 10.0.0.3\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.3, 10.0.0.2\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: garbage, 10.0.0.2\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.7,\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For:\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: [2001:db8::1]:443 , ::ffff:10.0.0.9\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nForwarded: for=192.0.2.60;proto=http;by=203.0.113.43\r\nX-Forwarded-For: 198.51.100.7\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nForwarded: for=\"[2001:db8:cafe::17]:4711\", FOR=10.0.0.4;for=192.0.2.9\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nForwarded: proto=https\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nForwarded: for=fe80::1%25eth0\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX-User: alice\r\nx-user: bob\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX-User:\r\nX-User: bob\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nCookie: theme=dark; sid=s1\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nCookie: sid=\"s2\"; sid=s3\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nCookie: sid=a\\b; sid = s4 \r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nCookie: sid=\r\nCookie: sid=s5\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nCookie: ;;sid=s6;\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nCookie: " + strings.Repeat(";", maxCookies) + "sid=s7\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nCookie: __Host-session=tok; session.1=x\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nCookie: session=part0; session.1=part1\r\nX-User: carol\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX-Session-Token: tok2\r\n\r\n",
+	"GET /p?k=v1 HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /p?x=1&k=%41%2b+b&k=2 HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /p?k;x=1&k= HTTP/1.1\r\nHost: a\r\nCookie: sid=s8\r\n\r\n",
+	"GET /p?%6B=esc&a+b=sp&a%20b=sp2 HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /p?&&k&k=late HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /p?k=a=b?c HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.5\r\n\r\n",
+}
+
+var keyRemotes = []string{"127.0.0.1:4000", "10.0.0.1:4000", "[::1]:4000", "192.0.2.1:4000", "[::ffff:10.0.0.7]:4000"}
+
+// keyRouter returns a Router that only finds keys: no members, no health
+// checks.
+func keyRouter(t testing.TB, keys []string, trusted []netip.Prefix) *Router {
+	t.Helper()
+	cfg := Config{Keys: keys, TrustedProxies: trusted}
+	if err := cfg.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := parseKeys(cfg.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Router{cfg: cfg, keys: ks, resolver: clientip.Resolver{Trusted: trusted}, tokenHeader: strings.ToLower(cfg.TokenHeader)}
+}
+
+// compareKeys holds headKey to Router.key: for the head in raw (which
+// parseHead accepted into h) from remote, both find the same key of the
+// same kind, so the ring gives both the same member.
+func compareKeys(t *testing.T, rt *Router, raw []byte, h *head, remote string, members *ring.Ring) {
+	t.Helper()
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		t.Fatalf("net/http refuses %q: %v", raw, err)
+	}
+	req.RemoteAddr = remote
+	want, wantKind := rt.key(req)
+	ap, _ := netip.ParseAddrPort(remote)
+	var ks keyScratch
+	got, kind := rt.headKey(h, ap.Addr().Unmap(), &ks)
+	if kind != wantKind || !bytes.Equal(got, want) {
+		t.Fatalf("keys %v from %s, head %q:\nfast path %v %q\nnet/http  %v %q", rt.cfg.Keys, remote, raw, kind, got, wantKind, want)
+	}
+	if members != nil && kind != keyNone {
+		if g, w := members.Owners(got, 1, nil)[0], members.Owners(want, 1, nil)[0]; g != w {
+			t.Fatalf("member %s, net/http %s", g, w)
+		}
+	}
+}
+
+// TestHeadKeyAsNetHTTP: for every head of the table and every key
+// configuration, from peers trusted and not, the fast path finds the key
+// net/http's path does, and routes to the same member.
+func TestHeadKeyAsNetHTTP(t *testing.T) {
+	var rm []ring.Member
+	for i := range 5 {
+		rm = append(rm, ring.Member{Name: fmt.Sprintf("n%d", i), Weight: 1})
+	}
+	members, err := ring.New(ring.Config{}, rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[keyKind]int{}
+	for _, kc := range keyConfigs {
+		rt := keyRouter(t, kc.keys, kc.trusted)
+		for _, s := range keyHeads {
+			raw := []byte(s)
+			var h head
+			if end := headEnd(raw); end != len(raw) || !parseHead(raw, &h) {
+				t.Fatalf("the fast path refuses %q", s)
+			}
+			for _, remote := range keyRemotes {
+				compareKeys(t, rt, raw, &h, remote, members)
+				var ks keyScratch
+				ap := netip.MustParseAddrPort(remote)
+				_, kind := rt.headKey(&h, ap.Addr().Unmap(), &ks)
+				kinds[kind]++
+			}
+		}
+	}
+	for k := keyNone; k <= keyQuery; k++ {
+		if kinds[k] == 0 {
+			t.Errorf("no head of the table routed by %v", k)
+		}
+	}
+}
+
+// TestHeadKeyAllocs: finding a key of each kind allocates nothing.
+func TestHeadKeyAllocs(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")}
+	for _, c := range []struct {
+		keys []string
+		head string
+		want keyKind
+	}{
+		{[]string{"token"}, "GET / HTTP/1.1\r\nHost: a\r\nCookie: session=part0; session.1=part1\r\n\r\n", keyToken},
+		{[]string{"ip"}, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", keyIP},
+		{[]string{"ip"}, "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.7, 10.0.0.2\r\n\r\n", keyIP},
+		{[]string{"ip"}, "GET / HTTP/1.1\r\nHost: a\r\nForwarded: for=198.51.100.7;proto=http, for=10.0.0.2\r\n\r\n", keyIP},
+		{[]string{"header:X-User"}, "GET / HTTP/1.1\r\nHost: a\r\nX-User: alice\r\n\r\n", keyHeader},
+		{[]string{"cookie:sid"}, "GET / HTTP/1.1\r\nHost: a\r\nCookie: theme=dark; sid=\"s1\"\r\n\r\n", keyCookie},
+		{[]string{"query:k"}, "GET /p?x=1&k=a%2Fb+c HTTP/1.1\r\nHost: a\r\n\r\n", keyQuery},
+		{[]string{"cookie:sid", "query:k", "header:X-User", "ip"}, "GET /p?k=1 HTTP/1.1\r\nHost: a\r\n\r\n", keyQuery},
+		{[]string{"cookie:sid", "query:k", "ip"}, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", keyIP},
+	} {
+		rt := keyRouter(t, c.keys, trusted)
+		var h head
+		if !parseHead([]byte(c.head), &h) {
+			t.Fatalf("the fast path refuses %q", c.head)
+		}
+		var ks keyScratch
+		peer := netip.MustParseAddr("10.0.0.1")
+		if _, kind := rt.headKey(&h, peer, &ks); kind != c.want {
+			t.Fatalf("%v %q: kind %v, want %v", c.keys, c.head, kind, c.want)
+		}
+		if n := testing.AllocsPerRun(100, func() { rt.headKey(&h, peer, &ks) }); n != 0 {
+			t.Errorf("%v %q: %v allocations, want 0", c.keys, c.head, n)
+		}
+	}
+}
+
+// FuzzHeadKey holds headKey to Router.key on any head the fast path
+// takes, for every key configuration and peer of the tables.
+func FuzzHeadKey(f *testing.F) {
+	for i, s := range append(append([]string{}, keyHeads...), headSeeds...) {
+		f.Add([]byte(s), uint8(i), uint8(i/3))
+	}
+	routers := make([]*Router, len(keyConfigs))
+	for i, kc := range keyConfigs {
+		routers[i] = keyRouter(f, kc.keys, kc.trusted)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, config, remote uint8) {
+		end := headEnd(raw)
+		var h head
+		if end <= 0 || !parseHead(raw[:end], &h) {
+			return
+		}
+		compareKeys(t, routers[int(config)%len(routers)], raw[:end], &h, keyRemotes[int(remote)%len(keyRemotes)], nil)
+	})
+}
