@@ -58,15 +58,15 @@ type fastConn struct {
 	peerString  string
 	peerTrusted bool
 
-	bc      *bconn // the backend connection in use, closed if serve panics
-	h       head
-	out     []byte // the request as forwarded
-	resp    []byte // the response head as received
-	lines   []respLine
-	keys    keyScratch
-	prefs   []*backend
-	names   []string
-	values  [][]byte
+	bc     *bconn // the backend connection in use, closed if serve panics
+	h      head
+	out    []byte // the request as forwarded
+	resp   []byte // the response head as received
+	lines  []respLine
+	keys   keyScratch
+	prefs  []*backend
+	names  []string
+	values [][]byte
 }
 
 // countWriter counts the bytes written to w.
