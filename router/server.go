@@ -21,8 +21,9 @@ import (
 // connection, bytes already read included, to HTTP for good. Both paths
 // route, retry, count and log alike.
 //
-// The fast path runs only when the Router routes by token alone and its
-// Config.Transport was left nil; otherwise Serve is HTTP.Serve. For TLS,
+// The fast path runs, whatever the routing keys, when the Router's
+// Config.Transport was left nil and Config.Trace is unset; otherwise
+// Serve is HTTP.Serve. For TLS,
 // use HTTP.ServeTLS.
 type Server struct {
 	// Router routes the requests.
