@@ -345,25 +345,7 @@ func (fc *fastConn) client() string {
 	if !fc.peerTrusted {
 		return fc.peerString
 	}
-	r := &http.Request{RemoteAddr: fc.c.RemoteAddr().String(), Header: http.Header{}}
-	for _, name := range []string{"Forwarded", "X-Forwarded-For"} {
-		for _, f := range fc.h.fields {
-			if equalFold(f.name, lower(name)) {
-				r.Header.Add(name, string(f.value))
-			}
-		}
-	}
-	return fc.rt.resolver.IP(r).String()
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
+	return fc.rt.headIP(&fc.h, fc.peer).String()
 }
 
 // forward sends the request to its backends in order of preference, with
