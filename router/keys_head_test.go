@@ -157,6 +157,7 @@ func TestHeadKeyAllocs(t *testing.T) {
 		{[]string{"ip"}, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", keyIP},
 		{[]string{"ip"}, "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.7, 10.0.0.2\r\n\r\n", keyIP},
 		{[]string{"ip"}, "GET / HTTP/1.1\r\nHost: a\r\nForwarded: for=198.51.100.7;proto=http, for=10.0.0.2\r\n\r\n", keyIP},
+		{[]string{"ip"}, "GET / HTTP/1.1\r\nHost: a\r\nForwarded: for=\"[2001:db8::1]:4711\", for=10.0.0.2:80\r\n\r\n", keyIP},
 		{[]string{"header:X-User"}, "GET / HTTP/1.1\r\nHost: a\r\nX-User: alice\r\n\r\n", keyHeader},
 		{[]string{"cookie:sid"}, "GET / HTTP/1.1\r\nHost: a\r\nCookie: theme=dark; sid=\"s1\"\r\n\r\n", keyCookie},
 		{[]string{"query:k"}, "GET /p?x=1&k=a%2Fb+c HTTP/1.1\r\nHost: a\r\n\r\n", keyQuery},

@@ -92,8 +92,10 @@ func forwarded(r *http.Request) []string {
 // without a port ("1.2.3.4:80", "[::1]:80") or brackets. It is the one
 // reading of a hop, for IP and for readers of raw request heads.
 func ParseHop(s string) (netip.Addr, error) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap(), nil
+	if !withPort(s) { // else ParseAddr fails, and its error allocates
+		if a, err := netip.ParseAddr(s); err == nil {
+			return a.Unmap(), nil
+		}
 	}
 	host, _, err := net.SplitHostPort(s) // "1.2.3.4:80", "[::1]:80"
 	if err != nil {
@@ -101,4 +103,15 @@ func ParseHop(s string) (netip.Addr, error) {
 	}
 	a, err := netip.ParseAddr(host)
 	return a.Unmap(), err
+}
+
+// withPort reports whether s cannot be a bare address: it is bracketed,
+// or has a colon after its last dot, which an IPv6 address can only have
+// in its zone.
+func withPort(s string) bool {
+	if strings.HasPrefix(s, "[") {
+		return true
+	}
+	dot, colon := strings.LastIndexByte(s, '.'), strings.LastIndexByte(s, ':')
+	return dot >= 0 && colon > dot && !strings.Contains(s, "%")
 }

@@ -1,8 +1,10 @@
 package clientip
 
 import (
+	"net"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +41,42 @@ func TestIP(t *testing.T) {
 				t.Fatalf("IP = %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// parseHopPlain is ParseHop without its shortcut past netip.ParseAddr.
+func parseHopPlain(s string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), nil
+	}
+	host, _, err := net.SplitHostPort(s)
+	if err != nil {
+		host = strings.Trim(s, "[]")
+	}
+	a, err := netip.ParseAddr(host)
+	return a.Unmap(), err
+}
+
+// FuzzParseHop: ParseHop reads every hop as trying netip.ParseAddr
+// first would.
+func FuzzParseHop(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "1.2.3.4:80", "[::1]:80", "[::1]", "::ffff:1.2.3.4", "::ffff:1.2.3.4:80",
+		"fe80::1%eth0", "fe80::1%a.b:c", "[fe80::1%eth0]:80", "garbage", "", ":80", "1.2.3.4:", "[1.2.3.4]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, gotErr := ParseHop(s)
+		want, wantErr := parseHopPlain(s)
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("ParseHop(%q) = %v, %v; want %v, %v", s, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+func TestParseHopAllocs(t *testing.T) {
+	for _, s := range []string{"192.0.2.1", "192.0.2.1:80", "[2001:db8::1]:80", "2001:db8::1"} {
+		if n := testing.AllocsPerRun(100, func() { ParseHop(s) }); n != 0 {
+			t.Errorf("ParseHop(%q): %v allocations, want 0", s, n)
+		}
 	}
 }
