@@ -31,6 +31,7 @@ var keyConfigs = []struct {
 	{keys: []string{"cookie:sid", "query:k", "header:X-User", "ip"}, trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 	{keys: []string{"token", "cookie:sid", "header:X-User"}},
 	{keys: []string{"query:k", "cookie:sid"}},
+	{keys: []string{"header:Connection", "header:x-forwarded-for", "cookie:session", "query:q"}},
 }
 
 // keyHeads are requests each key kind is found in, or not.
@@ -198,4 +199,35 @@ func FuzzHeadKey(f *testing.F) {
 		}
 		compareKeys(t, routers[int(config)%len(routers)], raw[:end], &h, keyRemotes[int(remote)%len(keyRemotes)], nil)
 	})
+}
+
+// TestBoundLoad: the first backend within the bound moves to the front,
+// the others keep their order, and nothing is allocated.
+func TestBoundLoad(t *testing.T) {
+	all := make([]*backend, 4)
+	for i, load := range []int64{9, 7, 1, 3} {
+		all[i] = &backend{Member: Member{Name: fmt.Sprint("n", i)}}
+		all[i].inflight.Store(load)
+	}
+	prefs := make([]*backend, len(all))
+	names := func(bs []*backend) string {
+		var s []string
+		for _, b := range bs {
+			s = append(s, b.Name)
+		}
+		return strings.Join(s, " ")
+	}
+	// The mean with the new request is 21/4: at c=1.25 the bound is
+	// 6.56, which n0 and n1 exceed.
+	copy(prefs, all)
+	if got := names(boundLoad(prefs, 1.25, all)); got != "n2 n0 n1 n3" {
+		t.Fatalf("order %s", got)
+	}
+	copy(prefs, all)
+	if got := names(boundLoad(prefs, 2, all)); got != "n0 n1 n2 n3" {
+		t.Fatalf("order %s, want the first kept: it is within the bound", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { copy(prefs, all); boundLoad(prefs, 1.25, all) }); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
 }
