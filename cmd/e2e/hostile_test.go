@@ -136,15 +136,18 @@ func (b *sloppyBackend) serve(c net.Conn) {
 // keep-alive connection, send requests carrying unique ids: no client may
 // ever receive an answer carrying another's id, and the router must still
 // serve at the end. It runs on both of the router's paths: its own
-// HTTP/1.1 path (routing by token) and net/http's (routing by client
-// address, which the fast path does not take). SESSIONKIT_SEED replays a
-// run.
+// HTTP/1.1 path (routing by token, and by client address) and net/http's
+// (requests whose head is over the fast path's 8 KiB, which it hands
+// over). SESSIONKIT_SEED replays a run.
 func TestRouterNeverCrossesResponses(t *testing.T) {
-	t.Run("fast path", func(t *testing.T) { neverCrosses(t) })
-	t.Run("net/http path", func(t *testing.T) { neverCrosses(t, "--keys", "ip") })
+	t.Run("fast path", func(t *testing.T) { neverCrosses(t, "") })
+	t.Run("fast path, ip key", func(t *testing.T) { neverCrosses(t, "", "--keys", "ip") })
+	t.Run("net/http path", func(t *testing.T) { neverCrosses(t, strings.Repeat("p", 9<<10), "--keys", "ip") })
 }
 
-func neverCrosses(t *testing.T, args ...string) {
+// neverCrosses runs the test against a router started with args; pad,
+// when not empty, is sent in a header of every request.
+func neverCrosses(t *testing.T, pad string, args ...string) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("SESSIONKIT_SEED"); s != "" {
 		var err error
@@ -190,6 +193,9 @@ func neverCrosses(t *testing.T, args ...string) {
 				}
 				req, _ := http.NewRequest(method, base+"/item", nil)
 				req.Header.Set("X-Id", id)
+				if pad != "" {
+					req.Header.Set("X-Pad", pad)
+				}
 				resp, err := hc.Do(req)
 				if err != nil {
 					failed.Add(1)
