@@ -249,13 +249,19 @@ func TestHostileBackends(t *testing.T) {
 	for _, row := range hostileRows {
 		t.Run(row.name, func(t *testing.T) {
 			t.Parallel()
+			// The stalling row waits for the timeout; any other answer
+			// must come before it even on a loaded machine.
+			timeout := 30 * time.Second
+			if row.stalls {
+				timeout = 5 * time.Second
+			}
 			var results [2]clientResult
 			for i, path := range []string{"fast", "net/http"} {
 				b := newHostileBackend(t, row)
 				rt, err := router.New(router.Config{
 					Logger:                quiet,
 					Health:                router.HealthConfig{Interval: time.Hour},
-					ResponseHeaderTimeout: 200 * time.Millisecond,
+					ResponseHeaderTimeout: timeout,
 				}, []router.Member{{Name: "n1", URL: "http://" + b.addr}})
 				if err != nil {
 					t.Fatal(err)
