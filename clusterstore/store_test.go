@@ -56,6 +56,9 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 				// No test here waits on a call's timeout: a stopped
 				// node refuses connections.
 				RPCTimeout: 30 * time.Second,
+				// Likewise a write waits for its backup to agree on the
+				// view: past the default 10 s on a loaded machine.
+				FailoverWait: time.Minute,
 			}
 			if backups == 0 {
 				cfg.Backups = NoBackups
