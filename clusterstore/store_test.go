@@ -50,6 +50,15 @@ func startNodes(t *testing.T, n int, backups int, key []byte) []*Store {
 				Name: fmt.Sprintf("n%d", i+1), Gossip: fmt.Sprintf("127.0.0.1:%d", port), Data: "127.0.0.1:0",
 				Key: key, Backups: backups, Logger: quiet,
 				SweepInterval: 50 * time.Millisecond, // for the case of expiry events
+				// Calls queue behind each other (50 Updates of one
+				// session, each copied to its backup): on a loaded
+				// machine the last waits longer than the default 2 s.
+				// No test here waits on a call's timeout: a stopped
+				// node refuses connections.
+				RPCTimeout: 30 * time.Second,
+				// Likewise a write waits for its backup to agree on the
+				// view: past the default 10 s on a loaded machine.
+				FailoverWait: time.Minute,
 			}
 			if backups == 0 {
 				cfg.Backups = NoBackups

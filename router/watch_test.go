@@ -16,14 +16,21 @@ import (
 // broken, and the watch ends with its context.
 func TestWatchMembersFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "members")
+	// write replaces the file at once, as a deployment tool does (a new
+	// file renamed over the old): written in place, the watch could catch
+	// it truncated, and an empty file is a valid list of no members.
 	write := func(content string, mtime time.Time) {
 		t.Helper()
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		tmp := path + ".new"
+		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		// An explicit modification time: two writes within the file
 		// system's time resolution would look alike.
-		if err := os.Chtimes(path, mtime, mtime); err != nil {
+		if err := os.Chtimes(tmp, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}
 	}
