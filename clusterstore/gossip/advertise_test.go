@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,9 @@ func TestBindAnyAdvertise(t *testing.T) {
 func TestIPv6(t *testing.T) {
 	ln, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no IPv6 loopback here: %v", err) // CI has one: never pass by skipping
+		}
 		t.Skipf("no IPv6 loopback here: %v", err)
 	}
 	ln.Close()

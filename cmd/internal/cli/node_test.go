@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
@@ -101,6 +102,9 @@ func TestHelpShowsNetworkFlags(t *testing.T) {
 // URLs, serve on them, and join one another over IPv6.
 func TestNodeIPv6(t *testing.T) {
 	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no IPv6 loopback here: %v", err) // CI has one: never pass by skipping
+		}
 		t.Skipf("no IPv6 loopback here: %v", err)
 	} else {
 		ln.Close()
