@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"net/netip"
 	"unsafe"
-
-	"github.com/sessionkit/sessionkit/internal/clientip"
 )
 
 // keyScratch is the room the fast path finds a routing key in: it lives
@@ -62,9 +60,9 @@ func (rt *Router) headKey(h *head, peer netip.Addr, ks *keyScratch) ([]byte, key
 // the peer, or, while the hop is a trusted proxy, one hop left through
 // Forwarded (if present) or else X-Forwarded-For.
 func (rt *Router) headIP(h *head, peer netip.Addr) netip.Addr {
-	res := &rt.resolver
-	if !peer.IsValid() || len(res.Trusted) == 0 || !res.Trusts(peer) {
-		return peer
+	w := rt.resolver.Walk(peer)
+	if !w.More() {
+		return w.Client()
 	}
 	name, forwarded := "x-forwarded-for", false
 	if h.has("forwarded") {
@@ -72,12 +70,12 @@ func (rt *Router) headIP(h *head, peer netip.Addr) netip.Addr {
 	}
 	// The hops right to left: the fields last to first, each value's
 	// comma-separated elements last to first.
-	for i := len(h.fields) - 1; i >= 0; i-- {
+	for i := len(h.fields) - 1; i >= 0 && w.More(); i-- {
 		f := &h.fields[i]
 		if !equalFold(f.name, name) {
 			continue
 		}
-		for v, more := f.value, true; more; {
+		for v, more := f.value, true; more && w.More(); {
 			var elem []byte
 			if j := bytes.LastIndexByte(v, ','); j >= 0 {
 				elem, v = v[j+1:], v[:j]
@@ -90,17 +88,10 @@ func (rt *Router) headIP(h *head, peer netip.Addr) netip.Addr {
 			} else {
 				hop = trimOWS(elem)
 			}
-			a, err := clientip.ParseHop(unsafeString(hop))
-			if err != nil {
-				return peer // a malformed hop: trust nothing left of it
-			}
-			peer = a
-			if !res.Trusts(a) {
-				return a
-			}
+			w.Hop(unsafeString(hop))
 		}
 	}
-	return peer
+	return w.Client()
 }
 
 // forwardedFor returns the last for= of one element of a Forwarded
@@ -123,8 +114,8 @@ func forwardedFor(elem []byte) []byte {
 }
 
 // unsafeString views b as a string for a call that keeps no reference
-// to it once it returns (ParseHop keeps it only in an error, which is
-// dropped): converting would allocate.
+// to it once it returns (Walk.Hop keeps none: ParseHop keeps it only in
+// an error, which Hop drops): converting would allocate.
 func unsafeString(b []byte) string {
 	if len(b) == 0 {
 		return ""

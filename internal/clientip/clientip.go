@@ -34,23 +34,51 @@ func (c *Resolver) Trusts(a netip.Addr) bool {
 // Addr means r.RemoteAddr was not an address (a test request, a Unix
 // socket).
 func (c *Resolver) IP(r *http.Request) netip.Addr {
-	peer := Peer(r)
-	if !peer.IsValid() || len(c.Trusted) == 0 || !c.Trusts(peer) {
-		return peer
+	w := c.Walk(Peer(r))
+	if !w.More() {
+		return w.Client()
 	}
 	hops := forwarded(r)
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := ParseHop(hops[i])
-		if err != nil {
-			return peer // a malformed hop: trust nothing left of it
-		}
-		peer = a
-		if !c.Trusts(a) {
-			return a
-		}
+	for i := len(hops) - 1; i >= 0 && w.More(); i-- {
+		w.Hop(hops[i])
 	}
-	return peer
+	return w.Client()
 }
+
+// Walk finds a client address one forwarding hop at a time, from the
+// connection's peer leftwards. It is the one rule for stepping through
+// the hops: IP follows it over a request's headers, the router's fast
+// path over a raw head, without allocating.
+type Walk struct {
+	c      *Resolver
+	client netip.Addr
+	more   bool
+}
+
+// Walk starts a walk at the connection's peer. It wants hops only while
+// the address it stands on is a trusted proxy.
+func (c *Resolver) Walk(peer netip.Addr) Walk {
+	return Walk{c: c, client: peer, more: peer.IsValid() && c.Trusts(peer)}
+}
+
+// More reports whether the walk wants the next hop to the left.
+func (w *Walk) More() bool { return w.more }
+
+// Hop takes the next hop to the left, as a forwarding header wrote it.
+// An untrusted hop is the client and ends the walk; a malformed one ends
+// it too, at the last good address: nothing left of it is believed.
+func (w *Walk) Hop(hop string) {
+	a, err := ParseHop(hop)
+	if err != nil {
+		w.more = false
+		return
+	}
+	w.client, w.more = a, w.c.Trusts(a)
+}
+
+// Client returns the address the walk stands on: once More is false, the
+// client's.
+func (w *Walk) Client() netip.Addr { return w.client }
 
 // Peer returns the address of the connection's peer.
 func Peer(r *http.Request) netip.Addr {
