@@ -1,7 +1,6 @@
 package pgstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proctest"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
@@ -28,7 +29,7 @@ func TestPostgresOutage(t *testing.T) {
 	url := srv.CreateDB(t, "outage")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var logs lockedBuffer
+	var logs proctest.Buffer
 	store, err := pgstore.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -156,21 +157,4 @@ func TestPostgresOutage(t *testing.T) {
 	if len(regressed) > 0 {
 		t.Errorf("%d sessions lost their count across the outage, such as %q", len(regressed), regressed[0])
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

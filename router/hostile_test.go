@@ -2,7 +2,6 @@ package router_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proctest"
 
 	"github.com/sessionkit/sessionkit/router"
 )
@@ -427,7 +428,7 @@ func (h panicHandler) Handle(ctx context.Context, r slog.Record) error {
 func TestPanicClosesOnlyItsConnection(t *testing.T) {
 	for _, path := range []string{"fast", "net/http"} {
 		t.Run(strings.ReplaceAll(path, "/", ""), func(t *testing.T) {
-			var log syncBuffer
+			var log proctest.Buffer
 			rt, err := router.New(router.Config{
 				Logger:    slog.New(slog.NewTextHandler(&log, nil)),
 				AccessLog: slog.New(panicHandler{slog.NewTextHandler(io.Discard, nil)}),
@@ -473,24 +474,6 @@ func TestPanicClosesOnlyItsConnection(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // metric returns the value of an unlabelled metric from the admin API.

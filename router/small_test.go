@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/proctest"
+
 	"github.com/sessionkit/sessionkit/router"
 )
 
@@ -32,7 +34,7 @@ func TestKeyNeedsAName(t *testing.T) {
 // on both paths.
 func TestNoHealthyBackendLogged(t *testing.T) {
 	for _, path := range []string{"fast", "net/http"} {
-		var log syncBuffer
+		var log proctest.Buffer
 		rt, err := router.New(router.Config{Logger: quiet, AccessLog: slog.New(slog.NewTextHandler(&log, nil))}, nil)
 		if err != nil {
 			t.Fatal(err)

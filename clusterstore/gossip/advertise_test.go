@@ -5,11 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proctest"
 )
 
 // TestAdvertised: what a member advertises, from what it binds and what
@@ -84,14 +85,7 @@ func TestBindAnyAdvertise(t *testing.T) {
 
 // TestIPv6: members bound to an IPv6 address gossip and join over it.
 func TestIPv6(t *testing.T) {
-	ln, err := net.Listen("tcp", "[::1]:0")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no IPv6 loopback here: %v", err) // CI has one: never pass by skipping
-		}
-		t.Skipf("no IPv6 loopback here: %v", err)
-	}
-	ln.Close()
+	proctest.NeedIPv6(t)
 	node, err := Join(context.Background(), Config{
 		Self: Member{Name: "n1", Role: RoleNode, HTTP: "http://[::1]:2", Weight: 1, Boot: 1},
 		Bind: "[::]:0", Advertise: "::1", Key: testKey, Logger: quiet,
@@ -158,28 +152,10 @@ func TestProfiles(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for memberlist's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Members of different timing profiles would declare each other dead at
 // different times: a member that meets one logs a warning.
 func TestProfileMismatchWarned(t *testing.T) {
-	var logs syncBuffer
+	var logs proctest.Buffer
 	lan := LocalTiming
 	lan.SuspicionMult++ // another profile: it detects later
 	a, err := Join(context.Background(), Config{Self: Member{Name: "a", Role: RoleNode, HTTP: "http://127.0.0.1:2", Weight: 1, Boot: 1},

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/proctest"
+
 	"github.com/sessionkit/sessionkit/internal/proc"
 )
 
@@ -146,11 +148,7 @@ func newNetns(t *testing.T) *netns {
 // cannot skips the test, or fails it under CI.
 func cannot(t *testing.T, why string) {
 	t.Helper()
-	msg := "cannot make network namespaces here (" + why + "): run as root with iproute2, as CI does"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	proctest.Unavailable(t, "cannot make network namespaces here ("+why+"): run as root with iproute2, as CI does")
 }
 
 // sweep removes the namespaces of runs whose process is gone, and those

@@ -2,10 +2,13 @@
 package proctest
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -24,10 +27,47 @@ func Need(t testing.TB, hint string, programs ...string) string {
 			return found
 		}
 	}
-	msg := fmt.Sprintf("%s not found (%s)", programs[0], hint)
+	Unavailable(t, fmt.Sprintf("%s not found (%s)", programs[0], hint))
+	return ""
+}
+
+// NeedIPv6 skips the test, or fails it under CI, when the machine has no
+// IPv6 loopback address.
+func NeedIPv6(t testing.TB) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		Unavailable(t, fmt.Sprintf("no IPv6 loopback here: %v", err))
+		return
+	}
+	ln.Close()
+}
+
+// Unavailable fails the test under CI, where everything a test needs is
+// installed, and skips it elsewhere, with msg.
+func Unavailable(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
-	return ""
+}
+
+// Buffer is a bytes.Buffer safe for concurrent use: the destination of a
+// log that a test reads while a server writes it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

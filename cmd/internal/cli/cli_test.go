@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proctest"
 )
 
 // startCommand runs args in the background and returns the URL of the
@@ -34,11 +36,11 @@ func startNode(t *testing.T, args ...string) (url, admin, token string, stop fun
 
 // startNodeLog runs a node command like startNode and also returns what
 // it writes to stderr, its log.
-func startNodeLog(t *testing.T, args ...string) (url, admin, token string, log *syncBuffer, stop func() int) {
+func startNodeLog(t *testing.T, args ...string) (url, admin, token string, log *proctest.Buffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	stderr := &syncBuffer{}
+	stderr := &proctest.Buffer{}
 	code := make(chan int, 1)
 	go func() {
 		code <- Main(ctx, args, pw, stderr)
@@ -97,23 +99,6 @@ func startNodeLog(t *testing.T, args ...string) (url, admin, token string, log *
 	}
 	t.Cleanup(func() { stop() })
 	return url, admin, token, stderr, stop
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type client struct {

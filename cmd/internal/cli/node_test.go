@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/sessionkit/sessionkit/internal/proctest"
 )
 
 // TestCreateLimitWithoutTrustedProxiesWarns: behind a router, a node that
@@ -101,14 +102,7 @@ func TestHelpShowsNetworkFlags(t *testing.T) {
 // TestNodeIPv6: cluster nodes bound to IPv6 addresses announce bracketed
 // URLs, serve on them, and join one another over IPv6.
 func TestNodeIPv6(t *testing.T) {
-	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no IPv6 loopback here: %v", err) // CI has one: never pass by skipping
-		}
-		t.Skipf("no IPv6 loopback here: %v", err)
-	} else {
-		ln.Close()
-	}
+	proctest.NeedIPv6(t)
 	args := []string{"node", "--store", "cluster", "--listen", "[::]:0", "--advertise", "::1", "--gossip", "[::1]:0", "--data", "[::]:0",
 		"--gossip-profile", "local", "--cluster-key", testClusterKey, "--dev"}
 	url, admin, token, stop := startNode(t, append(args, "--name", "n1")...)

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,10 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proctest"
 
 	"github.com/sessionkit/sessionkit/internal/proc"
 	"github.com/sessionkit/sessionkit/memstore"
@@ -83,25 +83,6 @@ func TestQuiesce(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log's destination that the test reads while the
-// node writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestReadyzHidesReason: the shop's /readyz, which anyone reaches
 // through the router, answers 503 "not ready" without the reason, which
 // names the store's internal address; the admin listener's handler gives
@@ -111,7 +92,7 @@ func TestReadyzHidesReason(t *testing.T) {
 	const addr = "10.1.2.3:6379"
 	var down atomic.Bool
 	down.Store(true)
-	var logs lockedBuffer
+	var logs proctest.Buffer
 	store := memstore.New(memstore.Config{})
 	defer store.Close()
 	n, err := Start(Config{Store: store, Dev: true, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
