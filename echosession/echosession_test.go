@@ -4,34 +4,20 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/webtest"
+
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/echosession"
-	"github.com/sessionkit/sessionkit/memstore"
 )
-
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func newManager(t *testing.T, cfg sessionkit.Config) *sessionkit.Manager {
-	t.Helper()
-	store := memstore.New(memstore.Config{})
-	t.Cleanup(func() { store.Close() })
-	cfg.Logger = discard
-	m, err := sessionkit.New(store, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // newEcho returns a server whose log goes nowhere, with the middlewares
 // given and the pages the tests visit besides their own: /login?u= sets
@@ -54,49 +40,13 @@ func newEcho(mw ...echo.MiddlewareFunc) *echo.Echo {
 	return e
 }
 
-// serve runs one request through h, with the cookie header given, and
-// returns the response.
-func serve(h http.Handler, target, cookie string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest("GET", target, nil)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	return w
-}
-
-// cookies returns the Cookie header a browser sends after resp's
-// Set-Cookie lines.
-func cookies(resp *http.Response) string {
-	var parts []string
-	for _, c := range resp.Cookies() {
-		parts = append(parts, c.Name+"="+c.Value)
-	}
-	return strings.Join(parts, "; ")
-}
-
-// login logs in as user on h and returns the session's Cookie header.
-func login(t *testing.T, h http.Handler, user string) string {
-	t.Helper()
-	w := serve(h, "/login?u="+user, "")
-	if w.Code != http.StatusOK || w.Body.String() != "welcome "+user {
-		t.Fatalf("login: %d %q", w.Code, w.Body)
-	}
-	c := cookies(w.Result())
-	if c == "" {
-		t.Fatalf("login set no cookie; header %v", w.Header())
-	}
-	return c
-}
-
 // The cookie set at login, with a body written after the session write,
 // reaches the client, and the next request with it finds the session.
 func TestLoginSetsTheCookie(t *testing.T) {
-	e := newEcho(echosession.Middleware(newManager(t, sessionkit.Config{})))
-	cookie := login(t, e, "alice")
+	e := newEcho(echosession.Middleware(webtest.NewManager(t, sessionkit.Config{})))
+	cookie := webtest.Login(t, e, "alice")
 	e.GET("/who", func(c echo.Context) error { return c.String(http.StatusOK, echosession.Get(c).Principal()) })
-	if got := serve(e, "/who", cookie).Body.String(); got != "alice" {
+	if got := webtest.Serve(e, "/who", cookie).Body.String(); got != "alice" {
 		t.Fatalf("second request sees principal %q, want alice", got)
 	}
 }
@@ -104,18 +54,18 @@ func TestLoginSetsTheCookie(t *testing.T) {
 // A handler that writes nothing: the Manager commits when it returns, and
 // the cookie goes out with the header net/http then writes.
 func TestNoBodyCommits(t *testing.T) {
-	e := newEcho(echosession.Middleware(newManager(t, sessionkit.Config{})))
+	e := newEcho(echosession.Middleware(webtest.NewManager(t, sessionkit.Config{})))
 	e.POST("/theme", func(c echo.Context) error {
 		return echosession.Get(c).Set("theme", "dark")
 	})
 	req := httptest.NewRequest("POST", "/theme", nil)
 	w := httptest.NewRecorder()
 	e.ServeHTTP(w, req)
-	cookie := cookies(w.Result())
+	cookie := webtest.Cookies(w.Result())
 	if w.Code != http.StatusOK || cookie == "" {
 		t.Fatalf("got %d with cookie %q, want 200 with the session's cookie", w.Code, cookie)
 	}
-	if got := serve(e, "/get?k=theme", cookie).Body.String(); got != "dark" {
+	if got := webtest.Serve(e, "/get?k=theme", cookie).Body.String(); got != "dark" {
 		t.Fatalf("the session holds %q, want dark", got)
 	}
 }
@@ -123,7 +73,7 @@ func TestNoBodyCommits(t *testing.T) {
 // A session write after the body was written returns ErrCommitted, and
 // nothing of it is kept.
 func TestWriteAfterBodyIsErrCommitted(t *testing.T) {
-	e := newEcho(echosession.Middleware(newManager(t, sessionkit.Config{})))
+	e := newEcho(echosession.Middleware(webtest.NewManager(t, sessionkit.Config{})))
 	var lateErr error
 	e.GET("/late", func(c echo.Context) error {
 		if err := c.String(http.StatusOK, "body"); err != nil {
@@ -132,11 +82,11 @@ func TestWriteAfterBodyIsErrCommitted(t *testing.T) {
 		lateErr = echosession.Get(c).Set("k", "late")
 		return nil
 	})
-	w := serve(e, "/late", "")
+	w := webtest.Serve(e, "/late", "")
 	if !errors.Is(lateErr, sessionkit.ErrCommitted) {
 		t.Fatalf("Set after the body: %v, want ErrCommitted", lateErr)
 	}
-	if c := cookies(w.Result()); c != "" {
+	if c := webtest.Cookies(w.Result()); c != "" {
 		t.Fatalf("a refused write made a session: %s", c)
 	}
 }
@@ -155,7 +105,7 @@ func TestHandlerError(t *testing.T) {
 		{"Middleware", echosession.Middleware, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newManager(t, sessionkit.Config{})
+			m := webtest.NewManager(t, sessionkit.Config{})
 			e := newEcho(tc.mw(m))
 			calls, flashErr := 0, error(nil)
 			e.HTTPErrorHandler = func(err error, c echo.Context) {
@@ -172,8 +122,8 @@ func TestHandlerError(t *testing.T) {
 				}
 				return echo.NewHTTPError(http.StatusUnauthorized)
 			})
-			w := serve(e, "/private", "")
-			cookie := cookies(w.Result())
+			w := webtest.Serve(e, "/private", "")
+			cookie := webtest.Cookies(w.Result())
 			if w.Code != http.StatusUnauthorized || cookie == "" {
 				t.Fatalf("got %d with cookie %q, want 401 with the session's cookie", w.Code, cookie)
 			}
@@ -187,10 +137,10 @@ func TestHandlerError(t *testing.T) {
 			if tc.flash {
 				flash = "please log in"
 			}
-			if got := serve(e, "/get?k=flash", cookie).Body.String(); got != flash {
+			if got := webtest.Serve(e, "/get?k=flash", cookie).Body.String(); got != flash {
 				t.Fatalf("flash %q, want %q", got, flash)
 			}
-			if got := serve(e, "/get?k=wanted", cookie).Body.String(); got != "/private" {
+			if got := webtest.Serve(e, "/get?k=wanted", cookie).Body.String(); got != "/private" {
 				t.Fatalf("the handler's value %q, want /private", got)
 			}
 		})
@@ -206,9 +156,9 @@ func TestBeforeHooksRun(t *testing.T) {
 			return next(c)
 		}
 	}
-	e := newEcho(hooked, echosession.Middleware(newManager(t, sessionkit.Config{})))
-	w := serve(e, "/login?u=alice", "")
-	if w.Header().Get("X-Hooked") != "yes" || cookies(w.Result()) == "" {
+	e := newEcho(hooked, echosession.Middleware(webtest.NewManager(t, sessionkit.Config{})))
+	w := webtest.Serve(e, "/login?u=alice", "")
+	if w.Header().Get("X-Hooked") != "yes" || webtest.Cookies(w.Result()) == "" {
 		t.Fatalf("header %v, want the hook's header and the session's cookie", w.Header())
 	}
 }
@@ -217,7 +167,7 @@ func TestBeforeHooksRun(t *testing.T) {
 // does, carries the session's cookie, and the first chunk reaches the
 // client while the handler waits to send the second.
 func TestStreamFlushes(t *testing.T) {
-	e := newEcho(echosession.Middleware(newManager(t, sessionkit.Config{})))
+	e := newEcho(echosession.Middleware(webtest.NewManager(t, sessionkit.Config{})))
 	second := make(chan struct{})
 	lateErr := make(chan error, 1)
 	e.GET("/stream", func(c echo.Context) error {
@@ -254,7 +204,7 @@ func TestStreamFlushes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	cookie := cookies(resp)
+	cookie := webtest.Cookies(resp)
 	if cookie == "" {
 		t.Fatalf("the streamed response's header has no Set-Cookie: %v", resp.Header)
 	}
@@ -273,7 +223,7 @@ func TestStreamFlushes(t *testing.T) {
 	if err := <-lateErr; !errors.Is(err, sessionkit.ErrCommitted) {
 		t.Fatalf("Set after the first flush: %v, want ErrCommitted", err)
 	}
-	if got := serve(e, "/get?k=stream", cookie).Body.String(); got != "on" {
+	if got := webtest.Serve(e, "/get?k=stream", cookie).Body.String(); got != "on" {
 		t.Fatalf("the session holds %q, want on", got)
 	}
 }
@@ -282,7 +232,7 @@ func TestStreamFlushes(t *testing.T) {
 // session inside the WebSocket exchange, and a session written before the
 // upgrade sends its cookie with the 101.
 func TestWebSocket(t *testing.T) {
-	e := newEcho(echosession.Middleware(newManager(t, sessionkit.Config{})))
+	e := newEcho(echosession.Middleware(webtest.NewManager(t, sessionkit.Config{})))
 	e.GET("/ws", func(c echo.Context) error {
 		s := echosession.Get(c)
 		if err := s.Set("ws", "opened"); err != nil {
@@ -335,7 +285,7 @@ func TestWebSocket(t *testing.T) {
 	}
 
 	t.Run("LoggedIn", func(t *testing.T) {
-		reply, _ := exchange(t, login(t, e, "alice"))
+		reply, _ := exchange(t, webtest.Login(t, e, "alice"))
 		if reply != "alice opened: hi" {
 			t.Fatalf("reply %q, want the session's principal and value", reply)
 		}
@@ -345,11 +295,11 @@ func TestWebSocket(t *testing.T) {
 		if reply != " opened: hi" {
 			t.Fatalf("reply %q", reply)
 		}
-		cookie := cookies(resp)
+		cookie := webtest.Cookies(resp)
 		if resp.StatusCode != http.StatusSwitchingProtocols || cookie == "" {
 			t.Fatalf("upgrade: %d with cookie %q, want 101 with the new session's", resp.StatusCode, cookie)
 		}
-		if got := serve(e, "/get?k=ws", cookie).Body.String(); got != "opened" {
+		if got := webtest.Serve(e, "/get?k=ws", cookie).Body.String(); got != "opened" {
 			t.Fatalf("the session written before the upgrade holds %q", got)
 		}
 	})
@@ -369,13 +319,13 @@ func TestOuterMiddlewareSeesStatusAndSession(t *testing.T) {
 			return err
 		}
 	}
-	e := newEcho(outer, echosession.Middleware(newManager(t, sessionkit.Config{})))
+	e := newEcho(outer, echosession.Middleware(webtest.NewManager(t, sessionkit.Config{})))
 	e.GET("/accept", func(c echo.Context) error {
 		echosession.Get(c).SetPrincipal("alice")
 		return c.String(http.StatusAccepted, "12345")
 	})
-	w := serve(e, "/accept", "")
-	if w.Code != http.StatusAccepted || cookies(w.Result()) == "" {
+	w := webtest.Serve(e, "/accept", "")
+	if w.Code != http.StatusAccepted || webtest.Cookies(w.Result()) == "" {
 		t.Fatalf("got %d, header %v", w.Code, w.Header())
 	}
 	if status != http.StatusAccepted || size != 5 || user != "alice" {
@@ -396,15 +346,15 @@ func TestCommitFailure(t *testing.T) {
 			return err
 		}
 	}
-	e := newEcho(outer, echosession.Middleware(newManager(t, sessionkit.Config{MaxSize: 16})))
+	e := newEcho(outer, echosession.Middleware(webtest.NewManager(t, sessionkit.Config{MaxSize: 16})))
 	e.GET("/", func(c echo.Context) error {
 		echosession.Get(c).Set("big", strings.Repeat("x", 100))
 		writeErr = c.String(http.StatusOK, "never sent")
 		return writeErr
 	})
-	w := serve(e, "/", "")
-	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "never sent") || cookies(w.Result()) != "" {
-		t.Fatalf("got %d %q, cookie %q; want the Manager's 500 alone", w.Code, w.Body, cookies(w.Result()))
+	w := webtest.Serve(e, "/", "")
+	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "never sent") || webtest.Cookies(w.Result()) != "" {
+		t.Fatalf("got %d %q, cookie %q; want the Manager's 500 alone", w.Code, w.Body, webtest.Cookies(w.Result()))
 	}
 	if !errors.Is(writeErr, sessionkit.ErrTooLarge) || status != http.StatusInternalServerError {
 		t.Fatalf("handler's write: %v, outer middleware saw %d; want ErrTooLarge and 500", writeErr, status)
@@ -417,15 +367,15 @@ func TestCommitFailure(t *testing.T) {
 // A handler that panics commits nothing: echo's Recover answers 500
 // without the session's cookie, as a panic behind Manager.Handler does.
 func TestPanicCommitsNothing(t *testing.T) {
-	m := newManager(t, sessionkit.Config{})
+	m := webtest.NewManager(t, sessionkit.Config{})
 	e := newEcho(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}), echosession.Middleware(m))
 	e.GET("/", func(c echo.Context) error {
 		echosession.Get(c).Set("user", "alice")
 		panic("handler failed")
 	})
-	w := serve(e, "/", "")
-	if w.Code != http.StatusInternalServerError || cookies(w.Result()) != "" {
-		t.Fatalf("got %d, cookie %q; want 500 and no cookie", w.Code, cookies(w.Result()))
+	w := webtest.Serve(e, "/", "")
+	if w.Code != http.StatusInternalServerError || webtest.Cookies(w.Result()) != "" {
+		t.Fatalf("got %d, cookie %q; want 500 and no cookie", w.Code, webtest.Cookies(w.Result()))
 	}
 }
 
@@ -433,8 +383,8 @@ func TestPanicCommitsNothing(t *testing.T) {
 // innermost one behind two, and that of a Manager.Handler around the whole
 // server.
 func TestGet(t *testing.T) {
-	app := newManager(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Name: "app"}})
-	admin := newManager(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Name: "admin"}})
+	app := webtest.NewManager(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Name: "app"}})
+	admin := webtest.NewManager(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Name: "admin"}})
 	e := newEcho(echosession.Middleware(app), echosession.Middleware(admin))
 	e.GET("/", func(c echo.Context) error {
 		ctx := c.Request().Context()
@@ -443,7 +393,7 @@ func TestGet(t *testing.T) {
 		}
 		return nil
 	})
-	serve(e, "/", "")
+	webtest.Serve(e, "/", "")
 
 	around := newEcho()
 	around.GET("/", func(c echo.Context) error {
@@ -452,7 +402,7 @@ func TestGet(t *testing.T) {
 		}
 		return nil
 	})
-	serve(app.Handler(around), "/", "")
+	webtest.Serve(app.Handler(around), "/", "")
 
 	none := newEcho()
 	none.GET("/", func(c echo.Context) error {
@@ -461,5 +411,5 @@ func TestGet(t *testing.T) {
 		}
 		return nil
 	})
-	serve(none, "/", "")
+	webtest.Serve(none, "/", "")
 }

@@ -4,33 +4,19 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/webtest"
+
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/ginsession"
-	"github.com/sessionkit/sessionkit/memstore"
 )
-
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func newManager(t *testing.T, cfg sessionkit.Config) *sessionkit.Manager {
-	t.Helper()
-	store := memstore.New(memstore.Config{})
-	t.Cleanup(func() { store.Close() })
-	cfg.Logger = discard
-	m, err := sessionkit.New(store, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // newEngine returns an engine behind Middleware(m) with the pages the
 // tests visit besides their own: /login?u= sets the principal and writes a
@@ -53,49 +39,13 @@ func newEngine(m *sessionkit.Manager) *gin.Engine {
 	return r
 }
 
-// serve runs one request through h, with the cookie header given, and
-// returns the response.
-func serve(h http.Handler, target, cookie string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest("GET", target, nil)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	return w
-}
-
-// cookies returns the Cookie header a browser sends after resp's
-// Set-Cookie lines.
-func cookies(resp *http.Response) string {
-	var parts []string
-	for _, c := range resp.Cookies() {
-		parts = append(parts, c.Name+"="+c.Value)
-	}
-	return strings.Join(parts, "; ")
-}
-
-// login logs in as user on h and returns the session's Cookie header.
-func login(t *testing.T, h http.Handler, user string) string {
-	t.Helper()
-	w := serve(h, "/login?u="+user, "")
-	if w.Code != http.StatusOK || w.Body.String() != "welcome "+user {
-		t.Fatalf("login: %d %q", w.Code, w.Body)
-	}
-	c := cookies(w.Result())
-	if c == "" {
-		t.Fatalf("login set no cookie; header %v", w.Header())
-	}
-	return c
-}
-
 // The cookie set at login, with a body written after the session write,
 // reaches the client, and the next request with it finds the session.
 func TestLoginSetsTheCookie(t *testing.T) {
-	r := newEngine(newManager(t, sessionkit.Config{}))
-	cookie := login(t, r, "alice")
+	r := newEngine(webtest.NewManager(t, sessionkit.Config{}))
+	cookie := webtest.Login(t, r, "alice")
 	r.GET("/who", func(c *gin.Context) { c.String(http.StatusOK, "%s", ginsession.Default(c).Principal()) })
-	if got := serve(r, "/who", cookie).Body.String(); got != "alice" {
+	if got := webtest.Serve(r, "/who", cookie).Body.String(); got != "alice" {
 		t.Fatalf("second request sees principal %q, want alice", got)
 	}
 }
@@ -104,7 +54,7 @@ func TestLoginSetsTheCookie(t *testing.T) {
 // return (WriteHeaderNow), which is after the Manager's commit, so the
 // cookie goes out with it.
 func TestNoBodyCommitsBeforeGinSendsTheHeader(t *testing.T) {
-	r := newEngine(newManager(t, sessionkit.Config{}))
+	r := newEngine(webtest.NewManager(t, sessionkit.Config{}))
 	r.POST("/theme", func(c *gin.Context) {
 		ginsession.Default(c).Set("theme", "dark")
 		c.Status(http.StatusNoContent)
@@ -112,11 +62,11 @@ func TestNoBodyCommitsBeforeGinSendsTheHeader(t *testing.T) {
 	req := httptest.NewRequest("POST", "/theme", nil)
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, req)
-	cookie := cookies(w.Result())
+	cookie := webtest.Cookies(w.Result())
 	if w.Code != http.StatusNoContent || cookie == "" {
 		t.Fatalf("got %d with cookie %q, want 204 with the session's cookie", w.Code, cookie)
 	}
-	if got := serve(r, "/get?k=theme", cookie).Body.String(); got != "dark" {
+	if got := webtest.Serve(r, "/get?k=theme", cookie).Body.String(); got != "dark" {
 		t.Fatalf("the session holds %q, want dark", got)
 	}
 }
@@ -126,7 +76,7 @@ func TestNoBodyCommitsBeforeGinSendsTheHeader(t *testing.T) {
 // write after the body is lost without an error. Middleware sends the
 // cookie and refuses the late write.
 func TestObviousAdapterLostTheCookie(t *testing.T) {
-	m := newManager(t, sessionkit.Config{})
+	m := webtest.NewManager(t, sessionkit.Config{})
 	obvious := func(c *gin.Context) {
 		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c.Request = r
@@ -153,8 +103,8 @@ func TestObviousAdapterLostTheCookie(t *testing.T) {
 				c.String(http.StatusOK, "hello")
 				lateErr = s.Set("theme", "dark")
 			})
-			w := serve(r, "/", "")
-			if got := cookies(w.Result()) != ""; got != tc.wantCookie {
+			w := webtest.Serve(r, "/", "")
+			if got := webtest.Cookies(w.Result()) != ""; got != tc.wantCookie {
 				t.Fatalf("Set-Cookie sent: %t, want %t; header %v", got, tc.wantCookie, w.Result().Header)
 			}
 			if got := errors.Is(lateErr, sessionkit.ErrCommitted); got != tc.wantCookie {
@@ -168,7 +118,7 @@ func TestObviousAdapterLostTheCookie(t *testing.T) {
 // nothing of it is kept; c.Status alone sends nothing, so a write after it
 // still counts.
 func TestWriteAfterBodyIsErrCommitted(t *testing.T) {
-	r := newEngine(newManager(t, sessionkit.Config{}))
+	r := newEngine(webtest.NewManager(t, sessionkit.Config{}))
 	errs := make(map[string]error)
 	r.GET("/late", func(c *gin.Context) {
 		c.String(http.StatusOK, "body")
@@ -181,15 +131,15 @@ func TestWriteAfterBodyIsErrCommitted(t *testing.T) {
 		errs["now"] = ginsession.Default(c).Set("k", "after WriteHeaderNow")
 	})
 
-	w := serve(r, "/late", "")
+	w := webtest.Serve(r, "/late", "")
 	if !errors.Is(errs["late"], sessionkit.ErrCommitted) {
 		t.Fatalf("Set after the body: %v, want ErrCommitted", errs["late"])
 	}
-	if c := cookies(w.Result()); c != "" {
+	if c := webtest.Cookies(w.Result()); c != "" {
 		t.Fatalf("a refused write made a session: %s", c)
 	}
 
-	w = serve(r, "/status", "")
+	w = webtest.Serve(r, "/status", "")
 	if errs["status"] != nil {
 		t.Fatalf("Set after c.Status: %v, want nil", errs["status"])
 	}
@@ -199,7 +149,7 @@ func TestWriteAfterBodyIsErrCommitted(t *testing.T) {
 	if w.Code != http.StatusCreated {
 		t.Fatalf("status %d, want 201", w.Code)
 	}
-	if got := serve(r, "/get?k=k", cookies(w.Result())).Body.String(); got != "after status" {
+	if got := webtest.Serve(r, "/get?k=k", webtest.Cookies(w.Result())).Body.String(); got != "after status" {
 		t.Fatalf("the session holds %q, want the write made after c.Status", got)
 	}
 }
@@ -208,7 +158,7 @@ func TestWriteAfterBodyIsErrCommitted(t *testing.T) {
 // with c.Stream the first chunk reaches the client while the handler waits
 // to send the second.
 func TestStreamFlushes(t *testing.T) {
-	m := newManager(t, sessionkit.Config{})
+	m := webtest.NewManager(t, sessionkit.Config{})
 	r := gin.New()
 	r.Use(ginsession.Middleware(m))
 	second := make(chan struct{})
@@ -256,7 +206,7 @@ func TestStreamFlushes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	cookie := cookies(resp)
+	cookie := webtest.Cookies(resp)
 	if cookie == "" {
 		t.Fatalf("the streamed response's header has no Set-Cookie: %v", resp.Header)
 	}
@@ -292,7 +242,7 @@ func TestStreamFlushes(t *testing.T) {
 // session inside the WebSocket exchange, and a session written before the
 // upgrade sends its cookie with the 101.
 func TestWebSocket(t *testing.T) {
-	m := newManager(t, sessionkit.Config{})
+	m := webtest.NewManager(t, sessionkit.Config{})
 	r := newEngine(m)
 	r.GET("/ws", func(c *gin.Context) {
 		s := ginsession.Default(c)
@@ -346,7 +296,7 @@ func TestWebSocket(t *testing.T) {
 	}
 
 	t.Run("LoggedIn", func(t *testing.T) {
-		reply, _ := exchange(t, login(t, srv.Config.Handler, "alice"))
+		reply, _ := exchange(t, webtest.Login(t, srv.Config.Handler, "alice"))
 		if reply != "alice opened: hi" {
 			t.Fatalf("reply %q, want the session's principal and value", reply)
 		}
@@ -356,11 +306,11 @@ func TestWebSocket(t *testing.T) {
 		if reply != " opened: hi" {
 			t.Fatalf("reply %q", reply)
 		}
-		cookie := cookies(resp)
+		cookie := webtest.Cookies(resp)
 		if resp.StatusCode != http.StatusSwitchingProtocols || cookie == "" {
 			t.Fatalf("upgrade: %d with cookie %q, want 101 with the new session's", resp.StatusCode, cookie)
 		}
-		if got := serve(r, "/get?k=ws", cookie).Body.String(); got != "opened" {
+		if got := webtest.Serve(r, "/get?k=ws", cookie).Body.String(); got != "opened" {
 			t.Fatalf("the session written before the upgrade holds %q", got)
 		}
 	})
@@ -369,7 +319,7 @@ func TestWebSocket(t *testing.T) {
 // Hijacking the connection commits the session first: a write after it
 // returns ErrCommitted.
 func TestHijackCommits(t *testing.T) {
-	r := newEngine(newManager(t, sessionkit.Config{}))
+	r := newEngine(webtest.NewManager(t, sessionkit.Config{}))
 	lateErr := make(chan error, 1)
 	r.GET("/raw", func(c *gin.Context) {
 		s := ginsession.Default(c)
@@ -405,7 +355,7 @@ func TestHijackCommits(t *testing.T) {
 // A middleware before Middleware sees gin's status and size after c.Next,
 // and the session the handler used.
 func TestOuterMiddlewareSeesStatusAndSession(t *testing.T) {
-	m := newManager(t, sessionkit.Config{})
+	m := webtest.NewManager(t, sessionkit.Config{})
 	var status, size int
 	var user string
 	r := gin.New()
@@ -419,8 +369,8 @@ func TestOuterMiddlewareSeesStatusAndSession(t *testing.T) {
 		ginsession.Default(c).SetPrincipal("alice")
 		c.String(http.StatusAccepted, "12345")
 	})
-	w := serve(r, "/login", "")
-	if w.Code != http.StatusAccepted || cookies(w.Result()) == "" {
+	w := webtest.Serve(r, "/login", "")
+	if w.Code != http.StatusAccepted || webtest.Cookies(w.Result()) == "" {
 		t.Fatalf("login: %d, header %v", w.Code, w.Header())
 	}
 	if status != http.StatusAccepted || size != 5 || user != "alice" {
@@ -431,7 +381,7 @@ func TestOuterMiddlewareSeesStatusAndSession(t *testing.T) {
 // A commit that fails answers with the Manager's error response, which
 // gin's bookkeeping records, and the handler's own write fails.
 func TestCommitFailure(t *testing.T) {
-	m := newManager(t, sessionkit.Config{MaxSize: 16})
+	m := webtest.NewManager(t, sessionkit.Config{MaxSize: 16})
 	var status int
 	var writeErr error
 	r := gin.New()
@@ -444,9 +394,9 @@ func TestCommitFailure(t *testing.T) {
 		ginsession.Default(c).Set("big", strings.Repeat("x", 100))
 		_, writeErr = c.Writer.WriteString("never sent")
 	})
-	w := serve(r, "/", "")
-	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "never sent") || cookies(w.Result()) != "" {
-		t.Fatalf("got %d %q, cookie %q; want the Manager's 500 alone", w.Code, w.Body, cookies(w.Result()))
+	w := webtest.Serve(r, "/", "")
+	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "never sent") || webtest.Cookies(w.Result()) != "" {
+		t.Fatalf("got %d %q, cookie %q; want the Manager's 500 alone", w.Code, w.Body, webtest.Cookies(w.Result()))
 	}
 	if !errors.Is(writeErr, sessionkit.ErrTooLarge) || status != http.StatusInternalServerError {
 		t.Fatalf("handler's write: %v, outer middleware saw %d; want ErrTooLarge and 500", writeErr, status)
@@ -456,7 +406,7 @@ func TestCommitFailure(t *testing.T) {
 // A handler that panics commits nothing: gin's Recovery answers 500
 // without the session's cookie, as a panic behind Manager.Handler does.
 func TestPanicCommitsNothing(t *testing.T) {
-	m := newManager(t, sessionkit.Config{})
+	m := webtest.NewManager(t, sessionkit.Config{})
 	r := gin.New()
 	r.Use(gin.RecoveryWithWriter(io.Discard))
 	r.Use(ginsession.Middleware(m))
@@ -464,9 +414,9 @@ func TestPanicCommitsNothing(t *testing.T) {
 		ginsession.Default(c).Set("user", "alice")
 		panic("handler failed")
 	})
-	w := serve(r, "/", "")
-	if w.Code != http.StatusInternalServerError || cookies(w.Result()) != "" {
-		t.Fatalf("got %d, cookie %q; want 500 and no cookie", w.Code, cookies(w.Result()))
+	w := webtest.Serve(r, "/", "")
+	if w.Code != http.StatusInternalServerError || webtest.Cookies(w.Result()) != "" {
+		t.Fatalf("got %d, cookie %q; want 500 and no cookie", w.Code, webtest.Cookies(w.Result()))
 	}
 }
 
@@ -474,8 +424,8 @@ func TestPanicCommitsNothing(t *testing.T) {
 // the innermost one behind two, and that of a Manager.Handler around the
 // whole engine.
 func TestDefault(t *testing.T) {
-	app := newManager(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Name: "app"}})
-	admin := newManager(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Name: "admin"}})
+	app := webtest.NewManager(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Name: "app"}})
+	admin := webtest.NewManager(t, sessionkit.Config{Transport: &sessionkit.CookieTransport{Name: "admin"}})
 	r := gin.New()
 	r.Use(ginsession.Middleware(app), ginsession.Middleware(admin))
 	r.GET("/", func(c *gin.Context) {
@@ -484,7 +434,7 @@ func TestDefault(t *testing.T) {
 			t.Error("Default is not the innermost Manager's session, or a Manager's session is missing")
 		}
 	})
-	serve(r, "/", "")
+	webtest.Serve(r, "/", "")
 
 	around := gin.New()
 	around.GET("/", func(c *gin.Context) {
@@ -492,7 +442,7 @@ func TestDefault(t *testing.T) {
 			t.Error("Default does not find the session of a Manager.Handler around the engine")
 		}
 	})
-	serve(app.Handler(around), "/", "")
+	webtest.Serve(app.Handler(around), "/", "")
 
 	none := gin.New()
 	none.GET("/", func(c *gin.Context) {
@@ -500,5 +450,5 @@ func TestDefault(t *testing.T) {
 			t.Errorf("Set without a Manager: %v, want ErrNoSession", err)
 		}
 	})
-	serve(none, "/", "")
+	webtest.Serve(none, "/", "")
 }

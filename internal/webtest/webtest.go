@@ -5,13 +5,16 @@ package webtest
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"testing"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/memstore"
 )
 
 // Handlers are the pages the Manager's tests visit, by path: /set?k=&v=,
@@ -86,4 +89,55 @@ func (j Jar) Update(w *httptest.ResponseRecorder) Jar {
 		}
 	}
 	return n
+}
+
+// NewManager returns a Manager on a memory store that the test closes,
+// with cfg (its Logger set to discard everything).
+func NewManager(t testing.TB, cfg sessionkit.Config) *sessionkit.Manager {
+	t.Helper()
+	store := memstore.New(memstore.Config{})
+	t.Cleanup(func() { store.Close() })
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	m, err := sessionkit.New(store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Serve runs one GET of target through h, with the Cookie header given,
+// and returns the response.
+func Serve(h http.Handler, target, cookie string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", target, nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// Cookies returns the Cookie header a browser sends after resp's
+// Set-Cookie lines.
+func Cookies(resp *http.Response) string {
+	var parts []string
+	for _, c := range resp.Cookies() {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Login logs in as user on h, whose page /login?u= sets the principal
+// and answers "welcome USER", and returns the session's Cookie header.
+func Login(t testing.TB, h http.Handler, user string) string {
+	t.Helper()
+	w := Serve(h, "/login?u="+user, "")
+	if w.Code != http.StatusOK || w.Body.String() != "welcome "+user {
+		t.Fatalf("login: %d %q", w.Code, w.Body)
+	}
+	c := Cookies(w.Result())
+	if c == "" {
+		t.Fatalf("login set no cookie; header %v", w.Header())
+	}
+	return c
 }
