@@ -42,6 +42,24 @@ func Binary(t testing.TB, name string) string {
 	return proctest.Need(t, "Debian: apt-get install redis-server redis-sentinel", name, "/usr/bin/"+name, "/usr/sbin/"+name, "/usr/local/bin/"+name)
 }
 
+// SentinelCommand returns the command line that runs a sentinel with the
+// configuration file conf: redis-sentinel conf where it is installed, or
+// else redis-server conf --sentinel, the same program (Debian packages
+// redis-sentinel apart from redis-server). Without either it fails the
+// test under CI and skips it otherwise, as Binary does.
+func SentinelCommand(t testing.TB, conf string) []string {
+	t.Helper()
+	if p, err := exec.LookPath("redis-sentinel"); err == nil {
+		return []string{p, conf}
+	}
+	for _, p := range []string{"/usr/bin/redis-sentinel", "/usr/sbin/redis-sentinel", "/usr/local/bin/redis-sentinel"} {
+		if _, err := os.Stat(p); err == nil {
+			return []string{p, conf}
+		}
+	}
+	return []string{Binary(t, "redis-server"), conf, "--sentinel"}
+}
+
 // Server is one redis-server or redis-sentinel process.
 type Server struct {
 	// Port is the port the process listens on, on 127.0.0.1.
