@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,29 +24,32 @@ import (
 // the two redis-servers, three sentinels (quorum 2) and the clients. Two
 // writers run side by side in the clients' namespace, the same test binary
 // run again (see sentinelWriter): one with WaitReplicas=0, one with
-// WaitReplicas=1, each creating sessions through redisstore at a steady
-// pace, so that both live through the same fault. A round:
+// WaitReplicas=1, each creating sessions through one redisstore.Store for
+// the whole test, at a steady pace, so that both live through the same
+// faults. A round:
 //
-//  1. both writers start and have their writes acknowledged;
+//  1. both writers have writes acknowledged;
 //  2. the primary is cut off with nftables (drop, both directions).
-//     Even rounds cut it from every host at once; odd rounds cut it from
+//     Odd rounds cut it from every host at once; even rounds cut it from
 //     the replica first, and from the clients and the sentinels once the
 //     writers have seen the replica go (WaitReplicas=1 refusing writes),
 //     as a partition that does not fall everywhere at the same instant;
 //  3. Sentinel promotes the replica, and the clients write to it;
 //  4. the partition heals: Sentinel turns the old primary into a replica
-//     of the new one, which then acknowledges WAIT again. Both writers
-//     must have writes acknowledged after that, through the stores they
-//     opened at the start: redisstore follows the failover by itself;
-//  5. the writers stop and load back every session they wrote.
+//     of the new one (after 8 s: Sentinel waits that long before it
+//     reconfigures a primary that comes back), which then acknowledges
+//     WAIT again. Both writers must have writes acknowledged after that:
+//     redisstore follows the failovers by itself.
 //
-// With WaitReplicas=1 no acknowledged write may be lost; a write that
-// failed with ErrNotReplicated is an unknown (the primary may hold it).
-// Without it the losses are counted and logged, not asserted: replication
-// is asynchronous, and whether a write was in flight at the cut is luck.
+// The next round cuts the new primary. At the end the writers load back
+// every session they wrote, through the same stores. With WaitReplicas=1
+// no acknowledged write may be lost; a write that failed (ErrNotReplicated,
+// or a timeout) is an unknown: the primary may hold it. Without
+// WaitReplicas the losses are counted and logged, not asserted: replication
+// is asynchronous, and whether a write was unreplicated at the cut is luck.
 //
-// The next round cuts the new primary. ROUNDS sets the number of rounds
-// (default 2, one of each kind).
+// ROUNDS sets the number of rounds (default 2, one of each kind; about
+// 25 s each).
 func TestSentinelPartition(t *testing.T) {
 	rounds := 2
 	if v := os.Getenv("ROUNDS"); v != "" {
@@ -62,12 +66,58 @@ func TestSentinelPartition(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type row struct {
-		round int
-		cut   string
-		sum   [2]sentinelSummary
+	// Two writers, WaitReplicas 0 and 1, for all the rounds.
+	var writers [2]*proc.Process
+	var status [2]string
+	for wait := range 2 {
+		status[wait] = filepath.Join(t.TempDir(), "status.json")
+		writers[wait] = n.start("client", []string{
+			sentinelWriterEnv + "=" + status[wait],
+			sentinelURLEnv + "=" + g.url(),
+			sentinelWaitEnv + "=" + strconv.Itoa(wait),
+		}, self, "-test.run", "^$")
 	}
-	var rows []row
+	stat := func(wait int) sentinelStatus {
+		st, err := readSentinelStatus(status[wait])
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the writer with WaitReplicas=%d: %v", wait, err)
+		}
+		return st
+	}
+	// until waits until cond holds for both writers (or the one given),
+	// failing at once if one exits.
+	until := func(what string, timeout time.Duration, cond func(w int, st sentinelStatus) error, which ...int) {
+		t.Helper()
+		if which == nil {
+			which = []int{0, 1}
+		}
+		err := proc.WaitFor(timeout, func() error {
+			for _, w := range which {
+				select {
+				case <-writers[w].Done():
+					return proc.Stop(fmt.Errorf("the writer with WaitReplicas=%d exited: %v\n%s", w, writers[w].Err(), writers[w].Output()))
+				default:
+				}
+				if err := cond(w, stat(w)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	ackedSince := func(since time.Time) func(int, sentinelStatus) error {
+		return func(w int, st sentinelStatus) error {
+			if st.LastOK < since.UnixNano() {
+				return fmt.Errorf("the writer with WaitReplicas=%d has no write acknowledged since %v (last error: %s)", w, since.Format(time.StampMilli), st.LastErr)
+			}
+			return nil
+		}
+	}
+
+	cuts := make([]string, rounds)
 	for round := range rounds {
 		primary, err := g.primary()
 		if err != nil {
@@ -75,65 +125,27 @@ func TestSentinelPartition(t *testing.T) {
 		}
 		replica := g.other(primary)
 		staggered := round%2 == 1
-		cut := "at once"
+		cuts[round] = "at once"
 		if staggered {
-			cut = "replica first"
+			cuts[round] = "replica first"
 		}
-		t.Logf("round %d: cutting %s (%s) off, %s", round+1, primary, g.addr[primary], cut)
+		t.Logf("round %d: cutting %s (%s) off, %s", round+1, primary, g.addr[primary], cuts[round])
 
-		// 1. Two writers, WaitReplicas 0 and 1.
-		var writers [2]*proc.Process
-		var status [2]string
-		for wait := range 2 {
-			status[wait] = filepath.Join(t.TempDir(), "status.json")
-			writers[wait] = n.start("client", []string{
-				sentinelWriterEnv + "=" + status[wait],
-				sentinelURLEnv + "=" + g.url(),
-				sentinelWaitEnv + "=" + strconv.Itoa(wait),
-			}, self, "-test.run", "^$")
-		}
-		stat := func(wait int) sentinelStatus {
-			st, err := readSentinelStatus(status[wait])
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				t.Fatalf("writer %d: %v", wait, err)
-			}
-			return st
-		}
-		// ackedSince waits until both writers (or the one given) have a
-		// write acknowledged after since.
-		ackedSince := func(what string, since time.Time, timeout time.Duration, which ...int) {
-			t.Helper()
-			if which == nil {
-				which = []int{0, 1}
-			}
-			err := proc.WaitFor(timeout, func() error {
-				for _, w := range which {
-					select {
-					case <-writers[w].Done():
-						return proc.Stop(fmt.Errorf("the writer with WaitReplicas=%d exited: %v\n%s", w, writers[w].Err(), writers[w].Output()))
-					default:
-					}
-					if st := stat(w); st.LastOK < since.UnixNano() {
-						return fmt.Errorf("the writer with WaitReplicas=%d has no write acknowledged since (last error: %s)", w, st.LastErr)
-					}
+		// 1. The writers count in this round, and have writes
+		// acknowledged.
+		if round > 0 {
+			for _, w := range writers {
+				if err := w.Signal(syscall.SIGUSR1); err != nil {
+					t.Fatal(err)
 				}
-				return nil
-			})
-			if err != nil {
-				t.Fatalf("%s: %v", what, err)
 			}
 		}
-		ackedSince("the writers' first writes", time.Now(), 30*time.Second)
-		if err := proc.WaitFor(15*time.Second, func() error {
-			for w := range 2 {
-				if st := stat(w); st.OK < 200 {
-					return fmt.Errorf("the writer with WaitReplicas=%d has %d writes acknowledged", w, st.OK)
-				}
+		until("the writers' writes before the cut", 30*time.Second, func(w int, st sentinelStatus) error {
+			if len(st.Rounds) != round+1 || st.Rounds[round].OK < 200 {
+				return fmt.Errorf("the writer with WaitReplicas=%d has not had 200 writes acknowledged in round %d: %+v", w, round+1, st.Rounds)
 			}
 			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		})
 
 		// 2. The cut.
 		cutAt := time.Now()
@@ -141,15 +153,13 @@ func TestSentinelPartition(t *testing.T) {
 			g.drop(primary, "replica", "ip saddr "+g.addr[replica], "ip daddr "+g.addr[replica])
 			// WaitReplicas=1 refuses writes once the replica is gone,
 			// while the other writer's are still acknowledged.
-			if err := proc.WaitFor(10*time.Second, func() error {
-				if st := stat(1); st.LastNR < cutAt.UnixNano() {
+			until("after cutting the primary from its replica", 10*time.Second, func(w int, st sentinelStatus) error {
+				if st.LastNR < cutAt.UnixNano() {
 					return errors.New("WaitReplicas=1 still has its writes replicated")
 				}
 				return nil
-			}); err != nil {
-				t.Fatalf("after cutting %s from its replica: %v", primary, err)
-			}
-			ackedSince("WaitReplicas=0 with the replica cut off", time.Now(), 10*time.Second, 0)
+			}, 1)
+			until("WaitReplicas=0 with the replica cut off", 10*time.Second, ackedSince(time.Now()), 0)
 		}
 		g.drop(primary, "all", `iifname "eth0"`, `oifname "eth0"`)
 
@@ -169,7 +179,7 @@ func TestSentinelPartition(t *testing.T) {
 			t.Fatalf("failover: %v", err)
 		}
 		failover := time.Since(cutAt)
-		ackedSince("WaitReplicas=0 after the failover", time.Now(), 20*time.Second, 0)
+		until("WaitReplicas=0 after the failover", 20*time.Second, ackedSince(time.Now()), 0)
 
 		// 4. The heal, and the old primary a replica of the new one.
 		g.heal(primary)
@@ -188,45 +198,49 @@ func TestSentinelPartition(t *testing.T) {
 			t.Fatalf("after the heal: %v", err)
 		}
 		demoted := time.Since(healed)
-		ackedSince("after the old primary became a replica", time.Now(), 20*time.Second)
-		recovered := time.Since(healed)
-
-		// 5. The writers stop and load back what they wrote.
-		r := row{round: round + 1, cut: cut}
-		for w := range 2 {
-			if err := writers[w].Stop(90 * time.Second); err != nil {
-				t.Fatalf("the writer with WaitReplicas=%d: %v\n%s", w, err, writers[w].Output())
-			}
-			r.sum[w], err = parseSentinelSummary(writers[w].Output())
-			if err != nil {
-				t.Fatalf("the writer with WaitReplicas=%d: %v", w, err)
-			}
-		}
-		rows = append(rows, r)
-		for w, s := range r.sum {
-			t.Logf("round %d (%s), WaitReplicas=%d: %d acknowledged, %d lost; unknown: %d not replicated, %d other failures, %d of them present",
-				r.round, cut, w, s.OK, s.Lost, s.NotReplicated, s.Failed, s.UnknownPresent)
-		}
+		until("after the old primary became a replica", 20*time.Second, ackedSince(time.Now()))
 		t.Logf("round %d: %s promoted %v after the cut; after the heal, %s a replica in sync after %v, both writers acknowledged after %v",
-			r.round, promoted, failover.Round(time.Millisecond), primary, demoted.Round(time.Millisecond), recovered.Round(time.Millisecond))
-		if lost := r.sum[1].Lost; lost > 0 {
-			t.Errorf("round %d: %d acknowledged writes lost with WaitReplicas=1, want 0", r.round, lost)
-		}
+			round+1, promoted, failover.Round(time.Millisecond), primary, demoted.Round(time.Millisecond), time.Since(healed).Round(time.Millisecond))
 	}
 
+	// The writers stop together, then load back what they wrote.
+	for _, w := range writers {
+		if err := w.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sums [2]sentinelStatus
+	for w := range 2 {
+		if err := writers[w].Stop(90 * time.Second); err != nil {
+			t.Fatalf("the writer with WaitReplicas=%d: %v\n%s", w, err, writers[w].Output())
+		}
+		var err error
+		if sums[w], err = parseSentinelSummary(writers[w].Output()); err != nil {
+			t.Fatalf("the writer with WaitReplicas=%d: %v", w, err)
+		}
+		if len(sums[w].Rounds) != rounds {
+			t.Fatalf("the writer with WaitReplicas=%d counted %d rounds, want %d", w, len(sums[w].Rounds), rounds)
+		}
+	}
 	var b strings.Builder
 	b.WriteString("| round | cut | WaitReplicas | acknowledged | lost | unknown (not replicated + other) | unknown present |\n|---|---|---|---|---|---|---|\n")
-	for _, r := range rows {
-		for w, s := range r.sum {
-			fmt.Fprintf(&b, "| %d | %s | %d | %d | %d | %d + %d | %d |\n", r.round, r.cut, w, s.OK, s.Lost, s.NotReplicated, s.Failed, s.UnknownPresent)
+	for round := range rounds {
+		for w, s := range sums {
+			c := s.Rounds[round]
+			fmt.Fprintf(&b, "| %d | %s | %d | %d | %d | %d + %d | %d |\n", round+1, cuts[round], w, c.OK, c.Lost, c.NotReplicated, c.Failed, c.UnknownPresent)
 		}
 	}
 	t.Logf("lost acknowledged writes:\n%s", b.String())
+	for round, c := range sums[1].Rounds {
+		if c.Lost > 0 {
+			t.Errorf("round %d: %d acknowledged writes lost with WaitReplicas=1, want 0", round+1, c.Lost)
+		}
+	}
 }
 
 // parseSentinelSummary finds the writer's summary line in its output.
-func parseSentinelSummary(out string) (sentinelSummary, error) {
-	var s sentinelSummary
+func parseSentinelSummary(out string) (sentinelStatus, error) {
+	var s sentinelStatus
 	for line := range strings.Lines(out) {
 		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), sentinelSummaryPrefix); ok {
 			return s, json.Unmarshal([]byte(rest), &s)

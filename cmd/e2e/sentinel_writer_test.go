@@ -42,37 +42,41 @@ func init() {
 	os.Exit(0)
 }
 
-// sentinelStatus is what the writer reports while it runs, in its status
-// file (rewritten every 50 ms), for the test to wait on.
-type sentinelStatus struct {
-	OK            int64 // acknowledged creates
-	NotReplicated int64 // creates that failed with ErrNotReplicated
-	Failed        int64 // other failed creates
-	LastOK        int64 // UnixNano of the last acknowledged create
-	LastNR        int64 // UnixNano of the last ErrNotReplicated
-	LastErr       string
+// sentinelCounts are the outcomes of one round's creates.
+type sentinelCounts struct {
+	OK             int // acknowledged
+	NotReplicated  int // failed with ErrNotReplicated
+	Failed         int // failed otherwise
+	Lost           int // acknowledged, then not found (in the summary only)
+	UnknownPresent int // failed (an unknown outcome), yet found (in the summary only)
 }
 
-// sentinelSummary is what the writer prints when it stops: its counts and
-// the outcome of loading back every session it wrote.
-type sentinelSummary struct {
-	sentinelStatus
-	Lost           int // acknowledged, then not found
-	UnknownPresent int // failed (an unknown outcome), yet found
+// sentinelStatus is what the writer reports, in its status file
+// (rewritten every 50 ms) while it runs, for the test to wait on, and in
+// its summary line once it has loaded every session back.
+type sentinelStatus struct {
+	Rounds  []sentinelCounts // by round: SIGUSR1 starts the next one
+	LastOK  int64            // UnixNano of the last acknowledged create
+	LastNR  int64            // UnixNano of the last ErrNotReplicated
+	LastErr string
 }
 
 // sentinelWriter creates sessions through redisstore, as a node of the
-// product would, from four goroutines, each at most one every 5 ms, until
-// SIGTERM. Then it loads every session back through the same store (which
-// has lived through the failover) and prints a sentinelSummary line. A
-// create that fails is an unknown: the primary may hold it.
+// product would, from four goroutines, each at most one every 5 ms, with
+// one store for its whole life, until SIGTERM. SIGUSR1 starts the next
+// round: each create counts in the round it started in. On SIGTERM it
+// loads every session back through the same store (which has lived
+// through every failover) and prints its status as a line starting with
+// sentinelSummaryPrefix. A create that fails is an unknown: the primary
+// may hold it.
 func sentinelWriter(statusPath string) error {
 	wait, err := strconv.Atoi(os.Getenv(sentinelWaitEnv))
 	if err != nil {
 		return fmt.Errorf("%s: %w", sentinelWaitEnv, err)
 	}
-	term := make(chan os.Signal, 1)
+	term, next := make(chan os.Signal, 1), make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
+	signal.Notify(next, syscall.SIGUSR1)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	s, err := redisstore.New(ctx, redisstore.Config{
 		URL:          os.Getenv(sentinelURLEnv),
@@ -87,34 +91,41 @@ func sentinelWriter(statusPath string) error {
 	}
 	defer s.Close()
 
+	type written struct {
+		tok   sessionkit.Token
+		round int
+	}
 	var (
 		mu      sync.Mutex
-		st      sentinelStatus
-		acked   []sessionkit.Token
-		unknown []sessionkit.Token
+		st      = sentinelStatus{Rounds: make([]sentinelCounts, 1)}
+		acked   []written
+		unknown []written
 		stop    = make(chan struct{})
 		wg      sync.WaitGroup
 	)
 	create := func() {
-		tok := sessionkit.NewToken()
+		mu.Lock()
+		w := written{tok: sessionkit.NewToken(), round: len(st.Rounds) - 1}
+		mu.Unlock()
 		now := time.Now()
 		m := sessionkit.Meta{Created: now, IdleTimeout: time.Hour, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(2 * time.Hour)}
-		_, err := s.Create(context.Background(), tok, sessionkit.Record{Meta: m, Values: map[string][]byte{"v": []byte("x")}})
+		_, err := s.Create(context.Background(), w.tok, sessionkit.Record{Meta: m, Values: map[string][]byte{"v": []byte("x")}})
 		mu.Lock()
 		defer mu.Unlock()
+		c := &st.Rounds[w.round]
 		switch {
 		case err == nil:
-			st.OK++
+			c.OK++
 			st.LastOK = time.Now().UnixNano()
-			acked = append(acked, tok)
+			acked = append(acked, w)
 		case errors.Is(err, redisstore.ErrNotReplicated):
-			st.NotReplicated++
+			c.NotReplicated++
 			st.LastNR = time.Now().UnixNano()
-			unknown = append(unknown, tok)
+			unknown = append(unknown, w)
 		default:
-			st.Failed++
+			c.Failed++
 			st.LastErr = err.Error()
-			unknown = append(unknown, tok)
+			unknown = append(unknown, w)
 		}
 	}
 	for range 4 {
@@ -146,6 +157,10 @@ func sentinelWriter(statusPath string) error {
 		select {
 		case <-term:
 			running = false
+		case <-next:
+			mu.Lock()
+			st.Rounds = append(st.Rounds, sentinelCounts{})
+			mu.Unlock()
 		case <-tick.C:
 		}
 		if err := report(); err != nil {
@@ -160,19 +175,17 @@ func sentinelWriter(statusPath string) error {
 
 	// Load every session back, from eight goroutines; a load that fails
 	// (not a miss) is retried until the deadline.
-	sum := sentinelSummary{sentinelStatus: st}
-	var lost, present int
-	check := func(toks []sessionkit.Token, count *int, want bool) error {
-		next := make(chan sessionkit.Token)
+	check := func(ws []written, want bool, count func(*sentinelCounts) *int) error {
+		next := make(chan written)
 		errs := make(chan error, 8)
 		var cwg sync.WaitGroup
 		for range 8 {
 			cwg.Go(func() {
-				for tok := range next {
+				for w := range next {
 					var found bool
 					err := proc.WaitFor(20*time.Second, func() error {
 						var err error
-						_, found, err = s.Load(context.Background(), tok)
+						_, found, err = s.Load(context.Background(), w.tok)
 						return err
 					})
 					if err != nil {
@@ -181,7 +194,7 @@ func sentinelWriter(statusPath string) error {
 					}
 					if found == want {
 						mu.Lock()
-						*count++
+						*count(&st.Rounds[w.round])++
 						mu.Unlock()
 					}
 				}
@@ -189,9 +202,9 @@ func sentinelWriter(statusPath string) error {
 		}
 		var err error
 	feed:
-		for _, tok := range toks {
+		for _, w := range ws {
 			select {
-			case next <- tok:
+			case next <- w:
 			case err = <-errs:
 				break feed
 			}
@@ -206,14 +219,13 @@ func sentinelWriter(statusPath string) error {
 		}
 		return err
 	}
-	if err := check(acked, &lost, false); err != nil {
+	if err := check(acked, false, func(c *sentinelCounts) *int { return &c.Lost }); err != nil {
 		return fmt.Errorf("loading the acknowledged sessions back: %w", err)
 	}
-	if err := check(unknown, &present, true); err != nil {
+	if err := check(unknown, true, func(c *sentinelCounts) *int { return &c.UnknownPresent }); err != nil {
 		return fmt.Errorf("loading the unknown sessions back: %w", err)
 	}
-	sum.Lost, sum.UnknownPresent = lost, present
-	b, _ := json.Marshal(sum)
+	b, _ := json.Marshal(st)
 	fmt.Printf("%s%s\n", sentinelSummaryPrefix, b)
 	return nil
 }

@@ -193,12 +193,11 @@ func StartSentinel(t testing.TB) *Sentinel {
 	g := &Sentinel{Master: "sessionkit"}
 	g.Primary = Start(t)
 	g.Replica = Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(g.Primary.Port))
-	bin := Binary(t, "redis-sentinel")
 	for range 3 {
 		var s *Server
 		var err error
 		for range 5 {
-			s = &Server{t: t, bin: bin, Dir: t.TempDir(), Port: FreePort(t)}
+			s = &Server{t: t, Dir: t.TempDir(), Port: FreePort(t)}
 			conf := filepath.Join(s.Dir, "sentinel.conf")
 			body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n"+
 				"sentinel monitor %s 127.0.0.1 %d 2\n"+
@@ -208,7 +207,8 @@ func StartSentinel(t testing.TB) *Sentinel {
 			if err = os.WriteFile(conf, []byte(body), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s.args = []string{conf}
+			cmd := SentinelCommand(t, conf)
+			s.bin, s.args = cmd[0], cmd[1:]
 			if err = s.start(); err == nil {
 				break
 			}
