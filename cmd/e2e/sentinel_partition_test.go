@@ -119,8 +119,12 @@ func TestSentinelPartition(t *testing.T) {
 
 	cuts := make([]string, rounds)
 	for round := range rounds {
-		primary, err := g.primary()
-		if err != nil {
+		var primary string
+		if err := proc.WaitFor(10*time.Second, func() error {
+			var err error
+			primary, err = g.primary()
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 		replica := g.other(primary)
