@@ -29,11 +29,16 @@ import (
 // faults. A round:
 //
 //  1. both writers have writes acknowledged;
-//  2. the primary is cut off with nftables (drop, both directions).
-//     Odd rounds cut it from every host at once; even rounds cut it from
-//     the replica first, and from the clients and the sentinels once the
-//     writers have seen the replica go (WaitReplicas=1 refusing writes),
-//     as a partition that does not fall everywhere at the same instant;
+//  2. the primary is cut off with nftables (drop, both directions), in
+//     one of three ways, round after round:
+//     "at once": from every host at once;
+//     "replica first": from the replica first, and from the clients and
+//     the sentinels once the writers have seen the replica go
+//     (WaitReplicas=1 refusing writes), as a partition that does not
+//     fall everywhere at the same instant;
+//     "clients still reach it": from the replica and the sentinels only,
+//     so that the clients write to it until Sentinel has promoted the
+//     replica and redisstore has followed (split brain);
 //  3. Sentinel promotes the replica, and the clients write to it;
 //  4. the partition heals: Sentinel turns the old primary into a replica
 //     of the new one (after 8 s: Sentinel waits that long before it
@@ -48,8 +53,8 @@ import (
 // WaitReplicas the losses are counted and logged, not asserted: replication
 // is asynchronous, and whether a write was unreplicated at the cut is luck.
 //
-// ROUNDS sets the number of rounds (default 2, one of each kind; about
-// 25 s each).
+// ROUNDS sets the number of rounds (about 25 s each): by default 2, the
+// first two kinds; 3 or more take the three kinds in turn.
 func TestSentinelPartition(t *testing.T) {
 	rounds := 2
 	if v := os.Getenv("ROUNDS"); v != "" {
@@ -128,11 +133,8 @@ func TestSentinelPartition(t *testing.T) {
 			t.Fatal(err)
 		}
 		replica := g.other(primary)
-		staggered := round%2 == 1
-		cuts[round] = "at once"
-		if staggered {
-			cuts[round] = "replica first"
-		}
+		kind := round % 3
+		cuts[round] = []string{"at once", "replica first", "clients still reach it"}[kind]
 		t.Logf("round %d: cutting %s (%s) off, %s", round+1, primary, g.addr[primary], cuts[round])
 
 		// 1. The writers count in this round, and have writes
@@ -153,7 +155,7 @@ func TestSentinelPartition(t *testing.T) {
 
 		// 2. The cut.
 		cutAt := time.Now()
-		if staggered {
+		if kind == 1 {
 			g.drop(primary, "replica", "ip saddr "+g.addr[replica], "ip daddr "+g.addr[replica])
 			// WaitReplicas=1 refuses writes once the replica is gone,
 			// while the other writer's are still acknowledged.
@@ -165,7 +167,12 @@ func TestSentinelPartition(t *testing.T) {
 			}, 1)
 			until("WaitReplicas=0 with the replica cut off", 10*time.Second, ackedSince(time.Now()), 0)
 		}
-		g.drop(primary, "all", `iifname "eth0"`, `oifname "eth0"`)
+		if kind == 2 {
+			servers := "{ " + strings.Join([]string{g.addr[replica], g.addr["s1"], g.addr["s2"], g.addr["s3"]}, ", ") + " }"
+			g.drop(primary, "servers", "ip saddr "+servers, "ip daddr "+servers)
+		} else {
+			g.drop(primary, "all", `iifname "eth0"`, `oifname "eth0"`)
+		}
 
 		// 3. The failover.
 		var promoted string
