@@ -273,7 +273,7 @@ func TestNearCacheInvalidationDelay(t *testing.T) {
 			delays = append(delays, time.Since(start))
 		}
 		slices.Sort(delays)
-		t.Logf("%s, commit on a to change seen on b (%d samples): p50 %v, p99 %v, max %v",
+		t.Logf("%s on a, seen on b after (%d samples): p50 %v, p99 %v, max %v",
 			name, samples, delays[len(delays)/2], delays[len(delays)*99/100], delays[len(delays)-1])
 	}
 

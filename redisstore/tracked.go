@@ -94,14 +94,6 @@ func (n *near) get(key string) (sessionkit.Record, uint64, bool) {
 	return e.rec, e.ver, true
 }
 
-// snapshot returns what a fill of key must check; call it before sending
-// the request whose reply fills.
-func (n *near) snapshot(key string) snap {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return snap{epoch: n.epoch, stripe: n.stripes[n.stripe(key)], ok: n.dc != nil}
-}
-
 // fill caches rec at version ver for key, unless an invalidation or a loss
 // of the tracking connection came after s, or the cache holds a later
 // version.
