@@ -345,3 +345,42 @@ func TestNearCacheAfterOwnWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestNearCacheConnectionLoss kills every client connection while node a
+// caches a session, then writes it through node b: a, whose invalidations
+// may have been lost with its tracking connection, must not serve what it
+// cached before.
+func TestNearCacheConnectionLoss(t *testing.T) {
+	srv, a, b := twoNodes(t)
+	ctx := context.Background()
+	tok := newSession(t, a, "", map[string][]byte{"v": []byte("0")})
+	mustLoad(t, a, tok)
+	mustLoad(t, b, tok)
+	if rec, _ := mustLoad(t, a, tok); string(rec.Values["v"]) != "0" {
+		t.Fatalf("v = %q", rec.Values["v"])
+	}
+	if _, err := redistest.Do(srv.Addr(), "CLIENT", "KILL", "TYPE", "normal"); err != nil {
+		t.Fatal(err)
+	}
+	// b's first write may fail on its killed connection: a 503 for
+	// one request; the next one reconnects.
+	d := sessionkit.Delta{Set: map[string][]byte{"v": []byte("1")}, IdleDeadline: time.Now().Add(time.Hour)}
+	if err := redistest.WaitFor(5*time.Second, func() error {
+		_, err := b.Commit(ctx, tok, d)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	acked := time.Now()
+	for {
+		time.Sleep(20 * time.Microsecond)
+		began := time.Now()
+		rec, _, err := a.Load(ctx, tok)
+		if err == nil && string(rec.Values["v"]) == "1" {
+			break
+		}
+		if began.Sub(acked) > staleBound {
+			t.Fatalf("a still serves %q (err %v) %v after b's write", rec.Values["v"], err, began.Sub(acked))
+		}
+	}
+}

@@ -210,7 +210,11 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 		// connection: the entry it fills will be invalidated.
 		res = tracked.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
 		if firstErr(res) != nil {
+			// A lost tracking connection: read through the pool,
+			// which reconnects, and fill nothing.
 			s.near.broken(tracked)
+			sn = snap{}
+			res = s.client.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
 		}
 	} else if s.cache != nil && !s.cache.active(key) {
 		ttl := s.cfg.NearCache.TTL
