@@ -90,10 +90,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // NewFromClient returns a Store on a rueidis client the application
 // already has, for its own commands too. The client keeps the options it
 // was built with: cfg's URL and connection settings are not used. The near
-// cache (cfg.NearCache) works only if the client was built with
-// client-side caching, which rueidis enables unless
-// ClientOption.DisableCache is set; with it set, loads go to Redis every
-// time. Expiry notifications are per database: cfg.URL (or cfg.Options)
+// cache (cfg.NearCache) takes one of the client's connections for good,
+// for client tracking, and gives it back, tracking off, at Close; on
+// Redis Cluster it works only if the client was built with client-side
+// caching, which rueidis enables unless ClientOption.DisableCache is set
+// (with it set, loads go to Redis every time). Expiry notifications are per database: cfg.URL (or cfg.Options)
 // names the client's database when it is not 0. Close leaves the client
 // open.
 func NewFromClient(client rueidis.Client, cfg Config) *Store {
