@@ -91,7 +91,7 @@ func BenchmarkRedisStore(b *testing.B) {
 		if err != nil || !found || len(rec.Values) != 9 {
 			b.Fatalf("Load: %v %v %d", found, err, len(rec.Values))
 		}
-		d := sessionkit.Delta{Set: map[string][]byte{"key0": []byte("value-0-changed-000000")}, IdleDeadline: time.Now().Add(30 * time.Minute)}
+		d := sessionkit.Delta{Set: map[string][]byte{"last_seen": []byte("value-0-changed-000000")}, IdleDeadline: time.Now().Add(30 * time.Minute)}
 		if _, err := s.Commit(ctx, tok, d); err != nil {
 			b.Fatal(err)
 		}
@@ -100,8 +100,7 @@ func BenchmarkRedisStore(b *testing.B) {
 
 // BenchmarkRedisStoreNearCacheLoad is a read-only request's store work with
 // the near cache: a Load that hits it, no round trip. Another store creates
-// the session, as another node would (a store skips its cache for sessions
-// it wrote itself within NearCache.WriteBypass).
+// the session, as another node would.
 func BenchmarkRedisStoreNearCacheLoad(b *testing.B) {
 	url := startRedis(b)
 	tok := createSession(b, openStore(b, url, nil))
@@ -116,5 +115,28 @@ func BenchmarkRedisStoreNearCacheLoad(b *testing.B) {
 	}
 	if st := s.Stats(); st.CacheMisses > 1 {
 		b.Fatalf("near cache: %+v, want one miss", st)
+	}
+}
+
+// BenchmarkRedisStoreNearCache is BenchmarkRedisStore with the near cache:
+// the Load hits the entry the previous Commit's reply filled, so the
+// request costs one round trip, the Commit.
+func BenchmarkRedisStoreNearCache(b *testing.B) {
+	s := openStore(b, startRedis(b), &redisstore.NearCache{})
+	tok := createSession(b, s)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		rec, found, err := s.Load(ctx, tok)
+		if err != nil || !found || len(rec.Values) != 9 {
+			b.Fatalf("Load: %v %v %d", found, err, len(rec.Values))
+		}
+		d := sessionkit.Delta{Set: map[string][]byte{"last_seen": []byte("value-0-changed-000000")}, IdleDeadline: time.Now().Add(30 * time.Minute)}
+		if _, err := s.Commit(ctx, tok, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.CacheMisses > 1 {
+		b.Fatalf("near cache: %+v, want at most one miss", st)
 	}
 }

@@ -207,6 +207,34 @@ func BenchmarkRequest(b *testing.B) {
 			run(b, sessionkitTarget(b, store, c.mode))
 		})
 	}
+	b.Run("sessionkit-redis-nearcache", func(b *testing.B) {
+		store, err := redisstore.New(context.Background(), redisstore.Config{URL: startRedis(b), NearCache: &redisstore.NearCache{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.Close()
+		run(b, sessionkitTarget(b, store, readWrite))
+	})
+	b.Run("sessionkit-redis-nearcache-2node", func(b *testing.B) {
+		// Two nodes on one Redis, each with its near cache; requests
+		// alternate between them, so each finds its entry invalidated
+		// by the other's commit: a load and a commit per request.
+		url := startRedis(b)
+		var nodes [2]target
+		for i := range nodes {
+			store, err := redisstore.New(context.Background(), redisstore.Config{URL: url, NearCache: &redisstore.NearCache{}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer store.Close()
+			nodes[i] = sessionkitTarget(b, store, readWrite)
+		}
+		var n int
+		run(b, target{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n++
+			nodes[n%2].h.ServeHTTP(w, r)
+		}), cookie: nodes[0].cookie})
+	})
 	b.Run("sessionkit-postgres", func(b *testing.B) {
 		s, err := pgstore.Open(context.Background(), postgresURL(b))
 		if err != nil {

@@ -78,13 +78,20 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// NearCache configures the near cache: an in-process copy of recently
-// loaded sessions, which Redis invalidates (RESP3 client tracking) whenever
-// any client changes them. A hit costs no round trip.
+// NearCache configures the near cache: an in-process copy of recent
+// sessions, which Redis invalidates (RESP3 client tracking) whenever any
+// other client changes them. A hit costs no round trip.
+//
+// On a standalone server or a Sentinel group the store keeps the cache
+// itself: each entry carries the session's version, loads fill it, and so
+// do the replies of the store's own writes, so a request whose session is
+// cached loads it for free and commits in one round trip. On Redis
+// Cluster loads go through rueidis's client-side cache instead, which only
+// loads fill, and the store's own writes bypass it for WriteBypass.
 //
 // Invalidations travel asynchronously: after a write through another node,
-// this node may serve the previous version for a short window (measured in
-// the package documentation). Writes through this store are always seen by
+// this node may serve the previous version for a short window (see the
+// package documentation). Writes through this store are always seen by
 // its own next load.
 type NearCache struct {
 	// TTL bounds how long a loaded session is served from the cache
@@ -92,14 +99,16 @@ type NearCache struct {
 	// connection flushes the cache in any case). Default 1 minute.
 	TTL time.Duration
 
-	// SizeBytes bounds the cache of each connection to Redis (rueidis
-	// CacheSizeEachConn); the least recently used entries go first.
-	// Default 64 MiB.
+	// SizeBytes bounds the cache's size: its keys and values, plus a
+	// fixed overhead per entry; the least recently used entries go
+	// first. On Redis Cluster it bounds the cache of each connection
+	// (rueidis CacheSizeEachConn). Default 64 MiB.
 	SizeBytes int
 
-	// WriteBypass is how long after this store writes a session its
-	// loads of that session bypass the cache, so that a load right after
-	// a write never races the write's own invalidation. Default 1 s.
+	// WriteBypass, on Redis Cluster only, is how long after this store
+	// writes a session its loads of that session bypass the cache, so
+	// that a load right after a write never races the write's own
+	// invalidation. Default 1 s.
 	WriteBypass time.Duration
 }
 

@@ -10,16 +10,19 @@
 // A centralized store costs a network round trip per access; this one
 // keeps them to the fewest:
 //
-//   - Load: one (HGETALL and PEXPIRETIME pipelined), none on a near-cache hit.
+//   - Load: one (HGETALL and PEXPIRETIME pipelined), none on a near-cache
+//     hit; with the near cache, a session this store wrote last is a hit.
 //   - Commit: one Lua script that applies only the request's delta (HSET
 //     of the keys it set, HDEL of those it deleted, PEXPIREAT) and only if
 //     the session still exists, so a commit racing a logout, a renew or a
 //     revoke never recreates it. A request that changed nothing is a Touch,
 //     or nothing at all (the Manager's TouchAfter).
 //   - Touch: one PEXPIREAT, which answers 0 for a session that is gone.
-//   - Update: one read, then one compare-and-set script per attempt; a lost
-//     attempt gets the current value back in the same reply, and the next
-//     attempt waits a short jittered delay.
+//   - Update: one read (none when the session is in the near cache), then
+//     one compare-and-set script per attempt; a lost attempt, such as one
+//     whose function ran on a stale cached value, gets the current value
+//     back in the same reply, and the next attempt waits a short jittered
+//     delay.
 //   - Create: one; Renew: two (take the old record, write the new one);
 //     Delete: one, plus one to update the principal index of a logged-in
 //     session.
@@ -51,14 +54,34 @@
 //
 // # Near cache
 //
-// With Config.NearCache, loads go through rueidis's client-side cache,
-// which Redis keeps correct by server-assisted client tracking (RESP3): any
-// write to a session, through any node, makes Redis push an invalidation
-// to every client that cached it. The push is asynchronous, so another node
-// can serve the previous version for a short window: as long as the
-// invalidation takes to reach it and be read, which grows with the reading
-// process's load. A store's own writes are always seen by its next load: it
-// skips the cache for sessions it wrote in the last NearCache.WriteBypass.
+// With Config.NearCache on a standalone server or a Sentinel group, the
+// store keeps a cache of sessions, each entry stamped with the session's
+// version (field #n, which every write script increments and returns).
+// One connection of the store has Redis client tracking on (RESP3, with
+// NOLOOP), and the store loads and writes sessions through it, so Redis
+// tracks every cached session on that connection and pushes an
+// invalidation there when any other client changes it; the store's own
+// writes push none. Entries are filled by loads and by the replies of the
+// store's own Create, Commit, Touch and Update (the delta applied to the
+// cached session, when the reply's version is the next one); an entry
+// never goes back to a lower version, and a fill is refused when an
+// invalidation of its key, or the loss of the tracking connection, came
+// after its request was sent. Losing the connection empties the cache.
+// So a request whose session is cached costs one round trip to commit and
+// none to load; Delete, Renew and revocations drop the entry here and
+// invalidate it elsewhere.
+//
+// The invalidation is asynchronous: another node serves the previous
+// version until it arrives and is read, a delay that grows with the
+// reading process's load (docs/benchmarks.md gives the measured figures:
+// well under a millisecond at the median on an idle machine, milliseconds
+// at the 99th percentile on a loaded one). A revocation or a logout on
+// one node reaches the others with the same delay. After a Sentinel
+// failover the cache is emptied at the first write that fails on the old
+// primary; until then, or until NearCache.TTL, a node may serve what it
+// cached before the failover. On Redis Cluster, loads go through
+// rueidis's client-side cache, and the store skips it for sessions it
+// wrote in the last NearCache.WriteBypass.
 //
 // # Expiry events
 //

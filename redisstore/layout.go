@@ -23,6 +23,7 @@ const (
 	fieldIdle      = "#i" // idle timeout in milliseconds
 	fieldRemember  = "#r" // "1" for a persistent session
 	fieldGen       = "#g" // the principal's generation at login
+	fieldVersionN  = "#n" // the session's version: 1 at creation, +1 at every write of a value or of metadata
 )
 
 // field returns the hash field holding user key k.

@@ -124,6 +124,7 @@ func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
 		res, err := s.write(ctx, ops, nil)
 		for _, id := range chunk {
 			s.wrote(s.keyOfID(id))
+			s.forget(s.keyOfID(id))
 		}
 		if err == nil {
 			err = firstErr(res)

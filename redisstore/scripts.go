@@ -6,7 +6,10 @@ import (
 )
 
 // A script runs atomically on the one key it names (KEYS[1], the session's
-// hash), so it stays in one Cluster slot. Hash writes go in chunks, because
+// hash), so it stays in one Cluster slot. A script that writes a session
+// reads it last (EXISTS): a write stops Redis's client tracking of the key
+// for every connection, the writer's too, and the read starts it again for
+// the connection that sent the script, whose near cache the reply fills. Hash writes go in chunks, because
 // unpack has a stack limit of a few thousand values. The key's expiry is
 // the earlier of the idle deadline and the absolute deadline (field #d), so
 // Redis removes a session at its absolute deadline too.
@@ -43,19 +46,22 @@ local function expire(k, at)
 end
 `
 
-// createScript replaces the session with the given fields.
+// createScript replaces the session with the given fields and returns its
+// version: 1, or one more than the version among the fields (a renew).
 // ARGV: idle deadline, then field-value pairs.
 var createScript = newScript(luaHelpers + `
 local k = KEYS[1]
 redis.call('DEL', k)
 hset(k, 2, #ARGV)
+local v = redis.call('HINCRBY', k, '#n', 1)
 expire(k, ARGV[1])
-return 1
+redis.call('EXISTS', k)
+return v
 `)
 
 // commitScript applies a delta to an existing session and returns the
-// principal it had, or nil when the session does not exist (then nothing
-// is written).
+// principal it had and the version it wrote, or nil when the session does
+// not exist (then nothing is written).
 // ARGV: idle deadline, #set pairs, #deleted, #meta pairs, set pairs, meta
 // pairs, deleted fields.
 var commitScript = newScript(luaHelpers + `
@@ -66,13 +72,16 @@ local nset, ndel, nmeta = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]
 local last = 4 + 2 * (nset + nmeta)
 hset(k, 5, last)
 hdel(k, last + 1, last + ndel)
+local v = redis.call('HINCRBY', k, '#n', 1)
 expire(k, ARGV[1])
-return old
+redis.call('EXISTS', k)
+return {old, v}
 `)
 
 // casScript sets or deletes one field if it still holds the expected value.
-// It returns nil when the session does not exist, {1} when it wrote, and
-// {0} or {0, current value} when the field changed meanwhile.
+// It returns nil when the session does not exist, {1, version written}
+// when it wrote, and {0} or {0, current value} when the field changed
+// meanwhile.
 // ARGV: field, "1" if the field is expected present, expected value,
 // "s" to set or "d" to delete, new value, idle deadline.
 var casScript = newScript(luaHelpers + `
@@ -90,8 +99,19 @@ if ARGV[4] == 's' then
 else
   redis.call('HDEL', k, ARGV[1])
 end
+local v = redis.call('HINCRBY', k, '#n', 1)
 expire(k, ARGV[6])
-return {1}
+redis.call('EXISTS', k)
+return {1, v}
+`)
+
+// touchScript moves the session's expiry and reads the key, for the near
+// cache's tracking (see above). It returns what PEXPIREAT returns.
+// ARGV: idle deadline.
+var touchScript = newScript(`
+local n = redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('EXISTS', KEYS[1])
+return n
 `)
 
 // takeScript removes the session and returns {expiry, {field, value, ...}},

@@ -23,7 +23,8 @@ type Store struct {
 	cfg    Config
 	client rueidis.Client
 	prefix string
-	cache  *bypass // nil without a near cache
+	cache  *bypass // the near cache on Redis Cluster (rueidis's), or nil
+	near   *near   // the near cache elsewhere (the store's own), or nil
 
 	hits, misses atomic.Uint64
 
@@ -41,7 +42,7 @@ type Stats struct {
 	// CacheHits is the number of loads served by the near cache.
 	CacheHits uint64
 	// CacheMisses is the number of loads that went to Redis while the
-	// near cache was on (misses and bypasses after local writes).
+	// near cache was on.
 	CacheMisses uint64
 }
 
@@ -89,10 +90,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // NewFromClient returns a Store on a rueidis client the application
 // already has, for its own commands too. The client keeps the options it
 // was built with: cfg's URL and connection settings are not used. The near
-// cache (cfg.NearCache) works only if the client was built with
-// client-side caching, which rueidis enables unless
-// ClientOption.DisableCache is set; with it set, loads go to Redis every
-// time. Expiry notifications are per database: cfg.URL (or cfg.Options)
+// cache (cfg.NearCache) takes one of the client's connections for good,
+// for client tracking, and gives it back, tracking off, at Close; on
+// Redis Cluster it works only if the client was built with client-side
+// caching, which rueidis enables unless ClientOption.DisableCache is set
+// (with it set, loads go to Redis every time). Expiry notifications are per database: cfg.URL (or cfg.Options)
 // names the client's database when it is not 0. Close leaves the client
 // open.
 func NewFromClient(client rueidis.Client, cfg Config) *Store {
@@ -102,7 +104,11 @@ func NewFromClient(client rueidis.Client, cfg Config) *Store {
 		s.db = opt.SelectDB
 	}
 	if nc := cfg.NearCache; nc != nil {
-		s.cache = newBypass(nc.WriteBypass)
+		if client.Mode() == rueidis.ClientModeCluster {
+			s.cache = newBypass(nc.WriteBypass)
+		} else {
+			s.near = newNear(client, nc)
+		}
 	}
 	return s
 }
@@ -114,6 +120,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.stopExpiry()
+		if s.near != nil {
+			s.near.close()
+		}
 		if s.borrowed {
 			return
 		}
@@ -187,7 +196,28 @@ func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record
 func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, error) {
 	var res []rueidis.RedisResult
 	b := s.client.B()
-	if s.cache != nil && !s.cache.active(key) {
+	var sn snap
+	var tracked rueidis.DedicatedClient
+	if s.near != nil {
+		tracked, sn = s.near.conn(ctx, key)
+		if rec, _, ok := s.near.get(key); ok {
+			s.hits.Add(1)
+			return rec, true, nil
+		}
+		s.misses.Add(1)
+	}
+	if tracked != nil {
+		// The read makes Redis track the key on the tracking
+		// connection: the entry it fills will be invalidated.
+		res = tracked.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
+		if firstErr(res) != nil {
+			// A lost tracking connection: read through the pool,
+			// which reconnects, and fill nothing.
+			s.near.broken(tracked)
+			sn = snap{}
+			res = s.client.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
+		}
+	} else if s.cache != nil && !s.cache.active(key) {
 		ttl := s.cfg.NearCache.TTL
 		res = s.client.DoMultiCache(ctx,
 			rueidis.CT(b.Hgetall().Key(key).Cache(), ttl),
@@ -218,7 +248,64 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 	if !ok || rec.Expired(time.Now()) {
 		return sessionkit.Record{}, false, nil
 	}
+	if s.near != nil {
+		s.near.fill(key, rec, version(fields), sn)
+	}
 	return rec, true, nil
+}
+
+// writeKey sends the commands of one session key (main) and of other keys
+// (side) in one round trip, as write does. With the store's near cache it
+// sends them through the tracking connection, whose writes Redis does not
+// echo back as invalidations, and returns the snapshot a fill from the
+// reply checks (from cached); a failed write there drops the tracking
+// connection, in case it was the cause (a demoted primary, a broken
+// connection). Writes that bypass it forget the key.
+func (s *Store) writeKey(ctx context.Context, key string, main, side []op) ([]rueidis.RedisResult, error) {
+	if s.near == nil {
+		res, err := s.write(ctx, main, side)
+		s.wrote(key)
+		return res, err
+	}
+	dc, _ := s.near.conn(ctx, key)
+	if dc == nil || s.cfg.WaitReplicas > 0 {
+		res, err := s.write(ctx, main, side)
+		s.near.forget(key)
+		return res, err
+	}
+	res := pipeline(ctx, dc, append(main[:len(main):len(main)], side...), -1)
+	if firstErr(res) != nil {
+		s.near.broken(dc)
+		s.near.forget(key)
+	}
+	return res, nil
+}
+
+// cached returns the near cache's entry for key, and the snapshot that a
+// fill after a write of key checks, taken before the entry was read so
+// that an invalidation arriving meanwhile refuses the fill.
+func (s *Store) cached(ctx context.Context, key string) (rec sessionkit.Record, ver uint64, ok bool, sn snap) {
+	if s.near == nil {
+		return sessionkit.Record{}, 0, false, snap{}
+	}
+	_, sn = s.near.conn(ctx, key)
+	rec, ver, ok = s.near.get(key)
+	return rec, ver, ok, sn
+}
+
+// filled caches rec, the session key holds after a write of this store
+// that took it to version ver, if the entry the write started from (at
+// version base) is still the latest; otherwise it forgets the key, as
+// another write came between.
+func (s *Store) filled(key string, rec sessionkit.Record, ok bool, base, ver uint64, sn snap) {
+	if s.near == nil {
+		return
+	}
+	if ok && ver == base+1 {
+		s.near.fill(key, rec, ver, sn)
+		return
+	}
+	s.near.forget(key)
 }
 
 // Create implements sessionkit.Store in one round trip: a script that
@@ -237,21 +324,35 @@ func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.R
 	for k, v := range rec.Values {
 		args = append(args, field(k), string(v))
 	}
-	res, err := s.write(ctx, []op{call(createScript, key, args...)}, s.indexOps(rec.Principal, id, rec.Deadline))
-	s.wrote(key)
+	_, _, _, sn := s.cached(ctx, key)
+	res, err := s.writeKey(ctx, key, []op{call(createScript, key, args...)}, s.indexOps(rec.Principal, id, rec.Deadline))
 	if err == nil {
 		err = firstErr(res)
 	}
 	if err != nil {
 		return "", fail("create", err)
 	}
+	if s.near != nil {
+		if ver, err := res[0].AsUint64(); err == nil {
+			s.near.fill(key, created(rec), ver, sn)
+		}
+	}
 	return t, nil
 }
 
-// wrote notes a local write of key for the near cache.
+// wrote notes a local write of key for rueidis's near cache (Redis
+// Cluster).
 func (s *Store) wrote(key string) {
 	if s.cache != nil {
 		s.cache.wrote(key)
+	}
+}
+
+// forget drops key from the store's near cache, after a write that does
+// not fill it.
+func (s *Store) forget(key string) {
+	if s.near != nil {
+		s.near.forget(key)
 	}
 }
 
@@ -283,20 +384,44 @@ func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Del
 	for _, k := range d.Deleted {
 		args = append(args, field(k))
 	}
-	res, err := s.write(ctx, []op{call(commitScript, key, args...)}, side)
-	s.wrote(key)
+	base, bver, hit, sn := s.cached(ctx, key)
+	res, err := s.writeKey(ctx, key, []op{call(commitScript, key, args...)}, side)
 	if err == nil {
 		err = firstErr(res)
 	}
 	if err != nil {
 		return "", fail("commit", err)
 	}
-	old, err := res[0].ToString()
+	reply, err := res[0].ToArray()
 	if rueidis.IsRedisNil(err) {
+		if s.near != nil {
+			s.near.forget(key)
+		}
 		return "", sessionkit.ErrNotFound
 	}
+	if err == nil && len(reply) != 2 {
+		err = fmt.Errorf("unexpected reply of %d values", len(reply))
+	}
+	var old string
+	var ver uint64
+	if err == nil {
+		old, err = reply[0].ToString()
+	}
+	if err == nil {
+		ver, err = reply[1].AsUint64()
+	}
 	if err != nil {
+		if s.near != nil {
+			s.near.forget(key)
+		}
 		return "", fail("commit", err)
+	}
+	if s.near != nil {
+		var rec sessionkit.Record
+		if hit {
+			rec = applied(base, &d)
+		}
+		s.filled(key, rec, hit, bver, ver, sn)
 	}
 	if d.Meta != nil && old != d.Meta.Principal {
 		if err := s.unindex(ctx, old, id); err != nil {
@@ -315,10 +440,14 @@ func (s *Store) Touch(ctx context.Context, t sessionkit.Token, idleDeadline time
 	defer cancel()
 	key, _ := s.sessionKey(t)
 	at := idleDeadline.UnixMilli()
-	res, err := s.write(ctx, []op{cmd(func(b rueidis.Builder) rueidis.Completed {
+	base, bver, hit, sn := s.cached(ctx, key)
+	o := cmd(func(b rueidis.Builder) rueidis.Completed {
 		return b.Pexpireat().Key(key).MillisecondsTimestamp(at).Build()
-	})}, nil)
-	s.wrote(key)
+	})
+	if s.near != nil {
+		o = call(touchScript, key, strconv.FormatInt(at, 10))
+	}
+	res, err := s.writeKey(ctx, key, []op{o}, nil)
 	if err != nil {
 		return "", fail("touch", err)
 	}
@@ -327,7 +456,16 @@ func (s *Store) Touch(ctx context.Context, t sessionkit.Token, idleDeadline time
 		return "", fail("touch", err)
 	}
 	if n == 0 {
+		if s.near != nil {
+			s.near.forget(key)
+		}
 		return "", sessionkit.ErrNotFound
+	}
+	if hit {
+		// A touch keeps the version: the fill replaces the entry
+		// of the same version with its later idle deadline.
+		base.IdleDeadline = time.UnixMilli(at)
+		s.near.fill(key, base, bver, sn)
 	}
 	return t, nil
 }
@@ -345,22 +483,39 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 	defer cancel()
 	hkey, _ := s.sessionKey(t)
 	f := field(key)
-	b := s.client.B()
-	res := s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
-	n, err := res[0].AsInt64()
-	if err != nil {
-		return "", fail("update", err)
-	}
-	if n == 0 {
-		return "", sessionkit.ErrNotFound
-	}
-	cur, err := res[1].ToString()
-	present := err == nil
-	if err != nil && !rueidis.IsRedisNil(err) {
-		return "", fail("update", err)
+	base, bver, hit, sn := s.cached(ctx, hkey)
+	var cur string
+	var present bool
+	if hit {
+		// The function runs on the cached value: if another write
+		// changed it since, the script refuses the write and returns
+		// the current value in the same round trip.
+		var v []byte
+		v, present = base.Values[key]
+		cur = string(v)
+	} else {
+		var c rueidis.CoreClient = s.client
+		if s.near != nil && sn.ok {
+			if dc, _ := s.near.conn(ctx, hkey); dc != nil {
+				c = dc // the compare-and-set goes there: let it read there too
+			}
+		}
+		b := c.B()
+		res := c.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+		n, err := res[0].AsInt64()
+		if err != nil {
+			return "", fail("update", err)
+		}
+		if n == 0 {
+			return "", sessionkit.ErrNotFound
+		}
+		cur, err = res[1].ToString()
+		present = err == nil
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return "", fail("update", err)
+		}
 	}
 	dl := ms(idleDeadline)
-	defer s.wrote(hkey)
 	for attempt := range s.cfg.UpdateAttempts {
 		if attempt > 0 {
 			if err := updateBackoff.Wait(ctx, attempt); err != nil {
@@ -382,7 +537,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		if next != nil {
 			verb = "s"
 		}
-		res, err := s.write(ctx, []op{call(casScript, hkey, f, exp, cur, verb, string(next), dl)}, nil)
+		res, err := s.writeKey(ctx, hkey, []op{call(casScript, hkey, f, exp, cur, verb, string(next), dl)}, nil)
 		if err == nil {
 			err = firstErr(res)
 		}
@@ -391,14 +546,35 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		}
 		reply, err := res[0].ToArray()
 		if rueidis.IsRedisNil(err) {
+			if s.near != nil {
+				s.near.forget(hkey)
+			}
 			return "", sessionkit.ErrNotFound
 		}
 		if err != nil || len(reply) == 0 {
 			return "", fail("update", fmt.Errorf("unexpected reply: %v", err))
 		}
 		if ok, _ := reply[0].AsInt64(); ok == 1 {
+			if s.near != nil {
+				var ver uint64
+				if len(reply) > 1 {
+					ver, _ = reply[1].AsUint64()
+				}
+				var rec sessionkit.Record
+				if hit && attempt == 0 {
+					d := sessionkit.Delta{IdleDeadline: idleDeadline}
+					if next != nil {
+						d.Set = map[string][]byte{key: next}
+					} else {
+						d.Deleted = []string{key}
+					}
+					rec = applied(base, &d)
+				}
+				s.filled(hkey, rec, hit && attempt == 0, bver, ver, sn)
+			}
 			return t, nil
 		}
+		s.forget(hkey) // the entry fn ran on, if any, is stale
 		present = len(reply) > 1
 		cur = ""
 		if present {
@@ -431,6 +607,7 @@ func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionk
 	newKey, newID := s.sessionKey(next)
 	res, err := s.write(ctx, []op{call(takeScript, oldKey)}, nil)
 	s.wrote(oldKey)
+	s.forget(oldKey)
 	if err == nil {
 		err = firstErr(res)
 	}
@@ -468,6 +645,7 @@ func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionk
 	}
 	res, err = s.write(ctx, []op{call(createScript, newKey, args...)}, side)
 	s.wrote(newKey)
+	s.forget(newKey)
 	if err == nil {
 		err = firstErr(res)
 	}
@@ -488,6 +666,7 @@ func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
 	key, id := s.sessionKey(t)
 	res, err := s.write(ctx, []op{call(deleteScript, key)}, nil)
 	s.wrote(key)
+	s.forget(key)
 	if err == nil {
 		err = firstErr(res)
 	}

@@ -34,6 +34,7 @@ type storeFlags struct {
 	adminToken string
 	cluster    clusterFlags
 	redis      string
+	redisNear  bool
 	cookieKeys string
 	sqlite     string
 	postgres   string
@@ -59,6 +60,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sqlite, "sqlite", "", "sql: the SQLite file the nodes share; cookie: keep revocation generations there")
 	fs.StringVar(&f.postgres, "postgres", "", "sql: the PostgreSQL URL (postgres://...) instead of -sqlite (a URL with a password belongs in -postgres-file or the environment)")
 	fs.StringVar(&f.redis, "redis", "", "redis: the server's URL (redis://host:port, ?master_set= for Sentinel, several addr= for Cluster); cookie: keep revocation generations there (a URL with a password belongs in -redis-file or the environment)")
+	fs.BoolVar(&f.redisNear, "redis-near-cache", true, "redis: serve sessions from a near cache in the node, which Redis invalidates when another node writes them: a request whose session is cached makes one round trip to Redis (the commit), a read-only one none; another node may serve the previous version for the invalidation's delay (see docs/benchmarks.md)")
 	fs.StringVar(&f.cookieKeys, "cookie-keys", "", "cookie: sealing keys, \"KEY[,open:KEY...]\", 64 hex digits each")
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:0", "address of the node's admin API: /metrics, /readyz with the reason and, with the cluster store, /cluster (loopback by default; behind -admin-token)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token of the admin API (default: a random one, printed)")
@@ -138,7 +140,11 @@ func (f *storeFlags) open(ctx context.Context, env storeEnv) (openedStore, error
 		if f.redis == "" {
 			return openedStore{}, fmt.Errorf("the redis store needs -redis-file FILE or $SESSIONKIT_REDIS (the URL: redis://...)")
 		}
-		s, err := redisstore.New(ctx, redisstore.Config{URL: f.redis})
+		cfg := redisstore.Config{URL: f.redis}
+		if f.redisNear {
+			cfg.NearCache = &redisstore.NearCache{}
+		}
+		s, err := redisstore.New(ctx, cfg)
 		if err != nil {
 			return openedStore{}, fmt.Errorf("redis at %s: %w", redact.URL(f.redis), err)
 		}

@@ -1,0 +1,308 @@
+package redisstore
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"errors"
+	"hash/maphash"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/sessionkit/sessionkit"
+)
+
+// near is the store's own near cache, for a standalone server or a
+// Sentinel group: a copy of recent sessions, each stamped with the version
+// (field #n) Redis gave it, filled by loads and by the replies of the
+// store's own writes, and emptied key by key by Redis's invalidations.
+//
+// One connection, the tracking connection, runs CLIENT TRACKING with
+// NOLOOP: Redis remembers every key read on it (by a command or inside a
+// script), and pushes on it the name of such a key when any other
+// connection changes it, once; the connection's own writes push nothing.
+// The store sends its session loads and writes through that connection:
+// every reply that fills an entry comes from a request that read the key
+// there, so the key is tracked while its entry lives, and the store's own
+// writes do not empty the entries their replies fill.
+//
+// A fill is refused unless the tracking connection was up from before the
+// request was sent until the fill, and no invalidation of the key arrived
+// meanwhile (counted per stripe of keys, so a refusal may be spurious:
+// then the entry is simply not filled). An entry is never replaced by one
+// of a lower version. Losing the tracking connection empties the cache;
+// the next call that needs it opens another.
+type near struct {
+	client rueidis.Client
+	ttl    time.Duration
+	max    int
+	seed   maphash.Seed
+
+	mu      sync.Mutex
+	entries map[string]*list.Element // of *entry
+	lru     list.List                // most recently used first
+	bytes   int
+	stripes [256]uint64 // invalidations received, per stripe of keys
+	epoch   uint64      // moves on every loss and every new tracking connection
+	dc      rueidis.DedicatedClient
+	release func()
+	retryAt time.Time // no new tracking connection before
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+type entry struct {
+	key     string
+	rec     sessionkit.Record // never modified once filled
+	ver     uint64
+	expires time.Time
+	size    int
+}
+
+// snap is what a fill checks against: the tracking connection's epoch and
+// the key's stripe when the request was sent. ok is false when there was no
+// tracking connection.
+type snap struct {
+	epoch, stripe uint64
+	ok            bool
+}
+
+func newNear(client rueidis.Client, cfg *NearCache) *near {
+	return &near{client: client, ttl: cfg.TTL, max: cfg.SizeBytes, seed: maphash.MakeSeed(), entries: map[string]*list.Element{}}
+}
+
+func (n *near) stripe(key string) int {
+	return int(maphash.String(n.seed, key) % uint64(len(n.stripes)))
+}
+
+// get returns the entry of key, if it is cached, live and within its TTL.
+func (n *near) get(key string) (sessionkit.Record, uint64, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	el, ok := n.entries[key]
+	if !ok || n.dc == nil {
+		return sessionkit.Record{}, 0, false
+	}
+	e := el.Value.(*entry)
+	if now := time.Now(); now.After(e.expires) || e.rec.Expired(now) {
+		n.drop(el)
+		return sessionkit.Record{}, 0, false
+	}
+	n.lru.MoveToFront(el)
+	return e.rec, e.ver, true
+}
+
+// fill caches rec at version ver for key, unless an invalidation or a loss
+// of the tracking connection came after s, or the cache holds a later
+// version.
+func (n *near) fill(key string, rec sessionkit.Record, ver uint64, s snap) {
+	size := len(key) + 128
+	for k, v := range rec.Values {
+		size += len(k) + len(v) + 48
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !s.ok || n.dc == nil || n.epoch != s.epoch || n.stripes[n.stripe(key)] != s.stripe || size > n.max {
+		return
+	}
+	if el, ok := n.entries[key]; ok {
+		old := el.Value.(*entry)
+		if old.ver > ver || old.ver == ver && old.rec.IdleDeadline.After(rec.IdleDeadline) {
+			return
+		}
+		n.drop(el)
+	}
+	n.entries[key] = n.lru.PushFront(&entry{key: key, rec: rec, ver: ver, expires: time.Now().Add(n.ttl), size: size})
+	n.bytes += size
+	for n.bytes > n.max {
+		n.drop(n.lru.Back())
+	}
+}
+
+// forget drops key's entry: the store changed the session in a way it does
+// not follow (a delete, a renew, a write whose reply it could not apply).
+func (n *near) forget(key string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.stripes[n.stripe(key)]++
+	if el, ok := n.entries[key]; ok {
+		n.drop(el)
+	}
+}
+
+// drop removes an entry. n.mu is held.
+func (n *near) drop(el *list.Element) {
+	e := n.lru.Remove(el).(*entry)
+	delete(n.entries, e.key)
+	n.bytes -= e.size
+}
+
+// flush empties the cache. n.mu is held.
+func (n *near) flush() {
+	clear(n.entries)
+	n.lru.Init()
+	n.bytes = 0
+}
+
+// invalidate is the tracking connection's invalidation hook: keys is nil
+// when Redis flushed its data or the connection ended.
+func (n *near) invalidate(keys []rueidis.RedisMessage) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if keys == nil {
+		n.epoch++
+		n.flush()
+		return
+	}
+	for _, m := range keys {
+		k, err := m.ToString()
+		if err != nil {
+			continue
+		}
+		n.stripes[n.stripe(k)]++
+		if el, ok := n.entries[k]; ok {
+			n.drop(el)
+		}
+	}
+}
+
+// conn returns the tracking connection and the snapshot of key taken on
+// it, opening the connection when there is none; nil when it cannot be
+// opened now (the caller then writes through the pool, and fills nothing).
+func (n *near) conn(ctx context.Context, key string) (rueidis.DedicatedClient, snap) {
+	n.mu.Lock()
+	if n.dc != nil || n.closed || time.Now().Before(n.retryAt) {
+		defer n.mu.Unlock()
+		return n.dc, snap{epoch: n.epoch, stripe: n.stripes[n.stripe(key)], ok: n.dc != nil}
+	}
+	n.retryAt = time.Now().Add(100 * time.Millisecond) // one attempt at a time, at most ten a second
+	n.mu.Unlock()
+	if err := n.open(ctx); err != nil {
+		return nil, snap{}
+	}
+	return n.conn(ctx, key)
+}
+
+// open sets up a tracking connection.
+func (n *near) open(ctx context.Context) error {
+	dc, release := n.client.Dedicate()
+	errs := dc.SetOnInvalidations(n.invalidate)
+	b := dc.B()
+	res := dc.DoMulti(ctx,
+		b.Arbitrary("CLIENT", "TRACKING").Args("OFF").Build(),
+		b.Arbitrary("CLIENT", "TRACKING").Args("ON", "NOLOOP").Build())
+	if err := firstErr(res); err != nil {
+		release()
+		return err
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		release()
+		return errors.New("closed")
+	}
+	n.epoch++
+	n.flush()
+	n.dc, n.release = dc, release
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go n.watch(dc, errs)
+	return nil
+}
+
+// watch waits for the tracking connection's end and forgets it.
+func (n *near) watch(dc rueidis.DedicatedClient, errs <-chan error) {
+	defer n.wg.Done()
+	for range errs {
+	}
+	n.broken(dc)
+}
+
+// broken forgets the tracking connection dc, if it is still the current
+// one, and empties the cache: invalidations may have been missed.
+func (n *near) broken(dc rueidis.DedicatedClient) {
+	n.mu.Lock()
+	if n.dc != dc {
+		n.mu.Unlock()
+		return
+	}
+	release := n.release
+	n.dc, n.release = nil, nil
+	n.epoch++
+	n.flush()
+	n.mu.Unlock()
+	release()
+}
+
+// close releases the tracking connection and waits for its watcher.
+func (n *near) close() {
+	n.mu.Lock()
+	n.closed = true
+	dc := n.dc
+	n.mu.Unlock()
+	if dc != nil {
+		n.broken(dc)
+	}
+	n.wg.Wait()
+}
+
+// version returns the version in a session's fields (0 for a session
+// written before versions).
+func version(fields map[string]string) uint64 {
+	v, _ := strconv.ParseUint(fields[fieldVersionN], 10, 64)
+	return v
+}
+
+// msTime is t as the store keeps it: Unix milliseconds.
+func msTime(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
+
+// stored returns m as a load would read it back: times in milliseconds.
+func stored(m sessionkit.Meta) sessionkit.Meta {
+	m.Created = msTime(m.Created)
+	m.Deadline = msTime(m.Deadline)
+	m.IdleTimeout = m.IdleTimeout.Truncate(time.Millisecond)
+	return m
+}
+
+// idleUntil is the key's expiry a write with the idle deadline idle sets:
+// the earlier of it and the absolute deadline.
+func idleUntil(idle, deadline time.Time) time.Time {
+	if deadline.Before(idle) {
+		return msTime(deadline)
+	}
+	return msTime(idle)
+}
+
+// created returns the record a load reads back after Create wrote rec.
+func created(rec sessionkit.Record) sessionkit.Record {
+	out := sessionkit.Record{Meta: stored(rec.Meta), Values: make(map[string][]byte, len(rec.Values))}
+	out.IdleDeadline = idleUntil(rec.IdleDeadline, out.Deadline)
+	for k, v := range rec.Values {
+		out.Values[k] = bytes.Clone(v)
+	}
+	return out
+}
+
+// applied returns the record a load reads back after the commit of d to
+// base: the keys set, then the keys deleted, as the commit script does.
+// base is not modified.
+func applied(base sessionkit.Record, d *sessionkit.Delta) sessionkit.Record {
+	out := base
+	if d.Meta != nil {
+		out.Meta = stored(*d.Meta)
+	}
+	out.IdleDeadline = idleUntil(d.IdleDeadline, out.Deadline)
+	out.Values = make(map[string][]byte, len(base.Values)+len(d.Set))
+	for k, v := range base.Values {
+		out.Values[k] = v
+	}
+	for k, v := range d.Set {
+		out.Values[k] = bytes.Clone(v)
+	}
+	for _, k := range d.Deleted {
+		delete(out.Values, k)
+	}
+	return out
+}
