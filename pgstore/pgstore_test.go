@@ -34,6 +34,21 @@ func TestPostgres(t *testing.T) {
 	})
 }
 
+// The same suite with the near cache on: every answer as without it.
+func TestPostgresNearCache(t *testing.T) {
+	srv := pgtest.Start(t, pgtest.Options{})
+	url := srv.CreateDB(t, "sessions")
+	var schemas atomic.Int64
+	sqlcoretest.Run(t, func(t *testing.T) func(sqlcore.Options) (*sqlcore.Store, error) {
+		schema := fmt.Sprintf("s%d", schemas.Add(1))
+		srv.Exec(t, "sessions", "CREATE SCHEMA "+schema)
+		surl := url + "&search_path=" + schema
+		return func(opts sqlcore.Options) (*sqlcore.Store, error) {
+			return pgstore.New(context.Background(), pgstore.Config{URL: surl, Options: opts, NearCache: &pgstore.NearCache{Heartbeat: 10 * time.Millisecond}})
+		}
+	})
+}
+
 func TestOpen(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
