@@ -114,6 +114,17 @@ type notification struct {
 	seq       uint64
 }
 
+// String returns the notification's payload.
+func (n notification) String() string {
+	switch {
+	case n.heartbeat:
+		return "h " + strconv.FormatUint(uint64(n.pid), 10) + " " + strconv.FormatUint(n.seq, 10)
+	case n.version == 0:
+		return hex.EncodeToString(n.id[:])
+	}
+	return hex.EncodeToString(n.id[:]) + " " + strconv.FormatInt(n.version, 10)
+}
+
 // parseNotification parses a notification's payload; ok is false for
 // anything else.
 func parseNotification(p string) (n notification, ok bool) {
@@ -209,7 +220,7 @@ func (l *listener) session(ctx context.Context) (heard bool, err error) {
 		if now := time.Now(); !now.Before(next) {
 			seq++
 			sent[seq%64] = now
-			if _, err := conn.Exec(ctx, "SELECT pg_notify($1, $2)", channel, "h "+strconv.FormatUint(uint64(pid), 10)+" "+strconv.FormatUint(seq, 10)); err != nil {
+			if _, err := conn.Exec(ctx, "SELECT pg_notify($1, $2)", channel, notification{heartbeat: true, pid: pid, seq: seq}.String()); err != nil {
 				return heard, err
 			}
 			next = now.Add(l.every)
