@@ -183,7 +183,11 @@ func TestNearCacheTwoNodesNoStaleRead(t *testing.T) {
 			}
 		})
 	}
-	for k := 1; time.Since(start) < run; k++ {
+	// At least run, and at least 60 commits, whatever the machine's load.
+	for k := 1; time.Since(start) < run || k <= 60; k++ {
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("only %d commits in a minute", k-1)
+		}
 		s := []*pgstore.Store{p.a, p.b}[k%2]
 		if _, err := s.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"n": []byte(strconv.Itoa(k))}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
@@ -207,8 +211,8 @@ func TestNearCacheTwoNodesNoStaleRead(t *testing.T) {
 		}
 	}
 	t.Logf("%d commits, %d reads, %d too old", len(acked), len(reads), bad)
-	if len(reads) < 100 || len(acked) < 50 {
-		t.Fatalf("only %d reads and %d commits", len(reads), len(acked))
+	if len(reads) < 100 {
+		t.Fatalf("only %d reads", len(reads))
 	}
 }
 
