@@ -29,7 +29,8 @@ type NearCache struct {
 
 	// Heartbeat is how often the listener sends itself a notification
 	// through the server, to learn that it still hears every commit.
-	// Default 100 ms.
+	// Default 100 ms, or MaxLag/3 when that is shorter. It must be
+	// shorter than MaxLag.
 	Heartbeat time.Duration
 
 	// MaxLag bounds the staleness of what the cache serves: it serves a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,5 +92,14 @@ func TestNewFromPool(t *testing.T) {
 	s.Close()
 	if err := pool.Ping(ctx); err != nil {
 		t.Fatalf("the application's pool after the store's Close: %v", err)
+	}
+}
+
+// A heartbeat as long as the staleness bound could never keep the cache
+// serving: New refuses it before touching the network.
+func TestNearCacheConfig(t *testing.T) {
+	_, err := pgstore.New(context.Background(), pgstore.Config{URL: "postgres://u@127.0.0.1:1/db", NearCache: &pgstore.NearCache{Heartbeat: time.Second, MaxLag: time.Second}})
+	if err == nil || !strings.Contains(err.Error(), "MaxLag") {
+		t.Fatalf("New with MaxLag = Heartbeat: %v, want an error naming MaxLag", err)
 	}
 }

@@ -77,13 +77,19 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if nc == nil {
 		return sqlcore.Open(ctx, p, cfg.Options)
 	}
-	every := nc.Heartbeat
+	every, lag := nc.Heartbeat, nc.MaxLag
 	if every <= 0 {
 		every = 100 * time.Millisecond
+		if lag > 0 {
+			every = min(every, lag/3)
+		}
 	}
-	lag := nc.MaxLag
 	if lag <= 0 {
 		lag = 3 * every
+	}
+	if lag <= every {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: NearCache.MaxLag (%v) must be longer than NearCache.Heartbeat (%v)", lag, every)
 	}
 	p.near = sqlcore.NewCache(sqlcore.CacheConfig{MaxBytes: nc.MaxBytes, TTL: nc.TTL, MaxLag: lag})
 	s, err := sqlcore.Open(ctx, p, cfg.Options) // creates the triggers too
