@@ -114,11 +114,11 @@ type statements struct {
 	commit                                                                                                                         [2][2]string // [meta][compare-and-set]
 
 	// With a near cache (PostgreSQL only: a data-modifying WITH): the
-	// load, the commits and the touch return the row's version, the
-	// revoke the rows it deleted, and the compare-and-set the current
-	// row whether it applied or not.
-	loadVersion, touchVersion, revokeReturning, updateReturning string
-	commitVersion                                               [2]string // [meta]
+	// commits and the touch return the row's version, the revoke the
+	// rows it deleted, and the compare-and-set the current row whether
+	// it applied or not.
+	touchVersion, revokeReturning, updateReturning string
+	commitVersion                                  [2]string // [meta]
 }
 
 // restart is a counter's value before a bump: 0 once it has expired.
@@ -128,7 +128,7 @@ const metaColumns = "principal, created_ms, idle_deadline_ms, deadline_ms, idle_
 
 func newStatements(d Dialect) statements {
 	q := statements{
-		load: "SELECT " + metaColumns + ", data FROM " + Table + " WHERE id = $1 AND expires_ms > $2",
+		load: "SELECT " + metaColumns + ", data, version FROM " + Table + " WHERE id = $1 AND expires_ms > $2",
 		create: "INSERT INTO " + Table + " (id, " + metaColumns + ", data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) " +
 			"ON CONFLICT (id) DO UPDATE SET principal = excluded.principal, created_ms = excluded.created_ms, " +
 			"idle_deadline_ms = excluded.idle_deadline_ms, deadline_ms = excluded.deadline_ms, " +
@@ -175,7 +175,6 @@ func newStatements(d Dialect) statements {
 		}
 		q.commitVersion[meta] = q.commit[meta][0] + " RETURNING version"
 	}
-	q.loadVersion = "SELECT " + metaColumns + ", data, version FROM " + Table + " WHERE id = $1 AND expires_ms > $2"
 	q.touchVersion = q.touch + " RETURNING version"
 	q.revokeReturning = q.revoke + " RETURNING id"
 	ret := metaColumns + ", version, data"
@@ -386,19 +385,9 @@ func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record
 	if s.near != nil {
 		return s.loadNear(ctx, h)
 	}
-	var r row
-	var data []byte
-	found, err := s.db.QueryRow(ctx, s.q.load, []any{h[:], time.Now().UnixMilli()}, append(r.dest(), &data)...)
-	if err != nil {
-		return sessionkit.Record{}, false, s.fail(ctx, "load", err)
-	}
-	if !found {
-		return sessionkit.Record{}, false, nil
-	}
-	values, err := decodeValues(data)
-	if err != nil {
-		s.cfg.Logger.Warn(s.db.Name()+": undecodable session row", "id", hex.EncodeToString(h[:8]), "err", err)
-		return sessionkit.Record{}, false, nil
+	r, values, _, found, err := s.loadRow(ctx, h, time.Now())
+	if err != nil || !found {
+		return sessionkit.Record{}, false, err
 	}
 	return sessionkit.Record{Meta: r.meta(), Values: values}, true, nil
 }

@@ -34,7 +34,7 @@ func (s *Store) loadNear(ctx context.Context, h [32]byte) (sessionkit.Record, bo
 // reads as not found, and is logged.
 func (s *Store) loadRow(ctx context.Context, h [32]byte, now time.Time) (r row, values map[string][]byte, version int64, found bool, err error) {
 	var data []byte
-	found, err = s.db.QueryRow(ctx, s.q.loadVersion, []any{h[:], now.UnixMilli()}, append(r.dest(), &data, &version)...)
+	found, err = s.db.QueryRow(ctx, s.q.load, []any{h[:], now.UnixMilli()}, append(r.dest(), &data, &version)...)
 	if err != nil {
 		return r, nil, 0, false, s.fail(ctx, "load", err)
 	}
