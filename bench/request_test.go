@@ -243,6 +243,22 @@ func BenchmarkRequest(b *testing.B) {
 		defer s.Close()
 		run(b, sessionkitTarget(b, s, readWrite))
 	})
+	b.Run("sessionkit-postgres-nearcache", func(b *testing.B) {
+		s, err := pgstore.New(context.Background(), pgstore.Config{URL: postgresURL(b), NearCache: &pgstore.NearCache{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		run(b, sessionkitTarget(b, s, readWrite))
+	})
+	b.Run("sessionkit-postgres-nearcache-readonly", func(b *testing.B) {
+		s, err := pgstore.New(context.Background(), pgstore.Config{URL: postgresURL(b), NearCache: &pgstore.NearCache{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		run(b, sessionkitTarget(b, s, readOnly))
+	})
 	b.Run("sessionkit-sqlite", func(b *testing.B) {
 		s, err := sqlitestore.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 		if err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -180,4 +182,135 @@ func benchSCS(b *testing.B, store *pgxstore.PostgresStore) {
 		}
 	}
 	b.ReportMetric(float64(len(enc)), "session-bytes")
+}
+
+// BenchmarkPostgresFloor measures what one statement costs on the
+// benchmarks' server, the floor under every PostgreSQL store: a round trip
+// that writes nothing (SELECT 1), a durable commit of a one-row UPDATE
+// (its WAL flush: fsync and synchronous_commit on), and the same commit
+// with a NOTIFY, as pgstore's near cache adds to every write.
+func BenchmarkPostgresFloor(b *testing.B) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, postgresURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, "CREATE TABLE IF NOT EXISTS bench_floor (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO bench_floor VALUES (1, 0) ON CONFLICT DO NOTHING"); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, sql string }{
+		{"roundtrip", "SELECT 1"},
+		{"commit", "UPDATE bench_floor SET n = n + 1 WHERE id = 1"},
+		{"commit-notify", "WITH u AS (UPDATE bench_floor SET n = n + 1 WHERE id = 1 RETURNING n) SELECT pg_notify('bench_floor', n::text) FROM u"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := pool.Exec(ctx, c.sql); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPostgresPaired runs, in every iteration, one request through
+// each PostgreSQL contender of BenchmarkRequest and the two bare
+// statements of BenchmarkPostgresFloor, in a rotating order, and reports
+// the median of each and their ratios. The disk's sync time swings by
+// 2x from minute to minute on a shared machine; side by side in one
+// iteration every contender meets the same disk.
+func BenchmarkPostgresPaired(b *testing.B) {
+	ctx := context.Background()
+	url := postgresURL(b)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, scsSchema+"; CREATE TABLE IF NOT EXISTS bench_floor (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO bench_floor VALUES (1, 0) ON CONFLICT DO NOTHING"); err != nil {
+		b.Fatal(err)
+	}
+	plain, err := pgstore.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer plain.Close()
+	near, err := pgstore.New(ctx, pgstore.Config{URL: url, NearCache: &pgstore.NearCache{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer near.Close()
+	request := func(t target) func() {
+		return func() {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Cookie", t.cookie)
+			w := httptest.NewRecorder()
+			t.h.ServeHTTP(w, r)
+			if w.Code != 200 {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	}
+	statement := func(sql string) func() {
+		return func() {
+			if _, err := pool.Exec(ctx, sql); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	contenders := []struct {
+		name string
+		do   func()
+	}{
+		{"sessionkit-postgres", request(sessionkitTarget(b, plain, readWrite))},
+		{"sessionkit-postgres-nearcache", request(sessionkitTarget(b, near, readWrite))},
+		{"scs-postgres", request(scsTarget(b, pgxstore.NewWithCleanupInterval(pool, 0)))},
+		{"commit", statement("UPDATE bench_floor SET n = n + 1 WHERE id = 1")},
+		{"roundtrip", statement("SELECT 1")},
+		{"commit-notify", statement("WITH u AS (UPDATE bench_floor SET n = n + 1 WHERE id = 1 RETURNING n) SELECT pg_notify('bench_floor', n::text) FROM u")},
+		{"sessionkit-commit", storeCommit(b, plain)},
+	}
+	took := make([][]time.Duration, len(contenders))
+	i := 0
+	for b.Loop() {
+		for j := range contenders {
+			c := (i + j) % len(contenders)
+			start := time.Now()
+			contenders[c].do()
+			took[c] = append(took[c], time.Since(start))
+		}
+		i++
+	}
+	median := make([]float64, len(contenders))
+	for c := range contenders {
+		slices.Sort(took[c])
+		median[c] = float64(took[c][len(took[c])/2].Nanoseconds())
+		b.ReportMetric(median[c], contenders[c].name+"-ns")
+	}
+	b.ReportMetric(median[1]/median[2], "nearcache/scs")
+	b.ReportMetric(median[0]/median[2], "plain/scs")
+	b.ReportMetric(median[3]/median[2], "commit/scs")
+	b.ReportMetric(median[5]/median[3], "notify/commit")
+	b.ReportMetric(median[6]/median[3], "sessionkit-commit/commit")
+	b.ReportMetric(0, "ns/op")
+}
+
+// storeCommit returns a function that commits one key of a stored
+// session, as a writing request's commit does, with no load.
+func storeCommit(b *testing.B, s sessionkit.Store) func() {
+	ctx := context.Background()
+	now := time.Now()
+	meta := sessionkit.Meta{Created: now, IdleTimeout: 30 * time.Minute, IdleDeadline: now.Add(30 * time.Minute), Deadline: now.Add(24 * time.Hour)}
+	tok, err := s.Create(ctx, sessionkit.NewToken(), sessionkit.Record{Meta: meta, Values: encodedValues(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		e, _ := codec.Encode(time.Now().Unix())
+		d := sessionkit.Delta{Set: map[string][]byte{"last_seen": e}, IdleDeadline: time.Now().Add(30 * time.Minute)}
+		if _, err := s.Commit(ctx, tok, d); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

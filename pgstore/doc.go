@@ -25,5 +25,64 @@
 // each expiry, at most once (a process that stops between its DELETE and
 // the report loses it), up to CleanupInterval after the deadline.
 //
-// sqlitestore shares this package's engine, schema and behaviour.
+// # Near cache
+//
+// With Config.NearCache set, a Store keeps the sessions it reads and
+// writes in the process, each stamped with its row's version (every write
+// of data or metadata moves it by one; the higher version wins), under a
+// TTL and a byte bound. A request whose session is cached loads it with
+// no round trip; its commit is the one UPDATE it is without the cache,
+// which returns the new version so that the cache takes the commit. An
+// Update runs its function on the cached value and writes with a
+// compare-and-set on the cached version that returns the current row when
+// it is refused: a stale cache costs one more statement, never another
+// read, and never loses a write. Commits stay synchronous and durable
+// (fsync and synchronous_commit as the server has them).
+//
+// Other processes' writes reach the cache through LISTEN/NOTIFY. The first
+// store with a near cache creates triggers on sessionkit_sessions that
+// notify the channel sessionkit_sessions of every write of a session's
+// data or metadata (the hex of its token's hash and its new version), in
+// the writing transaction; the triggers stay, so every process writing the
+// table notifies, near cache or not. Each store holds one connection
+// besides its pool that LISTENs and sends itself a heartbeat every
+// NearCache.Heartbeat. The cache serves a session only while the newest
+// heartbeat that came back was sent less than NearCache.MaxLag ago: a
+// heartbeat comes back after every commit acknowledged before it was sent,
+// so a read reflects every commit acknowledged more than MaxLag before it,
+// and a revoked or deleted session is refused within MaxLag (usually
+// within a millisecond: see docs/benchmarks.md). When the listener's
+// connection fails, or its heartbeat is late, the cache is emptied, every
+// load reads the database, and the cache fills again once the listener has
+// reconnected and heard its heartbeat.
+//
+// What it costs the server:
+//
+//   - NOTIFY serializes committing transactions: a transaction that
+//     notified holds one lock of the whole server (every database of the
+//     cluster) from just before its commit until the commit is durable,
+//     so the commits that notify (every write of a session once the
+//     triggers exist, the heartbeats, and any other application's
+//     NOTIFY) flush the WAL one after another instead of together.
+//     Transactions that do not notify are not held.
+//   - A listener that stops reading (a process paused, a connection stuck)
+//     holds back the server's notification queue (8 GB by default,
+//     max_notify_queue_pages): once it is full, every transaction that
+//     notifies fails at commit. PostgreSQL logs a warning at half full;
+//     pg_notification_queue_usage() tells the share used, and
+//     pg_terminate_backend on the listener (application_name
+//     sessionkit-listener) frees it, after which the store reconnects.
+//   - LISTEN needs a session-mode connection: not through PgBouncer or
+//     another pooler in transaction mode. The listener connects with
+//     Config.URL, so point the URL at the server (or at a session-mode
+//     pool) when the cache is on.
+//   - Notifications are per database: stores in other schemas of the same
+//     database hear each other's notifications and drop them.
+//
+// The triggers can be removed with DROP TRIGGER sessionkit_notify_write
+// and sessionkit_notify_update ON sessionkit_sessions once no process uses
+// a near cache.
+//
+// sqlitestore shares this package's engine, schema and behaviour (but for
+// the near cache).
 package pgstore

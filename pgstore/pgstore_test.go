@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +31,21 @@ func TestPostgres(t *testing.T) {
 		surl := url + "&search_path=" + schema
 		return func(opts sqlcore.Options) (*sqlcore.Store, error) {
 			return pgstore.New(context.Background(), pgstore.Config{URL: surl, Options: opts})
+		}
+	})
+}
+
+// The same suite with the near cache on: every answer as without it.
+func TestPostgresNearCache(t *testing.T) {
+	srv := pgtest.Start(t, pgtest.Options{})
+	url := srv.CreateDB(t, "sessions")
+	var schemas atomic.Int64
+	sqlcoretest.Run(t, func(t *testing.T) func(sqlcore.Options) (*sqlcore.Store, error) {
+		schema := fmt.Sprintf("s%d", schemas.Add(1))
+		srv.Exec(t, "sessions", "CREATE SCHEMA "+schema)
+		surl := url + "&search_path=" + schema
+		return func(opts sqlcore.Options) (*sqlcore.Store, error) {
+			return pgstore.New(context.Background(), pgstore.Config{URL: surl, Options: opts, NearCache: &pgstore.NearCache{Heartbeat: 10 * time.Millisecond}})
 		}
 	})
 }
@@ -76,5 +92,14 @@ func TestNewFromPool(t *testing.T) {
 	s.Close()
 	if err := pool.Ping(ctx); err != nil {
 		t.Fatalf("the application's pool after the store's Close: %v", err)
+	}
+}
+
+// A heartbeat as long as the staleness bound could never keep the cache
+// serving: New refuses it before touching the network.
+func TestNearCacheConfig(t *testing.T) {
+	_, err := pgstore.New(context.Background(), pgstore.Config{URL: "postgres://u@127.0.0.1:1/db", NearCache: &pgstore.NearCache{Heartbeat: time.Second, MaxLag: time.Second}})
+	if err == nil || !strings.Contains(err.Error(), "MaxLag") {
+		t.Fatalf("New with MaxLag = Heartbeat: %v, want an error naming MaxLag", err)
 	}
 }

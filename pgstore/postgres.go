@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,6 +41,15 @@ type Config struct {
 	// number of CPUs).
 	MaxConns int
 
+	// NearCache, when not nil, keeps sessions in the process as well:
+	// a request whose session is cached loads it with no round trip,
+	// and a writing request pays one (its commit). Other processes'
+	// writes reach the cache through LISTEN/NOTIFY, on one connection
+	// per store besides the pool; see the package documentation for
+	// what it costs the server. Default nil: every load reads the
+	// database.
+	NearCache *NearCache
+
 	Options
 }
 
@@ -61,7 +72,40 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	return sqlcore.Open(ctx, &postgres{pgQuerier{pool}, pool, true}, cfg.Options)
+	p := &postgres{pgQuerier: pgQuerier{pool}, pool: pool, owned: true}
+	nc := cfg.NearCache
+	if nc == nil {
+		return sqlcore.Open(ctx, p, cfg.Options)
+	}
+	every, lag := nc.Heartbeat, nc.MaxLag
+	if every <= 0 {
+		every = 100 * time.Millisecond
+		if lag > 0 {
+			every = min(every, lag/3)
+		}
+	}
+	if lag <= 0 {
+		lag = 3 * every
+	}
+	if lag <= every {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: NearCache.MaxLag (%v) must be longer than NearCache.Heartbeat (%v)", lag, every)
+	}
+	p.near = sqlcore.NewCache(sqlcore.CacheConfig{MaxBytes: nc.MaxBytes, TTL: nc.TTL, MaxLag: lag})
+	s, err := sqlcore.Open(ctx, p, cfg.Options) // creates the triggers too
+	if err != nil {
+		return nil, err
+	}
+	lcfg := pcfg.ConnConfig.Copy()
+	lcfg.RuntimeParams["application_name"] = "sessionkit-listener"
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	p.listener = &listener{cfg: lcfg, cache: p.near, every: every, logf: logger.Warn, cancel: cancel, done: make(chan struct{})}
+	go p.listener.run(lctx)
+	return s, nil
 }
 
 // NewFromPool returns a Store in the database of a pgx pool the application
@@ -69,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 // and starts the janitor, as New does; Close stops the janitor and leaves
 // the pool open.
 func NewFromPool(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
-	return sqlcore.Open(ctx, &postgres{pgQuerier{pool}, pool, false}, opts)
+	return sqlcore.Open(ctx, &postgres{pgQuerier: pgQuerier{pool}, pool: pool}, opts)
 }
 
 // Open opens a Store in the database url names (see Config.URL), with the
@@ -81,9 +125,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // postgres is the PostgreSQL dialect.
 type postgres struct {
 	pgQuerier
-	pool  *pgxpool.Pool
-	owned bool // made by New: Close closes it
+	pool     *pgxpool.Pool
+	owned    bool           // made by New: Close closes it
+	near     *sqlcore.Cache // nil without Config.NearCache
+	listener *listener      // nil without Config.NearCache
 }
+
+// NearCache gives the Store its near cache.
+func (p *postgres) NearCache() *sqlcore.Cache { return p.near }
 
 func (*postgres) Name() string { return "pgstore" }
 
@@ -104,6 +153,9 @@ func (*postgres) ValueExpr() string { return "data ->> $3::text" }
 func (*postgres) Busy(error) bool { return false }
 
 func (p *postgres) Close() {
+	if p.listener != nil {
+		p.listener.stop()
+	}
 	if p.owned {
 		p.pool.Close()
 	}
@@ -117,7 +169,10 @@ func (p *postgres) MigrationTx(ctx context.Context, fn func(sqlcore.Querier) err
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
 			return err
 		}
-		return fn(pgQuerier{tx})
+		if err := fn(pgQuerier{tx}); err != nil || p.near == nil {
+			return err
+		}
+		return installTriggers(ctx, tx)
 	})
 }
 

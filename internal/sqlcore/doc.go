@@ -33,6 +33,16 @@
 // returns the rows it removed and the store reports them: each expired
 // row by the one process whose statement removed it, at most once.
 //
+// # Near cache
+//
+// A dialect that can deliver every other process's writes (pgstore, by
+// LISTEN/NOTIFY) gives the Store a Cache through a NearCache method. Loads
+// are then served from it while its listener is up and on time; commits
+// and touches return the row's version so that the cache takes the
+// process's own writes; Update writes with a compare-and-set that returns
+// the current row, so a stale cached value costs one more statement. The
+// statements used with a cache (a data-modifying WITH) are PostgreSQL's.
+//
 // # Failures
 //
 // Errors from the database wrap sessionkit.ErrUnavailable, which the

@@ -24,9 +24,10 @@ import (
 // concurrent use, by many goroutines and many processes sharing the
 // database.
 type Store struct {
-	db  Dialect
-	q   statements
-	cfg Options
+	db   Dialect
+	q    statements
+	cfg  Options
+	near *Cache // nil unless the dialect keeps a near cache
 
 	ctx     context.Context // canceled by Close, for the janitor
 	cancel  context.CancelFunc
@@ -111,6 +112,13 @@ const Table = "sessionkit_sessions"
 type statements struct {
 	load, create, touch, renew, del, value, sessions, revoke, generation, bump, bumpUntil, sweep, sweepReturning, sweepGenerations string
 	commit                                                                                                                         [2][2]string // [meta][compare-and-set]
+
+	// With a near cache (PostgreSQL only: a data-modifying WITH): the
+	// commits and the touch return the row's version, the revoke the
+	// rows it deleted, and the compare-and-set the current row whether
+	// it applied or not.
+	touchVersion, revokeReturning, updateReturning string
+	commitVersion                                  [2]string // [meta]
 }
 
 // restart is a counter's value before a bump: 0 once it has expired.
@@ -120,7 +128,7 @@ const metaColumns = "principal, created_ms, idle_deadline_ms, deadline_ms, idle_
 
 func newStatements(d Dialect) statements {
 	q := statements{
-		load: "SELECT " + metaColumns + ", data FROM " + Table + " WHERE id = $1 AND expires_ms > $2",
+		load: "SELECT " + metaColumns + ", data, version FROM " + Table + " WHERE id = $1 AND expires_ms > $2",
 		create: "INSERT INTO " + Table + " (id, " + metaColumns + ", data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) " +
 			"ON CONFLICT (id) DO UPDATE SET principal = excluded.principal, created_ms = excluded.created_ms, " +
 			"idle_deadline_ms = excluded.idle_deadline_ms, deadline_ms = excluded.deadline_ms, " +
@@ -165,7 +173,14 @@ func newStatements(d Dialect) statements {
 			}
 			q.commit[meta][cas] = b.String()
 		}
+		q.commitVersion[meta] = q.commit[meta][0] + " RETURNING version"
 	}
+	q.touchVersion = q.touch + " RETURNING version"
+	q.revokeReturning = q.revoke + " RETURNING id"
+	ret := metaColumns + ", version, data"
+	q.updateReturning = "WITH u AS (" + q.commit[0][1] + " RETURNING " + ret + ") " +
+		"SELECT true, " + ret + " FROM u UNION ALL " +
+		"SELECT false, " + ret + " FROM " + Table + " WHERE id = $1 AND expires_ms > $2 AND NOT EXISTS (SELECT 1 FROM u)"
 	return q
 }
 
@@ -182,6 +197,9 @@ func Open(ctx context.Context, db Dialect, cfg Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: %w", sessionkit.ErrUnavailable, err)
 	}
 	s := &Store{db: db, q: newStatements(db), cfg: cfg, done: make(chan struct{})}
+	if n, ok := db.(interface{ NearCache() *Cache }); ok {
+		s.near = n.NearCache()
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.CleanupInterval > 0 {
 		go s.janitor(cfg.CleanupInterval)
@@ -340,6 +358,12 @@ func (r *row) dest() []any {
 	return []any{&r.principal, &r.created, &r.idleDeadline, &r.deadline, &r.idleTimeout, &r.persistent, &r.generation}
 }
 
+// expired reports whether the row is past either deadline at now, as the
+// statements judge it.
+func (r *row) expired(now time.Time) bool {
+	return min(r.idleDeadline, r.deadline) <= now.UnixMilli()
+}
+
 func (r *row) meta() sessionkit.Meta {
 	return sessionkit.Meta{
 		Principal: r.principal, Created: time.UnixMilli(r.created),
@@ -358,19 +382,12 @@ func metaArgs(m *sessionkit.Meta) []any {
 // not found, and is logged.
 func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
 	h := t.Hash()
-	var r row
-	var data []byte
-	found, err := s.db.QueryRow(ctx, s.q.load, []any{h[:], time.Now().UnixMilli()}, append(r.dest(), &data)...)
-	if err != nil {
-		return sessionkit.Record{}, false, s.fail(ctx, "load", err)
+	if s.near != nil {
+		return s.loadNear(ctx, h)
 	}
-	if !found {
-		return sessionkit.Record{}, false, nil
-	}
-	values, err := decodeValues(data)
-	if err != nil {
-		s.cfg.Logger.Warn(s.db.Name()+": undecodable session row", "id", hex.EncodeToString(h[:8]), "err", err)
-		return sessionkit.Record{}, false, nil
+	r, values, _, found, err := s.loadRow(ctx, h, time.Now())
+	if err != nil || !found {
+		return sessionkit.Record{}, false, err
 	}
 	return sessionkit.Record{Meta: r.meta(), Values: values}, true, nil
 }
@@ -389,6 +406,9 @@ func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.R
 	m := &rec.Meta
 	_, err = s.db.Exec(ctx, s.q.create, h[:], m.Principal, ms(m.Created), ms(m.IdleDeadline), ms(m.Deadline),
 		int64(m.IdleTimeout), m.Persistent, int64(m.Generation), data)
+	if s.near != nil {
+		s.near.Deleted(h) // replaced
+	}
 	if err != nil {
 		return "", s.fail(ctx, "create", err)
 	}
@@ -402,6 +422,9 @@ func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Del
 		return "", err
 	}
 	h := t.Hash()
+	if s.near != nil {
+		return s.commitNear(ctx, t, h, d)
+	}
 	n, err := s.write(ctx, h[:], d.Set, d.Deleted, d.IdleDeadline, d.Meta, nil)
 	if errors.Is(err, ErrKey) {
 		return "", err
@@ -419,22 +442,31 @@ func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Del
 // at that version. It returns the number of rows changed, or an error
 // wrapping ErrKey for a key the store cannot hold.
 func (s *Store) write(ctx context.Context, id []byte, set map[string][]byte, deleted []string, idle time.Time, meta *sessionkit.Meta, version *int64) (int64, error) {
-	setArg, err := encodeSet(set)
+	args, m, c, err := s.commitArgs(id, set, deleted, idle, meta, version)
 	if err != nil {
 		return 0, err
 	}
+	return s.db.Exec(ctx, s.q.commit[m][c], args...)
+}
+
+// commitArgs returns the arguments of a commit statement and its indexes
+// in statements.commit.
+func (s *Store) commitArgs(id []byte, set map[string][]byte, deleted []string, idle time.Time, meta *sessionkit.Meta, version *int64) (args []any, m, c int, err error) {
+	setArg, err := encodeSet(set)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	for _, k := range deleted {
 		if err := checkKey(k); err != nil {
-			return 0, err
+			return nil, 0, 0, err
 		}
 	}
 	delArg, err := s.db.DeletedArg(deleted)
 	if err != nil {
-		return 0, err
+		return nil, 0, 0, err
 	}
-	args := make([]any, 0, 12)
+	args = make([]any, 0, 12)
 	args = append(args, id, time.Now().UnixMilli(), ms(idle), setArg, delArg)
-	m, c := 0, 0
 	if meta != nil {
 		m = 1
 		args = append(args, metaArgs(meta)...)
@@ -443,7 +475,7 @@ func (s *Store) write(ctx context.Context, id []byte, set map[string][]byte, del
 		c = 1
 		args = append(args, *version)
 	}
-	return s.db.Exec(ctx, s.q.commit[m][c], args...)
+	return args, m, c, nil
 }
 
 // Touch implements sessionkit.Store.
@@ -452,6 +484,9 @@ func (s *Store) Touch(ctx context.Context, t sessionkit.Token, idleDeadline time
 		return "", err
 	}
 	h := t.Hash()
+	if s.near != nil {
+		return s.touchNear(ctx, t, h, idleDeadline)
+	}
 	n, err := s.db.Exec(ctx, s.q.touch, h[:], time.Now().UnixMilli(), ms(idleDeadline))
 	if err != nil {
 		return "", s.fail(ctx, "touch", err)
@@ -470,6 +505,10 @@ func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionk
 	}
 	oh, nh := old.Hash(), next.Hash()
 	n, err := s.db.Exec(ctx, s.q.renew, oh[:], time.Now().UnixMilli(), nh[:])
+	if s.near != nil {
+		s.near.Deleted(oh)
+		s.near.Deleted(nh)
+	}
 	if err != nil {
 		return "", s.fail(ctx, "renew", err)
 	}
@@ -494,6 +533,9 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		return "", err
 	}
 	h := t.Hash()
+	if s.near != nil {
+		return s.updateNear(ctx, t, h, key, idleDeadline, fn)
+	}
 	for attempt := 0; ; attempt++ {
 		var version int64
 		var val *string
@@ -544,7 +586,11 @@ func (s *Store) Delete(ctx context.Context, t sessionkit.Token) error {
 		return err
 	}
 	h := t.Hash()
-	if _, err := s.db.Exec(ctx, s.q.del, h[:]); err != nil {
+	_, err := s.db.Exec(ctx, s.q.del, h[:])
+	if s.near != nil {
+		s.near.Deleted(h)
+	}
+	if err != nil {
 		return s.fail(ctx, "delete", err)
 	}
 	return nil
@@ -574,6 +620,9 @@ func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.In
 func (s *Store) RevokeAll(ctx context.Context, principal string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if s.near != nil {
+		return s.revokeNear(ctx, principal)
 	}
 	n, err := s.db.Exec(ctx, s.q.revoke, principal)
 	if err != nil {
