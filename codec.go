@@ -83,6 +83,55 @@ func (BinaryCodec) Decode(b []byte) (any, error) {
 	return v, d.Err()
 }
 
+// decodeInto decodes b, a BinaryCodec value, into *p when p is a *int,
+// *int64, *string or *bool and b holds a well-formed value of exactly that
+// type, and reports whether it did. It is Decode without the interface
+// value, which costs an allocation per read: Get[int] of a user ID on every
+// request. Anything else is left to Decode.
+func decodeInto(b []byte, p any) bool {
+	if len(b) < 2 || b[0] != codecVersion {
+		return false
+	}
+	d := bin.NewReader(b[2:], errCodec)
+	switch p := p.(type) {
+	case *int:
+		if b[1] != tInt {
+			return false
+		}
+		v := d.IntIn(math.MinInt, math.MaxInt)
+		if d.Err() != nil || d.Len() != 0 {
+			return false
+		}
+		*p = int(v)
+	case *int64:
+		if b[1] != tInt64 {
+			return false
+		}
+		v := d.Varint()
+		if d.Err() != nil || d.Len() != 0 {
+			return false
+		}
+		*p = v
+	case *string:
+		if b[1] != tString {
+			return false
+		}
+		v := d.Str()
+		if d.Err() != nil || d.Len() != 0 {
+			return false
+		}
+		*p = v
+	case *bool:
+		if len(b) != 2 || (b[1] != tTrue && b[1] != tFalse) {
+			return false
+		}
+		*p = b[1] == tTrue
+	default:
+		return false
+	}
+	return true
+}
+
 const maxDepth = 32
 
 func appendValue(b []byte, v any, depth int) ([]byte, error) {
