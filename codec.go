@@ -65,9 +65,34 @@ var errCodec = errors.New("sessionkit: malformed encoded value")
 
 // Encode implements Codec.
 func (BinaryCodec) Encode(v any) ([]byte, error) {
-	b := make([]byte, 0, 16)
+	b := make([]byte, 0, sizeHint(v))
 	b = append(b, codecVersion)
 	return appendValue(b, v, 0)
+}
+
+// sizeHint returns the encoded size of v, or more, for the types whose
+// size is quick to count, so that Encode allocates once; 16 for others.
+func sizeHint(v any) int {
+	const head = 2 + binary.MaxVarintLen64 // version, type, length
+	switch v := v.(type) {
+	case string:
+		return head + len(v)
+	case []byte:
+		return head + len(v)
+	case []string:
+		n := head
+		for _, s := range v {
+			n += binary.MaxVarintLen32 + len(s)
+		}
+		return n
+	case map[string]string:
+		n := head
+		for k, s := range v {
+			n += 2*binary.MaxVarintLen32 + len(k) + len(s)
+		}
+		return n
+	}
+	return 16
 }
 
 // Decode implements Codec.
