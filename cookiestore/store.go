@@ -255,7 +255,8 @@ func (s *Store) seal(p *payload) (sessionkit.Token, error) {
 	sealed := k.aead[c].Seal(buf[start:start], nonce, buf[start:], k.associatedData(buf))
 	out := make([]byte, n)
 	base64.RawURLEncoding.Encode(out, buf[:start+len(sealed)])
-	*bp = buf[:0] // keep what Grow or compress made
+	// Keep what Grow or compress made for the next seal.
+	*bp = buf[:0]
 	return sessionkit.Token(unsafe.String(&out[0], len(out))), nil // out is never written again
 }
 
