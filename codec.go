@@ -65,9 +65,34 @@ var errCodec = errors.New("sessionkit: malformed encoded value")
 
 // Encode implements Codec.
 func (BinaryCodec) Encode(v any) ([]byte, error) {
-	b := make([]byte, 0, 16)
+	b := make([]byte, 0, sizeHint(v))
 	b = append(b, codecVersion)
 	return appendValue(b, v, 0)
+}
+
+// sizeHint returns the encoded size of v, or more, for the types whose
+// size is quick to count, so that Encode allocates once; 16 for others.
+func sizeHint(v any) int {
+	const head = 2 + binary.MaxVarintLen64 // version, type, length
+	switch v := v.(type) {
+	case string:
+		return head + len(v)
+	case []byte:
+		return head + len(v)
+	case []string:
+		n := head
+		for _, s := range v {
+			n += binary.MaxVarintLen32 + len(s)
+		}
+		return n
+	case map[string]string:
+		n := head
+		for k, s := range v {
+			n += 2*binary.MaxVarintLen32 + len(k) + len(s)
+		}
+		return n
+	}
+	return 16
 }
 
 // Decode implements Codec.
@@ -81,6 +106,55 @@ func (BinaryCodec) Decode(b []byte) (any, error) {
 		d.Fail(fmt.Sprintf("%d trailing bytes", d.Len()))
 	}
 	return v, d.Err()
+}
+
+// decodeInto decodes b, a BinaryCodec value, into *p when p is a *int,
+// *int64, *string or *bool and b holds a well-formed value of exactly that
+// type, and reports whether it did. It is Decode without the interface
+// value, which costs an allocation per read: Get[int] of a user ID on every
+// request. Anything else is left to Decode.
+func decodeInto(b []byte, p any) bool {
+	if len(b) < 2 || b[0] != codecVersion {
+		return false
+	}
+	d := bin.NewReader(b[2:], errCodec)
+	switch p := p.(type) {
+	case *int:
+		if b[1] != tInt {
+			return false
+		}
+		v := d.IntIn(math.MinInt, math.MaxInt)
+		if d.Err() != nil || d.Len() != 0 {
+			return false
+		}
+		*p = int(v)
+	case *int64:
+		if b[1] != tInt64 {
+			return false
+		}
+		v := d.Varint()
+		if d.Err() != nil || d.Len() != 0 {
+			return false
+		}
+		*p = v
+	case *string:
+		if b[1] != tString {
+			return false
+		}
+		v := d.Str()
+		if d.Err() != nil || d.Len() != 0 {
+			return false
+		}
+		*p = v
+	case *bool:
+		if len(b) != 2 || (b[1] != tTrue && b[1] != tFalse) {
+			return false
+		}
+		*p = b[1] == tTrue
+	default:
+		return false
+	}
+	return true
 }
 
 const maxDepth = 32

@@ -1,6 +1,7 @@
 package sessionkit_test
 
 import (
+	"context"
 	"encoding/gob"
 	"math"
 	"reflect"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/memstore"
 )
 
 type cartItem struct {
@@ -102,4 +104,46 @@ func mustEncode(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestGetDoesNotAllocate reads an int, a string's absence and a bool
+// through Get: the typed reads of every request allocate nothing.
+func TestGetDoesNotAllocate(t *testing.T) {
+	store := memstore.New(memstore.Config{})
+	defer store.Close()
+	m, err := sessionkit.New(store, sessionkit.Config{Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := m.Load(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("user_id", 123456); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("admin", true); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = m.Load(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := sessionkit.Get[int](s, "user_id"); !ok || id != 123456 {
+		t.Fatalf("Get[int] = %d, %v", id, ok)
+	}
+	if _, ok := sessionkit.Get[string](s, "user_id"); ok {
+		t.Fatal("an int read as a string")
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		sessionkit.Get[int](s, "user_id")
+		sessionkit.Get[bool](s, "admin")
+		sessionkit.Get[string](s, "absent")
+	}); n != 0 {
+		t.Fatalf("%v allocations per read", n)
+	}
 }

@@ -10,15 +10,16 @@ import (
 )
 
 // commit writes what the request changed. It runs once, before the
-// response's header is written.
-func (s *Session) commit(w http.ResponseWriter) error {
+// response's header is written. vary is the request's array for a Vary
+// header (Manager.vary).
+func (s *Session) commit(w http.ResponseWriter, vary *[1]string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded {
 		s.committed = true
 		return nil
 	}
-	s.m.vary(w.Header())
+	s.m.vary(w.Header(), vary)
 	send, err := s.save(s.ctx)
 	if err != nil || !send {
 		return err
@@ -144,7 +145,7 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 	}
 	ctx, start := s.m.startOp(ctx, OpCommit)
 	t, err := s.m.store.Commit(ctx, s.tok, d)
-	s.m.observe(ctx, OpCommit, start, valuesSize(s.set), !errors.Is(err, ErrNotFound), err)
+	s.m.observeValues(ctx, OpCommit, start, s.set, !errors.Is(err, ErrNotFound), err)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return fmt.Errorf("sessionkit: commit: session ended meanwhile: %w", ErrConflict)
@@ -178,7 +179,7 @@ func (s *Session) create(ctx context.Context, now time.Time) error {
 	}
 	opCtx, start := s.m.startOp(ctx, OpCreate)
 	t, err := s.m.store.Create(opCtx, s.tok, Record{Meta: meta, Values: values})
-	s.m.observe(opCtx, OpCreate, start, valuesSize(values), true, err)
+	s.m.observeValues(opCtx, OpCreate, start, values, true, err)
 	if err != nil {
 		return s.m.storeErr("create", err)
 	}

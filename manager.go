@@ -95,6 +95,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		st := &reqState{Context: r.Context(), m: m}
 		r = r.WithContext(st)
 		st.w = responseWriter{ResponseWriter: w, st: st, r: r}
+		st.sess = Session{m: m, r: r, ctx: st}
 		next.ServeHTTP(&st.w, r)
 		st.w.commit()
 	})
@@ -205,16 +206,26 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 // vary adds the header that carries the token to the response's Vary, for
 // a response whose content came from the session: a cache must not serve
 // it to a request with another token, or none.
-func (m *Manager) vary(h http.Header) {
+//
+// buf, when not nil, holds the value of a Vary the response does not have
+// yet: the request's own array instead of an allocation, with a capacity of
+// one so that an append elsewhere copies it.
+func (m *Manager) vary(h http.Header, buf *[1]string) {
 	if m.varyOn == "" {
 		return
 	}
-	for _, v := range h["Vary"] {
+	vs := h["Vary"]
+	for _, v := range vs {
 		if hasToken(v, m.varyOn) || hasToken(v, "*") {
 			return
 		}
 	}
-	h["Vary"] = append(h["Vary"], m.varyOn)
+	if len(vs) == 0 && buf != nil {
+		buf[0] = m.varyOn
+		h["Vary"] = buf[:1:1]
+		return
+	}
+	h["Vary"] = append(vs, m.varyOn)
 }
 
 // setToken makes the response carry token t (or clear it) and keeps every
@@ -272,8 +283,12 @@ func (m *Manager) storeErr(op string, err error) error {
 	}
 }
 
-// startOp returns the context a store operation runs in, and its start.
+// startOp returns the context a store operation runs in, and its start
+// (zero without an Observer, which is the only reader of it).
 func (m *Manager) startOp(ctx context.Context, op Op) (context.Context, time.Time) {
+	if m.cfg.Observer == nil {
+		return ctx, time.Time{}
+	}
 	if m.starter != nil {
 		ctx = m.starter.StartOp(ctx, op)
 	}
@@ -284,6 +299,14 @@ func (m *Manager) startOp(ctx context.Context, op Op) (context.Context, time.Tim
 func (m *Manager) observe(ctx context.Context, op Op, start time.Time, bytes int, found bool, err error) {
 	if m.cfg.Observer != nil {
 		m.cfg.Observer.Observe(ctx, Event{Op: op, Duration: time.Since(start), Bytes: bytes, Found: found, Err: err})
+	}
+}
+
+// observeValues is observe for an operation that moved values, whose size
+// it counts only for an Observer.
+func (m *Manager) observeValues(ctx context.Context, op Op, start time.Time, values map[string][]byte, found bool, err error) {
+	if m.cfg.Observer != nil {
+		m.observe(ctx, op, start, valuesSize(values), found, err)
 	}
 }
 
@@ -310,10 +333,19 @@ type (
 // handler asks for it, its session.
 type reqState struct {
 	context.Context
-	m *Manager
-	w responseWriter
-	s atomic.Pointer[Session]
+	m     *Manager
+	w     responseWriter
+	state atomic.Uint32 // noSession, inSession or committedEarly
+	sess  Session       // the request's session, once state is inSession
+	vary  [1]string     // the backing array of the Vary header the commit adds
 }
+
+// The states of a request's session.
+const (
+	noSession      = iota // no handler asked for the session yet
+	inSession             // sess is the request's session
+	committedEarly        // the response was committed before a handler asked
+)
 
 // Value implements context.Context.
 func (st *reqState) Value(key any) any {
@@ -324,22 +356,25 @@ func (st *reqState) Value(key any) any {
 	return st.Context.Value(key)
 }
 
-// committedEarly marks, in reqState.s, a request whose response was
-// committed before its handler first asked for the session.
-var committedEarly = new(Session)
-
 // session returns the request's session, making it on first use. A session
 // made after the response was committed is committed from the start: it
 // reads, and refuses writes with ErrCommitted.
 func (st *reqState) session() *Session {
 	for {
-		cur := st.s.Load()
-		if cur != nil && cur != committedEarly {
-			return cur
-		}
-		s := &Session{m: st.m, r: st.w.r, ctx: st, committed: cur == committedEarly}
-		if st.s.CompareAndSwap(cur, s) {
-			return s
+		switch st.state.Load() {
+		case inSession:
+			return &st.sess
+		case noSession:
+			if st.state.CompareAndSwap(noSession, inSession) {
+				return &st.sess
+			}
+		case committedEarly:
+			st.sess.mu.Lock()
+			st.sess.committed = true
+			st.sess.mu.Unlock()
+			if st.state.CompareAndSwap(committedEarly, inSession) {
+				return &st.sess
+			}
 		}
 	}
 }
@@ -388,11 +423,10 @@ func (w *responseWriter) commit() bool {
 		return w.err == nil
 	}
 	w.once = true
-	if w.st.s.CompareAndSwap(nil, committedEarly) {
+	if w.st.state.CompareAndSwap(noSession, committedEarly) {
 		return true // no session yet; one made later refuses writes
 	}
-	s := w.st.s.Load()
-	if err := s.commit(w.ResponseWriter); err != nil {
+	if err := w.st.sess.commit(w.ResponseWriter, &w.st.vary); err != nil {
 		w.err = err
 		w.st.m.fail(w.ResponseWriter, w.r, err)
 		return false

@@ -70,7 +70,7 @@ func (s *Session) load() error {
 	if s.sent && s.m.checker(raw) {
 		ctx, start := s.m.startOp(s.ctx, OpLoad)
 		rec, found, err := s.m.store.Load(ctx, Token(raw))
-		s.m.observe(ctx, OpLoad, start, valuesSize(rec.Values), found, err)
+		s.m.observeValues(ctx, OpLoad, start, rec.Values, found, err)
 		if err != nil {
 			s.err = s.m.storeErr("load", err)
 			return s.err
@@ -156,6 +156,11 @@ func (s *Session) decode(key string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
+	return s.decodeBytes(key, b)
+}
+
+// decodeBytes decodes b, the value of key.
+func (s *Session) decodeBytes(key string, b []byte) (any, bool) {
 	v, err := s.m.cfg.Codec.Decode(b)
 	if err != nil {
 		s.m.cfg.Logger.Warn("sessionkit: undecodable session value", "key", key, "err", err)
@@ -167,9 +172,24 @@ func (s *Session) decode(key string) (any, bool) {
 // Get returns the value of key as a T, and whether it is present and of
 // type T.
 func Get[T any](s *Session, key string) (T, bool) {
-	v, ok := s.Get(key)
-	t, ok2 := v.(T)
-	return t, ok && ok2
+	var t T
+	if s == nil {
+		return t, false
+	}
+	defer s.mu.Unlock()
+	if s.begin(false) != nil {
+		return t, false
+	}
+	b, ok := s.lookup(key)
+	if !ok {
+		return t, false
+	}
+	if _, bin := s.m.cfg.Codec.(BinaryCodec); bin && decodeInto(b, &t) {
+		return t, true
+	}
+	v, ok := s.decodeBytes(key, b)
+	t, isT := v.(T)
+	return t, ok && isT
 }
 
 // Pop returns the value of key as a T and deletes it, and whether it was

@@ -144,6 +144,14 @@ func (c *CookieTransport) overhead(name string) int {
 	return len(ck.String())
 }
 
+// maxOverhead bounds overhead without writing a cookie: the attributes'
+// names and separators, the longest SameSite, Expires and Max-Age values,
+// and the name, path and domain.
+func (c *CookieTransport) maxOverhead(name string) int {
+	const attrs = len("=; Path=; Domain=; Expires=Mon, 02 Jan 2006 15:04:05 GMT; Max-Age=9999999999; HttpOnly; Secure; SameSite=None; Partitioned")
+	return attrs + len(name) + len(c.Path) + len(c.Domain) + 1 // Path "/" when empty
+}
+
 func (c *CookieTransport) cookie(name, value string, expires time.Time) *http.Cookie {
 	path := c.Path
 	if path == "" || (!c.Insecure && c.Domain == "") {
@@ -229,7 +237,11 @@ func cookieValue(r *http.Request, name string) string {
 func (c *CookieTransport) SetToken(w http.ResponseWriter, r *http.Request, t string, expires time.Time) {
 	name := c.CookieName()
 	size, chunks := c.chunkLimits()
-	per := size - c.overhead(routing.ChunkName(name, chunks-1))
+	per := size - c.maxOverhead(routing.ChunkName(name, chunks-1))
+	if len(t) > per {
+		// Near the limit: the exact overhead decides the split.
+		per = size - c.overhead(routing.ChunkName(name, chunks-1))
+	}
 	all := len(t) > 2*serverTokenLen || t == ""
 	n := 0
 	for len(t) > 0 && n < chunks {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -138,8 +139,17 @@ func (s *Store) unseal(tok string) (*payload, *ringKey, Cipher) {
 	if !s.ValidToken(tok) {
 		return nil, nil, 0
 	}
-	// Decode reads the token's bytes in place, without a copy.
-	buf := make([]byte, strictBase64.DecodedLen(len(tok)))
+	// Decode reads the token's bytes in place, without a copy. The buffer
+	// goes back to the pool unless the payload's values point into it
+	// (an uncompressed payload opened in place).
+	bp := getBuf(strictBase64.DecodedLen(len(tok)))
+	buf := (*bp)[:strictBase64.DecodedLen(len(tok))]
+	inUse := false
+	defer func() {
+		if !inUse {
+			putBuf(bp)
+		}
+	}()
 	n, err := strictBase64.Decode(buf, unsafe.Slice(unsafe.StringData(tok), len(tok)))
 	if err != nil {
 		return nil, nil, 0
@@ -166,6 +176,7 @@ func (s *Store) unseal(tok string) (*payload, *ringKey, Cipher) {
 		if err != nil {
 			return nil, nil, 0
 		}
+		inUse = buf[1]&flagCompression == compressNone && len(keys) == 1
 		return p, k, c
 	}
 	return nil, nil, 0
@@ -220,8 +231,9 @@ func (s *Store) seal(p *payload) (sessionkit.Token, error) {
 	c, k := s.cfg.Cipher, s.ring.seal
 	ns := c.nonceSize()
 	start := headerLen + ns
-	buf := make([]byte, start, start+p.size()+tagLen)
-	buf = appendPayload(buf, p)
+	bp := getBuf(start + p.size() + tagLen)
+	defer putBuf(bp) // the token is a copy: base64 of buf
+	buf := appendPayload((*bp)[:start], p)
 	var cflag byte
 	if s.cfg.Compression != NoCompression && len(buf)-start >= s.cfg.CompressMin {
 		var out []byte
@@ -243,7 +255,32 @@ func (s *Store) seal(p *payload) (sessionkit.Token, error) {
 	sealed := k.aead[c].Seal(buf[start:start], nonce, buf[start:], k.associatedData(buf))
 	out := make([]byte, n)
 	base64.RawURLEncoding.Encode(out, buf[:start+len(sealed)])
+	// Keep what Grow or compress made for the next seal.
+	*bp = buf[:0]
 	return sessionkit.Token(unsafe.String(&out[0], len(out))), nil // out is never written again
+}
+
+// bufs holds the scratch buffers of seal and unseal: the plaintext before
+// it is sealed and encoded, the decoded token before it is opened and
+// decompressed.
+var bufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooled is the largest buffer kept in bufs: a few cookies' worth.
+const maxPooled = 64 << 10
+
+// getBuf returns a buffer of capacity n or more from the pool.
+func getBuf(n int) *[]byte {
+	bp := bufs.Get().(*[]byte)
+	if cap(*bp) < n {
+		*bp = make([]byte, 0, n)
+	}
+	return bp
+}
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooled {
+		bufs.Put(bp)
+	}
 }
 
 // Load implements sessionkit.Store. A token that does not open, has expired
