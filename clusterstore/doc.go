@@ -33,7 +33,11 @@
 // data plane call carries its digest: nodes whose views differ merge them
 // before the call runs, a node forwards a call for a key it does not own,
 // and a backup refuses a replicated write from a node that does not own
-// the key; the writer undoes it and retries it at the owner. No copy of a
+// the key; the writer undoes it and retries it at the owner. Each write
+// carries an operation id, replicated with it, and an owner does not apply
+// a write whose id it already holds: with two backups or more, one may
+// have taken a write that another refused and be the new owner where it
+// is retried, and the write is still applied once. No copy of a
 // write leaves a node before its backups acknowledged or refused it, and
 // a new owner's first write to a key jumps its version past a former
 // owner's. The fence is the backups' check: with AckNone or with 0

@@ -190,28 +190,38 @@ func (s *Store) load(ctx context.Context, h [32]byte) (*record, error) {
 
 // Create implements sessionkit.Store.
 func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.Record) (sessionkit.Token, error) {
-	return t, s.create(ctx, t.Hash(), rec.Meta, rec.Values)
+	return t, s.create(ctx, t.Hash(), 0, rec.Meta, rec.Values)
 }
 
-func (s *Store) create(ctx context.Context, h [32]byte, meta sessionkit.Meta, values map[string][]byte) error {
+// create creates a session at its owner. op is the write's id (0: a new
+// one), kept through forwards and retries.
+func (s *Store) create(ctx context.Context, h [32]byte, op uint64, meta sessionkit.Meta, values map[string][]byte) error {
+	if op == 0 {
+		op = newOp()
+	}
 	_, err := s.at(ctx, h, "/rpc/create", func() encoder {
-		return encoder{}.createRequest(&createRequest{hash: h, meta: meta, values: values})
+		return encoder{}.createRequest(&createRequest{hash: h, meta: meta, values: values, op: op})
 	}, func(backups []string) (encoder, error) {
-		return nil, s.write(ctx, backups, func() (message, error) { return s.table.create(h, meta, values), nil })
+		return nil, s.write(ctx, backups, func() (message, error) { return s.table.create(h, op, meta, values), nil })
 	}, nil)
 	return err
 }
 
 // Commit implements sessionkit.Store.
 func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Delta) (sessionkit.Token, error) {
-	return t, s.commit(ctx, t.Hash(), d)
+	return t, s.commit(ctx, t.Hash(), 0, d)
 }
 
-func (s *Store) commit(ctx context.Context, h [32]byte, d sessionkit.Delta) error {
+// commit applies a delta at the session's owner. op is the write's id (0:
+// a new one), kept through forwards and retries.
+func (s *Store) commit(ctx context.Context, h [32]byte, op uint64, d sessionkit.Delta) error {
+	if op == 0 {
+		op = newOp()
+	}
 	_, err := s.at(ctx, h, "/rpc/commit", func() encoder {
-		return encoder{}.commitRequest(&commitRequest{hash: h, delta: d})
+		return encoder{}.commitRequest(&commitRequest{hash: h, delta: d, op: op})
 	}, func(backups []string) (encoder, error) {
-		return nil, s.write(ctx, backups, func() (message, error) { return s.table.commit(h, d) })
+		return nil, s.write(ctx, backups, func() (message, error) { return s.table.commit(h, op, d) })
 	}, nil)
 	return err
 }
@@ -223,21 +233,23 @@ func (s *Store) Touch(ctx context.Context, t sessionkit.Token, idleDeadline time
 
 // Update implements sessionkit.Store. At the owner, fn runs under the
 // table's lock; elsewhere it runs here and the owner compares and sets,
-// with bounded retries.
+// with bounded retries. Every attempt carries one operation id: an
+// attempt that a node applied is not applied again by a later one.
 func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idleDeadline time.Time, fn sessionkit.UpdateFunc) (sessionkit.Token, error) {
 	h := t.Hash()
+	op := newOp()
 	for attempt := range 64 {
 		if owners, _ := s.owners(h); len(owners) > 0 && owners[0] == s.cfg.Name {
 			_, err := s.at(ctx, h, "", nil, func(backups []string) (encoder, error) {
 				return nil, s.write(ctx, backups, func() (message, error) {
-					return s.table.write(h, func(r *record) (*record, message, error) {
+					return s.table.write(h, once(h, op, func(r *record) (*record, message, error) {
 						cur, ok := r.values[key]
 						next, err := fn(cur, ok)
 						if err != nil {
 							return nil, message{}, err
 						}
 						return r.with(h, key, next, idleDeadline)
-					})
+					}))
 				})
 			}, nil)
 			if !errors.Is(err, errMoved) {
@@ -256,7 +268,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		if err != nil {
 			return t, err
 		}
-		err = s.swap(ctx, &swapRequest{hash: h, key: key, old: cur, oldOK: ok, next: next, deadline: idleDeadline})
+		err = s.swap(ctx, &swapRequest{hash: h, key: key, old: cur, oldOK: ok, next: next, deadline: idleDeadline, op: op})
 		if !errors.Is(err, errSwapFailed) {
 			return t, err
 		}
@@ -268,9 +280,12 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 // swap sets the key to next at the owner if its value is still old: the
 // compare-and-set of an Update run off the owner.
 func (s *Store) swap(ctx context.Context, r *swapRequest) error {
+	if r.op == 0 {
+		r.op = newOp()
+	}
 	_, err := s.at(ctx, r.hash, "/rpc/swap", func() encoder { return encoder{}.swapRequest(r) }, func(backups []string) (encoder, error) {
 		return nil, s.write(ctx, backups, func() (message, error) {
-			return s.table.swap(r.hash, r.key, r.old, r.oldOK, r.next, r.deadline)
+			return s.table.swap(r.hash, r.op, r.key, r.old, r.oldOK, r.next, r.deadline)
 		})
 	}, nil)
 	return err

@@ -155,14 +155,17 @@ type createRequest struct {
 	hash   [32]byte
 	meta   sessionkit.Meta
 	values map[string][]byte
+	op     uint64 // the write's operation id (0: none, from a node before ids)
 }
 
 func (e encoder) createRequest(r *createRequest) encoder {
-	return e.hash(r.hash).meta(&r.meta).values(r.values)
+	return e.hash(r.hash).meta(&r.meta).values(r.values).op(r.op)
 }
 
 func (d *decoder) createRequest() createRequest {
-	return createRequest{hash: d.hash(), meta: d.meta(), values: d.values()}
+	r := createRequest{hash: d.hash(), meta: d.meta(), values: d.values()}
+	r.op = d.trailingOp()
+	return r
 }
 
 func (s *Store) rpcCreate(ctx context.Context, d *decoder, _ string) (encoder, error) {
@@ -170,19 +173,24 @@ func (s *Store) rpcCreate(ctx context.Context, d *decoder, _ string) (encoder, e
 	if d.Err() != nil {
 		return nil, d.Err()
 	}
-	return nil, s.create(ctx, req.hash, req.meta, req.values)
+	return nil, s.create(ctx, req.hash, req.op, req.meta, req.values)
 }
 
 // commitRequest applies a delta to a session at its owner.
 type commitRequest struct {
 	hash  [32]byte
 	delta sessionkit.Delta
+	op    uint64 // the write's operation id (0: none, from a node before ids)
 }
 
-func (e encoder) commitRequest(r *commitRequest) encoder { return e.hash(r.hash).delta(&r.delta) }
+func (e encoder) commitRequest(r *commitRequest) encoder {
+	return e.hash(r.hash).delta(&r.delta).op(r.op)
+}
 
 func (d *decoder) commitRequest() commitRequest {
-	return commitRequest{hash: d.hash(), delta: d.delta()}
+	r := commitRequest{hash: d.hash(), delta: d.delta()}
+	r.op = d.trailingOp()
+	return r
 }
 
 func (s *Store) rpcCommit(ctx context.Context, d *decoder, _ string) (encoder, error) {
@@ -190,7 +198,7 @@ func (s *Store) rpcCommit(ctx context.Context, d *decoder, _ string) (encoder, e
 	if d.Err() != nil {
 		return nil, d.Err()
 	}
-	return nil, s.commit(ctx, req.hash, req.delta)
+	return nil, s.commit(ctx, req.hash, req.op, req.delta)
 }
 
 // swapRequest is the compare-and-set of an Update run off the key's
@@ -202,10 +210,11 @@ type swapRequest struct {
 	oldOK    bool   // false: key must be absent
 	next     []byte // nil: key is deleted
 	deadline time.Time
+	op       uint64 // the Update's operation id (0: none, from a node before ids)
 }
 
 func (e encoder) swapRequest(r *swapRequest) encoder {
-	return e.hash(r.hash).string(r.key).flag(r.oldOK).bytes(r.old).flag(r.next != nil).bytes(r.next).time(r.deadline)
+	return e.hash(r.hash).string(r.key).flag(r.oldOK).bytes(r.old).flag(r.next != nil).bytes(r.next).time(r.deadline).op(r.op)
 }
 
 func (d *decoder) swapRequest() swapRequest {
@@ -215,6 +224,7 @@ func (d *decoder) swapRequest() swapRequest {
 		r.next = next
 	}
 	r.deadline = d.time()
+	r.op = d.trailingOp()
 	return r
 }
 

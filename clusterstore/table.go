@@ -25,6 +25,7 @@ type record struct {
 	// versionJump and replicates the whole record, so that it overrides
 	// every copy a previous owner may have left at a version of its own.
 	mine, undone bool
+	ops          []uint64 // the ids of its last writes (see dedup.go); shared, never modified
 }
 
 // versionJump is how far the first write of a new owner raises a key's
@@ -76,6 +77,7 @@ type message struct {
 	meta    sessionkit.Meta
 	values  map[string][]byte // kindFull: all values; kindDelta: the keys set
 	deleted []string          // kindDelta
+	ops     []uint64          // operation ids: kindFull, the record's; kindDelta, the write's
 	// undo is the state an owner's write replaced (kind 0: none), put
 	// back if a backup refuses the write. Never sent.
 	undo *message
@@ -141,12 +143,18 @@ func (t *table) load(h [32]byte) (*record, bool) {
 	return sh.Live(h, time.Now())
 }
 
-func (t *table) create(h [32]byte, meta sessionkit.Meta, values map[string][]byte) message {
+func (t *table) create(h [32]byte, op uint64, meta sessionkit.Meta, values map[string][]byte) message {
 	sh := t.recs.Lock(h)
 	defer sh.Unlock()
 	version := uint64(1)
 	old, _ := sh.Get(h)
 	prev, _ := state(sh, h)
+	if old != nil && old.applied(op) {
+		r, m := old.again(h)
+		put(sh, h, r)
+		m.undo = &prev
+		return m
+	}
 	if old != nil {
 		version = old.nextVersion()
 	} else if ts, ok := sh.Extra[h]; ok {
@@ -154,9 +162,9 @@ func (t *table) create(h [32]byte, meta sessionkit.Meta, values map[string][]byt
 	}
 	values = maps.Clone(values)
 	r := newRecord(meta, values, version)
-	r.mine = true
+	r.mine, r.ops = true, withOps(nil, op)
 	put(sh, h, r)
-	return message{kind: kindFull, h: h, version: version, meta: meta, values: values, undo: &prev}
+	return message{kind: kindFull, h: h, version: version, meta: meta, values: values, ops: r.ops, undo: &prev}
 }
 
 // write replaces the live record under h with change's result and returns
@@ -172,16 +180,16 @@ func (t *table) write(h [32]byte, change func(old *record) (*record, message, er
 	if err != nil {
 		return message{}, err
 	}
-	m.undo = &message{kind: kindFull, h: h, version: old.version, meta: old.meta, values: old.values}
+	m.undo = &message{kind: kindFull, h: h, version: old.version, meta: old.meta, values: old.values, ops: old.ops}
 	put(sh, h, r)
 	return m, nil
 }
 
-func (t *table) commit(h [32]byte, d sessionkit.Delta) (message, error) {
-	return t.write(h, func(old *record) (*record, message, error) {
+func (t *table) commit(h [32]byte, op uint64, d sessionkit.Delta) (message, error) {
+	return t.write(h, once(h, op, func(old *record) (*record, message, error) {
 		r, m := old.next(h, d)
 		return r, m, nil
-	})
+	}))
 }
 
 // next returns the record after the delta, and the message that
@@ -220,14 +228,14 @@ func patch(values, set map[string][]byte, deleted []string) map[string][]byte {
 // swap sets one key if its value is still old (absent when !oldOK): the
 // compare-and-set of a remote Update. It returns errSwapFailed if the
 // value changed.
-func (t *table) swap(h [32]byte, key string, old []byte, oldOK bool, next []byte, deadline time.Time) (message, error) {
-	return t.write(h, func(r *record) (*record, message, error) {
+func (t *table) swap(h [32]byte, op uint64, key string, old []byte, oldOK bool, next []byte, deadline time.Time) (message, error) {
+	return t.write(h, once(h, op, func(r *record) (*record, message, error) {
 		cur, ok := r.values[key]
 		if ok != oldOK || !bytes.Equal(cur, old) {
 			return nil, message{}, errSwapFailed
 		}
 		return r.with(h, key, next, deadline)
-	})
+	}))
 }
 
 // take removes the record under h and returns it with the tombstone
@@ -243,7 +251,7 @@ func (t *table) take(h [32]byte) (*record, message, error) {
 	sh.Delete(h)
 	v := r.nextVersion()
 	t.bury(sh, h, v, now)
-	return r, message{kind: kindDelete, h: h, version: v, undo: &message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values}}, nil
+	return r, message{kind: kindDelete, h: h, version: v, undo: &message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values, ops: r.ops}}, nil
 }
 
 // apply applies a replicated message. It reports whether the node needs
@@ -264,12 +272,16 @@ func (t *table) apply(m message) (needFull bool) {
 	}
 	switch m.kind {
 	case kindFull:
-		put(sh, m.h, newRecord(m.meta, m.values, m.version))
+		r := newRecord(m.meta, m.values, m.version)
+		r.ops = withOps(nil, m.ops...)
+		put(sh, m.h, r)
 	case kindDelta:
 		if cur == nil || cur.version != m.version-1 {
 			return true // a gap: never apply a delta over a missing one
 		}
-		put(sh, m.h, newRecord(m.meta, patch(cur.values, m.values, m.deleted), m.version))
+		r := newRecord(m.meta, patch(cur.values, m.values, m.deleted), m.version)
+		r.ops = withOps(cur.ops, m.ops...)
+		put(sh, m.h, r)
 	case kindDelete:
 		sh.Delete(m.h)
 		t.bury(sh, m.h, m.version, now)
@@ -288,7 +300,7 @@ func (t *table) full(h [32]byte) (message, bool) {
 // state is full with h's shard locked.
 func state(sh *shard, h [32]byte) (message, bool) {
 	if r, ok := sh.Get(h); ok {
-		return message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values}, true
+		return message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values, ops: r.ops}, true
 	}
 	if ts, ok := sh.Extra[h]; ok {
 		return message{kind: kindDelete, h: h, version: ts.version}, true
@@ -318,7 +330,7 @@ func (t *table) undo(m message) {
 	switch p := m.undo; p.kind {
 	case kindFull:
 		r := newRecord(p.meta, p.values, p.version)
-		r.mine, r.undone = true, true
+		r.mine, r.undone, r.ops = true, true, p.ops
 		put(sh, h, r)
 	case kindDelete:
 		t.bury(sh, h, p.version, time.Now())

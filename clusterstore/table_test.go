@@ -21,11 +21,11 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 	var h [32]byte
 	tb.apply(message{kind: kindFull, h: h, version: 5, meta: meta, values: map[string][]byte{"a": []byte("1")}})
 
-	m, err := tb.commit(h, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"b": []byte("2")}})
+	m, err := tb.commit(h, 0, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"b": []byte("2")}})
 	if err != nil || m.kind != kindFull || m.version != 5+versionJump || len(m.values) != 2 {
 		t.Fatalf("first write after a copy: %+v, %v; want the whole record at version %d", m, err, 5+versionJump)
 	}
-	m, err = tb.commit(h, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"c": []byte("3")}})
+	m, err = tb.commit(h, 0, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"c": []byte("3")}})
 	if err != nil || m.kind != kindDelta || m.version != 6+versionJump {
 		t.Fatalf("second write: %+v, %v; want a delta one version on", m, err)
 	}
@@ -50,7 +50,7 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 	for _, order := range [][2]int{{0, 1}, {1, 0}} {
 		var ms [2]message
 		for i := range ms {
-			ms[i], _ = tb.commit(h, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"d": {byte(i)}}})
+			ms[i], _ = tb.commit(h, 0, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"d": {byte(i)}}})
 		}
 		tb.undo(ms[order[0]])
 		tb.undo(ms[order[1]])
@@ -62,7 +62,7 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 	// A refused create leaves nothing behind.
 	var h2 [32]byte
 	h2[0] = 1
-	tb.undo(tb.create(h2, meta, map[string][]byte{"x": []byte("y")}))
+	tb.undo(tb.create(h2, 0, meta, map[string][]byte{"x": []byte("y")}))
 	if _, ok := tb.full(h2); ok {
 		t.Fatal("a refused create left a record or tombstone")
 	}

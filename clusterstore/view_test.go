@@ -93,6 +93,8 @@ func FuzzWire(f *testing.F) {
 	del := message{kind: kindDelta, version: 4, values: map[string][]byte{"x": nil}, deleted: []string{"y"}}
 	f.Add([]byte(encoder(nil).message(&del)))
 	f.Add([]byte(encoder(nil).tracedMessage(&full, map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})))
+	withOps := message{kind: kindDelta, write: true, version: 5, values: map[string][]byte{"c": []byte("d")}, ops: []uint64{1, 1 << 63}}
+	f.Add([]byte(encoder(nil).tracedMessage(&withOps, map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := newDecoder(b)
 		if v := decodeVector(d); d.Err() == nil {
@@ -104,7 +106,7 @@ func FuzzWire(f *testing.F) {
 		d = newDecoder(b)
 		if m, tr := d.tracedMessage(); d.Err() == nil {
 			d2 := newDecoder(encoder(nil).tracedMessage(&m, tr))
-			if m2, tr2 := d2.tracedMessage(); d2.Err() != nil || m2.kind != m.kind || m2.write != m.write || m2.version != m.version || len(m2.values) != len(m.values) || !slices.Equal(m2.deleted, m.deleted) || !maps.Equal(tr, tr2) {
+			if m2, tr2 := d2.tracedMessage(); d2.Err() != nil || m2.kind != m.kind || m2.write != m.write || m2.version != m.version || len(m2.values) != len(m.values) || !slices.Equal(m2.deleted, m.deleted) || !slices.Equal(m2.ops, m.ops) || !maps.Equal(tr, tr2) {
 				t.Fatalf("message round trip: %+v %v, %+v %v, %v", m, tr, m2, tr2, d2.Err())
 			}
 		}

@@ -165,11 +165,15 @@ func (d *decoder) delta() sessionkit.Delta {
 const traceBit = 0x40
 
 // message appends a replication message: its kind (with the write bit),
-// the key, the version and, by kind, the state or the delta.
+// the key, the version and, by kind, the state or the delta, then the
+// operation ids it carries, if any (the kind byte's opBit set).
 func (e encoder) message(m *message) encoder {
 	kind := byte(m.kind)
 	if m.write {
 		kind |= writeBit
+	}
+	if len(m.ops) > 0 {
+		kind |= opBit
 	}
 	e = append(e, kind).hash(m.h).uvarint(m.version)
 	switch m.kind {
@@ -177,6 +181,9 @@ func (e encoder) message(m *message) encoder {
 		e = e.meta(&m.meta).values(m.values)
 	case kindDelta:
 		e = e.meta(&m.meta).values(m.values).strings(m.deleted)
+	}
+	if len(m.ops) > 0 {
+		e = e.ops(m.ops)
 	}
 	return e
 }
@@ -210,8 +217,8 @@ func (d *decoder) message() message {
 func (d *decoder) tracedMessage() (message, map[string]string) {
 	var m message
 	kind := d.Byte()
-	traced := kind&traceBit != 0
-	m.kind, m.write = msgKind(kind&^(writeBit|traceBit)), kind&writeBit != 0
+	traced, withOps := kind&traceBit != 0, kind&opBit != 0
+	m.kind, m.write = msgKind(kind&^(writeBit|traceBit|opBit)), kind&writeBit != 0
 	m.h, m.version = d.hash(), d.uvarint()
 	switch m.kind {
 	case kindFull:
@@ -221,6 +228,9 @@ func (d *decoder) tracedMessage() (message, map[string]string) {
 	case kindDelete:
 	default:
 		d.Fail("unknown message kind")
+	}
+	if withOps {
+		m.ops = d.ops()
 	}
 	if !traced || d.Err() != nil {
 		return m, nil
