@@ -33,6 +33,8 @@ import (
 //
 //	SESSIONKIT_BYTES=1 go test -run TestBytesPerSession -v -timeout 30m .
 //
+// A subtest runs one store at one count, e.g. -run
+// 'TestBytesPerSession/sessionkit-memstore/1000000'.
 // The cluster store's node is measured by clusterstore's own
 // TestBytesPerSession, with the same session.
 func TestBytesPerSession(t *testing.T) {
@@ -57,24 +59,26 @@ func TestBytesPerSession(t *testing.T) {
 	}
 	data += len(principal(0))
 	var out strings.Builder
-	fmt.Fprintf(&out, "\nsession data: %d bytes (principal, keys, encoded values)\n\n| store | sessions | bytes per session | heap live (HeapAlloc) per session |\n|---|---|---|---|\n", data)
+	fmt.Fprintf(&out, "\nsession data: %d bytes (principal, keys, encoded values)\n\n| store | sessions | bytes per session (heap in use, or Redis used_memory) | live heap (HeapAlloc) per session |\n|---|---|---|---|\n", data)
 	for _, n := range counts {
 		for _, c := range []struct {
 			name string
 			fill func(t *testing.T, n int) (inUse, live float64)
 		}{
-			{"sessionkit memstore", fillMemstore},
-			{"scs memstore", fillScsMem},
-			{"sessionkit redisstore (used_memory)", fillRedisstore},
-			{"scs redisstore (used_memory)", fillScsRedis},
+			{"sessionkit-memstore", fillMemstore},
+			{"scs-memstore", fillScsMem},
+			{"sessionkit-redisstore", fillRedisstore},
+			{"scs-redisstore", fillScsRedis},
 		} {
-			inUse, live := c.fill(t, n)
-			liveCol := "-"
-			if live > 0 {
-				liveCol = fmt.Sprintf("%.0f", live)
-			}
-			fmt.Fprintf(&out, "| %s | %d | %.0f | %s |\n", c.name, n, inUse, liveCol)
-			t.Logf("%s, %d sessions: %.0f bytes per session", c.name, n, inUse)
+			t.Run(fmt.Sprintf("%s/%d", c.name, n), func(t *testing.T) {
+				inUse, live := c.fill(t, n)
+				liveCol := "-"
+				if live > 0 {
+					liveCol = fmt.Sprintf("%.0f", live)
+				}
+				fmt.Fprintf(&out, "| %s | %d | %.0f | %s |\n", c.name, n, inUse, liveCol)
+				t.Logf("%.0f bytes per session", inUse)
+			})
 		}
 	}
 	t.Log(out.String())

@@ -33,7 +33,7 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 	// A backup refused that write: the state before it comes back, and
 	// the next write jumps again.
 	tb.undo(m)
-	if r, ok := tb.load(h); !ok || r.values["c"] != nil || r.values["b"] == nil || r.follows() || r.version != 5+versionJump {
+	if r, ok := tb.load(h); !ok || r.Values()["c"] != nil || r.Values()["b"] == nil || r.follows() || r.version != 5+versionJump {
 		t.Fatalf("after undo: %+v, %v; want the record before the refused write, as a copy", r, ok)
 	}
 	_, m, err = tb.take(h)
@@ -41,7 +41,7 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 		t.Fatalf("take after undo: %+v, %v; want a tombstone at version %d", m, err, 5+2*versionJump)
 	}
 	tb.undo(m)
-	if r, ok := tb.load(h); !ok || r.values["b"] == nil {
+	if r, ok := tb.load(h); !ok || r.Values()["b"] == nil {
 		t.Fatalf("refused take: %+v, %v; want the session back", r, ok)
 	}
 
@@ -54,7 +54,7 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 		}
 		tb.undo(ms[order[0]])
 		tb.undo(ms[order[1]])
-		if r, _ := tb.load(h); r == nil || r.values["d"] != nil {
+		if r, _ := tb.load(h); r == nil || r.Values()["d"] != nil {
 			t.Fatalf("undo in order %v: %+v; want no d", order, r)
 		}
 	}
@@ -132,7 +132,7 @@ func TestEvictedBackupCopyComesBack(t *testing.T) {
 	}
 	if err := proc.WaitFor(5*time.Second, func() error {
 		r, ok := held()
-		if !ok || string(r.values["i"]) != "a" || string(r.values["b"]) != "2" {
+		if !ok || string(r.Values()["i"]) != "a" || string(r.Values()["b"]) != "2" {
 			return fmt.Errorf("the backup holds %+v, %v; want the whole record after the write", r, ok)
 		}
 		return nil

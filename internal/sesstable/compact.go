@@ -9,26 +9,25 @@ import (
 	"github.com/sessionkit/sessionkit"
 )
 
-// Compact is a session as a table holds it: its principal, and its other
-// metadata and its values encoded together in one byte slice, a single
-// allocation of about the session's own size. A Go map of values per
-// session would cost several times the bytes it holds.
+// Compact is a session as a table holds it: its metadata and its values
+// encoded together in one immutable string, a single allocation of about
+// the session's own size. (A Go map of values per session costs several
+// times the bytes it holds.)
 //
-// A Compact is immutable: every change returns a new one, so Values and
-// Get may hand out slices of its memory, which callers must not modify.
-// Its zero value is an anonymous session without values that has expired.
+// Every change returns a new Compact, so Values, All and Get hand out
+// slices of its memory, which callers must not modify. Its zero value is an
+// anonymous session without values that has expired.
 //
 // The encoding, in order: the idle deadline and the deadline as big-endian
-// Unix nanoseconds (8 bytes each, read on every access); the session's
-// size (see Size) as a uvarint; the creation time and the idle timeout as
-// varints; the persistent flag (one byte); the generation as a uvarint;
-// then each value as its key and its bytes, each after its length as a
-// uvarint. Times are kept to the nanosecond, without location or
-// monotonic reading; the zero time is kept as 0 and comes back as the
-// zero time.
+// Unix nanoseconds (8 bytes each, read on every access); the principal
+// after its length as a uvarint; the session's size (see Size) as a
+// uvarint; the creation time and the idle timeout as varints; the
+// persistent flag (one byte); the generation as a uvarint; then each value
+// as its key and its bytes, each after its length as a uvarint. Times are
+// kept to the nanosecond, without location or monotonic reading; the zero
+// time is kept as 0 and comes back as the zero time.
 type Compact struct {
-	principal string
-	b         []byte
+	s string
 }
 
 const fixed = 16 // the two deadlines
@@ -42,11 +41,21 @@ func NewCompact(meta *sessionkit.Meta, values map[string][]byte) Compact {
 	}
 	var buf [maxHeader]byte
 	h := header(buf[:0], meta, size)
-	b := append(make([]byte, 0, len(h)+n), h...)
+	b := append(make([]byte, 0, len(h)+uvarintLen(uint64(len(meta.Principal)))+len(meta.Principal)+n), h[:fixed]...)
+	b = appendString(b, meta.Principal)
+	b = append(b, h[fixed:]...)
 	for k, v := range values {
 		b = appendValue(b, k, v)
 	}
-	return Compact{principal: meta.Principal, b: b}
+	return seal(b)
+}
+
+// seal makes b, which nothing else holds, a Compact without copying it.
+func seal(b []byte) Compact {
+	if len(b) == 0 {
+		return Compact{}
+	}
+	return Compact{s: unsafe.String(&b[0], len(b))}
 }
 
 // maxHeader bounds the length of a header.
@@ -66,7 +75,8 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
-// header appends the metadata but the principal, and the size.
+// header returns the metadata but the principal, and the size: the
+// deadlines (fixed bytes), then the rest, which follows the principal.
 func header(b []byte, meta *sessionkit.Meta, size int) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(nanos(meta.IdleDeadline)))
 	b = binary.BigEndian.AppendUint64(b, uint64(nanos(meta.Deadline)))
@@ -81,9 +91,13 @@ func header(b []byte, meta *sessionkit.Meta, size int) []byte {
 	return binary.AppendUvarint(b, meta.Generation)
 }
 
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
 func appendValue(b []byte, k string, v []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(k)))
-	b = append(b, k...)
+	b = appendString(b, k)
 	b = binary.AppendUvarint(b, uint64(len(v)))
 	return append(b, v...)
 }
@@ -109,16 +123,51 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-// Principal returns the session's principal, "" when it is anonymous.
-func (c Compact) Principal() string { return c.principal }
+// uvarint reads a uvarint at i and returns it and the offset after it.
+func (c Compact) uvarint(i int) (uint64, int) {
+	var x uint64
+	for shift := uint(0); i < len(c.s); shift += 7 {
+		b := c.s[i]
+		i++
+		x |= uint64(b&0x7f) << shift
+		if b < 0x80 {
+			break
+		}
+	}
+	return x, i
+}
+
+func (c Compact) varint(i int) (int64, int) {
+	u, i := c.uvarint(i)
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
+	}
+	return x, i
+}
+
+// Principal returns the session's principal, "" when it is anonymous. It
+// shares the record's memory.
+func (c Compact) Principal() string {
+	if len(c.s) <= fixed {
+		return ""
+	}
+	n, i := c.uvarint(fixed)
+	return c.s[i : i+int(n)]
+}
 
 // deadlines returns the idle deadline and the deadline in Unix
 // nanoseconds.
 func (c Compact) deadlines() (idle, deadline int64) {
-	if len(c.b) < fixed {
+	if len(c.s) < fixed {
 		return 0, 0
 	}
-	return int64(binary.BigEndian.Uint64(c.b)), int64(binary.BigEndian.Uint64(c.b[8:]))
+	var a, b uint64
+	for i := range 8 {
+		a = a<<8 | uint64(c.s[i])
+		b = b<<8 | uint64(c.s[8+i])
+	}
+	return int64(a), int64(b)
 }
 
 // End returns when the session expires unless it is used again: its idle
@@ -136,77 +185,79 @@ func (c Compact) Expired(now time.Time) bool {
 	return n >= idle || n >= deadline
 }
 
+// afterPrincipal returns the offset of the size.
+func (c Compact) afterPrincipal() int {
+	n, i := c.uvarint(fixed)
+	return i + int(n)
+}
+
 // Size is the size of the session as Size counts it: its principal, and
 // its values' keys and bytes.
 func (c Compact) Size() int {
-	if len(c.b) < fixed {
-		return len(c.principal)
+	if len(c.s) <= fixed {
+		return 0
 	}
-	v, _ := binary.Uvarint(c.b[fixed:])
+	v, _ := c.uvarint(c.afterPrincipal())
 	return int(v)
 }
 
-// Heap returns the bytes the record's encoding occupies (its principal,
-// shared with the session's Meta, not counted).
-func (c Compact) Heap() int { return cap(c.b) }
+// Heap returns the bytes of the record's encoding.
+func (c Compact) Heap() int { return len(c.s) }
 
 // body returns the offset of the first value, and the metadata when meta
 // is not nil.
 func (c Compact) body(meta *sessionkit.Meta) int {
-	b := c.b
-	if len(b) < fixed {
-		return len(b)
+	if len(c.s) <= fixed {
+		return len(c.s)
 	}
-	i := fixed
-	_, n := binary.Uvarint(b[i:]) // size
-	i += n
-	created, n := binary.Varint(b[i:])
-	i += n
-	timeout, n := binary.Varint(b[i:])
-	i += n
-	persistent := b[i] == 1
-	i++
-	gen, n := binary.Uvarint(b[i:])
-	i += n
+	_, i := c.uvarint(c.afterPrincipal()) // the size
+	created, i := c.varint(i)
+	timeout, i := c.varint(i)
+	persistent := i < len(c.s) && c.s[i] == 1
+	gen, i := c.uvarint(i + 1)
 	if meta != nil {
 		idle, deadline := c.deadlines()
 		*meta = sessionkit.Meta{
-			Principal: c.principal, Created: fromNanos(created), IdleDeadline: fromNanos(idle), Deadline: fromNanos(deadline),
+			Principal: c.Principal(), Created: fromNanos(created), IdleDeadline: fromNanos(idle), Deadline: fromNanos(deadline),
 			IdleTimeout: time.Duration(timeout), Persistent: persistent, Generation: gen,
 		}
 	}
 	return i
 }
 
-// Meta returns the session's metadata.
+// Meta returns the session's metadata. Its principal shares the record's
+// memory.
 func (c Compact) Meta() sessionkit.Meta {
 	var m sessionkit.Meta
-	if len(c.b) < fixed {
-		m.Principal = c.principal
-		return m
-	}
 	c.body(&m)
 	return m
 }
 
+// bytesOf returns s as a byte slice that shares its memory, which must
+// therefore never be modified.
+func bytesOf(s string) []byte {
+	if len(s) == 0 {
+		return empty[:0:0]
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+var empty = []byte{}
+
 // next returns the value at i (the offset of a key's length), and the
 // offset after it.
 func (c Compact) next(i int) (k string, v []byte, end int) {
-	b := c.b
-	kl, n := binary.Uvarint(b[i:])
-	i += n
-	k = unsafe.String(unsafe.SliceData(b[i:]), int(kl)) // b never changes
-	i += int(kl)
-	vl, n := binary.Uvarint(b[i:])
-	i += n
+	kl, i := c.uvarint(i)
+	k = c.s[i : i+int(kl)]
+	vl, i := c.uvarint(i + int(kl))
 	end = i + int(vl)
-	return k, b[i:end:end], end
+	return k, bytesOf(c.s[i:end]), end
 }
 
 // All returns the session's values in the order they were encoded. Keys and
 // values share the record's memory: they must not be modified.
 func (c Compact) All(yield func(k string, v []byte) bool) {
-	for i := c.body(nil); i < len(c.b); {
+	for i := c.body(nil); i < len(c.s); {
 		k, v, end := c.next(i)
 		if !yield(k, v) {
 			return
@@ -227,8 +278,7 @@ func (c Compact) Len() int {
 // Values returns the session's values in a new map, nil when it has none.
 // Keys and values share the record's memory: they must not be modified.
 func (c Compact) Values() map[string][]byte {
-	i := c.body(nil)
-	if i >= len(c.b) {
+	if c.body(nil) >= len(c.s) {
 		return nil
 	}
 	m := make(map[string][]byte, c.Len())
@@ -250,14 +300,14 @@ func (c Compact) Get(key string) ([]byte, bool) {
 
 // Touched returns the session with its idle deadline moved to idle.
 func (c Compact) Touched(idle time.Time) Compact {
-	if len(c.b) < fixed {
+	if len(c.s) <= fixed {
 		m := c.Meta()
 		m.IdleDeadline = idle
 		return NewCompact(&m, nil)
 	}
-	b := append(make([]byte, 0, len(c.b)), c.b...)
+	b := append(make([]byte, 0, len(c.s)), c.s...)
 	binary.BigEndian.PutUint64(b, uint64(nanos(idle)))
-	return Compact{principal: c.principal, b: b}
+	return seal(b)
 }
 
 // Apply returns the session after a delta: its metadata replaced when
@@ -266,9 +316,6 @@ func (c Compact) Touched(idle time.Time) Compact {
 func (c Compact) Apply(d *sessionkit.Delta) Compact {
 	var meta sessionkit.Meta
 	start := c.body(&meta)
-	if len(c.b) < fixed {
-		meta.Principal = c.principal
-	}
 	if d.Meta != nil {
 		meta = *d.Meta
 	}
@@ -281,9 +328,6 @@ func (c Compact) Apply(d *sessionkit.Delta) Compact {
 func (c Compact) With(key string, v []byte, idle time.Time) Compact {
 	var meta sessionkit.Meta
 	start := c.body(&meta)
-	if len(c.b) < fixed {
-		meta.Principal = c.principal
-	}
 	meta.IdleDeadline = idle
 	return c.rebuild(&meta, start, nil, nil, true, key, v)
 }
@@ -315,7 +359,7 @@ func (c Compact) rebuild(meta *sessionkit.Meta, start int, set map[string][]byte
 		n += valueLen(one, oneV)
 		size += len(one) + len(oneV)
 	}
-	for i := start; i < len(c.b); {
+	for i := start; i < len(c.s); {
 		k, v, end := c.next(i)
 		if !gone(k) {
 			n += end - i
@@ -325,11 +369,13 @@ func (c Compact) rebuild(meta *sessionkit.Meta, start int, set map[string][]byte
 	}
 	var buf [maxHeader]byte
 	h := header(buf[:0], meta, size)
-	b := append(make([]byte, 0, len(h)+n), h...)
-	for i := start; i < len(c.b); {
+	b := append(make([]byte, 0, len(h)+uvarintLen(uint64(len(meta.Principal)))+len(meta.Principal)+n), h[:fixed]...)
+	b = appendString(b, meta.Principal)
+	b = append(b, h[fixed:]...)
+	for i := start; i < len(c.s); {
 		k, _, end := c.next(i)
 		if !gone(k) {
-			b = append(b, c.b[i:end]...)
+			b = append(b, c.s[i:end]...)
 		}
 		i = end
 	}
@@ -339,5 +385,5 @@ func (c Compact) rebuild(meta *sessionkit.Meta, start int, set map[string][]byte
 	if oneV != nil {
 		b = appendValue(b, one, oneV)
 	}
-	return Compact{principal: meta.Principal, b: b}
+	return seal(b)
 }

@@ -32,6 +32,7 @@
 package sesstable
 
 import (
+	"hash/maphash"
 	"iter"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,7 @@ type Table[E Entry, X any] struct {
 	count     atomic.Int64
 	anonymous atomic.Int64
 	evicted   atomic.Uint64
+	seed      maphash.Seed
 	expired   func(sh *Shard[E, X], h [32]byte, e E, now time.Time)
 }
 
@@ -98,7 +100,7 @@ type Table[E Entry, X any] struct {
 type Shard[E Entry, X any] struct {
 	mu         sync.Mutex
 	m          map[[32]byte]E
-	principals map[string]keys
+	principals map[uint64]keys // by the principal's hash
 	anonymous  atomic.Int64 // written under mu, read without it by evictions
 	bytes      int
 	// over is how many Puts since Lock took the table past its cap;
@@ -121,11 +123,11 @@ func New[E Entry, X any](max int, expired func(sh *Shard[E, X], h [32]byte, e E,
 	if max == 0 {
 		max = DefaultMax
 	}
-	t := &Table[E, X]{max: int64(max), expired: expired}
+	t := &Table[E, X]{max: int64(max), expired: expired, seed: maphash.MakeSeed()}
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.m = map[[32]byte]E{}
-		sh.principals = map[string]keys{}
+		sh.principals = map[uint64]keys{}
 		sh.t, sh.i = t, i
 	}
 	return t
@@ -242,8 +244,9 @@ func (sh *Shard[E, X]) Delete(h [32]byte) (E, bool) {
 	return e, ok
 }
 
-// keys are the keys of one principal's entries in a shard: most
-// principals have one session, which takes no map.
+// keys are the keys of one principal's entries in a shard (and of any
+// other principal whose name hashes the same): most principals have one
+// session, which takes no map.
 type keys struct {
 	one  [32]byte
 	more map[[32]byte]struct{} // the others, nil while there are none
@@ -256,9 +259,10 @@ func (sh *Shard[E, X]) index(h [32]byte, p string) {
 		sh.t.anonymous.Add(1)
 		return
 	}
-	ks, ok := sh.principals[p]
+	ph := maphash.String(sh.t.seed, p)
+	ks, ok := sh.principals[ph]
 	if !ok {
-		sh.principals[p] = keys{one: h}
+		sh.principals[ph] = keys{one: h}
 		return
 	}
 	if ks.one == h {
@@ -266,7 +270,7 @@ func (sh *Shard[E, X]) index(h [32]byte, p string) {
 	}
 	if ks.more == nil {
 		ks.more = map[[32]byte]struct{}{}
-		sh.principals[p] = ks
+		sh.principals[ph] = ks
 	}
 	ks.more[h] = struct{}{}
 }
@@ -277,7 +281,8 @@ func (sh *Shard[E, X]) unindex(h [32]byte, p string) {
 		sh.t.anonymous.Add(-1)
 		return
 	}
-	ks, ok := sh.principals[p]
+	ph := maphash.String(sh.t.seed, p)
+	ks, ok := sh.principals[ph]
 	if !ok {
 		return
 	}
@@ -285,12 +290,12 @@ func (sh *Shard[E, X]) unindex(h [32]byte, p string) {
 		delete(ks.more, h)
 		if len(ks.more) == 0 && ks.more != nil {
 			ks.more = nil
-			sh.principals[p] = ks
+			sh.principals[ph] = ks
 		}
 		return
 	}
 	if len(ks.more) == 0 {
-		delete(sh.principals, p)
+		delete(sh.principals, ph)
 		return
 	}
 	for k := range ks.more {
@@ -301,7 +306,7 @@ func (sh *Shard[E, X]) unindex(h [32]byte, p string) {
 	if len(ks.more) == 0 {
 		ks.more = nil
 	}
-	sh.principals[p] = ks
+	sh.principals[ph] = ks
 }
 
 // All returns the shard's entries. The loop may delete them.
@@ -319,17 +324,24 @@ func (sh *Shard[E, X]) All() iter.Seq2[[32]byte, E] {
 // loop may delete them.
 func (sh *Shard[E, X]) Principal(p string) iter.Seq[[32]byte] {
 	return func(yield func([32]byte) bool) {
-		ks, ok := sh.principals[p]
+		if p == "" {
+			return
+		}
+		ks, ok := sh.principals[maphash.String(sh.t.seed, p)]
 		if !ok {
 			return
 		}
-		// The loop may change the index: it walks a copy.
+		// The loop may change the index: it walks a copy, of the keys
+		// of p alone.
 		all := make([][32]byte, 0, 1+len(ks.more))
 		all = append(all, ks.one)
 		for h := range ks.more {
 			all = append(all, h)
 		}
 		for _, h := range all {
+			if e, ok := sh.m[h]; !ok || e.Principal() != p {
+				continue
+			}
 			if !yield(h) {
 				return
 			}
