@@ -101,7 +101,7 @@ type Shard[E Entry, X any] struct {
 	mu         sync.Mutex
 	m          map[[32]byte]E
 	principals map[uint64]keys // by the principal's hash
-	anonymous  atomic.Int64 // written under mu, read without it by evictions
+	anonymous  atomic.Int64    // written under mu, read without it by evictions
 	bytes      int
 	// over is how many Puts since Lock took the table past its cap;
 	// fresh is the last one's key, when its entry is anonymous.
