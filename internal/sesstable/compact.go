@@ -3,6 +3,7 @@ package sesstable
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -312,7 +313,7 @@ func (c Compact) Touched(idle time.Time) Compact {
 
 // Apply returns the session after a delta: its metadata replaced when
 // d.Meta is not nil, its idle deadline moved, the keys of d.Set written
-// and those of d.Deleted removed.
+// and then those of d.Deleted removed (a key in both goes).
 func (c Compact) Apply(d *sessionkit.Delta) Compact {
 	var meta sessionkit.Meta
 	start := c.body(&meta)
@@ -343,17 +344,14 @@ func (c Compact) rebuild(meta *sessionkit.Meta, start int, set map[string][]byte
 		if _, ok := set[k]; ok {
 			return true
 		}
-		for _, d := range deleted {
-			if d == k {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(deleted, k)
 	}
 	n, size := 0, len(meta.Principal)
 	for k, v := range set {
-		n += valueLen(k, v)
-		size += len(k) + len(v)
+		if !slices.Contains(deleted, k) {
+			n += valueLen(k, v)
+			size += len(k) + len(v)
+		}
 	}
 	if oneV != nil {
 		n += valueLen(one, oneV)
@@ -380,7 +378,9 @@ func (c Compact) rebuild(meta *sessionkit.Meta, start int, set map[string][]byte
 		i = end
 	}
 	for k, v := range set {
-		b = appendValue(b, k, v)
+		if !slices.Contains(deleted, k) { // a key both set and deleted goes
+			b = appendValue(b, k, v)
+		}
 	}
 	if oneV != nil {
 		b = appendValue(b, one, oneV)
