@@ -215,7 +215,8 @@ func fillRedisstore(t *testing.T, n int) (float64, float64) {
 	ctx := context.Background()
 	values := encoded("200B")
 	return redisUsed(t, n, func(url string) {
-		s, err := redisstore.New(ctx, redisstore.Config{URL: url})
+		// The fill keeps Redis busy on a shared machine: calls wait.
+		s, err := redisstore.New(ctx, redisstore.Config{URL: url, OpTimeout: time.Minute, WriteTimeout: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
