@@ -81,9 +81,8 @@ func once(h [32]byte, op uint64, change func(old *record) (*record, message, err
 // message carrying all of it: a retried write found applied is not applied
 // twice, but its copies are made again.
 func (r *record) again(h [32]byte) (*record, message) {
-	next := newRecord(r.meta, r.values, r.nextVersion())
-	next.mine, next.ops = true, r.ops
-	return next, message{kind: kindFull, h: h, version: next.version, meta: r.meta, values: r.values, ops: r.ops}
+	next := &record{Compact: r.Compact, version: r.nextVersion(), mine: true, ops: r.ops}
+	return next, message{kind: kindFull, h: h, version: next.version, meta: r.Meta(), values: r.Values(), ops: r.ops}
 }
 
 // opBit marks, in a message's kind byte, a message whose body is followed

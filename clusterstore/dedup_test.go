@@ -266,7 +266,7 @@ func retriedWrite(t *testing.T) (string, bool) {
 	err = proc.WaitFor(10*time.Second, func() error {
 		for _, s := range nodes {
 			r, ok := s.table.load(h)
-			if !ok || string(r.values["cart"]) != "a" {
+			if !ok || string(r.Values()["cart"]) != "a" {
 				return fmt.Errorf("%s has no copy yet", s.cfg.Name)
 			}
 			if s == a {
@@ -342,7 +342,7 @@ func retriedWrite(t *testing.T) (string, bool) {
 		if !okb || !okc || rb.version != rc.version {
 			return fmt.Errorf("n2 has %+v, n3 %+v", rb, rc)
 		}
-		cart = string(rb.values["cart"])
+		cart = string(rb.Values()["cart"])
 		return nil
 	})
 	if err != nil {
@@ -378,13 +378,13 @@ func TestOpAppliedOnce(t *testing.T) {
 	// The backup becomes the owner, and the write is retried there.
 	again, err := backup.commit(h, op, add("b"))
 	r, _ := backup.load(h)
-	if err != nil || again.kind != kindFull || again.version <= m.version || r.values["b"] != nil || r.values["a"] == nil {
+	if err != nil || again.kind != kindFull || again.version <= m.version || r.Values()["b"] != nil || r.Values()["a"] == nil {
 		t.Fatalf("retried write: %+v, %v, record %+v; want the record as it was, whole, at a later version", again, err, r)
 	}
 	if _, err := backup.swap(h, op, "c", nil, false, []byte("c"), later); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := backup.load(h); r.values["c"] != nil {
+	if r, _ := backup.load(h); r.Values()["c"] != nil {
 		t.Fatalf("a compare-and-set with an applied id was applied: %+v", r)
 	}
 	// Another write is applied, and the ids kept are bounded.
@@ -393,7 +393,7 @@ func TestOpAppliedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if r, _ := backup.load(h); r.values["d"] == nil || len(r.ops) != opsKept || r.applied(op) {
+	if r, _ := backup.load(h); r.Values()["d"] == nil || len(r.ops) != opsKept || r.applied(op) {
 		t.Fatalf("after more writes: %+v; want d and the last %d ids", r, opsKept)
 	}
 	// A copy carries the ids: the whole record's.

@@ -139,7 +139,7 @@ func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record
 	h := t.Hash()
 	if owners, v := s.owners(h); len(owners) > 0 && owners[0] == s.cfg.Name && s.warm.Load() && s.holds(v, owners) {
 		if r, ok := s.table.load(h); ok {
-			return sessionkit.Record{Meta: r.meta, Values: r.values}, true, nil
+			return sessionkit.Record{Meta: r.Meta(), Values: r.Values()}, true, nil
 		}
 	}
 	r, err := s.load(ctx, h)
@@ -149,7 +149,7 @@ func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record
 	case err != nil:
 		return sessionkit.Record{}, false, err
 	}
-	return sessionkit.Record{Meta: r.meta, Values: r.values}, true, nil
+	return sessionkit.Record{Meta: r.Meta(), Values: r.Values()}, true, nil
 }
 
 // load reads a session at its owner.
@@ -174,7 +174,7 @@ func (s *Store) load(ctx context.Context, h [32]byte) (*record, error) {
 				if !ok || m.kind != kindFull {
 					return nil, sessionkit.ErrNotFound
 				}
-				return encodeRecord(&record{version: m.version, meta: m.meta, values: m.values}), nil
+				return encodeRecord(newRecord(m.meta, m.values, m.version)), nil
 			}
 		}
 		return nil, errors.New("no warm backup answered")
@@ -243,7 +243,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 			_, err := s.at(ctx, h, "", nil, func(backups []string) (encoder, error) {
 				return nil, s.write(ctx, backups, func() (message, error) {
 					return s.table.write(h, once(h, op, func(r *record) (*record, message, error) {
-						cur, ok := r.values[key]
+						cur, ok := r.Get(key)
 						next, err := fn(cur, ok)
 						if err != nil {
 							return nil, message{}, err
@@ -263,7 +263,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		if err != nil {
 			return t, err
 		}
-		cur, ok := r.values[key]
+		cur, ok := r.Get(key)
 		next, err := fn(cur, ok)
 		if err != nil {
 			return t, err
@@ -311,7 +311,7 @@ func (s *Store) Renew(ctx context.Context, old, next sessionkit.Token) (sessionk
 	if err != nil {
 		return "", err
 	}
-	return s.Create(ctx, next, sessionkit.Record{Meta: r.meta, Values: r.values})
+	return s.Create(ctx, next, sessionkit.Record{Meta: r.Meta(), Values: r.Values()})
 }
 
 // take removes the session at its owner and returns it.

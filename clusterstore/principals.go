@@ -88,7 +88,7 @@ func (s *Store) ownedOf(principal string) []sessionkit.Info {
 	for _, h := range s.table.ofPrincipal(principal) {
 		if owners, _ := s.owners(h); len(owners) > 0 && owners[0] == s.cfg.Name {
 			if r, ok := s.table.load(h); ok {
-				out = append(out, sessionkit.Info{ID: hex.EncodeToString(h[:]), Meta: r.meta})
+				out = append(out, sessionkit.Info{ID: hex.EncodeToString(h[:]), Meta: r.Meta()})
 			}
 		}
 	}

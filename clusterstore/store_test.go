@@ -173,8 +173,8 @@ func conformance(nodes *[]*Store) []storetest.Option {
 				for sh := range n.table.recs.Shards() {
 					for h, r := range sh.All() {
 						b.Write(h[:])
-						b.WriteString(r.meta.Principal)
-						for k, v := range r.values {
+						b.WriteString(r.Principal())
+						for k, v := range r.All {
 							b.WriteString(k)
 							b.Write(v)
 						}

@@ -12,13 +12,12 @@ import (
 	"github.com/sessionkit/sessionkit/internal/token"
 )
 
-// record is one session as a node holds it, as owner or as backup. A
-// record is never modified once stored: writes replace it.
+// record is one session as a node holds it, as owner or as backup: the
+// session encoded compactly (its Meta, Values and Get decode it), and its
+// version. A record is never modified once stored: writes replace it.
 type record struct {
-	meta    sessionkit.Meta
-	values  map[string][]byte
+	sesstable.Compact
 	version uint64 // raised by every write at the owner
-	bytes   int
 	// mine: this node wrote the record as the key's owner (or put it
 	// back, undone). The first write of an owner that got the record
 	// any other way, or after an undo, raises the version by
@@ -45,7 +44,7 @@ func (r *record) nextVersion() uint64 {
 }
 
 func newRecord(meta sessionkit.Meta, values map[string][]byte, version uint64) *record {
-	return &record{meta: meta, values: values, version: version, bytes: sesstable.Size(&meta, values)}
+	return &record{Compact: sesstable.NewCompact(&meta, values), version: version}
 }
 
 // tombstone remembers a deleted session's last version, so that a late
@@ -81,6 +80,9 @@ type message struct {
 	// undo is the state an owner's write replaced (kind 0: none), put
 	// back if a backup refuses the write. Never sent.
 	undo *message
+	// rec, in an undo of kind kindFull, is the record replaced, in
+	// place of meta and values.
+	rec *record
 }
 
 // table holds a node's records, owned and backed up, in the session table
@@ -104,10 +106,6 @@ type tombs = map[[32]byte]tombstone
 // shard is one of a table's shards; its methods run with it locked.
 type shard = sesstable.Shard[*record, tombs]
 
-// Meta and Size make a record a sesstable.Entry.
-func (r *record) Meta() *sessionkit.Meta { return &r.meta }
-func (r *record) Size() int              { return r.bytes }
-
 var _ sesstable.Entry = (*record)(nil)
 
 // newTable returns an empty table that holds at most maxSessions records
@@ -117,7 +115,7 @@ func newTable(tombTTL time.Duration, maxSessions int) *table {
 	t.recs = sesstable.New(maxSessions, func(sh *shard, h [32]byte, r *record, now time.Time) {
 		t.bury(sh, h, r.version, now)
 		if t.expired.Listening() && t.owns != nil && t.owns(h) {
-			t.expired.Queue(sessionkit.Expiry{ID: token.ID(h), Principal: r.meta.Principal})
+			t.expired.Queue(sessionkit.Expiry{ID: token.ID(h), Principal: r.Principal()})
 		}
 	})
 	return t
@@ -147,24 +145,25 @@ func (t *table) create(h [32]byte, op uint64, meta sessionkit.Meta, values map[s
 	sh := t.recs.Lock(h)
 	defer sh.Unlock()
 	version := uint64(1)
+	var prev message
 	old, _ := sh.Get(h)
-	prev, _ := state(sh, h)
-	if old != nil && old.applied(op) {
-		r, m := old.again(h)
-		put(sh, h, r)
-		m.undo = &prev
-		return m
-	}
 	if old != nil {
+		prev = message{kind: kindFull, h: h, version: old.version, rec: old}
+		if old.applied(op) {
+			r, m := old.again(h)
+			put(sh, h, r)
+			m.undo = &prev
+			return m
+		}
 		version = old.nextVersion()
 	} else if ts, ok := sh.Extra[h]; ok {
 		version = ts.version + versionJump
+		prev = message{kind: kindDelete, h: h, version: ts.version}
 	}
-	values = maps.Clone(values)
 	r := newRecord(meta, values, version)
 	r.mine, r.ops = true, withOps(nil, op)
 	put(sh, h, r)
-	return message{kind: kindFull, h: h, version: version, meta: meta, values: values, ops: r.ops, undo: &prev}
+	return message{kind: kindFull, h: h, version: version, meta: meta, values: maps.Clone(values), ops: r.ops, undo: &prev}
 }
 
 // write replaces the live record under h with change's result and returns
@@ -180,7 +179,7 @@ func (t *table) write(h [32]byte, change func(old *record) (*record, message, er
 	if err != nil {
 		return message{}, err
 	}
-	m.undo = &message{kind: kindFull, h: h, version: old.version, meta: old.meta, values: old.values, ops: old.ops}
+	m.undo = &message{kind: kindFull, h: h, version: old.version, rec: old}
 	put(sh, h, r)
 	return m, nil
 }
@@ -195,34 +194,12 @@ func (t *table) commit(h [32]byte, op uint64, d sessionkit.Delta) (message, erro
 // next returns the record after the delta, and the message that
 // replicates it. Records are never modified in place.
 func (r *record) next(h [32]byte, d sessionkit.Delta) (*record, message) {
-	meta := r.meta
-	if d.Meta != nil {
-		meta = *d.Meta
-	}
-	meta.IdleDeadline = d.IdleDeadline
-	values := r.values
-	if len(d.Set) > 0 || len(d.Deleted) > 0 {
-		values = patch(r.values, d.Set, d.Deleted)
-	}
-	next := newRecord(meta, values, r.nextVersion())
-	next.mine = true
+	next := &record{Compact: r.Apply(&d), version: r.nextVersion(), mine: true}
+	meta := next.Meta()
 	if !r.follows() {
-		return next, message{kind: kindFull, h: h, version: next.version, meta: meta, values: values}
+		return next, message{kind: kindFull, h: h, version: next.version, meta: meta, values: next.Values()}
 	}
 	return next, message{kind: kindDelta, h: h, version: next.version, meta: meta, values: maps.Clone(d.Set), deleted: d.Deleted}
-}
-
-// patch returns a copy of values with set written and deleted removed.
-func patch(values, set map[string][]byte, deleted []string) map[string][]byte {
-	out := maps.Clone(values)
-	if out == nil {
-		out = make(map[string][]byte, len(set))
-	}
-	maps.Copy(out, set)
-	for _, k := range deleted {
-		delete(out, k)
-	}
-	return out
 }
 
 // swap sets one key if its value is still old (absent when !oldOK): the
@@ -230,7 +207,7 @@ func patch(values, set map[string][]byte, deleted []string) map[string][]byte {
 // value changed.
 func (t *table) swap(h [32]byte, op uint64, key string, old []byte, oldOK bool, next []byte, deadline time.Time) (message, error) {
 	return t.write(h, once(h, op, func(r *record) (*record, message, error) {
-		cur, ok := r.values[key]
+		cur, ok := r.Get(key)
 		if ok != oldOK || !bytes.Equal(cur, old) {
 			return nil, message{}, errSwapFailed
 		}
@@ -251,7 +228,7 @@ func (t *table) take(h [32]byte) (*record, message, error) {
 	sh.Delete(h)
 	v := r.nextVersion()
 	t.bury(sh, h, v, now)
-	return r, message{kind: kindDelete, h: h, version: v, undo: &message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values, ops: r.ops}}, nil
+	return r, message{kind: kindDelete, h: h, version: v, undo: &message{kind: kindFull, h: h, version: r.version, rec: r}}, nil
 }
 
 // apply applies a replicated message. It reports whether the node needs
@@ -279,9 +256,8 @@ func (t *table) apply(m message) (needFull bool) {
 		if cur == nil || cur.version != m.version-1 {
 			return true // a gap: never apply a delta over a missing one
 		}
-		r := newRecord(m.meta, patch(cur.values, m.values, m.deleted), m.version)
-		r.ops = withOps(cur.ops, m.ops...)
-		put(sh, m.h, r)
+		meta := m.meta
+		put(sh, m.h, &record{Compact: cur.Apply(&sessionkit.Delta{Set: m.values, Deleted: m.deleted, IdleDeadline: meta.IdleDeadline, Meta: &meta}), version: m.version, ops: withOps(cur.ops, m.ops...)})
 	case kindDelete:
 		sh.Delete(m.h)
 		t.bury(sh, m.h, m.version, now)
@@ -300,7 +276,7 @@ func (t *table) full(h [32]byte) (message, bool) {
 // state is full with h's shard locked.
 func state(sh *shard, h [32]byte) (message, bool) {
 	if r, ok := sh.Get(h); ok {
-		return message{kind: kindFull, h: h, version: r.version, meta: r.meta, values: r.values, ops: r.ops}, true
+		return message{kind: kindFull, h: h, version: r.version, meta: r.Meta(), values: r.Values(), ops: r.ops}, true
 	}
 	if ts, ok := sh.Extra[h]; ok {
 		return message{kind: kindDelete, h: h, version: ts.version}, true
@@ -329,8 +305,16 @@ func (t *table) undo(m message) {
 	delete(sh.Extra, h)
 	switch p := m.undo; p.kind {
 	case kindFull:
-		r := newRecord(p.meta, p.values, p.version)
-		r.mine, r.undone, r.ops = true, true, p.ops
+		var r *record
+		if p.rec != nil {
+			c := *p.rec
+			r = &c
+			r.version = p.version
+		} else {
+			r = newRecord(p.meta, p.values, p.version)
+			r.ops = p.ops
+		}
+		r.mine, r.undone = true, true
 		put(sh, h, r)
 	case kindDelete:
 		t.bury(sh, h, p.version, time.Now())

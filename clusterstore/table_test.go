@@ -3,6 +3,10 @@ package clusterstore
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +37,7 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 	// A backup refused that write: the state before it comes back, and
 	// the next write jumps again.
 	tb.undo(m)
-	if r, ok := tb.load(h); !ok || r.values["c"] != nil || r.values["b"] == nil || r.follows() || r.version != 5+versionJump {
+	if r, ok := tb.load(h); !ok || r.Values()["c"] != nil || r.Values()["b"] == nil || r.follows() || r.version != 5+versionJump {
 		t.Fatalf("after undo: %+v, %v; want the record before the refused write, as a copy", r, ok)
 	}
 	_, m, err = tb.take(h)
@@ -41,7 +45,7 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 		t.Fatalf("take after undo: %+v, %v; want a tombstone at version %d", m, err, 5+2*versionJump)
 	}
 	tb.undo(m)
-	if r, ok := tb.load(h); !ok || r.values["b"] == nil {
+	if r, ok := tb.load(h); !ok || r.Values()["b"] == nil {
 		t.Fatalf("refused take: %+v, %v; want the session back", r, ok)
 	}
 
@@ -54,7 +58,7 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 		}
 		tb.undo(ms[order[0]])
 		tb.undo(ms[order[1]])
-		if r, _ := tb.load(h); r == nil || r.values["d"] != nil {
+		if r, _ := tb.load(h); r == nil || r.Values()["d"] != nil {
 			t.Fatalf("undo in order %v: %+v; want no d", order, r)
 		}
 	}
@@ -132,7 +136,7 @@ func TestEvictedBackupCopyComesBack(t *testing.T) {
 	}
 	if err := proc.WaitFor(5*time.Second, func() error {
 		r, ok := held()
-		if !ok || string(r.values["i"]) != "a" || string(r.values["b"]) != "2" {
+		if !ok || string(r.Values()["i"]) != "a" || string(r.Values()["b"]) != "2" {
 			return fmt.Errorf("the backup holds %+v, %v; want the whole record after the write", r, ok)
 		}
 		return nil
@@ -175,4 +179,75 @@ func TestRevokeAllDeletesCopiesOfEvictedSessions(t *testing.T) {
 	if _, ok := backup.table.load(h); ok {
 		t.Fatal("the backup's copy outlived RevokeAll")
 	}
+}
+
+// TestBytesPerSession fills one node with the benchmarks' 200-byte session
+// (bench/session_test.go: nine keys encoded by sessionkit's codec, and a
+// principal of 11 bytes) and reports the Go heap in use after a GC per
+// session held, beside bench's TestBytesPerSession for the other stores.
+// It takes gigabytes, so it runs only when SESSIONKIT_BYTES is set, to the
+// session counts to measure (default "1000000,1500000"):
+//
+//	SESSIONKIT_BYTES=1 go test -run TestBytesPerSession -v -timeout 30m .
+func TestBytesPerSession(t *testing.T) {
+	env := os.Getenv("SESSIONKIT_BYTES")
+	if env == "" {
+		t.Skip("set SESSIONKIT_BYTES=1 (or session counts, e.g. 1000000,1500000) to measure")
+	}
+	counts := []int{1_000_000, 1_500_000}
+	if env != "1" {
+		counts = nil
+		for _, f := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				t.Fatalf("SESSIONKIT_BYTES=%q: want 1 or session counts", env)
+			}
+			counts = append(counts, n)
+		}
+	}
+	values := map[string][]byte{}
+	for k, v := range map[string]any{
+		"user_id": 48213, "csrf": "q3Zt8Xr9LmP0vW2yKcD5nB7hJ4fG6sA1eR8uI0oT3pQ", "name": "Alice Martin",
+		"cart_id": "c_7f3a9b2e", "flash": "Your order has been placed.",
+		"last_seen": time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC), "locale": "en-GB", "theme": "dark",
+		"csrf_exp": time.Date(2026, 3, 14, 17, 9, 26, 0, time.UTC),
+	} {
+		b, err := sessionkit.BinaryCodec{}.Encode(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values[k] = b
+	}
+	heap := func() (inUse, live uint64) {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse, ms.HeapAlloc
+	}
+	ctx := context.Background()
+	var out strings.Builder
+	fmt.Fprintf(&out, "\n| store | sessions | bytes per session (heap in use) | live heap (HeapAlloc) per session | session data |\n|---|---|---|---|---|\n")
+	for _, n := range counts {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			s := startCapped(t, -1)
+			u0, l0 := heap()
+			for i := range n {
+				now := time.Now()
+				meta := sessionkit.Meta{Principal: fmt.Sprintf("u%010d", i), Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(24 * time.Hour), IdleTimeout: time.Hour}
+				if _, err := s.Create(ctx, sessionkit.NewToken(), sessionkit.Record{Meta: meta, Values: values}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u1, l1 := heap()
+			held, data := s.table.stats()
+			if held != n {
+				t.Fatalf("the node holds %d sessions, want %d", held, n)
+			}
+			inUse, live := float64(int64(u1)-int64(u0))/float64(n), float64(int64(l1)-int64(l0))/float64(n)
+			fmt.Fprintf(&out, "| clusterstore node | %d | %.0f | %.0f | %d |\n", n, inUse, live, data/n)
+			t.Logf("%.0f bytes per session", inUse)
+		})
+	}
+	t.Log(out.String())
 }

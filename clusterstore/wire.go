@@ -133,13 +133,15 @@ func (d *decoder) hashes() [][32]byte {
 }
 
 func encodeRecord(r *record) encoder {
-	return encoder{}.uvarint(r.version).meta(&r.meta).values(r.values)
+	meta := r.Meta()
+	return encoder{}.uvarint(r.version).meta(&meta).values(r.Values())
 }
 
 func decodeRecord(b []byte) (*record, error) {
 	d := newDecoder(b)
-	r := &record{version: d.uvarint(), meta: d.meta(), values: d.values()}
-	return r, d.Err()
+	version := d.uvarint()
+	meta := d.meta()
+	return newRecord(meta, d.values(), version), d.Err()
 }
 
 func (e encoder) delta(d *sessionkit.Delta) encoder {

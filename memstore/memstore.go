@@ -24,7 +24,6 @@ package memstore
 
 import (
 	"context"
-	"maps"
 	"sync"
 	"time"
 
@@ -53,7 +52,7 @@ type Config struct {
 // sessionkit.Principals and sessionkit.Generations. Its methods are safe for
 // concurrent use.
 type Store struct {
-	table   *sesstable.Table[*entry, struct{}]
+	table   *sesstable.Table[sesstable.Compact, struct{}]
 	expired expiry.Notifier
 	life    context.Context // the context of expiry events: ended by Close
 	end     context.CancelFunc
@@ -66,20 +65,6 @@ type Store struct {
 	done chan struct{}
 	once sync.Once
 }
-
-// entry is one session. An entry is never modified once stored: writes
-// replace it, so Load can hand out its values map without copying.
-type entry struct {
-	meta   sessionkit.Meta
-	values map[string][]byte
-	bytes  int
-}
-
-// Meta and Size make an entry a sesstable.Entry.
-func (e *entry) Meta() *sessionkit.Meta { return &e.meta }
-func (e *entry) Size() int              { return e.bytes }
-
-var _ sesstable.Entry = (*entry)(nil)
 
 var (
 	_ sessionkit.Store               = (*Store)(nil)
@@ -98,8 +83,8 @@ func New(cfg Config) *Store {
 	s := &Store{
 		gens: map[string]uint64{}, genEnds: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	s.table = sesstable.New(cfg.MaxSessions, func(_ *sesstable.Shard[*entry, struct{}], h [32]byte, e *entry, _ time.Time) {
-		s.expired.Queue(sessionkit.Expiry{ID: token.ID(h), Principal: e.meta.Principal})
+	s.table = sesstable.New(cfg.MaxSessions, func(_ *sesstable.Shard[sesstable.Compact, struct{}], h [32]byte, e sesstable.Compact, _ time.Time) {
+		s.expired.Queue(sessionkit.Expiry{ID: token.ID(h), Principal: e.Principal()})
 	})
 	s.life, s.end = context.WithCancel(context.Background())
 	go s.sweep(cfg.CleanupInterval)
@@ -141,12 +126,8 @@ func (s *Store) removeExpired(now time.Time) {
 	s.expired.Flush(s.life)
 }
 
-func newEntry(meta sessionkit.Meta, values map[string][]byte) *entry {
-	return &entry{meta: meta, values: values, bytes: sesstable.Size(&meta, values)}
-}
-
-// Load implements sessionkit.Store. The returned Values map is the store's
-// own and must not be modified.
+// Load implements sessionkit.Store. The returned Values map is new, but
+// its keys and values share the store's memory and must not be modified.
 func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
 	h := t.Hash()
 	sh := s.table.Lock(h)
@@ -155,7 +136,8 @@ func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record
 	if !ok {
 		return sessionkit.Record{}, false, nil
 	}
-	return sessionkit.Record{Meta: e.meta, Values: e.values}, true, nil
+	// The entry is immutable: it decodes without the lock.
+	return sessionkit.Record{Meta: e.Meta(), Values: e.Values()}, true, nil
 }
 
 // Create implements sessionkit.Store.
@@ -164,7 +146,7 @@ func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.R
 		return "", err
 	}
 	h := t.Hash()
-	e := newEntry(rec.Meta, maps.Clone(rec.Values))
+	e := sesstable.NewCompact(&rec.Meta, rec.Values)
 	sh := s.table.Lock(h)
 	sh.Put(h, e)
 	sh.Unlock()
@@ -172,7 +154,7 @@ func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.R
 }
 
 // write replaces the live entry under t's hash with change's result.
-func (s *Store) write(ctx context.Context, t sessionkit.Token, change func(*entry) (*entry, error)) (sessionkit.Token, error) {
+func (s *Store) write(ctx context.Context, t sessionkit.Token, change func(sesstable.Compact) (sesstable.Compact, error)) (sessionkit.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -193,67 +175,31 @@ func (s *Store) write(ctx context.Context, t sessionkit.Token, change func(*entr
 
 // Commit implements sessionkit.Store.
 func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Delta) (sessionkit.Token, error) {
-	return s.write(ctx, t, func(old *entry) (*entry, error) {
-		meta := old.meta
-		if d.Meta != nil {
-			meta = *d.Meta
+	return s.write(ctx, t, func(old sesstable.Compact) (sesstable.Compact, error) {
+		if d.Meta == nil && len(d.Set) == 0 && len(d.Deleted) == 0 {
+			return old.Touched(d.IdleDeadline), nil
 		}
-		meta.IdleDeadline = d.IdleDeadline
-		if len(d.Set) == 0 && len(d.Deleted) == 0 {
-			return &entry{meta: meta, values: old.values, bytes: old.bytes - len(old.meta.Principal) + len(meta.Principal)}, nil
-		}
-		values := maps.Clone(old.values) // copies the table whole: faster than inserting
-		if values == nil {
-			values = make(map[string][]byte, len(d.Set))
-		}
-		bytes := old.bytes - len(old.meta.Principal) + len(meta.Principal)
-		for k, v := range d.Set {
-			if ov, ok := values[k]; ok {
-				bytes -= len(k) + len(ov)
-			}
-			values[k] = v
-			bytes += len(k) + len(v)
-		}
-		for _, k := range d.Deleted {
-			if ov, ok := values[k]; ok {
-				bytes -= len(k) + len(ov)
-				delete(values, k)
-			}
-		}
-		return &entry{meta: meta, values: values, bytes: bytes}, nil
+		return old.Apply(&d), nil
 	})
 }
 
 // Touch implements sessionkit.Store.
 func (s *Store) Touch(ctx context.Context, t sessionkit.Token, idleDeadline time.Time) (sessionkit.Token, error) {
-	return s.write(ctx, t, func(old *entry) (*entry, error) {
-		e := *old
-		e.meta.IdleDeadline = idleDeadline
-		return &e, nil
+	return s.write(ctx, t, func(old sesstable.Compact) (sesstable.Compact, error) {
+		return old.Touched(idleDeadline), nil
 	})
 }
 
 // Update implements sessionkit.Store. fn runs under the lock of the
 // session's shard, so concurrent updates never conflict.
 func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idleDeadline time.Time, fn sessionkit.UpdateFunc) (sessionkit.Token, error) {
-	return s.write(ctx, t, func(old *entry) (*entry, error) {
-		cur, ok := old.values[key]
+	return s.write(ctx, t, func(old sesstable.Compact) (sesstable.Compact, error) {
+		cur, ok := old.Get(key)
 		b, err := fn(cur, ok)
 		if err != nil {
-			return nil, err
+			return sesstable.Compact{}, err
 		}
-		values := maps.Clone(old.values)
-		if values == nil {
-			values = map[string][]byte{}
-		}
-		if b == nil {
-			delete(values, key)
-		} else {
-			values[key] = b
-		}
-		meta := old.meta
-		meta.IdleDeadline = idleDeadline
-		return newEntry(meta, values), nil
+		return old.With(key, b, idleDeadline), nil
 	})
 }
 
@@ -300,7 +246,7 @@ func (s *Store) Sessions(ctx context.Context, principal string) ([]sessionkit.In
 	for sh := range s.table.Shards() {
 		for h := range sh.Principal(principal) {
 			if e, ok := sh.Live(h, now); ok {
-				infos = append(infos, sessionkit.Info{ID: token.ID(h), Meta: e.meta})
+				infos = append(infos, sessionkit.Info{ID: token.ID(h), Meta: e.Meta()})
 			}
 		}
 	}

@@ -31,7 +31,7 @@ func (s *Store) dump() []byte {
 	for sh := range s.table.Shards() {
 		for k, e := range sh.All() {
 			b.Write(k[:])
-			for name, v := range e.values {
+			for name, v := range e.All {
 				b.WriteString(name)
 				b.Write(v)
 			}

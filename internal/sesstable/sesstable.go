@@ -32,6 +32,7 @@
 package sesstable
 
 import (
+	"hash/maphash"
 	"iter"
 	"sync"
 	"sync/atomic"
@@ -45,10 +46,17 @@ const DefaultMax = 1_000_000
 
 // Entry is a session as a table holds it. Its principal and size must not
 // change while it is stored (a write Puts a new entry): the table indexes
-// the one and sums the other.
+// the one and sums the other. Compact is the entry of memstore and, within
+// the cluster store's record, of the cluster store.
 type Entry interface {
-	// Meta returns the session's metadata.
-	Meta() *sessionkit.Meta
+	// Principal returns the session's principal, "" when anonymous.
+	Principal() string
+	// End returns when the session expires unless used again: the
+	// earlier of its idle deadline and its deadline.
+	End() time.Time
+	// Expired reports whether the session has expired at now: whether
+	// now is not before End.
+	Expired(now time.Time) bool
 	// Size is how many bytes the entry counts for in Bytes.
 	Size() int
 }
@@ -73,7 +81,8 @@ const (
 )
 
 // Table is a sharded, principal-indexed session table with a cap. E is the
-// entry type (a pointer); X is per-shard state of the table's owner,
+// entry type, held by value in the shards' maps (a small struct such as
+// Compact, or a pointer); X is per-shard state of the table's owner,
 // guarded by the shard's lock (struct{} when it needs none). Its methods
 // are safe for concurrent use.
 type Table[E Entry, X any] struct {
@@ -82,6 +91,7 @@ type Table[E Entry, X any] struct {
 	count     atomic.Int64
 	anonymous atomic.Int64
 	evicted   atomic.Uint64
+	seed      maphash.Seed
 	expired   func(sh *Shard[E, X], h [32]byte, e E, now time.Time)
 }
 
@@ -90,8 +100,8 @@ type Table[E Entry, X any] struct {
 type Shard[E Entry, X any] struct {
 	mu         sync.Mutex
 	m          map[[32]byte]E
-	principals map[string]map[[32]byte]struct{}
-	anonymous  atomic.Int64 // written under mu, read without it by evictions
+	principals map[uint64]keys // by the principal's hash
+	anonymous  atomic.Int64    // written under mu, read without it by evictions
 	bytes      int
 	// over is how many Puts since Lock took the table past its cap;
 	// fresh is the last one's key, when its entry is anonymous.
@@ -113,11 +123,11 @@ func New[E Entry, X any](max int, expired func(sh *Shard[E, X], h [32]byte, e E,
 	if max == 0 {
 		max = DefaultMax
 	}
-	t := &Table[E, X]{max: int64(max), expired: expired}
+	t := &Table[E, X]{max: int64(max), expired: expired, seed: maphash.MakeSeed()}
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.m = map[[32]byte]E{}
-		sh.principals = map[string]map[[32]byte]struct{}{}
+		sh.principals = map[uint64]keys{}
 		sh.t, sh.i = t, i
 	}
 	return t
@@ -188,7 +198,7 @@ func (sh *Shard[E, X]) Get(h [32]byte) (E, bool) {
 // entry is deleted.
 func (sh *Shard[E, X]) Live(h [32]byte, now time.Time) (E, bool) {
 	e, ok := sh.m[h]
-	if ok && e.Meta().Expired(now) {
+	if ok && e.Expired(now) {
 		sh.Delete(h)
 		if sh.t.expired != nil {
 			sh.t.expired(sh, h, e, now)
@@ -202,14 +212,14 @@ func (sh *Shard[E, X]) Live(h [32]byte, now time.Time) (E, bool) {
 // Put stores e under h, replacing the entry there. When it adds an entry
 // to a table that already holds its cap, Unlock evicts one.
 func (sh *Shard[E, X]) Put(h [32]byte, e E) {
-	p := e.Meta().Principal
+	p := e.Principal()
 	old, had := sh.m[h]
 	sh.m[h] = e
 	sh.bytes += e.Size()
 	if had {
 		// A write that keeps the principal touches no index or counter.
 		sh.bytes -= old.Size()
-		if op := old.Meta().Principal; op != p {
+		if op := old.Principal(); op != p {
 			sh.unindex(h, op)
 			sh.index(h, p)
 		}
@@ -228,10 +238,18 @@ func (sh *Shard[E, X]) Delete(h [32]byte) (E, bool) {
 	if ok {
 		delete(sh.m, h)
 		sh.bytes -= e.Size()
-		sh.unindex(h, e.Meta().Principal)
+		sh.unindex(h, e.Principal())
 		sh.t.count.Add(-1)
 	}
 	return e, ok
+}
+
+// keys are the keys of one principal's entries in a shard (and of any
+// other principal whose name hashes the same): most principals have one
+// session, which takes no map.
+type keys struct {
+	one  [32]byte
+	more map[[32]byte]struct{} // the others, nil while there are none
 }
 
 // index files h under its principal p, or counts it as anonymous.
@@ -241,12 +259,20 @@ func (sh *Shard[E, X]) index(h [32]byte, p string) {
 		sh.t.anonymous.Add(1)
 		return
 	}
-	set := sh.principals[p]
-	if set == nil {
-		set = map[[32]byte]struct{}{}
-		sh.principals[p] = set
+	ph := maphash.String(sh.t.seed, p)
+	ks, ok := sh.principals[ph]
+	if !ok {
+		sh.principals[ph] = keys{one: h}
+		return
 	}
-	set[h] = struct{}{}
+	if ks.one == h {
+		return
+	}
+	if ks.more == nil {
+		ks.more = map[[32]byte]struct{}{}
+		sh.principals[ph] = ks
+	}
+	ks.more[h] = struct{}{}
 }
 
 func (sh *Shard[E, X]) unindex(h [32]byte, p string) {
@@ -255,11 +281,32 @@ func (sh *Shard[E, X]) unindex(h [32]byte, p string) {
 		sh.t.anonymous.Add(-1)
 		return
 	}
-	set := sh.principals[p]
-	delete(set, h)
-	if len(set) == 0 {
-		delete(sh.principals, p)
+	ph := maphash.String(sh.t.seed, p)
+	ks, ok := sh.principals[ph]
+	if !ok {
+		return
 	}
+	if ks.one != h {
+		delete(ks.more, h)
+		if len(ks.more) == 0 && ks.more != nil {
+			ks.more = nil
+			sh.principals[ph] = ks
+		}
+		return
+	}
+	if len(ks.more) == 0 {
+		delete(sh.principals, ph)
+		return
+	}
+	for k := range ks.more {
+		ks.one = k
+		delete(ks.more, k)
+		break
+	}
+	if len(ks.more) == 0 {
+		ks.more = nil
+	}
+	sh.principals[ph] = ks
 }
 
 // All returns the shard's entries. The loop may delete them.
@@ -277,7 +324,24 @@ func (sh *Shard[E, X]) All() iter.Seq2[[32]byte, E] {
 // loop may delete them.
 func (sh *Shard[E, X]) Principal(p string) iter.Seq[[32]byte] {
 	return func(yield func([32]byte) bool) {
-		for h := range sh.principals[p] {
+		if p == "" {
+			return
+		}
+		ks, ok := sh.principals[maphash.String(sh.t.seed, p)]
+		if !ok {
+			return
+		}
+		// The loop may change the index: it walks a copy, of the keys
+		// of p alone.
+		all := make([][32]byte, 0, 1+len(ks.more))
+		all = append(all, ks.one)
+		for h := range ks.more {
+			all = append(all, h)
+		}
+		for _, h := range all {
+			if e, ok := sh.m[h]; !ok || e.Principal() != p {
+				continue
+			}
 			if !yield(h) {
 				return
 			}
@@ -288,7 +352,7 @@ func (sh *Shard[E, X]) Principal(p string) iter.Seq[[32]byte] {
 // RemoveExpired deletes the shard's entries that have expired at now.
 func (sh *Shard[E, X]) RemoveExpired(now time.Time) {
 	for h, e := range sh.m {
-		if e.Meta().Expired(now) {
+		if e.Expired(now) {
 			sh.Delete(h)
 			if sh.t.expired != nil {
 				sh.t.expired(sh, h, e, now)
@@ -328,7 +392,7 @@ func (t *Table[E, X]) evict(from *Shard[E, X], fresh [32]byte, anon bool) {
 		} else {
 			sh = &t.shards[(from.i+round)%shardCount]
 			sh.mu.Lock()
-			if e, in := sh.m[fresh]; anon && sh == from && in && e.Meta().Principal == "" {
+			if e, in := sh.m[fresh]; anon && sh == from && in && e.Principal() == "" {
 				h, ok = fresh, true // the table's one anonymous entry
 			} else if t.anonymous.Load() == 0 {
 				// The victim's shard is locked: if the table holds no
@@ -390,14 +454,10 @@ func (sh *Shard[E, X]) victim(anonymous bool, limit int, skip func([32]byte) boo
 		if skip(k) {
 			continue
 		}
-		m := e.Meta()
-		if anonymous && m.Principal != "" {
+		if anonymous && e.Principal() != "" {
 			continue
 		}
-		end := m.IdleDeadline
-		if m.Deadline.Before(end) {
-			end = m.Deadline
-		}
+		end := e.End()
 		if !ok || end.Before(first) {
 			h, first, ok = k, end, true
 		}

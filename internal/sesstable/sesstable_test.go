@@ -11,8 +11,10 @@ import (
 
 type entry struct{ meta sessionkit.Meta }
 
-func (e *entry) Meta() *sessionkit.Meta { return &e.meta }
-func (e *entry) Size() int              { return len(e.meta.Principal) }
+func (e *entry) Principal() string          { return e.meta.Principal }
+func (e *entry) End() time.Time             { return e.meta.IdleDeadline }
+func (e *entry) Expired(now time.Time) bool { return e.meta.Expired(now) }
+func (e *entry) Size() int                  { return len(e.meta.Principal) }
 
 type table = Table[*entry, struct{}]
 

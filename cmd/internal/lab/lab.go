@@ -254,8 +254,11 @@ type Event struct {
 // Memory is what the stores and processes held in the steady state,
 // before the first event.
 type Memory struct {
-	// SessionBytes is the session bytes each node reports holding.
+	// SessionBytes is the session bytes each node reports holding: the
+	// sessions' data (principals, keys and values).
 	SessionBytes map[string]int64 `json:"session_bytes_per_node"`
+	// Sessions is the sessions each node holds, as owner or backup.
+	Sessions map[string]int64 `json:"sessions_per_node"`
 	// Central is the bytes the central store grew by (Redis used_memory,
 	// SQLite file size); 0 for other strategies.
 	Central       int64            `json:"central_bytes"`
@@ -265,6 +268,12 @@ type Memory struct {
 
 // MeanSessionBytes returns the mean of the nodes' session bytes.
 func (m Memory) MeanSessionBytes() float64 { return meanOf(m.SessionBytes) }
+
+// MeanSessionHeap returns the mean heap the nodes' sessions cost: their
+// data plus HeapOverhead per session held.
+func (m Memory) MeanSessionHeap() float64 {
+	return sessionHeap(meanOf(m.SessionBytes), meanOf(m.Sessions), HeapOverhead)
+}
 
 // MeanNodeRSS returns the mean RSS of the nodes (processes named n...).
 func (m Memory) MeanNodeRSS() float64 {

@@ -41,6 +41,10 @@ func TestSimulate(t *testing.T) {
 		if math.Abs(r.BytesPerNode-want) > 1 || r.MaxBytesPerNode < want {
 			t.Errorf("k=%d: %.0f bytes per node (max %.0f), want %.0f", k, r.BytesPerNode, r.MaxBytesPerNode, want)
 		}
+		// The heap holds the data and HeapOverhead per session held.
+		if heap := want + float64(sessions)*float64(1+k)/nodes*HeapOverhead; math.Abs(r.HeapPerNode-heap) > 1 || r.MaxHeapPerNode < heap {
+			t.Errorf("k=%d: %.0f heap bytes per node (max %.0f), want %.0f", k, r.HeapPerNode, r.MaxHeapPerNode, heap)
+		}
 		if r.Replication != float64(k)*1000*10 {
 			t.Errorf("k=%d: replication %.0f B/s", k, r.Replication)
 		}
@@ -118,7 +122,7 @@ func TestWindow(t *testing.T) {
 // and checks every file and the charts' SVG.
 func TestReportFiles(t *testing.T) {
 	mem := func(per int64) Memory {
-		return Memory{SessionBytes: map[string]int64{"n1": per, "n2": per}, RSS: map[string]int64{"n1": 20 << 20, "n2": 21 << 20, "router": 15 << 20}}
+		return Memory{SessionBytes: map[string]int64{"n1": per, "n2": per}, Sessions: map[string]int64{"n1": per / 100, "n2": per / 100}, RSS: map[string]int64{"n1": 20 << 20, "n2": 21 << 20, "router": 15 << 20}}
 	}
 	ph := &Phase{
 		Strategy: Strategies[0], Measured: true, Requests: 100, Latency: Quantiles{N: 100, P50: 1, P99: 4},
@@ -141,7 +145,9 @@ func TestReportFiles(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, want := range []string{"**redis not measured**: could not start: redis-server not found", "0 of 30 (the node owned 10 of 30 sessions)", "*a central store adds a network round trip*"} {
+	for _, want := range []string{"**redis not measured**: could not start: redis-server not found", "0 of 30 (the node owned 10 of 30 sessions)", "*a central store adds a network round trip*",
+		// 3000 bytes of data in 30 sessions: 3000 + 30 * HeapOverhead.
+		"| session heap per node | " + mib(3000+30*HeapOverhead) + " |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)
 		}

@@ -139,7 +139,7 @@ func (c *cluster) written() (router, backend int64) {
 
 // memory reads what the stores hold and the processes' RSS.
 func (c *cluster) memory(ctx context.Context) (Memory, error) {
-	m := Memory{SessionBytes: map[string]int64{}, RSS: map[string]int64{}, CentralMethod: c.method}
+	m := Memory{SessionBytes: map[string]int64{}, Sessions: map[string]int64{}, RSS: map[string]int64{}, CentralMethod: c.method}
 	var errs []error
 	for name, pid := range c.pids() {
 		rss, err := procRSS(pid)
@@ -156,6 +156,7 @@ func (c *cluster) memory(ctx context.Context) (Memory, error) {
 		url, token := c.d.NodeAdmin(n.Name)
 		if url == "" {
 			m.SessionBytes[n.Name] = 0 // the store holds nothing on the node
+			m.Sessions[n.Name] = 0
 			continue
 		}
 		st, err := getClusterStats(ctx, url, token)
@@ -164,6 +165,7 @@ func (c *cluster) memory(ctx context.Context) (Memory, error) {
 			continue
 		}
 		m.SessionBytes[n.Name] = int64(st.Bytes)
+		m.Sessions[n.Name] = int64(st.Owned + st.Backups)
 	}
 	switch {
 	case c.redis != nil:

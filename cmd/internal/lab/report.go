@@ -170,8 +170,9 @@ func (r *Report) tables() []table {
 			{"router to client (response)", func(p *Phase) string { return mib(p.ClientBytes.Response) }},
 			{"back end", func(p *Phase) string { return mib(p.BackendBytes) }},
 		}},
-		{title: "Memory", claim: "memory", note: fmt.Sprintf("Session bytes as the stores report them (the cluster store's encoded records; Redis MEMORY USAGE of every key; the SQLite sessions table's row bytes), in the steady state of the main run (%d nodes, %d users), and in separate runs with users in proportion to the nodes (each user logged in with three items in the cart).", r.Nodes, r.Users), rows: []row{
-			{"session bytes per node", func(p *Phase) string { return mib(p.Memory.MeanSessionBytes()) }},
+		{title: "Memory", claim: "memory", note: fmt.Sprintf("Session data as the stores report it (principals, keys and values on a cluster node; Redis MEMORY USAGE of every key; the SQLite sessions table's row bytes), and the heap the sessions cost a cluster node: their data plus %d bytes per session held, measured (docs/benchmarks.md, \"Bytes per session\"); in the steady state of the main run (%d nodes, %d users), and in separate runs with users in proportion to the nodes (each user logged in with three items in the cart).", HeapOverhead, r.Nodes, r.Users), rows: []row{
+			{"session data per node", func(p *Phase) string { return mib(p.Memory.MeanSessionBytes()) }},
+			{"session heap per node", func(p *Phase) string { return mib(p.Memory.MeanSessionHeap()) }},
 			{"central store", func(p *Phase) string { return mib(float64(p.Memory.Central)) }},
 			{"RSS per node", func(p *Phase) string { return mib(p.Memory.MeanNodeRSS()) }},
 			{"RSS of the router", func(p *Phase) string { return mib(float64(p.Memory.RSS["router"])) }},
@@ -189,14 +190,17 @@ func (r *Report) tables() []table {
 		}},
 	}
 	if len(r.Growth) > 0 {
-		g := table{title: "Memory as the cluster grows", claim: "memory", note: fmt.Sprintf("Users grow with the nodes (%d per node). Session bytes per node (mean), or held by the central store.", max(1, r.Users/max(1, r.Nodes))), rows: nil}
+		g := table{title: "Memory as the cluster grows", claim: "memory", note: fmt.Sprintf("Users grow with the nodes (%d per node). Session data per node (mean), or held by the central store, and the session heap per node (data plus %d bytes per session held, measured).", max(1, r.Users/max(1, r.Nodes)), HeapOverhead), rows: nil}
 		for i, n := range r.Growth {
-			g.rows = append(g.rows, row{fmt.Sprintf("N=%d: session bytes per node", n), growth(i, func(g Growth) string {
+			g.rows = append(g.rows, row{fmt.Sprintf("N=%d: session data per node", n), growth(i, func(g Growth) string {
 				if g.Memory.Central != 0 {
 					return mib(float64(g.Memory.Central)) + " central"
 				}
 				return mib(g.Memory.MeanSessionBytes())
 			})})
+		}
+		for i, n := range r.Growth {
+			g.rows = append(g.rows, row{fmt.Sprintf("N=%d: session heap per node", n), growth(i, func(g Growth) string { return mib(g.Memory.MeanSessionHeap()) })})
 		}
 		for i, n := range r.Growth {
 			g.rows = append(g.rows, row{fmt.Sprintf("N=%d: RSS per node", n), growth(i, func(g Growth) string { return mib(g.Memory.MeanNodeRSS()) })})

@@ -21,9 +21,12 @@ type SimConfig struct {
 	// measured on them are scaled to Sessions. Default 1,000,000 (or
 	// Sessions when fewer); it never exceeds Sessions.
 	Sample int `json:"sample"`
-	// SessionBytes is one session's size in a store. Default 200, about
-	// the shop's session with a few cart items.
+	// SessionBytes is one session's data (principal, keys and values).
+	// Default 200, about the shop's session with a few cart items.
 	SessionBytes int `json:"session_bytes"`
+	// HeapOverhead is what one session held costs a node's heap beyond
+	// its data. Default HeapOverhead, measured.
+	HeapOverhead int `json:"heap_overhead_bytes"`
 	// Writes is the cluster's session writes per second. Default 10,000.
 	Writes int `json:"writes_per_second"`
 	// DeltaBytes is one write's replicated delta. Default 100.
@@ -46,6 +49,9 @@ func (c *SimConfig) defaults() error {
 	if c.SessionBytes == 0 {
 		c.SessionBytes = 200
 	}
+	if c.HeapOverhead == 0 {
+		c.HeapOverhead = HeapOverhead
+	}
 	if c.Writes == 0 {
 		c.Writes = 10_000
 	}
@@ -55,7 +61,7 @@ func (c *SimConfig) defaults() error {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
-	if c.Nodes < 2 || c.Sessions < 1 || c.Sample < 1 || c.SessionBytes < 1 || c.Writes < 0 || c.DeltaBytes < 1 {
+	if c.Nodes < 2 || c.Sessions < 1 || c.Sample < 1 || c.SessionBytes < 1 || c.Writes < 0 || c.DeltaBytes < 1 || c.HeapOverhead < 0 {
 		return errors.New("lab simulate: at least 2 nodes, and positive sessions, sample and sizes")
 	}
 	return nil
@@ -64,12 +70,16 @@ func (c *SimConfig) defaults() error {
 // SimRow is one strategy at the simulated size.
 type SimRow struct {
 	Strategy string `json:"strategy"`
-	// BytesPerNode is the mean session bytes a node holds, MaxBytesPerNode
+	// BytesPerNode is the mean session data a node holds, MaxBytesPerNode
 	// the most loaded node's (from the ring's balance); Central the bytes a
 	// central store holds.
 	BytesPerNode    float64 `json:"bytes_per_node"`
 	MaxBytesPerNode float64 `json:"max_bytes_per_node"`
 	Central         float64 `json:"central_bytes"`
+	// HeapPerNode and MaxHeapPerNode are the heap those sessions cost
+	// the node: their data plus HeapOverhead per session.
+	HeapPerNode    float64 `json:"heap_per_node"`
+	MaxHeapPerNode float64 `json:"max_heap_per_node"`
 	// Replication is the bytes per second the cluster's writes cost in
 	// copies to other nodes (or to the central store).
 	Replication float64 `json:"replication_bytes_per_second"`
@@ -116,6 +126,9 @@ func Simulate(cfg SimConfig) (*SimReport, error) {
 			Note:         "sessionkit's hand-off: the new owner reads through from the previous one",
 		}
 		row.MaxBytesPerNode = row.BytesPerNode * res.MaxMean
+		held := S * holders / N
+		row.HeapPerNode = sessionHeap(row.BytesPerNode, held, cfg.HeapOverhead)
+		row.MaxHeapPerNode = row.HeapPerNode * res.MaxMean
 		row.CrashLost = row.CrashMoved
 		if k > 0 {
 			row.CrashLost = row.CrashMoved * (1 - res.Remove.CopyHeld)
@@ -131,6 +144,7 @@ func Simulate(cfg SimConfig) (*SimReport, error) {
 	}
 	rep.Rows = append(rep.Rows,
 		SimRow{Strategy: "all-to-all", BytesPerNode: S * B, MaxBytesPerNode: S * B, Replication: delta * (N - 1),
+			HeapPerNode: sessionHeap(S*B, S, cfg.HeapOverhead), MaxHeapPerNode: sessionHeap(S*B, S, cfg.HeapOverhead),
 			JoinTransfer: S * B, Note: "every node holds every session; a joining node receives them all"},
 		SimRow{Strategy: "central store", Central: S * B, Replication: delta,
 			Note: "Redis or SQL holds every session; each write goes to the store once; nothing moves on a crash or join"},
@@ -143,12 +157,12 @@ func Simulate(cfg SimConfig) (*SimReport, error) {
 func (r *SimReport) WriteMarkdown(w io.Writer) error {
 	c := r.Config
 	var b strings.Builder
-	fmt.Fprintf(&b, "# sessionkit lab: simulation\n\n%d nodes, %d sessions of %d bytes, %d writes per second of %d-byte deltas; placement on the ring simulator (%d keys placed, shares scaled to %d sessions); no network.\n\n",
-		c.Nodes, c.Sessions, c.SessionBytes, c.Writes, c.DeltaBytes, c.Sample, c.Sessions)
-	b.WriteString("| strategy | session bytes per node (mean / max) | central store | replication per second | crash: sessions moved / lost | join: sessions moved / previous owner keeps a copy | join: bytes to the new node |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "# sessionkit lab: simulation\n\n%d nodes, %d sessions of %d bytes of data, %d writes per second of %d-byte deltas; placement on the ring simulator (%d keys placed, shares scaled to %d sessions); no network. A node's session heap is the data plus %d bytes per session held, measured (docs/benchmarks.md, \"Bytes per session\").\n\n",
+		c.Nodes, c.Sessions, c.SessionBytes, c.Writes, c.DeltaBytes, c.Sample, c.Sessions, c.HeapOverhead)
+	b.WriteString("| strategy | session heap per node (mean / max) | session data per node (mean / max) | central store (data) | replication per second | crash: sessions moved / lost | join: sessions moved / previous owner keeps a copy | join: bytes to the new node |\n|---|---|---|---|---|---|---|---|\n")
 	for _, row := range r.Rows {
-		fmt.Fprintf(&b, "| %s | %s / %s | %s | %s/s | %s / %s | %s / %s | %s |\n", row.Strategy,
-			mib(row.BytesPerNode), mib(row.MaxBytesPerNode), mib(row.Central), mib(row.Replication),
+		fmt.Fprintf(&b, "| %s | %s / %s | %s / %s | %s | %s/s | %s / %s | %s / %s | %s |\n", row.Strategy,
+			mib(row.HeapPerNode), mib(row.MaxHeapPerNode), mib(row.BytesPerNode), mib(row.MaxBytesPerNode), mib(row.Central), mib(row.Replication),
 			count(row.CrashMoved), count(row.CrashLost), count(row.JoinMoved), count(row.JoinCopy), mib(row.JoinTransfer))
 	}
 	b.WriteString("\n")

@@ -1,0 +1,390 @@
+package sesstable
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+	"time"
+	"unsafe"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Compact is a session as a table holds it: its metadata and its values
+// encoded together in one immutable string, a single allocation of about
+// the session's own size. (A Go map of values per session costs several
+// times the bytes it holds.)
+//
+// Every change returns a new Compact, so Values, All and Get hand out
+// slices of its memory, which callers must not modify. Its zero value is an
+// anonymous session without values that has expired.
+//
+// The encoding, in order: the idle deadline and the deadline as big-endian
+// Unix nanoseconds (8 bytes each, read on every access); the principal
+// after its length as a uvarint; the session's size (see Size) as a
+// uvarint; the creation time and the idle timeout as varints; the
+// persistent flag (one byte); the generation as a uvarint; then each value
+// as its key and its bytes, each after its length as a uvarint. Times are
+// kept to the nanosecond, without location or monotonic reading; the zero
+// time is kept as 0 and comes back as the zero time.
+type Compact struct {
+	s string
+}
+
+const fixed = 16 // the two deadlines
+
+// NewCompact encodes a session.
+func NewCompact(meta *sessionkit.Meta, values map[string][]byte) Compact {
+	n, size := 0, len(meta.Principal)
+	for k, v := range values {
+		n += valueLen(k, v)
+		size += len(k) + len(v)
+	}
+	var buf [maxHeader]byte
+	h := header(buf[:0], meta, size)
+	b := append(make([]byte, 0, len(h)+uvarintLen(uint64(len(meta.Principal)))+len(meta.Principal)+n), h[:fixed]...)
+	b = appendString(b, meta.Principal)
+	b = append(b, h[fixed:]...)
+	for k, v := range values {
+		b = appendValue(b, k, v)
+	}
+	return seal(b)
+}
+
+// seal makes b, which nothing else holds, a Compact without copying it.
+func seal(b []byte) Compact {
+	if len(b) == 0 {
+		return Compact{}
+	}
+	return Compact{s: unsafe.String(&b[0], len(b))}
+}
+
+// maxHeader bounds the length of a header.
+const maxHeader = fixed + 4*binary.MaxVarintLen64 + 1
+
+// valueLen is the length of a value's encoding.
+func valueLen(k string, v []byte) int {
+	return uvarintLen(uint64(len(k))) + len(k) + uvarintLen(uint64(len(v))) + len(v)
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// header returns the metadata but the principal, and the size: the
+// deadlines (fixed bytes), then the rest, which follows the principal.
+func header(b []byte, meta *sessionkit.Meta, size int) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(nanos(meta.IdleDeadline)))
+	b = binary.BigEndian.AppendUint64(b, uint64(nanos(meta.Deadline)))
+	b = binary.AppendUvarint(b, uint64(size))
+	b = binary.AppendVarint(b, nanos(meta.Created))
+	b = binary.AppendVarint(b, int64(meta.IdleTimeout))
+	p := byte(0)
+	if meta.Persistent {
+		p = 1
+	}
+	b = append(b, p)
+	return binary.AppendUvarint(b, meta.Generation)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendValue(b []byte, k string, v []byte) []byte {
+	b = appendString(b, k)
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// nanos returns t as Unix nanoseconds, 0 for the zero time, clamped to
+// the range an int64 holds.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	switch y := t.Year(); {
+	case y < 1678:
+		return math.MinInt64 + 1
+	case y > 2261:
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// uvarint reads a uvarint at i and returns it and the offset after it.
+func (c Compact) uvarint(i int) (uint64, int) {
+	var x uint64
+	for shift := uint(0); i < len(c.s); shift += 7 {
+		b := c.s[i]
+		i++
+		x |= uint64(b&0x7f) << shift
+		if b < 0x80 {
+			break
+		}
+	}
+	return x, i
+}
+
+func (c Compact) varint(i int) (int64, int) {
+	u, i := c.uvarint(i)
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
+	}
+	return x, i
+}
+
+// Principal returns the session's principal, "" when it is anonymous. It
+// shares the record's memory.
+func (c Compact) Principal() string {
+	if len(c.s) <= fixed {
+		return ""
+	}
+	n, i := c.uvarint(fixed)
+	return c.s[i : i+int(n)]
+}
+
+// deadlines returns the idle deadline and the deadline in Unix
+// nanoseconds.
+func (c Compact) deadlines() (idle, deadline int64) {
+	if len(c.s) < fixed {
+		return 0, 0
+	}
+	var a, b uint64
+	for i := range 8 {
+		a = a<<8 | uint64(c.s[i])
+		b = b<<8 | uint64(c.s[8+i])
+	}
+	return int64(a), int64(b)
+}
+
+// End returns when the session expires unless it is used again: its idle
+// deadline or its deadline, whichever comes first.
+func (c Compact) End() time.Time {
+	idle, deadline := c.deadlines()
+	return fromNanos(min(idle, deadline))
+}
+
+// Expired reports whether the session has passed either deadline at now,
+// as sessionkit.Meta.Expired does.
+func (c Compact) Expired(now time.Time) bool {
+	idle, deadline := c.deadlines()
+	n := now.UnixNano() // now is a time a clock gave
+	return n >= idle || n >= deadline
+}
+
+// afterPrincipal returns the offset of the size.
+func (c Compact) afterPrincipal() int {
+	n, i := c.uvarint(fixed)
+	return i + int(n)
+}
+
+// Size is the size of the session as Size counts it: its principal, and
+// its values' keys and bytes.
+func (c Compact) Size() int {
+	if len(c.s) <= fixed {
+		return 0
+	}
+	v, _ := c.uvarint(c.afterPrincipal())
+	return int(v)
+}
+
+// Heap returns the bytes of the record's encoding.
+func (c Compact) Heap() int { return len(c.s) }
+
+// body returns the offset of the first value, and the metadata when meta
+// is not nil.
+func (c Compact) body(meta *sessionkit.Meta) int {
+	if len(c.s) <= fixed {
+		return len(c.s)
+	}
+	_, i := c.uvarint(c.afterPrincipal()) // the size
+	created, i := c.varint(i)
+	timeout, i := c.varint(i)
+	persistent := i < len(c.s) && c.s[i] == 1
+	gen, i := c.uvarint(i + 1)
+	if meta != nil {
+		idle, deadline := c.deadlines()
+		*meta = sessionkit.Meta{
+			Principal: c.Principal(), Created: fromNanos(created), IdleDeadline: fromNanos(idle), Deadline: fromNanos(deadline),
+			IdleTimeout: time.Duration(timeout), Persistent: persistent, Generation: gen,
+		}
+	}
+	return i
+}
+
+// Meta returns the session's metadata. Its principal shares the record's
+// memory.
+func (c Compact) Meta() sessionkit.Meta {
+	var m sessionkit.Meta
+	c.body(&m)
+	return m
+}
+
+// bytesOf returns s as a byte slice that shares its memory, which must
+// therefore never be modified.
+func bytesOf(s string) []byte {
+	if len(s) == 0 {
+		return empty[:0:0]
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+var empty = []byte{}
+
+// next returns the value at i (the offset of a key's length), and the
+// offset after it.
+func (c Compact) next(i int) (k string, v []byte, end int) {
+	kl, i := c.uvarint(i)
+	k = c.s[i : i+int(kl)]
+	vl, i := c.uvarint(i + int(kl))
+	end = i + int(vl)
+	return k, bytesOf(c.s[i:end]), end
+}
+
+// All returns the session's values in the order they were encoded. Keys and
+// values share the record's memory: they must not be modified.
+func (c Compact) All(yield func(k string, v []byte) bool) {
+	for i := c.body(nil); i < len(c.s); {
+		k, v, end := c.next(i)
+		if !yield(k, v) {
+			return
+		}
+		i = end
+	}
+}
+
+// Len returns the number of values.
+func (c Compact) Len() int {
+	n := 0
+	for range c.All {
+		n++
+	}
+	return n
+}
+
+// Values returns the session's values in a new map, nil when it has none.
+// Keys and values share the record's memory: they must not be modified.
+func (c Compact) Values() map[string][]byte {
+	if c.body(nil) >= len(c.s) {
+		return nil
+	}
+	m := make(map[string][]byte, c.Len())
+	for k, v := range c.All {
+		m[k] = v
+	}
+	return m
+}
+
+// Get returns the value of key, which must not be modified.
+func (c Compact) Get(key string) ([]byte, bool) {
+	for k, v := range c.All {
+		if k == key {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// Touched returns the session with its idle deadline moved to idle.
+func (c Compact) Touched(idle time.Time) Compact {
+	if len(c.s) <= fixed {
+		m := c.Meta()
+		m.IdleDeadline = idle
+		return NewCompact(&m, nil)
+	}
+	b := append(make([]byte, 0, len(c.s)), c.s...)
+	binary.BigEndian.PutUint64(b, uint64(nanos(idle)))
+	return seal(b)
+}
+
+// Apply returns the session after a delta: its metadata replaced when
+// d.Meta is not nil, its idle deadline moved, the keys of d.Set written
+// and then those of d.Deleted removed (a key in both goes).
+func (c Compact) Apply(d *sessionkit.Delta) Compact {
+	var meta sessionkit.Meta
+	start := c.body(&meta)
+	if d.Meta != nil {
+		meta = *d.Meta
+	}
+	meta.IdleDeadline = d.IdleDeadline
+	return c.rebuild(&meta, start, d.Set, d.Deleted, false, "", nil)
+}
+
+// With returns the session with key set to v (removed when v is nil) and
+// its idle deadline moved to idle.
+func (c Compact) With(key string, v []byte, idle time.Time) Compact {
+	var meta sessionkit.Meta
+	start := c.body(&meta)
+	meta.IdleDeadline = idle
+	return c.rebuild(&meta, start, nil, nil, true, key, v)
+}
+
+// rebuild encodes meta with the values from start on, but those set,
+// deleted or (when hasOne) named one, then those set, then one with the
+// value oneV unless oneV is nil.
+func (c Compact) rebuild(meta *sessionkit.Meta, start int, set map[string][]byte, deleted []string, hasOne bool, one string, oneV []byte) Compact {
+	gone := func(k string) bool {
+		if hasOne && k == one {
+			return true
+		}
+		if _, ok := set[k]; ok {
+			return true
+		}
+		return slices.Contains(deleted, k)
+	}
+	n, size := 0, len(meta.Principal)
+	for k, v := range set {
+		if !slices.Contains(deleted, k) {
+			n += valueLen(k, v)
+			size += len(k) + len(v)
+		}
+	}
+	if oneV != nil {
+		n += valueLen(one, oneV)
+		size += len(one) + len(oneV)
+	}
+	for i := start; i < len(c.s); {
+		k, v, end := c.next(i)
+		if !gone(k) {
+			n += end - i
+			size += len(k) + len(v)
+		}
+		i = end
+	}
+	var buf [maxHeader]byte
+	h := header(buf[:0], meta, size)
+	b := append(make([]byte, 0, len(h)+uvarintLen(uint64(len(meta.Principal)))+len(meta.Principal)+n), h[:fixed]...)
+	b = appendString(b, meta.Principal)
+	b = append(b, h[fixed:]...)
+	for i := start; i < len(c.s); {
+		k, _, end := c.next(i)
+		if !gone(k) {
+			b = append(b, c.s[i:end]...)
+		}
+		i = end
+	}
+	for k, v := range set {
+		if !slices.Contains(deleted, k) { // a key both set and deleted goes
+			b = appendValue(b, k, v)
+		}
+	}
+	if oneV != nil {
+		b = appendValue(b, one, oneV)
+	}
+	return seal(b)
+}
