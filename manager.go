@@ -225,7 +225,7 @@ func (m *Manager) vary(h http.Header, buf *[1]string) {
 		h["Vary"] = buf[:1:1]
 		return
 	}
-	h["Vary"] = append(vs, m.varyOn)
+	h["Vary"] = append(vs[:len(vs):len(vs)], m.varyOn) // never into the spare room of the handler's slice
 }
 
 // setToken makes the response carry token t (or clear it) and keeps every

@@ -603,3 +603,28 @@ func TestHijackLeavesTheTokenInTheHeader(t *testing.T) {
 		t.Fatalf("the handshake: %d with cookies %v; want 101 with the session's", resp.StatusCode, resp.Cookies())
 	}
 }
+
+// TestVaryKeepsHandlerSlice: the commit adds Cookie to the handler's Vary
+// without writing into the spare room of the slice the handler set, which
+// the handler may share between responses.
+func TestVaryKeepsHandlerSlice(t *testing.T) {
+	store := memstore.New(memstore.Config{})
+	defer store.Close()
+	mgr, err := sessionkit.New(store, sessionkit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := []string{"Accept-Encoding", "Origin"}
+	h := mgr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Vary"] = shared[:1]
+		sessionkit.FromContext(r.Context()).Set("k", 1)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if got := strings.Join(rec.Header()["Vary"], ","); got != "Accept-Encoding,Cookie" {
+		t.Errorf("Vary = %q, want Accept-Encoding,Cookie", got)
+	}
+	if shared[1] != "Origin" {
+		t.Errorf("the commit wrote %q into the handler's slice", shared[1])
+	}
+}

@@ -220,7 +220,12 @@ func compress(c Compression, dst, src []byte) ([]byte, byte) {
 			return append(dst, out...), compressS2
 		}
 	case Zstd:
-		if out := zstdEncoder().EncodeAll(src, make([]byte, 0, len(src))); len(out) < len(src) {
+		// decompress needs the frame's content size to bound its output,
+		// and the encoder leaves it out of frames of small inputs: those
+		// stay uncompressed.
+		out := zstdEncoder().EncodeAll(src, make([]byte, 0, len(src)))
+		var h zstd.Header
+		if len(out) < len(src) && h.Decode(out) == nil && h.HasFCS {
 			return append(dst, out...), compressZstd
 		}
 	}

@@ -382,3 +382,21 @@ func TestConcurrentRenewRevocable(t *testing.T) {
 		t.Fatalf("%d of %d concurrent renews won, want 1 (%v)", won, gens.n, errs)
 	}
 }
+
+// TestZstdSmallSession seals sessions just over CompressMin with Zstd, at
+// sizes for which the encoder leaves the frame's content size out: each
+// must open again, never come back as a fresh session.
+func TestZstdSmallSession(t *testing.T) {
+	s := newStore(t, cookiestore.Config{Compression: cookiestore.Zstd, CompressMin: 128})
+	for _, n := range []int{130, 200, 255, 256, 400} {
+		v := bytes.Repeat([]byte("ab"), n/2)
+		tok, err := s.Create(context.Background(), "", sessionkit.Record{Meta: testMeta(), Values: map[string][]byte{"v": v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, ok, err := s.Load(context.Background(), tok)
+		if !ok || err != nil || !bytes.Equal(rec.Values["v"], v) {
+			t.Fatalf("a %d-byte zstd-sealed session does not open: ok=%v err=%v", n, ok, err)
+		}
+	}
+}
