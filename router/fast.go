@@ -186,7 +186,7 @@ func (fc *fastConn) request() outcome {
 	}
 	start := time.Now()
 	key, kind := rt.headKey(h, fc.peer, &fc.keys)
-	fc.prefs, fc.names = rt.prefer(v, key, kind, fc.prefs[:0], fc.names[:0])
+	fc.prefs, fc.names = rt.prefer(v, key, kind, fc.prefs[:0], fc.names[:0], 2)
 	fc.out = fc.buildRequest(fc.out[:0], fc.peek(total), n)
 	method := methodString(h.method)
 	fc.headRequest = method == http.MethodHead
