@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -163,44 +164,55 @@ func BenchmarkFastPathKey(b *testing.B) {
 		}},
 	}
 	for _, kind := range kinds {
-		b.Run(kind.name, func(b *testing.B) {
-			cfg := router.Config{Logger: quiet, Keys: []string{kind.keys}, Health: router.HealthConfig{Interval: time.Hour},
-				TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
-			rt, err := router.New(cfg, []router.Member{
-				{Name: "n1", URL: cheapBackend(b)}, {Name: "n2", URL: cheapBackend(b)}, {Name: "n3", URL: cheapBackend(b)}})
-			if err != nil {
-				b.Fatal(err)
+		for _, logs := range []bool{false, true} {
+			name := kind.name
+			if logs {
+				name += "/logs" // an access log line per request, as sessionkit router writes it, to nowhere
 			}
-			defer rt.Close()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			s := &router.Server{Router: rt, HTTP: &http.Server{}}
-			done := make(chan struct{})
-			go func() { s.Serve(ln); close(done) }()
-			defer func() { s.Close(); <-done }()
-			c, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			var reqs [64][]byte
-			for i := range reqs {
-				reqs[i] = []byte(kind.line(i) + "Host: bench\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n")
-			}
-			br := bufio.NewReader(c)
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, err := c.Write(reqs[i%64]); err != nil {
-					b.Fatal(err)
-				}
-				if err := readResponse(br); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-		})
+			b.Run(name, func(b *testing.B) { benchmarkFastPathKey(b, kind.keys, kind.line, logs) })
+		}
+	}
+}
+
+func benchmarkFastPathKey(b *testing.B, keys string, line func(int) string, logs bool) {
+	cfg := router.Config{Logger: quiet, Keys: []string{keys}, Health: router.HealthConfig{Interval: time.Hour},
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+	if logs {
+		cfg.AccessLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	rt, err := router.New(cfg, []router.Member{
+		{Name: "n1", URL: cheapBackend(b)}, {Name: "n2", URL: cheapBackend(b)}, {Name: "n3", URL: cheapBackend(b)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &router.Server{Router: rt, HTTP: &http.Server{}}
+	done := make(chan struct{})
+	go func() { s.Serve(ln); close(done) }()
+	defer func() { s.Close(); <-done }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var reqs [64][]byte
+	for i := range reqs {
+		reqs[i] = []byte(line(i) + "Host: bench\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n")
+	}
+	br := bufio.NewReader(c)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := c.Write(reqs[i%64]); err != nil {
+			b.Fatal(err)
+		}
+		if err := readResponse(br); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -41,9 +41,12 @@ var backendReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil,
 
 // get returns an idle connection at a message boundary (see alive), or
 // nil when there is none. Connections that are not are closed.
-func (p *connPool) get() *bconn {
+func (p *connPool) get() *bconn { return p.getAt(time.Now()) }
+
+// getAt is get at time now, read from the clock a moment ago.
+func (p *connPool) getAt(now time.Time) *bconn {
 	for {
-		c := p.pop()
+		c := p.pop(now)
 		if c == nil || c.alive() {
 			return c
 		}
@@ -52,8 +55,7 @@ func (p *connPool) get() *bconn {
 }
 
 // pop takes the most recently used idle connection.
-func (p *connPool) pop() *bconn {
-	now := time.Now()
+func (p *connPool) pop(now time.Time) *bconn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.idle) > 0 {
