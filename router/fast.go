@@ -382,7 +382,9 @@ func (fc *fastConn) forward(method, path string, bodiless bool) (code int, serve
 			var err error
 			if bc, err = b.pool.dial(); err != nil {
 				rt.markDown(b, err)
-				if !rerouted && i+1 < len(fc.prefs) {
+				// Rerouted when the connection failed, not its TLS
+				// handshake, as on the net/http path.
+				if !rerouted && i+1 < len(fc.prefs) && isDialError(err) {
 					rerouted, i = true, i+1
 					rt.metrics.reroute(b.Name, fc.prefs[i].Name)
 					continue

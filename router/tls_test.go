@@ -20,7 +20,7 @@ import (
 // TestBackendTLS: a router reaches an https:// backend whose certificate
 // its BackendTLS trusts, presenting its client certificate when the
 // backend asks for one; a router that does not trust the backend's CA
-// answers 502.
+// answers 502, on both paths.
 func TestBackendTLS(t *testing.T) {
 	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.TLS.PeerCertificates) == 0 {
@@ -55,6 +55,16 @@ func TestBackendTLS(t *testing.T) {
 	defer wary.Close()
 	if code, _ := getVia(t, wary); code != http.StatusBadGateway {
 		t.Fatalf("through a router that does not trust the backend: %d, want 502", code)
+	}
+	// The same on the fast path, which serves it itself.
+	addr, handed := fastServer(t, wary)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got, _ := roundTrip(c, bufio.NewReader(c), "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); got.Status != http.StatusBadGateway || handed.Load() != 0 {
+		t.Fatalf("through a router that does not trust the backend, on the fast path: %v (%d connections handed over), want 502", got, handed.Load())
 	}
 
 	if _, err := router.New(router.Config{Logger: quiet, BackendTLS: &tls.Config{}, Transport: http.DefaultTransport}, members); err == nil ||
