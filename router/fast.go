@@ -54,8 +54,9 @@ type fastConn struct {
 	state    atomic.Int32
 	deadline bool // a read deadline is set
 	// now is the clock's last reading on this connection: when the
-	// request being served began, then when it ended. Deadlines and pool
-	// ages count from it, as reading the clock costs more than routing.
+	// request being served began, then when it ended. The idle deadline
+	// and pool ages count from it, as reading the clock costs about what
+	// routing does.
 	now         time.Time
 	headRequest bool // the request being served is a HEAD
 	peer        netip.Addr
@@ -423,7 +424,7 @@ func (fc *fastConn) exchange(bc *bconn) (got bool, err error) {
 	if _, err := bc.Write(fc.out); err != nil {
 		return false, err
 	}
-	return fc.readResponseHead(bc, fc.now)
+	return fc.readResponseHead(bc)
 }
 
 // maxResponseHead bounds a response head, each 1xx head included.
@@ -432,10 +433,8 @@ const maxResponseHead = 1 << 20
 // errHeadTooLarge refuses a response head over maxResponseHead.
 var errHeadTooLarge = errors.New("router: response head too large")
 
-// readResponseHead reads a response head from bc, which must come within
-// ResponseHeaderTimeout of from.
-func (fc *fastConn) readResponseHead(bc *bconn, from time.Time) (got bool, err error) {
-	bc.SetReadDeadline(from.Add(fc.rt.cfg.ResponseHeaderTimeout))
+func (fc *fastConn) readResponseHead(bc *bconn) (got bool, err error) {
+	bc.SetReadDeadline(time.Now().Add(fc.rt.cfg.ResponseHeaderTimeout))
 	defer bc.SetReadDeadline(time.Time{})
 	fc.resp = fc.resp[:0]
 	lineStart := 0

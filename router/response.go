@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"time"
 )
 
 // maxInformational bounds the 1xx responses the router passes on before
@@ -54,7 +53,7 @@ func (fc *fastConn) respond(b *backend, headRequest bool) (code int, closeClient
 				fc.dropBackend()
 				return r.code, true, nil
 			}
-			if _, err := fc.readResponseHead(fc.bc, time.Now()); err != nil {
+			if _, err := fc.readResponseHead(fc.bc); err != nil {
 				fc.dropBackend()
 				return 0, false, err
 			}
