@@ -11,8 +11,8 @@ import (
 type backend struct {
 	Member
 	url *url.URL
-	// fast reports whether the fast path may forward to it: plain HTTP,
-	// no path of its own.
+	// fast reports whether the fast path may forward to it: HTTP or
+	// HTTPS, no path of its own.
 	fast bool
 	pool *connPool // its connections, shared by the fast path and Transport
 
@@ -25,19 +25,20 @@ type backend struct {
 }
 
 // newBackend returns the backend for m; its connections come from t when
-// t is not nil and m is served over plain HTTP.
+// t is not nil.
 func newBackend(m Member, t *Transport) (*backend, error) {
 	u, err := url.Parse(m.URL)
 	if err != nil {
 		return nil, err
 	}
 	b := &backend{Member: m, url: u}
-	if t != nil && u.Scheme == "http" {
-		b.pool = t.pool(hostPort(u))
+	web := u.Scheme == "http" || u.Scheme == "https"
+	if t != nil && web {
+		b.pool = t.pool(u)
 	} else {
 		b.pool = &connPool{addr: u.Host}
 	}
-	b.fast = u.Scheme == "http" && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Port() != ""
+	b.fast = web && (u.Path == "" || u.Path == "/") && u.RawQuery == ""
 	b.healthy.Store(true) // optimistic: passive checks catch a dead one at once
 	return b, nil
 }

@@ -86,9 +86,10 @@ type Config struct {
 
 	// BackendTLS configures TLS to https:// backends: the CAs that sign
 	// their certificates (RootCAs) and a client certificate, when they
-	// ask for one. It applies to the default Transport only; Server's
-	// fast path keeps to http:// backends. Default nil: the system's
-	// roots, no client certificate.
+	// ask for one. It applies to the default Transport, whose pooled TLS
+	// connections Server's fast path shares (see Transport's
+	// TLSClientConfig). Default nil: the system's roots, no client
+	// certificate.
 	BackendTLS *tls.Config
 
 	// Transport forwards requests to backends. Default: a Transport

@@ -20,9 +20,10 @@
 // Serving: Router is an http.Handler, and Server serves it with a fast
 // path for plain HTTP/1.1: requests net/http would read identically are
 // parsed, routed and forwarded by the router itself over pooled keep-alive
-// connections, with the same retries, metrics and access log; anything
-// else (Transfer-Encoding, Expect, Upgrade, HTTP/1.0, large heads or
-// bodies, TLS) is served by net/http. Every key kind takes the fast path,
+// connections (TCP to http:// members, TLS to https:// ones), with the
+// same retries, metrics and access log; anything else (Transfer-Encoding,
+// Expect, Upgrade, HTTP/1.0, large heads or bodies, TLS from clients) is
+// served by net/http. Every key kind takes the fast path,
 // found in the raw head without allocating and exactly as the net/http
 // path finds it (a differential fuzz test holds the two together): the
 // client address, X-Forwarded-For and Forwarded believed only from
@@ -42,9 +43,11 @@
 // a request quick enough gets stray bytes sent with the response before.
 // One limit remains, which net/http shares: bytes a backend sends after
 // the check, while the next request is on its way, cannot be told from
-// that request's response. https:// backends are still reached through
-// net/http's Transport (trusting the CAs of Config.BackendTLS), and so is
-// any Config.Transport given: the rule does not cover them.
+// that request's response. https:// backends take both paths too, over
+// pooled TLS connections (trusting the CAs of Config.BackendTLS,
+// presenting its client certificate): the check also finds what the TLS
+// connection holds, decrypted or not. A Config.Transport given is used as
+// given: the rule does not cover it.
 // Response heads are held to http.ReadResponse
 // (a differential fuzz test): fields with bare CR, LF or NUL, conflicting
 // lengths and malformed chunks are refused with 502. No input ends the

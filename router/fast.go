@@ -51,8 +51,13 @@ type fastConn struct {
 	bw *bufio.Writer
 	cw countWriter // bw's writer: fc.c, counting what reached it
 
-	state       atomic.Int32
-	deadline    bool // a read deadline is set
+	state    atomic.Int32
+	deadline bool // a read deadline is set
+	// now is the clock's last reading on this connection: when the
+	// request being served began, then when it ended. The idle deadline
+	// and pool ages count from it, as reading the clock costs about what
+	// routing does.
+	now         time.Time
 	headRequest bool // the request being served is a HEAD
 	peer        netip.Addr
 	peerString  string
@@ -123,7 +128,10 @@ func (fc *fastConn) serve() {
 		}
 		if fc.br.Buffered() == 0 {
 			if idle > 0 {
-				fc.c.SetReadDeadline(time.Now().Add(idle))
+				if fc.now.IsZero() {
+					fc.now = time.Now()
+				}
+				fc.c.SetReadDeadline(fc.now.Add(idle)) // from the end of the last response
 				fc.deadline = true
 			} else if fc.deadline {
 				fc.c.SetReadDeadline(time.Time{})
@@ -185,8 +193,9 @@ func (fc *fastConn) request() outcome {
 		return handOver
 	}
 	start := time.Now()
+	fc.now = start
 	key, kind := rt.headKey(h, fc.peer, &fc.keys)
-	fc.prefs, fc.names = rt.prefer(v, key, kind, fc.prefs[:0], fc.names[:0])
+	fc.prefs, fc.names = rt.prefer(v, key, kind, fc.prefs[:0], fc.names[:0], 2)
 	fc.out = fc.buildRequest(fc.out[:0], fc.peek(total), n)
 	method := methodString(h.method)
 	fc.headRequest = method == http.MethodHead
@@ -213,12 +222,14 @@ func (fc *fastConn) request() outcome {
 // path does.
 func (fc *fastConn) done(method, path string, code int, backend string, kind keyKind, start time.Time, client string) {
 	rt := fc.rt
-	rt.metrics.request(backend, code, start)
+	fc.now = time.Now()
+	d := fc.now.Sub(start)
+	rt.metrics.served(backend, code, d)
 	if rt.cfg.AccessLog != nil {
 		rt.cfg.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request",
 			slog.String("method", method), slog.String("path", path),
 			slog.Int("status", code), slog.String("backend", backend),
-			slog.String("key", kind.String()), slog.Duration("duration", time.Since(start)),
+			slog.String("key", kind.String()), slog.Duration("duration", d),
 			slog.String("client", client))
 	}
 }
@@ -364,7 +375,7 @@ func (fc *fastConn) forward(method, path string, bodiless bool) (code int, serve
 		var bc *bconn
 		reused := false
 		if !fresh {
-			bc = b.pool.get() // at a message boundary, or nil
+			bc = b.pool.getAt(fc.now) // at a message boundary, or nil
 			reused = bc != nil
 		}
 		fresh = false
@@ -372,7 +383,9 @@ func (fc *fastConn) forward(method, path string, bodiless bool) (code int, serve
 			var err error
 			if bc, err = b.pool.dial(); err != nil {
 				rt.markDown(b, err)
-				if !rerouted && i+1 < len(fc.prefs) {
+				// Rerouted when the connection failed, not its TLS
+				// handshake, as on the net/http path.
+				if !rerouted && i+1 < len(fc.prefs) && isDialError(err) {
 					rerouted, i = true, i+1
 					rt.metrics.reroute(b.Name, fc.prefs[i].Name)
 					continue

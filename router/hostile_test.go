@@ -3,6 +3,7 @@ package router_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -127,18 +128,26 @@ var hostileRows = []hostileRow{
 // answered once written.
 type hostileBackend struct {
 	addr     string
+	url      string // http:// or https:// and addr
 	row      hostileRow
 	answered chan struct{}
 	stop     chan struct{}
 	wg       sync.WaitGroup
 }
 
-func newHostileBackend(t *testing.T, row hostileRow) *hostileBackend {
+// newHostileBackend starts a hostile backend that speaks HTTP over TLS
+// with backendCert when scheme is "https", over plain TCP otherwise.
+func newHostileBackend(t *testing.T, row hostileRow, scheme string) *hostileBackend {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &hostileBackend{addr: ln.Addr().String(), row: row, answered: make(chan struct{}, 16), stop: make(chan struct{})}
+	b.url = "http://" + b.addr
+	if scheme == "https" {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{backendCert()}})
+		b.url = "https://" + b.addr
+	}
 	var mu sync.Mutex
 	var conns []net.Conn
 	b.wg.Add(1)
@@ -246,33 +255,39 @@ func roundTrip(c net.Conn, br *bufio.Reader, raw string) (res clientResult, open
 // TestHostileBackends sends each row's request through the fast path and
 // through net/http: the client must see the same on both, and afterwards
 // no request on any client connection may see bytes meant for another.
+// Over TLS backends (https:// members) too.
 func TestHostileBackends(t *testing.T) {
-	for _, row := range hostileRows {
-		t.Run(row.name, func(t *testing.T) {
-			t.Parallel()
-			// The stalling row waits for the timeout; any other answer
-			// must come before it even on a loaded machine.
-			timeout := 30 * time.Second
-			if row.stalls {
-				timeout = 5 * time.Second
-			}
-			var results [2]clientResult
-			for i, path := range []string{"fast", "net/http"} {
-				b := newHostileBackend(t, row)
-				rt, err := router.New(router.Config{
-					Logger:                quiet,
-					Health:                router.HealthConfig{Interval: time.Hour},
-					ResponseHeaderTimeout: timeout,
-				}, []router.Member{{Name: "n1", URL: "http://" + b.addr}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { rt.Close() })
-				addr := strings.TrimPrefix(serveOn(t, rt, path), "http://")
-				results[i] = hostileExchange(t, path, addr, b, row)
-			}
-			if !reflect.DeepEqual(results[0], results[1]) {
-				t.Errorf("client sees\nfast:     %v\nnet/http: %v", results[0], results[1])
+	for _, scheme := range []string{"http", "https"} {
+		t.Run(scheme, func(t *testing.T) {
+			for _, row := range hostileRows {
+				t.Run(row.name, func(t *testing.T) {
+					t.Parallel()
+					// The stalling row waits for the timeout; any other answer
+					// must come before it even on a loaded machine.
+					timeout := 30 * time.Second
+					if row.stalls {
+						timeout = 5 * time.Second
+					}
+					var results [2]clientResult
+					for i, path := range []string{"fast", "net/http"} {
+						b := newHostileBackend(t, row, scheme)
+						rt, err := router.New(router.Config{
+							Logger:                quiet,
+							Health:                router.HealthConfig{Interval: time.Hour},
+							ResponseHeaderTimeout: timeout,
+							BackendTLS:            backendTLS(scheme),
+						}, []router.Member{{Name: "n1", URL: b.url}})
+						if err != nil {
+							t.Fatal(err)
+						}
+						t.Cleanup(func() { rt.Close() })
+						addr := strings.TrimPrefix(serveOn(t, rt, path), "http://")
+						results[i] = hostileExchange(t, path, addr, b, row)
+					}
+					if !reflect.DeepEqual(results[0], results[1]) {
+						t.Errorf("client sees\nfast:     %v\nnet/http: %v", results[0], results[1])
+					}
+				})
 			}
 		})
 	}

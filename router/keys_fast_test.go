@@ -62,43 +62,59 @@ func keyConfig(keys []string, trusted bool) router.Config {
 
 // TestHostileBackendsEveryKey runs the hostile-backend table, and the
 // requests racing each row's (the cross-wiring test), with the routing
-// key of every kind: the fast path serves every request itself, and the
-// client sees what it sees on the net/http path.
+// key of every kind, to plain HTTP backends and, with the fallbacks
+// between every kind, to TLS backends: the fast path serves every request
+// itself, and the client sees what it sees on the net/http path.
 func TestHostileBackendsEveryKey(t *testing.T) {
-	for _, kind := range keyKinds {
-		// One kind at a time, its rows in parallel, as TestHostileBackends:
-		// no more load than that on the timing the rows depend on.
-		t.Run(kind.name, func(t *testing.T) {
-			for _, row := range hostileRows {
-				row.req = kind.mark(row.req)
-				t.Run(row.name, func(t *testing.T) {
-					t.Parallel()
-					var results [2]clientResult
-					for i, path := range []string{"fast", "net/http"} {
-						b := newHostileBackend(t, row)
-						cfg := keyConfig(kind.keys, kind.trusted)
-						cfg.ResponseHeaderTimeout = 200 * time.Millisecond
-						rt, err := router.New(cfg, []router.Member{{Name: "n1", URL: "http://" + b.addr}})
-						if err != nil {
-							t.Fatal(err)
-						}
-						t.Cleanup(func() { rt.Close() })
-						if path == "net/http" {
-							results[i] = hostileExchange(t, path, strings.TrimPrefix(serveOn(t, rt, path), "http://"), b, row)
-							continue
-						}
-						addr, handed := fastServer(t, rt)
-						results[i] = hostileExchange(t, path, addr, b, row)
-						if n := handed.Load(); n != 0 {
-							t.Fatalf("the fast path handed %d connections to net/http", n)
-						}
-					}
-					if !reflect.DeepEqual(results[0], results[1]) {
-						t.Errorf("client sees\nfast:     %v\nnet/http: %v", results[0], results[1])
-					}
-				})
+	for _, scheme := range []string{"http", "https"} {
+		for _, kind := range keyKinds {
+			if scheme == "https" && kind.name != "fallbacks" {
+				// The key is the client side's, TLS the backend side's:
+				// over TLS the fallbacks, which look for every kind,
+				// stand for them all, within the package's time limit.
+				// TestBackendTLSFastPath routes each kind over TLS.
+				continue
 			}
-		})
+			// One kind at a time, its rows in parallel, as TestHostileBackends:
+			// no more load than that on the timing the rows depend on.
+			t.Run(scheme+"/"+kind.name, func(t *testing.T) {
+				for _, row := range hostileRows {
+					row.req = kind.mark(row.req)
+					t.Run(row.name, func(t *testing.T) {
+						t.Parallel()
+						var results [2]clientResult
+						for i, path := range []string{"fast", "net/http"} {
+							b := newHostileBackend(t, row, scheme)
+							cfg := keyConfig(kind.keys, kind.trusted)
+							cfg.ResponseHeaderTimeout = 200 * time.Millisecond
+							if scheme == "https" && !row.stalls {
+								// A TLS backend under the race detector on a
+								// loaded machine can take longer than that.
+								cfg.ResponseHeaderTimeout = 30 * time.Second
+							}
+							cfg.BackendTLS = backendTLS(scheme)
+							rt, err := router.New(cfg, []router.Member{{Name: "n1", URL: b.url}})
+							if err != nil {
+								t.Fatal(err)
+							}
+							t.Cleanup(func() { rt.Close() })
+							if path == "net/http" {
+								results[i] = hostileExchange(t, path, strings.TrimPrefix(serveOn(t, rt, path), "http://"), b, row)
+								continue
+							}
+							addr, handed := fastServer(t, rt)
+							results[i] = hostileExchange(t, path, addr, b, row)
+							if n := handed.Load(); n != 0 {
+								t.Fatalf("the fast path handed %d connections to net/http", n)
+							}
+						}
+						if !reflect.DeepEqual(results[0], results[1]) {
+							t.Errorf("client sees\nfast:     %v\nnet/http: %v", results[0], results[1])
+						}
+					})
+				}
+			})
+		}
 	}
 }
 

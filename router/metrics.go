@@ -58,6 +58,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 }
 
 func (m *metrics) request(backend string, code int, start time.Time) {
+	m.served(backend, code, time.Since(start))
+}
+
+// served counts a request that took d.
+func (m *metrics) served(backend string, code int, d time.Duration) {
 	k := codeKey{backend, code}
 	m.mu.RLock()
 	cm, ok := m.byCode[k]
@@ -69,7 +74,7 @@ func (m *metrics) request(backend string, code int, start time.Time) {
 		m.mu.Unlock()
 	}
 	cm.requests.Inc()
-	cm.latency.Observe(time.Since(start).Seconds())
+	cm.latency.Observe(d.Seconds())
 }
 
 func (m *metrics) members(list []*backend) {

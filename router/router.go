@@ -314,14 +314,15 @@ func (rt *Router) recovered(p any, stack []byte) {
 func (rt *Router) decide(r *http.Request) *route {
 	key, kind := rt.key(r)
 	rr := &route{key: kind}
-	rr.prefs, _ = rt.prefer(rt.view.Load(), key, kind, nil, nil)
+	rr.prefs, _ = rt.prefer(rt.view.Load(), key, kind, nil, nil, 0)
 	return rr
 }
 
 // prefer appends to prefs the usable backends for key in order of
-// preference; names is scratch space for the ring's answer. With room in
-// both, it allocates nothing.
-func (rt *Router) prefer(v *view, key []byte, kind keyKind, prefs []*backend, names []string) ([]*backend, []string) {
+// preference, the first want of them when want is above zero (a request
+// is tried on two at most); names is scratch space for the ring's answer.
+// With room in both, it allocates nothing.
+func (rt *Router) prefer(v *view, key []byte, kind keyKind, prefs []*backend, names []string, want int) ([]*backend, []string) {
 	if v.ring == nil {
 		return prefs, names
 	}
@@ -347,14 +348,33 @@ func (rt *Router) prefer(v *view, key []byte, kind keyKind, prefs []*backend, na
 		}
 		return prefs, names
 	}
+	bounded := kind != keyToken && rt.cfg.BoundedLoad > 0
+	if want > 0 && want < len(v.list) && !bounded {
+		// The ring's first want owners are enough when they are usable,
+		// as they are but for a failing member.
+		names = v.ring.Owners(key, want, names[:0])
+		n := len(prefs)
+		for _, name := range names {
+			if b := v.backends[name]; b.usable(false) {
+				prefs = append(prefs, b)
+			}
+		}
+		if len(prefs)-n == want || len(names) < want { // all usable, or all the ring has
+			return prefs, names
+		}
+		prefs = prefs[:n]
+	}
 	names = v.ring.Owners(key, len(v.list), names[:0])
 	for _, name := range names {
 		if b := v.backends[name]; b.usable(false) {
 			prefs = append(prefs, b)
 		}
 	}
-	if kind != keyToken && rt.cfg.BoundedLoad > 0 {
+	if bounded {
 		prefs = boundLoad(prefs, rt.cfg.BoundedLoad, v.list)
+	}
+	if want > 0 && len(prefs) > want {
+		prefs = prefs[:want]
 	}
 	return prefs, names
 }

@@ -20,16 +20,15 @@ import (
 )
 
 // Transport is the router's default backend transport. It speaks
-// HTTP/1.1 to http:// backends over the connections Server's fast path
-// uses, under the same rule: a connection goes back to the pool only at
-// a message boundary, and is handed out again only after a non-blocking
-// peek finds nothing readable on it. net/http's Transport puts a
-// connection back in its pool before it looks for stray bytes, so a
-// request quick enough can read bytes a sloppy backend sent after the
-// previous response (a body on a HEAD, 204 or 304, bytes past
-// Content-Length) as its own response: another user's.
-//
-// https:// backends are served by a net/http Transport sized alike.
+// HTTP/1.1 to http:// and https:// backends over the connections
+// Server's fast path uses, under the same rule: a connection goes back to
+// the pool only at a message boundary, and is handed out again only after
+// a non-blocking peek finds nothing readable on it (nor held, decrypted
+// or not, by its TLS connection). net/http's Transport puts a connection
+// back in its pool before it looks for stray bytes, so a request quick
+// enough can read bytes a sloppy backend sent after the previous response
+// (a body on a HEAD, 204 or 304, bytes past Content-Length) as its own
+// response: another user's.
 type Transport struct {
 	// ResponseHeaderTimeout bounds the wait for each response head once
 	// the request is written; past it RoundTrip fails with an error
@@ -37,45 +36,80 @@ type Transport struct {
 	// before first use.
 	ResponseHeaderTimeout time.Duration
 	// TLSClientConfig configures TLS to https:// backends (trusted CAs,
-	// a client certificate). Default nil: the system's roots. Set it
-	// before first use.
+	// a client certificate). Its ServerName, when empty, is each
+	// backend's host; its NextProtos is replaced by HTTP/1.1's; without
+	// a ClientSessionCache, one is made, so that new connections resume
+	// sessions. Default nil: the system's roots. Set it before first
+	// use.
 	TLSClientConfig *tls.Config
 
 	tlsOnce sync.Once
-	tls     *http.Transport
+	tlsBase *tls.Config
 
 	mu    sync.Mutex
-	pools map[string]*connPool // by host:port
+	pools map[poolKey]*connPool
 }
 
-// NewTransport returns the default backend transport: bounded dial and
-// response-header timeouts, and up to 256 idle keep-alive connections per
-// backend.
+// poolKey names a pool: a backend's host:port, over TLS or not.
+type poolKey struct {
+	addr   string
+	secure bool
+}
+
+// NewTransport returns the default backend transport: bounded dial, TLS
+// handshake and response-header timeouts, and up to 256 idle keep-alive
+// connections per backend.
 func NewTransport() *Transport {
 	return &Transport{ResponseHeaderTimeout: 60 * time.Second}
 }
 
-// pool returns the pool of connections to addr (host:port).
-func (t *Transport) pool(addr string) *connPool {
+// pool returns the pool of connections to u's host, an http:// or
+// https:// URL.
+func (t *Transport) pool(u *url.URL) *connPool {
+	k := poolKey{addr: hostPort(u), secure: u.Scheme == "https"}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := t.pools[addr]
+	p := t.pools[k]
 	if p == nil {
 		if t.pools == nil {
-			t.pools = map[string]*connPool{}
+			t.pools = map[poolKey]*connPool{}
 		}
-		p = &connPool{addr: addr}
-		t.pools[addr] = p
+		p = &connPool{addr: k.addr}
+		if k.secure {
+			p.tls = t.tlsConfig(u.Hostname())
+		}
+		t.pools[k] = p
 	}
 	return p
+}
+
+// tlsConfig returns the TLS configuration for connections to host.
+func (t *Transport) tlsConfig(host string) *tls.Config {
+	t.tlsOnce.Do(func() {
+		c := t.TLSClientConfig.Clone()
+		if c == nil {
+			c = &tls.Config{}
+		}
+		c.NextProtos = []string{"http/1.1"}
+		if c.ClientSessionCache == nil {
+			c.ClientSessionCache = tls.NewLRUClientSessionCache(0)
+		}
+		t.tlsBase = c
+	})
+	c := t.tlsBase.Clone()
+	if c.ServerName == "" {
+		c.ServerName = host
+	}
+	return c
 }
 
 // release closes p, a pool no backend uses any more; connections in use
 // close when they come back.
 func (t *Transport) release(p *connPool) {
+	k := poolKey{addr: p.addr, secure: p.tls != nil}
 	t.mu.Lock()
-	if t.pools[p.addr] == p {
-		delete(t.pools, p.addr)
+	if t.pools[k] == p {
+		delete(t.pools, k)
 	}
 	t.mu.Unlock()
 	p.close()
@@ -90,32 +124,15 @@ func (t *Transport) CloseIdleConnections() {
 	for _, p := range pools {
 		p.closeIdle()
 	}
-	if t.tls != nil {
-		t.tls.CloseIdleConnections()
-	}
 }
 
-func (t *Transport) tlsTransport() *http.Transport {
-	t.tlsOnce.Do(func() {
-		t.tls = &http.Transport{
-			DialContext:            (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:           1024,
-			MaxIdleConnsPerHost:    maxIdlePerBackend,
-			IdleConnTimeout:        idleConnTimeout,
-			ResponseHeaderTimeout:  t.ResponseHeaderTimeout,
-			MaxResponseHeaderBytes: maxResponseHead,
-			ExpectContinueTimeout:  time.Second,
-			TLSHandshakeTimeout:    10 * time.Second,
-			TLSClientConfig:        t.TLSClientConfig.Clone(),
-		}
-	})
-	return t.tls
-}
-
-// hostPort returns u's host with its port, 80 when it has none.
+// hostPort returns u's host with its port, the scheme's when it has none.
 func hostPort(u *url.URL) string {
 	if u.Port() != "" {
 		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
 	}
 	return net.JoinHostPort(u.Hostname(), "80")
 }
@@ -129,16 +146,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	case req.URL == nil:
 		closeBody(req)
 		return nil, errors.New("router: request without a URL")
-	case req.URL.Scheme == "https":
-		return t.tlsTransport().RoundTrip(req)
-	case req.URL.Scheme != "http":
+	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
 		closeBody(req)
 		return nil, fmt.Errorf("router: unsupported protocol scheme %q", req.URL.Scheme)
 	case req.URL.Host == "":
 		closeBody(req)
 		return nil, errors.New("router: request without a host")
 	}
-	p := t.pool(hostPort(req.URL))
+	p := t.pool(req.URL)
 	bodiless := req.Body == nil || req.Body == http.NoBody
 	replayable := bodiless && (req.Method == "" || req.Method == http.MethodGet || req.Method == http.MethodHead ||
 		req.Method == http.MethodOptions || req.Method == http.MethodTrace)
