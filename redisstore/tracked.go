@@ -96,7 +96,15 @@ func (n *near) get(key string) (sessionkit.Record, uint64, bool) {
 
 // fill caches rec at version ver for key, unless an invalidation or a loss
 // of the tracking connection came after s, or the cache holds a later
-// version.
+// version (or the same version with a later idle deadline). A fill refused
+// for any other reason drops the key's entry: the store's own writes go
+// over the tracking connection, which Redis does not notify of them, so
+// an entry left in place after a refused fill of a write's result would
+// be served stale until its TTL.
+//
+// A fill at the entry's own version (a touch) keeps the entry's expiry:
+// the TTL bounds the age of what the entry was read from, however often
+// the session is touched.
 func (n *near) fill(key string, rec sessionkit.Record, ver uint64, s snap) {
 	size := len(key) + 128
 	for k, v := range rec.Values {
@@ -104,17 +112,22 @@ func (n *near) fill(key string, rec sessionkit.Record, ver uint64, s snap) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if !s.ok || n.dc == nil || n.epoch != s.epoch || n.stripes[n.stripe(key)] != s.stripe || size > n.max {
-		return
-	}
-	if el, ok := n.entries[key]; ok {
+	expires := time.Now().Add(n.ttl)
+	el, has := n.entries[key]
+	if has {
 		old := el.Value.(*entry)
 		if old.ver > ver || old.ver == ver && old.rec.IdleDeadline.After(rec.IdleDeadline) {
 			return
 		}
+		if old.ver == ver {
+			expires = old.expires
+		}
 		n.drop(el)
 	}
-	n.entries[key] = n.lru.PushFront(&entry{key: key, rec: rec, ver: ver, expires: time.Now().Add(n.ttl), size: size})
+	if !s.ok || n.dc == nil || n.epoch != s.epoch || n.stripes[n.stripe(key)] != s.stripe || size > n.max {
+		return
+	}
+	n.entries[key] = n.lru.PushFront(&entry{key: key, rec: rec, ver: ver, expires: expires, size: size})
 	n.bytes += size
 	for n.bytes > n.max {
 		n.drop(n.lru.Back())

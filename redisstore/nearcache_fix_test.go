@@ -1,0 +1,148 @@
+package redisstore
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/redistest"
+)
+
+func newNearStore(t *testing.T, url string, nc NearCache) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := New(ctx, Config{URL: url, Prefix: "t" + string(sessionkit.NewToken())[:8] + ":", NearCache: &nc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func createSession(t *testing.T, s *Store, values map[string][]byte) sessionkit.Token {
+	t.Helper()
+	now := time.Now()
+	tok, err := s.Create(context.Background(), sessionkit.NewToken(), sessionkit.Record{
+		Meta:   sessionkit.Meta{Created: now, IdleTimeout: time.Hour, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(2 * time.Hour)},
+		Values: values,
+	})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return tok
+}
+
+func loadValue(t *testing.T, s *Store, tok sessionkit.Token, name string) string {
+	t.Helper()
+	rec, found, err := s.Load(context.Background(), tok)
+	if err != nil || !found {
+		t.Fatalf("Load: found %v, %v", found, err)
+	}
+	return string(rec.Values[name])
+}
+
+func commitValue(t *testing.T, s *Store, tok sessionkit.Token, name, value string) {
+	t.Helper()
+	d := sessionkit.Delta{Set: map[string][]byte{name: []byte(value)}, IdleDeadline: time.Now().Add(time.Hour)}
+	if _, err := s.Commit(context.Background(), tok, d); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+}
+
+// TestNearCacheOversizedCommit commits a value too large for the cache
+// over a cached session: the fill is refused, and the next load must not
+// be served the entry from before the commit.
+func TestNearCacheOversizedCommit(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{SizeBytes: 4096})
+	tok := createSession(t, s, map[string][]byte{"a": []byte("small")})
+	if got := loadValue(t, s, tok, "a"); got != "small" {
+		t.Fatalf("a = %q", got)
+	}
+	big := strings.Repeat("x", 8000)
+	commitValue(t, s, tok, "a", big)
+	if got := loadValue(t, s, tok, "a"); got != big {
+		t.Fatalf("after the commit of 8000 bytes, Load returned %d bytes", len(got))
+	}
+}
+
+// TestNearCacheRefusedFillDropsEntry moves the stripe of the session's
+// key (by forgetting other keys of the same stripe) while loads and
+// commits alternate: a commit whose fill is refused must not leave the
+// entry from before it.
+func TestNearCacheRefusedFillDropsEntry(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{})
+	tok := createSession(t, s, map[string][]byte{"a": []byte("0")})
+	key, _ := s.sessionKey(tok)
+	var other string
+	for other == "" {
+		k, _ := s.sessionKey(sessionkit.NewToken())
+		if s.near.stripe(k) == s.near.stripe(key) {
+			other = k
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				s.near.forget(other)
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer close(stop)
+	for i := 1; i <= 300; i++ {
+		loadValue(t, s, tok, "a")
+		commitValue(t, s, tok, "a", strconv.Itoa(i))
+		if got := loadValue(t, s, tok, "a"); got != strconv.Itoa(i) {
+			t.Fatalf("commit %d: Load returned a = %q", i, got)
+		}
+	}
+}
+
+// TestNearCacheTouchKeepsTTL makes the cached entry stale for certain (a
+// write over the tracking connection, of which Redis tells it nothing)
+// and touches the session more often than the TTL: once the entry is
+// older than the TTL it must not be served.
+func TestNearCacheTouchKeepsTTL(t *testing.T) {
+	srv := redistest.Start(t)
+	const ttl = 500 * time.Millisecond
+	s := newNearStore(t, srv.URL(), NearCache{TTL: ttl})
+	ctx := context.Background()
+	tok := createSession(t, s, map[string][]byte{"a": []byte("old")})
+	filled := time.Now() // the entry's fill came before this
+	key, _ := s.sessionKey(tok)
+	s.near.mu.Lock()
+	dc := s.near.dc
+	s.near.mu.Unlock()
+	if err := dc.Do(ctx, dc.B().Hset().Key(key).FieldValue().FieldValue(field("a"), "new").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if got := loadValue(t, s, tok, "a"); got != "old" {
+		t.Fatalf("the entry is not stale: a = %q", got)
+	}
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for range 5 {
+		<-tick.C
+		if _, err := s.Touch(ctx, tok, time.Now().Add(time.Hour)); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+		got := loadValue(t, s, tok, "a")
+		if time.Since(filled) > ttl && got != "new" {
+			t.Fatalf("%v after the fill, with a TTL of %v, Load served a = %q", time.Since(filled).Round(time.Millisecond), ttl, got)
+		}
+	}
+}
