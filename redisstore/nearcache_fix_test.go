@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,5 +146,117 @@ func TestNearCacheTouchKeepsTTL(t *testing.T) {
 		if time.Since(filled) > ttl && got != "new" {
 			t.Fatalf("%v after the fill, with a TTL of %v, Load served a = %q", time.Since(filled).Round(time.Millisecond), ttl, got)
 		}
+	}
+}
+
+// latencyProxy forwards TCP connections to addr, holding each chunk of
+// the server's replies for delay before passing it on. It returns its own
+// address.
+func latencyProxy(t *testing.T, addr string, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, u)
+			mu.Unlock()
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				io.Copy(u, c)
+				u.Close()
+			}()
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := u.Read(buf)
+					if n > 0 {
+						time.Sleep(delay)
+						if _, err := c.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestNearCacheOpenOnce sends loads, 150 ms apart, to a fresh store whose
+// server answers 80 ms late, so that opening the tracking connection
+// takes longer than the pause between two attempts: the store must not
+// open a second tracking connection meanwhile (one it would lose track
+// of), and Close must return.
+func TestNearCacheOpenOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := latencyProxy(t, srv.Addr(), 80*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := New(ctx, Config{URL: "redis://" + addr, NearCache: &NearCache{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for i := range 3 {
+		if i > 0 {
+			time.Sleep(150 * time.Millisecond) // the scenario: loads 150 ms apart, while the first open is under way
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := s.Load(ctx, sessionkit.NewToken()); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Load: %v", err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		s.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return within 10 s")
 	}
 }

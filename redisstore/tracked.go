@@ -49,8 +49,9 @@ type near struct {
 	dc      rueidis.DedicatedClient
 	release func()
 	retryAt time.Time // no new tracking connection before
+	opening bool      // a call is opening a tracking connection
 	closed  bool
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // the watcher of the tracking connection, and an open under way
 }
 
 type entry struct {
@@ -184,21 +185,30 @@ func (n *near) invalidate(keys []rueidis.RedisMessage) {
 // conn returns the tracking connection and the snapshot of key taken on
 // it, opening the connection when there is none; nil when it cannot be
 // opened now (the caller then writes through the pool, and fills nothing).
+// One call at a time opens a connection: the others meanwhile go without.
 func (n *near) conn(ctx context.Context, key string) (rueidis.DedicatedClient, snap) {
 	n.mu.Lock()
-	if n.dc != nil || n.closed || time.Now().Before(n.retryAt) {
+	if n.dc != nil || n.closed || n.opening || time.Now().Before(n.retryAt) {
 		defer n.mu.Unlock()
 		return n.dc, snap{epoch: n.epoch, stripe: n.stripes[n.stripe(key)], ok: n.dc != nil}
 	}
-	n.retryAt = time.Now().Add(100 * time.Millisecond) // one attempt at a time, at most ten a second
+	n.opening = true
+	n.wg.Add(1)
 	n.mu.Unlock()
-	if err := n.open(ctx); err != nil {
+	err := n.open(ctx)
+	n.mu.Lock()
+	n.opening = false
+	n.retryAt = time.Now().Add(100 * time.Millisecond) // at most ten attempts a second
+	n.mu.Unlock()
+	n.wg.Done()
+	if err != nil {
 		return nil, snap{}
 	}
 	return n.conn(ctx, key)
 }
 
-// open sets up a tracking connection.
+// open sets up a tracking connection. Only one call runs at a time (see
+// conn).
 func (n *near) open(ctx context.Context) error {
 	dc, release := n.client.Dedicate()
 	errs := dc.SetOnInvalidations(n.invalidate)
@@ -249,7 +259,8 @@ func (n *near) broken(dc rueidis.DedicatedClient) {
 	release()
 }
 
-// close releases the tracking connection and waits for its watcher.
+// close releases the tracking connection and waits for its watcher, and
+// for an open under way (which then releases what it opened).
 func (n *near) close() {
 	n.mu.Lock()
 	n.closed = true
