@@ -2,8 +2,10 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,4 +261,129 @@ func TestNearCacheOpenOnce(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return within 10 s")
 	}
+}
+
+// TestNearCacheCanceledLoadKeepsCache cancels a load while its request is
+// on the tracking connection (the server answers 200 ms late): the
+// connection is sound, and another session's entry must still be served.
+func TestNearCacheCanceledLoadKeepsCache(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := latencyProxy(t, srv.Addr(), 200*time.Millisecond)
+	s := newNearStore(t, "redis://"+addr, NearCache{})
+	a := createSession(t, s, map[string][]byte{"a": []byte("1")})
+	b := createSession(t, s, map[string][]byte{"b": []byte("1")})
+	s.near.forget(s.keyOf(b))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if _, _, err := s.Load(ctx, b); err == nil {
+		t.Fatal("the canceled Load succeeded")
+	}
+	before := s.Stats()
+	loadValue(t, s, a, "a")
+	if got := s.Stats(); got.CacheHits != before.CacheHits+1 {
+		t.Fatalf("stats %+v, then %+v: the other session's entry is gone", before, got)
+	}
+}
+
+// TestNearCacheErrorReplyKeepsCache makes a commit fail with an error
+// reply (OOM): the tracking connection is sound, and another session's
+// entry must still be served.
+func TestNearCacheErrorReplyKeepsCache(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{})
+	a := createSession(t, s, map[string][]byte{"a": []byte("1")})
+	b := createSession(t, s, map[string][]byte{"b": []byte("1")})
+	for _, args := range [][]string{{"CONFIG", "SET", "maxmemory-policy", "noeviction"}, {"CONFIG", "SET", "maxmemory", "1"}} {
+		if _, err := redistest.Do(srv.Addr(), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := sessionkit.Delta{Set: map[string][]byte{"b": []byte("2")}, IdleDeadline: time.Now().Add(time.Hour)}
+	_, err := s.Commit(context.Background(), b, d)
+	if _, err := redistest.Do(srv.Addr(), "CONFIG", "SET", "maxmemory", "0"); err != nil {
+		t.Fatal(err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "OOM") {
+		t.Fatalf("Commit over maxmemory: %v, want an OOM error", err)
+	}
+	before := s.Stats()
+	loadValue(t, s, a, "a")
+	if got := s.Stats(); got.CacheHits != before.CacheHits+1 {
+		t.Fatalf("stats %+v, then %+v: the other session's entry is gone", before, got)
+	}
+	if got := loadValue(t, s, b, "b"); got != "1" {
+		t.Fatalf("b = %q after the refused commit", got)
+	}
+}
+
+// TestNearCacheWritesAcrossDrops drops the tracking connection over and
+// over, as a request that finds it broken does, while requests run on
+// it: those holding the connection dropped under them find it recycled
+// before they send anything, and must go through the pool and succeed.
+func TestNearCacheWritesAcrossDrops(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{})
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var dropper sync.WaitGroup
+	dropper.Add(1)
+	go func() {
+		defer dropper.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if dc, _ := s.near.conn(ctx, "x"); dc != nil {
+				s.near.broken(dc)
+			}
+			runtime.Gosched()
+		}
+	}()
+	const workers, each = 4, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	toks := make([]sessionkit.Token, workers)
+	for w := range workers {
+		toks[w] = createSession(t, s, map[string][]byte{"a": []byte("0")})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 1; i <= each; i++ {
+				d := sessionkit.Delta{Set: map[string][]byte{"a": []byte(strconv.Itoa(i))}, IdleDeadline: time.Now().Add(time.Hour)}
+				if _, err := s.Commit(ctx, toks[w], d); err != nil {
+					errs <- fmt.Errorf("Commit %d: %w", i, err)
+					return
+				}
+				if _, err := s.Touch(ctx, toks[w], time.Now().Add(time.Hour)); err != nil {
+					errs <- fmt.Errorf("Touch %d: %w", i, err)
+					return
+				}
+				if _, err := s.Update(ctx, toks[w], "n", time.Now().Add(time.Hour), func([]byte, bool) ([]byte, error) {
+					return []byte(strconv.Itoa(i)), nil
+				}); err != nil {
+					errs <- fmt.Errorf("Update %d: %w", i, err)
+					return
+				}
+				rec, found, err := s.Load(ctx, toks[w])
+				if err != nil || !found || string(rec.Values["a"]) != strconv.Itoa(i) || string(rec.Values["n"]) != strconv.Itoa(i) {
+					errs <- fmt.Errorf("Load %d: %v %v, a = %q, n = %q", i, found, err, rec.Values["a"], rec.Values["n"])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	dropper.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func (s *Store) keyOf(t sessionkit.Token) string {
+	k, _ := s.sessionKey(t)
+	return k
 }

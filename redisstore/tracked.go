@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -257,6 +258,33 @@ func (n *near) broken(dc rueidis.DedicatedClient) {
 	n.flush()
 	n.mu.Unlock()
 	release()
+}
+
+// failed handles err, the first error of a request sent over the
+// tracking connection dc, and reports whether the request should be sent
+// again through the pool: when dc was recycled before the request went
+// out (another request dropped it), and, for reads only, when dc itself
+// failed. A failure of the connection or a reply meaning the server is no
+// longer a usable primary drops dc; the request's own context ending, or
+// an error reply about the request (OOM, a script error), does not.
+func (n *near) failed(dc rueidis.DedicatedClient, err error, read bool) (again bool) {
+	switch {
+	case errors.Is(err, rueidis.ErrDedicatedClientRecycled):
+		n.broken(dc)
+		return true
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// A connection that timed out for good is closed by rueidis,
+		// and its watcher drops it.
+		return false
+	}
+	if e, ok := rueidis.IsRedisErr(err); ok {
+		msg := e.Error()
+		if !e.IsLoading() && !strings.HasPrefix(msg, "READONLY") && !strings.HasPrefix(msg, "MASTERDOWN") {
+			return false
+		}
+	}
+	n.broken(dc)
+	return read
 }
 
 // close releases the tracking connection and waits for its watcher, and
