@@ -387,3 +387,41 @@ func (s *Store) keyOf(t sessionkit.Token) string {
 	k, _ := s.sessionKey(t)
 	return k
 }
+
+// TestNearCacheSentinelSwitch switches a Sentinel group's primary while
+// the previous one, refusing the sentinels' reconfiguration (its ACL
+// denies them CLIENT KILL, which they send in the same transaction as
+// REPLICAOF), stays a writable primary and keeps its clients, as a
+// primary cut off from the sentinels would. Once the store's client has
+// switched, a commit must reach the new primary.
+func TestNearCacheSentinelSwitch(t *testing.T) {
+	g := redistest.StartSentinel(t)
+	s := newNearStore(t, g.URL(), NearCache{})
+	tok := createSession(t, s, map[string][]byte{"a": []byte("0")})
+	loadValue(t, s, tok, "a")
+	if _, err := redistest.Do(g.Primary.Addr(), "ACL", "SETUSER", "default", "-client|kill"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redistest.Do(g.Sentinels[0].Addr(), "SENTINEL", "FAILOVER", g.Master); err != nil {
+		t.Fatal(err)
+	}
+	if err := redistest.WaitFor(30*time.Second, func() error {
+		if _, ok := s.client.Nodes()[g.Replica.Addr()]; !ok {
+			return fmt.Errorf("the client is on %v", s.client.Nodes())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := redistest.Do(g.Primary.Addr(), "ROLE"); err != nil || fmt.Sprint(r.([]any)[0]) != "master" {
+		t.Fatalf("the previous primary is no longer one: %v %v", r, err)
+	}
+	commitValue(t, s, tok, "a", "1")
+	r, err := redistest.Do(g.Replica.Addr(), "HGET", s.keyOf(tok), field("a"))
+	if err != nil || fmt.Sprint(r) != "1" {
+		t.Fatalf("the new primary holds a = %v (%v), want 1", r, err)
+	}
+	if got := loadValue(t, s, tok, "a"); got != "1" {
+		t.Fatalf("Load: a = %q", got)
+	}
+}

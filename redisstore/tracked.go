@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,10 +37,11 @@ import (
 // of a lower version. Losing the tracking connection empties the cache;
 // the next call that needs it opens another.
 type near struct {
-	client rueidis.Client
-	ttl    time.Duration
-	max    int
-	seed   maphash.Seed
+	client   rueidis.Client
+	sentinel bool // the client follows a Sentinel group's primary
+	ttl      time.Duration
+	max      int
+	seed     maphash.Seed
 
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *entry
@@ -49,6 +51,7 @@ type near struct {
 	epoch   uint64      // moves on every loss and every new tracking connection
 	dc      rueidis.DedicatedClient
 	release func()
+	node    string    // on Sentinel, the node(s) the client used when dc was taken
 	retryAt time.Time // no new tracking connection before
 	opening bool      // a call is opening a tracking connection
 	closed  bool
@@ -72,7 +75,7 @@ type snap struct {
 }
 
 func newNear(client rueidis.Client, cfg *NearCache) *near {
-	return &near{client: client, ttl: cfg.TTL, max: cfg.SizeBytes, seed: maphash.MakeSeed(), entries: map[string]*list.Element{}}
+	return &near{client: client, sentinel: client.Mode() == rueidis.ClientModeSentinel, ttl: cfg.TTL, max: cfg.SizeBytes, seed: maphash.MakeSeed(), entries: map[string]*list.Element{}}
 }
 
 func (n *near) stripe(key string) int {
@@ -187,8 +190,24 @@ func (n *near) invalidate(keys []rueidis.RedisMessage) {
 // it, opening the connection when there is none; nil when it cannot be
 // opened now (the caller then writes through the pool, and fills nothing).
 // One call at a time opens a connection: the others meanwhile go without.
+//
+// On Sentinel, the tracking connection follows the client's primary: once
+// rueidis has switched to another one, the connection, still on the
+// previous node, is dropped (rueidis closes only the idle connections of
+// the node it left, and a node cut off from the sentinels may still take
+// writes that the group will lose).
 func (n *near) conn(ctx context.Context, key string) (rueidis.DedicatedClient, snap) {
+	var node string
+	if n.sentinel {
+		node = n.nodes()
+	}
 	n.mu.Lock()
+	if n.sentinel && n.dc != nil && n.node != node {
+		dc := n.dc
+		n.mu.Unlock()
+		n.broken(dc)
+		n.mu.Lock()
+	}
 	if n.dc != nil || n.closed || n.opening || time.Now().Before(n.retryAt) {
 		defer n.mu.Unlock()
 		return n.dc, snap{epoch: n.epoch, stripe: n.stripes[n.stripe(key)], ok: n.dc != nil}
@@ -211,6 +230,10 @@ func (n *near) conn(ctx context.Context, key string) (rueidis.DedicatedClient, s
 // open sets up a tracking connection. Only one call runs at a time (see
 // conn).
 func (n *near) open(ctx context.Context) error {
+	var node string
+	if n.sentinel {
+		node = n.nodes() // before Dedicate: a switch between the two drops dc at once
+	}
 	dc, release := n.client.Dedicate()
 	errs := dc.SetOnInvalidations(n.invalidate)
 	b := dc.B()
@@ -229,11 +252,22 @@ func (n *near) open(ctx context.Context) error {
 	}
 	n.epoch++
 	n.flush()
-	n.dc, n.release = dc, release
+	n.dc, n.release, n.node = dc, release, node
 	n.wg.Add(1)
 	n.mu.Unlock()
 	go n.watch(dc, errs)
 	return nil
+}
+
+// nodes names the node(s) the client sends commands to: on Sentinel, the
+// primary (and the replica when some commands go to replicas).
+func (n *near) nodes() string {
+	names := make([]string, 0, 2)
+	for a := range n.client.Nodes() {
+		names = append(names, a)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }
 
 // watch waits for the tracking connection's end and forgets it.
