@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 )
@@ -423,5 +424,34 @@ func TestNearCacheSentinelSwitch(t *testing.T) {
 	}
 	if got := loadValue(t, s, tok, "a"); got != "1" {
 		t.Fatalf("Load: a = %q", got)
+	}
+}
+
+// TestNearCacheExhaustedPool opens a store on a client whose one
+// dedicated connection the application holds: a load, which must open
+// the tracking connection, must return within its OpTimeout rather than
+// wait for the connection.
+func TestNearCacheExhaustedPool(t *testing.T) {
+	srv := redistest.Start(t)
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, BlockingPoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	_, release := client.Dedicate()
+	defer release()
+	s := NewFromClient(client, Config{OpTimeout: 200 * time.Millisecond, NearCache: &NearCache{}})
+	defer s.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.Load(context.Background(), sessionkit.NewToken())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Logf("Load: %v", err)
+	case <-time.After(10 * time.Second):
+		release() // lets the load end
+		t.Fatal("Load still waiting after 10 s")
 	}
 }

@@ -178,7 +178,9 @@ func fail(op string, err error) error {
 }
 
 // Load implements sessionkit.Store in one round trip (HGETALL and
-// PEXPIRETIME pipelined), or none on a near-cache hit.
+// PEXPIRETIME pipelined), or none on a near-cache hit. A record served by
+// the near cache shares its Values map and byte slices with the cache's
+// entry, as sessionkit.Store allows: the caller must not modify them.
 func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
 	ctx, cancel, err := s.begin(ctx, "load")
 	if err != nil {

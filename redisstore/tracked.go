@@ -234,7 +234,10 @@ func (n *near) open(ctx context.Context) error {
 	if n.sentinel {
 		node = n.nodes() // before Dedicate: a switch between the two drops dc at once
 	}
-	dc, release := n.client.Dedicate()
+	dc, release, err := dedicate(ctx, n.client)
+	if err != nil {
+		return err
+	}
 	errs := dc.SetOnInvalidations(n.invalidate)
 	b := dc.B()
 	res := dc.DoMulti(ctx,
@@ -257,6 +260,29 @@ func (n *near) open(ctx context.Context) error {
 	n.mu.Unlock()
 	go n.watch(dc, errs)
 	return nil
+}
+
+// dedicate takes a connection of client's pool for good, waiting no
+// longer than ctx allows: rueidis's Dedicate waits for one without limit
+// when the pool is exhausted. A connection that comes after ctx ended is
+// given back.
+func dedicate(ctx context.Context, client rueidis.Client) (rueidis.DedicatedClient, func(), error) {
+	type taken struct {
+		dc      rueidis.DedicatedClient
+		release func()
+	}
+	ch := make(chan taken, 1)
+	go func() {
+		dc, release := client.Dedicate()
+		ch <- taken{dc, release}
+	}()
+	select {
+	case t := <-ch:
+		return t.dc, t.release, nil
+	case <-ctx.Done():
+		go func() { (<-ch).release() }()
+		return nil, nil, ctx.Err()
+	}
 }
 
 // nodes names the node(s) the client sends commands to: on Sentinel, the
