@@ -82,9 +82,10 @@
 // at the 99th percentile on a loaded one). A revocation or a logout on
 // one node reaches the others with the same delay. After a Sentinel
 // failover the cache is emptied, and the tracking connection moved to the
-// new primary, at the store's first call after its client switched (or at
-// the first write that fails on the old primary); until then, or until
-// NearCache.TTL, a node may serve what it cached before the failover. On Redis Cluster, loads go through
+// new primary, at the store's first write after its client switched (a
+// load notices within 100 ms), or at the first write that fails on the old
+// primary; until then, or until NearCache.TTL, a node may serve what it
+// cached before the failover. On Redis Cluster, loads go through
 // rueidis's client-side cache, and the store skips it for sessions it
 // wrote in the last NearCache.WriteBypass.
 //

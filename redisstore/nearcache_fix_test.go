@@ -336,7 +336,7 @@ func TestNearCacheWritesAcrossDrops(t *testing.T) {
 				return
 			default:
 			}
-			if dc, _ := s.near.conn(ctx, "x"); dc != nil {
+			if dc, _ := s.near.conn(ctx, "x", false); dc != nil {
 				s.near.broken(dc)
 			}
 			runtime.Gosched()

@@ -201,7 +201,7 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 	var sn snap
 	var tracked rueidis.DedicatedClient
 	if s.near != nil {
-		tracked, sn = s.near.conn(ctx, key)
+		tracked, sn = s.near.conn(ctx, key, false)
 		if rec, _, ok := s.near.get(key); ok {
 			s.hits.Add(1)
 			return rec, true, nil
@@ -269,7 +269,7 @@ func (s *Store) writeKey(ctx context.Context, key string, main, side []op) ([]ru
 		s.wrote(key)
 		return res, err
 	}
-	dc, _ := s.near.conn(ctx, key)
+	dc, _ := s.near.conn(ctx, key, true)
 	if dc == nil || s.cfg.WaitReplicas > 0 {
 		res, err := s.write(ctx, main, side)
 		s.near.forget(key)
@@ -292,7 +292,7 @@ func (s *Store) cached(ctx context.Context, key string) (rec sessionkit.Record, 
 	if s.near == nil {
 		return sessionkit.Record{}, 0, false, snap{}
 	}
-	_, sn = s.near.conn(ctx, key)
+	_, sn = s.near.conn(ctx, key, false)
 	rec, ver, ok = s.near.get(key)
 	return rec, ver, ok, sn
 }
@@ -501,7 +501,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		var c rueidis.CoreClient = s.client
 		var dc rueidis.DedicatedClient
 		if s.near != nil && sn.ok {
-			if dc, _ = s.near.conn(ctx, hkey); dc != nil {
+			if dc, _ = s.near.conn(ctx, hkey, false); dc != nil {
 				c = dc // the compare-and-set goes there: let it read there too
 			}
 		}
