@@ -93,6 +93,13 @@ type Config struct {
 // this node may serve the previous version for a short window (see the
 // package documentation). Writes through this store are always seen by
 // its own next load.
+//
+// A record Store.Load returns from the cache shares its Values with the
+// cache: it must not be modified (the sessionkit.Manager never does).
+// The cache's tracking connection is taken from the client's pool of
+// dedicated connections (rueidis ClientOption.BlockingPoolSize); a
+// request that must open it while that pool is exhausted waits for one
+// no longer than its context allows (OpTimeout), and fails.
 type NearCache struct {
 	// TTL bounds how long a loaded session is served from the cache
 	// without asking Redis, even if no invalidation arrives (a lost

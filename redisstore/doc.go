@@ -66,7 +66,11 @@
 // cached session, when the reply's version is the next one); an entry
 // never goes back to a lower version, and a fill is refused when an
 // invalidation of its key, or the loss of the tracking connection, came
-// after its request was sent. Losing the connection empties the cache.
+// after its request was sent; a refused fill drops the key's entry unless
+// that holds a later version. NearCache.TTL counts from the fill that
+// brought an entry's version: a Touch does not extend it. Losing the
+// connection empties the cache; a request's context ending, or an error
+// reply about the request (such as OOM), is not a loss.
 // So a request whose session is cached costs one round trip to commit and
 // none to load; Delete, Renew and revocations drop the entry here and
 // invalidate it elsewhere.
@@ -77,7 +81,9 @@
 // well under a millisecond at the median on an idle machine, milliseconds
 // at the 99th percentile on a loaded one). A revocation or a logout on
 // one node reaches the others with the same delay. After a Sentinel
-// failover the cache is emptied at the first write that fails on the old
+// failover the cache is emptied, and the tracking connection moved to the
+// new primary, at the store's first write after its client switched (a
+// load notices within 100 ms), or at the first write that fails on the old
 // primary; until then, or until NearCache.TTL, a node may serve what it
 // cached before the failover. On Redis Cluster, loads go through
 // rueidis's client-side cache, and the store skips it for sessions it

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/rueidis"
@@ -133,4 +134,15 @@ func firstErr(res []rueidis.RedisResult) error {
 		}
 	}
 	return nil
+}
+
+// unsent reports whether none of res's commands went out: every one
+// failed on a dedicated client already given back.
+func unsent(res []rueidis.RedisResult) bool {
+	for _, r := range res {
+		if !errors.Is(r.Error(), rueidis.ErrDedicatedClientRecycled) {
+			return false
+		}
+	}
+	return true
 }

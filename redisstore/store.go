@@ -178,7 +178,9 @@ func fail(op string, err error) error {
 }
 
 // Load implements sessionkit.Store in one round trip (HGETALL and
-// PEXPIRETIME pipelined), or none on a near-cache hit.
+// PEXPIRETIME pipelined), or none on a near-cache hit. A record served by
+// the near cache shares its Values map and byte slices with the cache's
+// entry, as sessionkit.Store allows: the caller must not modify them.
 func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
 	ctx, cancel, err := s.begin(ctx, "load")
 	if err != nil {
@@ -199,7 +201,7 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 	var sn snap
 	var tracked rueidis.DedicatedClient
 	if s.near != nil {
-		tracked, sn = s.near.conn(ctx, key)
+		tracked, sn = s.near.conn(ctx, key, false)
 		if rec, _, ok := s.near.get(key); ok {
 			s.hits.Add(1)
 			return rec, true, nil
@@ -210,10 +212,9 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 		// The read makes Redis track the key on the tracking
 		// connection: the entry it fills will be invalidated.
 		res = tracked.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
-		if firstErr(res) != nil {
+		if err := firstErr(res); err != nil && s.near.failed(tracked, err, true) {
 			// A lost tracking connection: read through the pool,
 			// which reconnects, and fill nothing.
-			s.near.broken(tracked)
 			sn = snap{}
 			res = s.client.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
 		}
@@ -258,25 +259,28 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 // (side) in one round trip, as write does. With the store's near cache it
 // sends them through the tracking connection, whose writes Redis does not
 // echo back as invalidations, and returns the snapshot a fill from the
-// reply checks (from cached); a failed write there drops the tracking
-// connection, in case it was the cause (a demoted primary, a broken
-// connection). Writes that bypass it forget the key.
+// reply checks (from cached); a write there that fails with the
+// connection (a broken connection, a demoted primary) drops it, and one
+// that found it dropped under it goes through the pool. Writes that
+// bypass it, and failed ones, forget the key.
 func (s *Store) writeKey(ctx context.Context, key string, main, side []op) ([]rueidis.RedisResult, error) {
 	if s.near == nil {
 		res, err := s.write(ctx, main, side)
 		s.wrote(key)
 		return res, err
 	}
-	dc, _ := s.near.conn(ctx, key)
+	dc, _ := s.near.conn(ctx, key, true)
 	if dc == nil || s.cfg.WaitReplicas > 0 {
 		res, err := s.write(ctx, main, side)
 		s.near.forget(key)
 		return res, err
 	}
 	res := pipeline(ctx, dc, append(main[:len(main):len(main)], side...), -1)
-	if firstErr(res) != nil {
-		s.near.broken(dc)
+	if err := firstErr(res); err != nil {
 		s.near.forget(key)
+		if s.near.failed(dc, err, false) && unsent(res) {
+			return s.write(ctx, main, side)
+		}
 	}
 	return res, nil
 }
@@ -288,7 +292,7 @@ func (s *Store) cached(ctx context.Context, key string) (rec sessionkit.Record, 
 	if s.near == nil {
 		return sessionkit.Record{}, 0, false, snap{}
 	}
-	_, sn = s.near.conn(ctx, key)
+	_, sn = s.near.conn(ctx, key, false)
 	rec, ver, ok = s.near.get(key)
 	return rec, ver, ok, sn
 }
@@ -495,13 +499,17 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		cur = string(v)
 	} else {
 		var c rueidis.CoreClient = s.client
+		var dc rueidis.DedicatedClient
 		if s.near != nil && sn.ok {
-			if dc, _ := s.near.conn(ctx, hkey); dc != nil {
+			if dc, _ = s.near.conn(ctx, hkey, false); dc != nil {
 				c = dc // the compare-and-set goes there: let it read there too
 			}
 		}
 		b := c.B()
 		res := c.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+		if err := firstErr(res); err != nil && dc != nil && s.near.failed(dc, err, true) {
+			res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+		}
 		n, err := res[0].AsInt64()
 		if err != nil {
 			return "", fail("update", err)

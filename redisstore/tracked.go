@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -35,10 +38,11 @@ import (
 // of a lower version. Losing the tracking connection empties the cache;
 // the next call that needs it opens another.
 type near struct {
-	client rueidis.Client
-	ttl    time.Duration
-	max    int
-	seed   maphash.Seed
+	client   rueidis.Client
+	sentinel bool // the client follows a Sentinel group's primary
+	ttl      time.Duration
+	max      int
+	seed     maphash.Seed
 
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *entry
@@ -48,9 +52,12 @@ type near struct {
 	epoch   uint64      // moves on every loss and every new tracking connection
 	dc      rueidis.DedicatedClient
 	release func()
-	retryAt time.Time // no new tracking connection before
+	node    string       // on Sentinel, the node(s) the client used when dc was taken
+	checked atomic.Int64 // on Sentinel, when a call not writing last checked node (Unix ns)
+	retryAt time.Time    // no new tracking connection before
+	opening bool         // a call is opening a tracking connection
 	closed  bool
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // the watcher of the tracking connection, and an open under way
 }
 
 type entry struct {
@@ -70,7 +77,7 @@ type snap struct {
 }
 
 func newNear(client rueidis.Client, cfg *NearCache) *near {
-	return &near{client: client, ttl: cfg.TTL, max: cfg.SizeBytes, seed: maphash.MakeSeed(), entries: map[string]*list.Element{}}
+	return &near{client: client, sentinel: client.Mode() == rueidis.ClientModeSentinel, ttl: cfg.TTL, max: cfg.SizeBytes, seed: maphash.MakeSeed(), entries: map[string]*list.Element{}}
 }
 
 func (n *near) stripe(key string) int {
@@ -96,7 +103,15 @@ func (n *near) get(key string) (sessionkit.Record, uint64, bool) {
 
 // fill caches rec at version ver for key, unless an invalidation or a loss
 // of the tracking connection came after s, or the cache holds a later
-// version.
+// version (or the same version with a later idle deadline). A fill refused
+// for any other reason drops the key's entry: the store's own writes go
+// over the tracking connection, which Redis does not notify of them, so
+// an entry left in place after a refused fill of a write's result would
+// be served stale until its TTL.
+//
+// A fill at the entry's own version (a touch) keeps the entry's expiry:
+// the TTL bounds the age of what the entry was read from, however often
+// the session is touched.
 func (n *near) fill(key string, rec sessionkit.Record, ver uint64, s snap) {
 	size := len(key) + 128
 	for k, v := range rec.Values {
@@ -104,17 +119,22 @@ func (n *near) fill(key string, rec sessionkit.Record, ver uint64, s snap) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if !s.ok || n.dc == nil || n.epoch != s.epoch || n.stripes[n.stripe(key)] != s.stripe || size > n.max {
-		return
-	}
-	if el, ok := n.entries[key]; ok {
+	expires := time.Now().Add(n.ttl)
+	el, has := n.entries[key]
+	if has {
 		old := el.Value.(*entry)
 		if old.ver > ver || old.ver == ver && old.rec.IdleDeadline.After(rec.IdleDeadline) {
 			return
 		}
+		if old.ver == ver {
+			expires = old.expires
+		}
 		n.drop(el)
 	}
-	n.entries[key] = n.lru.PushFront(&entry{key: key, rec: rec, ver: ver, expires: time.Now().Add(n.ttl), size: size})
+	if !s.ok || n.dc == nil || n.epoch != s.epoch || n.stripes[n.stripe(key)] != s.stripe || size > n.max {
+		return
+	}
+	n.entries[key] = n.lru.PushFront(&entry{key: key, rec: rec, ver: ver, expires: expires, size: size})
 	n.bytes += size
 	for n.bytes > n.max {
 		n.drop(n.lru.Back())
@@ -171,23 +191,58 @@ func (n *near) invalidate(keys []rueidis.RedisMessage) {
 // conn returns the tracking connection and the snapshot of key taken on
 // it, opening the connection when there is none; nil when it cannot be
 // opened now (the caller then writes through the pool, and fills nothing).
-func (n *near) conn(ctx context.Context, key string) (rueidis.DedicatedClient, snap) {
+// One call at a time opens a connection: the others meanwhile go without.
+//
+// On Sentinel, the tracking connection follows the client's primary: once
+// rueidis has switched to another one, the connection, still on the
+// previous node, is dropped (rueidis closes only the idle connections of
+// the node it left, and a node cut off from the sentinels may still take
+// writes that the group will lose). A call for a write (write) checks
+// every time; the others at most every followEvery, as the check costs a
+// few allocations, about a third of a cache hit.
+func (n *near) conn(ctx context.Context, key string, write bool) (rueidis.DedicatedClient, snap) {
+	var node string
+	check := n.sentinel && (write || n.due())
+	if check {
+		node = n.nodes()
+	}
 	n.mu.Lock()
-	if n.dc != nil || n.closed || time.Now().Before(n.retryAt) {
+	if check && n.dc != nil && n.node != node {
+		dc := n.dc
+		n.mu.Unlock()
+		n.broken(dc)
+		n.mu.Lock()
+	}
+	if n.dc != nil || n.closed || n.opening || time.Now().Before(n.retryAt) {
 		defer n.mu.Unlock()
 		return n.dc, snap{epoch: n.epoch, stripe: n.stripes[n.stripe(key)], ok: n.dc != nil}
 	}
-	n.retryAt = time.Now().Add(100 * time.Millisecond) // one attempt at a time, at most ten a second
+	n.opening = true
+	n.wg.Add(1)
 	n.mu.Unlock()
-	if err := n.open(ctx); err != nil {
+	err := n.open(ctx)
+	n.mu.Lock()
+	n.opening = false
+	n.retryAt = time.Now().Add(100 * time.Millisecond) // at most ten attempts a second
+	n.mu.Unlock()
+	n.wg.Done()
+	if err != nil {
 		return nil, snap{}
 	}
-	return n.conn(ctx, key)
+	return n.conn(ctx, key, write)
 }
 
-// open sets up a tracking connection.
+// open sets up a tracking connection. Only one call runs at a time (see
+// conn).
 func (n *near) open(ctx context.Context) error {
-	dc, release := n.client.Dedicate()
+	var node string
+	if n.sentinel {
+		node = n.nodes() // before Dedicate: a switch between the two drops dc at once
+	}
+	dc, release, err := dedicate(ctx, n.client)
+	if err != nil {
+		return err
+	}
 	errs := dc.SetOnInvalidations(n.invalidate)
 	b := dc.B()
 	res := dc.DoMulti(ctx,
@@ -205,11 +260,57 @@ func (n *near) open(ctx context.Context) error {
 	}
 	n.epoch++
 	n.flush()
-	n.dc, n.release = dc, release
+	n.dc, n.release, n.node = dc, release, node
 	n.wg.Add(1)
 	n.mu.Unlock()
 	go n.watch(dc, errs)
 	return nil
+}
+
+// dedicate takes a connection of client's pool for good, waiting no
+// longer than ctx allows: rueidis's Dedicate waits for one without limit
+// when the pool is exhausted. A connection that comes after ctx ended is
+// given back.
+func dedicate(ctx context.Context, client rueidis.Client) (rueidis.DedicatedClient, func(), error) {
+	type taken struct {
+		dc      rueidis.DedicatedClient
+		release func()
+	}
+	ch := make(chan taken, 1)
+	go func() {
+		dc, release := client.Dedicate()
+		ch <- taken{dc, release}
+	}()
+	select {
+	case t := <-ch:
+		return t.dc, t.release, nil
+	case <-ctx.Done():
+		go func() { (<-ch).release() }()
+		return nil, nil, ctx.Err()
+	}
+}
+
+// followEvery is how often a call that does not write checks, on
+// Sentinel, that the tracking connection is on the client's primary.
+const followEvery = 100 * time.Millisecond
+
+// due reports whether a call that does not write should check the
+// tracking connection's node: one call per followEvery does.
+func (n *near) due() bool {
+	now := time.Now().UnixNano()
+	last := n.checked.Load()
+	return now-last >= int64(followEvery) && n.checked.CompareAndSwap(last, now)
+}
+
+// nodes names the node(s) the client sends commands to: on Sentinel, the
+// primary (and the replica when some commands go to replicas).
+func (n *near) nodes() string {
+	names := make([]string, 0, 2)
+	for a := range n.client.Nodes() {
+		names = append(names, a)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }
 
 // watch waits for the tracking connection's end and forgets it.
@@ -236,7 +337,35 @@ func (n *near) broken(dc rueidis.DedicatedClient) {
 	release()
 }
 
-// close releases the tracking connection and waits for its watcher.
+// failed handles err, the first error of a request sent over the
+// tracking connection dc, and reports whether the request should be sent
+// again through the pool: when dc was recycled before the request went
+// out (another request dropped it), and, for reads only, when dc itself
+// failed. A failure of the connection or a reply meaning the server is no
+// longer a usable primary drops dc; the request's own context ending, or
+// an error reply about the request (OOM, a script error), does not.
+func (n *near) failed(dc rueidis.DedicatedClient, err error, read bool) (again bool) {
+	switch {
+	case errors.Is(err, rueidis.ErrDedicatedClientRecycled):
+		n.broken(dc)
+		return true
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// A connection that timed out for good is closed by rueidis,
+		// and its watcher drops it.
+		return false
+	}
+	if e, ok := rueidis.IsRedisErr(err); ok {
+		msg := e.Error()
+		if !e.IsLoading() && !strings.HasPrefix(msg, "READONLY") && !strings.HasPrefix(msg, "MASTERDOWN") {
+			return false
+		}
+	}
+	n.broken(dc)
+	return read
+}
+
+// close releases the tracking connection and waits for its watcher, and
+// for an open under way (which then releases what it opened).
 func (n *near) close() {
 	n.mu.Lock()
 	n.closed = true

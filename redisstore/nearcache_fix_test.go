@@ -1,0 +1,457 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/redistest"
+)
+
+func newNearStore(t *testing.T, url string, nc NearCache) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := New(ctx, Config{URL: url, Prefix: "t" + string(sessionkit.NewToken())[:8] + ":", NearCache: &nc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func createSession(t *testing.T, s *Store, values map[string][]byte) sessionkit.Token {
+	t.Helper()
+	now := time.Now()
+	tok, err := s.Create(context.Background(), sessionkit.NewToken(), sessionkit.Record{
+		Meta:   sessionkit.Meta{Created: now, IdleTimeout: time.Hour, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(2 * time.Hour)},
+		Values: values,
+	})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return tok
+}
+
+func loadValue(t *testing.T, s *Store, tok sessionkit.Token, name string) string {
+	t.Helper()
+	rec, found, err := s.Load(context.Background(), tok)
+	if err != nil || !found {
+		t.Fatalf("Load: found %v, %v", found, err)
+	}
+	return string(rec.Values[name])
+}
+
+func commitValue(t *testing.T, s *Store, tok sessionkit.Token, name, value string) {
+	t.Helper()
+	d := sessionkit.Delta{Set: map[string][]byte{name: []byte(value)}, IdleDeadline: time.Now().Add(time.Hour)}
+	if _, err := s.Commit(context.Background(), tok, d); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+}
+
+// TestNearCacheOversizedCommit commits a value too large for the cache
+// over a cached session: the fill is refused, and the next load must not
+// be served the entry from before the commit.
+func TestNearCacheOversizedCommit(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{SizeBytes: 4096})
+	tok := createSession(t, s, map[string][]byte{"a": []byte("small")})
+	if got := loadValue(t, s, tok, "a"); got != "small" {
+		t.Fatalf("a = %q", got)
+	}
+	big := strings.Repeat("x", 8000)
+	commitValue(t, s, tok, "a", big)
+	if got := loadValue(t, s, tok, "a"); got != big {
+		t.Fatalf("after the commit of 8000 bytes, Load returned %d bytes", len(got))
+	}
+}
+
+// TestNearCacheRefusedFillDropsEntry moves the stripe of the session's
+// key (by forgetting other keys of the same stripe) while loads and
+// commits alternate: a commit whose fill is refused must not leave the
+// entry from before it.
+func TestNearCacheRefusedFillDropsEntry(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{})
+	tok := createSession(t, s, map[string][]byte{"a": []byte("0")})
+	key, _ := s.sessionKey(tok)
+	var other string
+	for other == "" {
+		k, _ := s.sessionKey(sessionkit.NewToken())
+		if s.near.stripe(k) == s.near.stripe(key) {
+			other = k
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				s.near.forget(other)
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer close(stop)
+	for i := 1; i <= 300; i++ {
+		loadValue(t, s, tok, "a")
+		commitValue(t, s, tok, "a", strconv.Itoa(i))
+		if got := loadValue(t, s, tok, "a"); got != strconv.Itoa(i) {
+			t.Fatalf("commit %d: Load returned a = %q", i, got)
+		}
+	}
+}
+
+// TestNearCacheTouchKeepsTTL makes the cached entry stale for certain (a
+// write over the tracking connection, of which Redis tells it nothing)
+// and touches the session more often than the TTL: once the entry is
+// older than the TTL it must not be served.
+func TestNearCacheTouchKeepsTTL(t *testing.T) {
+	srv := redistest.Start(t)
+	const ttl = 500 * time.Millisecond
+	s := newNearStore(t, srv.URL(), NearCache{TTL: ttl})
+	ctx := context.Background()
+	tok := createSession(t, s, map[string][]byte{"a": []byte("old")})
+	filled := time.Now() // the entry's fill came before this
+	key, _ := s.sessionKey(tok)
+	s.near.mu.Lock()
+	dc := s.near.dc
+	s.near.mu.Unlock()
+	if err := dc.Do(ctx, dc.B().Hset().Key(key).FieldValue().FieldValue(field("a"), "new").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if got := loadValue(t, s, tok, "a"); got != "old" {
+		t.Fatalf("the entry is not stale: a = %q", got)
+	}
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for range 5 {
+		<-tick.C
+		if _, err := s.Touch(ctx, tok, time.Now().Add(time.Hour)); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+		got := loadValue(t, s, tok, "a")
+		if time.Since(filled) > ttl && got != "new" {
+			t.Fatalf("%v after the fill, with a TTL of %v, Load served a = %q", time.Since(filled).Round(time.Millisecond), ttl, got)
+		}
+	}
+}
+
+// latencyProxy forwards TCP connections to addr, holding each chunk of
+// the server's replies for delay before passing it on. It returns its own
+// address.
+func latencyProxy(t *testing.T, addr string, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, u)
+			mu.Unlock()
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				io.Copy(u, c)
+				u.Close()
+			}()
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := u.Read(buf)
+					if n > 0 {
+						time.Sleep(delay)
+						if _, err := c.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestNearCacheOpenOnce sends loads, 150 ms apart, to a fresh store whose
+// server answers 80 ms late, so that opening the tracking connection
+// takes longer than the pause between two attempts: the store must not
+// open a second tracking connection meanwhile (one it would lose track
+// of), and Close must return.
+func TestNearCacheOpenOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := latencyProxy(t, srv.Addr(), 80*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := New(ctx, Config{URL: "redis://" + addr, NearCache: &NearCache{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for i := range 3 {
+		if i > 0 {
+			time.Sleep(150 * time.Millisecond) // the scenario: loads 150 ms apart, while the first open is under way
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := s.Load(ctx, sessionkit.NewToken()); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Load: %v", err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		s.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return within 10 s")
+	}
+}
+
+// TestNearCacheCanceledLoadKeepsCache cancels a load while its request is
+// on the tracking connection (the server answers 200 ms late): the
+// connection is sound, and another session's entry must still be served.
+func TestNearCacheCanceledLoadKeepsCache(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := latencyProxy(t, srv.Addr(), 200*time.Millisecond)
+	s := newNearStore(t, "redis://"+addr, NearCache{})
+	a := createSession(t, s, map[string][]byte{"a": []byte("1")})
+	b := createSession(t, s, map[string][]byte{"b": []byte("1")})
+	s.near.forget(s.keyOf(b))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if _, _, err := s.Load(ctx, b); err == nil {
+		t.Fatal("the canceled Load succeeded")
+	}
+	before := s.Stats()
+	loadValue(t, s, a, "a")
+	if got := s.Stats(); got.CacheHits != before.CacheHits+1 {
+		t.Fatalf("stats %+v, then %+v: the other session's entry is gone", before, got)
+	}
+}
+
+// TestNearCacheErrorReplyKeepsCache makes a commit fail with an error
+// reply (OOM): the tracking connection is sound, and another session's
+// entry must still be served.
+func TestNearCacheErrorReplyKeepsCache(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{})
+	a := createSession(t, s, map[string][]byte{"a": []byte("1")})
+	b := createSession(t, s, map[string][]byte{"b": []byte("1")})
+	for _, args := range [][]string{{"CONFIG", "SET", "maxmemory-policy", "noeviction"}, {"CONFIG", "SET", "maxmemory", "1"}} {
+		if _, err := redistest.Do(srv.Addr(), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := sessionkit.Delta{Set: map[string][]byte{"b": []byte("2")}, IdleDeadline: time.Now().Add(time.Hour)}
+	_, err := s.Commit(context.Background(), b, d)
+	if _, err := redistest.Do(srv.Addr(), "CONFIG", "SET", "maxmemory", "0"); err != nil {
+		t.Fatal(err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "OOM") {
+		t.Fatalf("Commit over maxmemory: %v, want an OOM error", err)
+	}
+	before := s.Stats()
+	loadValue(t, s, a, "a")
+	if got := s.Stats(); got.CacheHits != before.CacheHits+1 {
+		t.Fatalf("stats %+v, then %+v: the other session's entry is gone", before, got)
+	}
+	if got := loadValue(t, s, b, "b"); got != "1" {
+		t.Fatalf("b = %q after the refused commit", got)
+	}
+}
+
+// TestNearCacheWritesAcrossDrops drops the tracking connection over and
+// over, as a request that finds it broken does, while requests run on
+// it: those holding the connection dropped under them find it recycled
+// before they send anything, and must go through the pool and succeed.
+func TestNearCacheWritesAcrossDrops(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{})
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var dropper sync.WaitGroup
+	dropper.Add(1)
+	go func() {
+		defer dropper.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if dc, _ := s.near.conn(ctx, "x", false); dc != nil {
+				s.near.broken(dc)
+			}
+			runtime.Gosched()
+		}
+	}()
+	const workers, each = 4, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	toks := make([]sessionkit.Token, workers)
+	for w := range workers {
+		toks[w] = createSession(t, s, map[string][]byte{"a": []byte("0")})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 1; i <= each; i++ {
+				d := sessionkit.Delta{Set: map[string][]byte{"a": []byte(strconv.Itoa(i))}, IdleDeadline: time.Now().Add(time.Hour)}
+				if _, err := s.Commit(ctx, toks[w], d); err != nil {
+					errs <- fmt.Errorf("Commit %d: %w", i, err)
+					return
+				}
+				if _, err := s.Touch(ctx, toks[w], time.Now().Add(time.Hour)); err != nil {
+					errs <- fmt.Errorf("Touch %d: %w", i, err)
+					return
+				}
+				if _, err := s.Update(ctx, toks[w], "n", time.Now().Add(time.Hour), func([]byte, bool) ([]byte, error) {
+					return []byte(strconv.Itoa(i)), nil
+				}); err != nil {
+					errs <- fmt.Errorf("Update %d: %w", i, err)
+					return
+				}
+				rec, found, err := s.Load(ctx, toks[w])
+				if err != nil || !found || string(rec.Values["a"]) != strconv.Itoa(i) || string(rec.Values["n"]) != strconv.Itoa(i) {
+					errs <- fmt.Errorf("Load %d: %v %v, a = %q, n = %q", i, found, err, rec.Values["a"], rec.Values["n"])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	dropper.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func (s *Store) keyOf(t sessionkit.Token) string {
+	k, _ := s.sessionKey(t)
+	return k
+}
+
+// TestNearCacheSentinelSwitch switches a Sentinel group's primary while
+// the previous one, refusing the sentinels' reconfiguration (its ACL
+// denies them CLIENT KILL, which they send in the same transaction as
+// REPLICAOF), stays a writable primary and keeps its clients, as a
+// primary cut off from the sentinels would. Once the store's client has
+// switched, a commit must reach the new primary.
+func TestNearCacheSentinelSwitch(t *testing.T) {
+	g := redistest.StartSentinel(t)
+	s := newNearStore(t, g.URL(), NearCache{})
+	tok := createSession(t, s, map[string][]byte{"a": []byte("0")})
+	loadValue(t, s, tok, "a")
+	if _, err := redistest.Do(g.Primary.Addr(), "ACL", "SETUSER", "default", "-client|kill"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redistest.Do(g.Sentinels[0].Addr(), "SENTINEL", "FAILOVER", g.Master); err != nil {
+		t.Fatal(err)
+	}
+	if err := redistest.WaitFor(30*time.Second, func() error {
+		if _, ok := s.client.Nodes()[g.Replica.Addr()]; !ok {
+			return fmt.Errorf("the client is on %v", s.client.Nodes())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := redistest.Do(g.Primary.Addr(), "ROLE"); err != nil || fmt.Sprint(r.([]any)[0]) != "master" {
+		t.Fatalf("the previous primary is no longer one: %v %v", r, err)
+	}
+	commitValue(t, s, tok, "a", "1")
+	r, err := redistest.Do(g.Replica.Addr(), "HGET", s.keyOf(tok), field("a"))
+	if err != nil || fmt.Sprint(r) != "1" {
+		t.Fatalf("the new primary holds a = %v (%v), want 1", r, err)
+	}
+	if got := loadValue(t, s, tok, "a"); got != "1" {
+		t.Fatalf("Load: a = %q", got)
+	}
+}
+
+// TestNearCacheExhaustedPool opens a store on a client whose one
+// dedicated connection the application holds: a load, which must open
+// the tracking connection, must return within its OpTimeout rather than
+// wait for the connection.
+func TestNearCacheExhaustedPool(t *testing.T) {
+	srv := redistest.Start(t)
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, BlockingPoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	_, release := client.Dedicate()
+	defer release()
+	s := NewFromClient(client, Config{OpTimeout: 200 * time.Millisecond, NearCache: &NearCache{}})
+	defer s.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.Load(context.Background(), sessionkit.NewToken())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Logf("Load: %v", err)
+	case <-time.After(10 * time.Second):
+		release() // lets the load end
+		t.Fatal("Load still waiting after 10 s")
+	}
+}
