@@ -36,25 +36,45 @@
 // Update runs its function on the cached value and writes with a
 // compare-and-set on the cached version that returns the current row when
 // it is refused: a stale cache costs one more statement, never another
-// read, and never loses a write. Commits stay synchronous and durable
+// read nor one of Options.UpdateAttempts, and never loses a write. Commits stay synchronous and durable
 // (fsync and synchronous_commit as the server has them).
 //
 // Other processes' writes reach the cache through LISTEN/NOTIFY. The first
 // store with a near cache creates triggers on sessionkit_sessions that
 // notify the channel sessionkit_sessions of every write of a session's
 // data or metadata (the hex of its token's hash and its new version), in
-// the writing transaction; the triggers stay, so every process writing the
-// table notifies, near cache or not. Each store holds one connection
-// besides its pool that LISTENs and sends itself a heartbeat every
-// NearCache.Heartbeat. The cache serves a session only while the newest
-// heartbeat that came back was sent less than NearCache.MaxLag ago: a
+// the writing transaction, and of every TRUNCATE (which empties the
+// caches); the triggers stay, so every process writing the table notifies,
+// near cache or not. Creating them needs, once, the CREATE privilege on
+// the schema and ownership of the table (the user that migrated it), and
+// waits at most 5 s for the table's lock (lock_timeout) rather than hold
+// every writer of the table behind it: New fails then, and can be retried.
+// Each store holds one connection besides its pool that LISTENs and sends
+// itself a heartbeat every NearCache.Heartbeat, on a channel of its own,
+// so that no listener receives another's heartbeats. The cache serves a
+// session only while the newest heartbeat that came back was sent less
+// than NearCache.MaxLag ago: a
 // heartbeat comes back after every commit acknowledged before it was sent,
 // so a read reflects every commit acknowledged more than MaxLag before it,
 // and a revoked or deleted session is refused within MaxLag (usually
 // within a millisecond: see docs/benchmarks.md). When the listener's
 // connection fails, or its heartbeat is late, the cache is emptied, every
 // load reads the database, and the cache fills again once the listener has
-// reconnected and heard its heartbeat.
+// reconnected and heard its heartbeat. A listener whose statement goes
+// unanswered, or whose heartbeats stop coming back, for 10 x MaxLag (at
+// least 1 s) gives up its connection and reconnects, as on a path that
+// silently stopped delivering.
+//
+// Writes that fire no trigger reach no cache, which serves what it holds
+// until its TTL: writes in a session with session_replication_role =
+// replica (logical replication's apply, some bulk loads), pg_restore
+// --disable-triggers, and writes while the triggers are disabled (ALTER
+// TABLE ... DISABLE TRIGGER). The triggers are ordinary ones, not ENABLE
+// ALWAYS: the replica role is how an operator writes the table without
+// firing them, and pg_restore --disable-triggers would disable ALWAYS
+// triggers too. After such a write, caches may serve the old row for up
+// to NearCache.TTL; restart the processes with a near cache to drop it at
+// once.
 //
 // What it costs the server:
 //
@@ -79,9 +99,9 @@
 //   - Notifications are per database: stores in other schemas of the same
 //     database hear each other's notifications and drop them.
 //
-// The triggers can be removed with DROP TRIGGER sessionkit_notify_write
-// and sessionkit_notify_update ON sessionkit_sessions once no process uses
-// a near cache.
+// The triggers can be removed with DROP TRIGGER sessionkit_notify_write,
+// sessionkit_notify_update and sessionkit_notify_truncate ON
+// sessionkit_sessions once no process uses a near cache.
 //
 // sqlitestore shares this package's engine, schema and behaviour (but for
 // the near cache).

@@ -28,13 +28,19 @@ type pair struct {
 
 func newPair(t *testing.T, name string) *pair {
 	t.Helper()
+	return newPairOptions(t, name, pgstore.Options{})
+}
+
+// newPairOptions is newPair with the stores' Options.
+func newPairOptions(t *testing.T, name string, opts pgstore.Options) *pair {
+	t.Helper()
 	srv := pgtest.Start(t, pgtest.Options{})
 	url := srv.CreateDB(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p := &pair{url: url}
 	for _, s := range []**pgstore.Store{&p.a, &p.b} {
-		st, err := pgstore.New(ctx, pgstore.Config{URL: url, NearCache: &pgstore.NearCache{Heartbeat: 10 * time.Millisecond, MaxLag: maxLag}})
+		st, err := pgstore.New(ctx, pgstore.Config{URL: url, NearCache: &pgstore.NearCache{Heartbeat: 10 * time.Millisecond, MaxLag: maxLag}, Options: opts})
 		if err != nil {
 			t.Fatal(err)
 		}

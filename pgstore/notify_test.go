@@ -9,7 +9,7 @@ import (
 // form and parses to the same notification.
 func FuzzParseNotification(f *testing.F) {
 	id := strings.Repeat("ab", 32)
-	for _, p := range []string{id, id + " 7", strings.ToUpper(id) + " 1", "h 123 9", "h 1", "h x 1", id + " -1", id + " 0", id[:63], "", " ", id + " 9223372036854775807", id + " 9223372036854775808", "h 4294967296 1"} {
+	for _, p := range []string{id, id + " 7", strings.ToUpper(id) + " 1", "h 123 9", "h 1", "h x 1", id + " -1", id + " 0", id[:63], "", " ", id + " 9223372036854775807", id + " 9223372036854775808", "h 4294967296 1", "h 18446744073709551616 1", "flush", "flush 1"} {
 		f.Add(p)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
@@ -36,7 +36,10 @@ func TestParseNotification(t *testing.T) {
 		ok   bool
 	}{
 		{id + " 42", notification{id: [32]byte{0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f}, version: 42}, true},
-		{"h 7 3", notification{heartbeat: true, pid: 7, seq: 3}, true},
+		{"h 7 3", notification{heartbeat: true, nonce: 7, seq: 3}, true},
+		{"h 18446744073709551615 3", notification{heartbeat: true, nonce: 1<<64 - 1, seq: 3}, true},
+		{"flush", notification{flush: true}, true},
+		{"flush ", notification{}, false},
 		{id + " 0", notification{}, false},
 		{id + " x", notification{}, false},
 		{"h 7", notification{}, false},

@@ -102,4 +102,9 @@ func TestNearCacheConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "MaxLag") {
 		t.Fatalf("New with MaxLag = Heartbeat: %v, want an error naming MaxLag", err)
 	}
+	// A MaxLag so short that the heartbeat computed from it is zero.
+	_, err = pgstore.New(context.Background(), pgstore.Config{URL: "postgres://u@127.0.0.1:1/db", NearCache: &pgstore.NearCache{MaxLag: 2}})
+	if err == nil || !strings.Contains(err.Error(), "MaxLag") {
+		t.Fatalf("New with MaxLag = 2ns: %v, want an error naming MaxLag", err)
+	}
 }

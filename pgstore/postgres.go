@@ -87,9 +87,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if lag <= 0 {
 		lag = 3 * every
 	}
-	if lag <= every {
+	if every <= 0 || lag <= every {
 		pool.Close()
-		return nil, fmt.Errorf("pgstore: NearCache.MaxLag (%v) must be longer than NearCache.Heartbeat (%v)", lag, every)
+		return nil, fmt.Errorf("pgstore: NearCache.MaxLag (%v) must be longer than NearCache.Heartbeat (%v), which must be positive", lag, every)
 	}
 	p.near = sqlcore.NewCache(sqlcore.CacheConfig{MaxBytes: nc.MaxBytes, TTL: nc.TTL, MaxLag: lag})
 	s, err := sqlcore.Open(ctx, p, cfg.Options) // creates the triggers too
@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		logger = slog.Default()
 	}
 	lctx, cancel := context.WithCancel(context.Background())
-	p.listener = &listener{cfg: lcfg, cache: p.near, every: every, logf: logger.Warn, cancel: cancel, done: make(chan struct{})}
+	p.listener = &listener{cfg: lcfg, cache: p.near, every: every, lag: lag, logf: logger.Warn, cancel: cancel, done: make(chan struct{})}
 	go p.listener.run(lctx)
 	return s, nil
 }

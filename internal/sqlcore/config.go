@@ -22,7 +22,9 @@ type Options struct {
 	// UpdateAttempts bounds the compare-and-set attempts of one Update
 	// before it returns sessionkit.ErrConflict. Between attempts it waits
 	// a random time up to a bound that doubles from 1 ms to 50 ms. Default
-	// 100, enough for 50 writers of one key at once.
+	// 100, enough for 50 writers of one key at once. With pgstore's near
+	// cache, an attempt refused only because the cached value was stale
+	// is retried at once and not counted.
 	UpdateAttempts int
 
 	// Logger receives the janitor's failures. Default slog.Default().

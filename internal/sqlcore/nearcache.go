@@ -240,6 +240,13 @@ func (c *Cache) Heard(sent time.Time) {
 	}
 }
 
+// Flush reports that every session may have changed at once (the table
+// was truncated): the cache is emptied, and fills begun before are
+// refused, but the listener is still up.
+func (c *Cache) Flush() {
+	c.empty(false)
+}
+
 // Down reports that the listener lost its connection: the cache is
 // emptied and stays empty until a heartbeat is heard again.
 func (c *Cache) Down() {

@@ -1,6 +1,7 @@
 package sqlcore
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -82,11 +83,14 @@ func (s *Store) commitNear(ctx context.Context, t sessionkit.Token, h [32]byte, 
 }
 
 // merge returns values with set applied and then deleted, as the
-// database's merge does; values is not modified.
+// database's merge does; values is not modified, and the slices of set
+// are copied, so that the caller may reuse them.
 func merge(values, set map[string][]byte, deleted []string) map[string][]byte {
 	out := make(map[string][]byte, len(values)+len(set))
 	maps.Copy(out, values)
-	maps.Copy(out, set)
+	for k, v := range set {
+		out[k] = bytes.Clone(v)
+	}
 	for _, k := range deleted {
 		delete(out, k)
 	}
@@ -120,7 +124,9 @@ func (s *Store) touchNear(ctx context.Context, t sessionkit.Token, h [32]byte, i
 // (or on the row, read once when nothing is cached) and the write is a
 // compare-and-set on the version that returns the current row whether it
 // applied or not: a write against a stale cache is refused, and the retry
-// runs fn on the row the refusal returned, without another read.
+// runs fn on the row the refusal returned, without another read. That
+// refusal is not an attempt lost to a concurrent write: it does not count
+// against UpdateAttempts.
 func (s *Store) updateNear(ctx context.Context, t sessionkit.Token, h [32]byte, key string, idle time.Time, fn sessionkit.UpdateFunc) (sessionkit.Token, error) {
 	now := time.Now()
 	f, e := s.near.begin(h, now)
@@ -129,7 +135,10 @@ func (s *Store) updateNear(ctx context.Context, t sessionkit.Token, h [32]byte, 
 		r       row
 		values  map[string][]byte
 	)
-	if e != nil {
+	// fromCache: fn is about to run on the cached value, whose refusal
+	// is a stale cache rather than contention.
+	fromCache := e != nil
+	if fromCache {
 		version, r, values = e.version, e.row, e.values
 	} else {
 		var found bool
@@ -138,12 +147,12 @@ func (s *Store) updateNear(ctx context.Context, t sessionkit.Token, h [32]byte, 
 		if err != nil || !found {
 			s.near.finish(h, f, 0, row{}, nil)
 			if err != nil {
-				return "", fmt.Errorf("%s: update: %w", s.db.Name(), err)
+				return "", err
 			}
 			return "", sessionkit.ErrNotFound
 		}
 	}
-	for attempt := 0; ; attempt++ {
+	for lost := 0; ; {
 		old, ok := values[key]
 		b, err := fn(old, ok)
 		if err != nil {
@@ -180,30 +189,59 @@ func (s *Store) updateNear(ctx context.Context, t sessionkit.Token, h [32]byte, 
 			s.near.Deleted(h)
 			return "", fmt.Errorf("%s: update: stored session: %w", s.db.Name(), err)
 		}
-		// Applied or not, the row returned is the current one.
-		s.near.finish(h, f, next, r, values)
 		if applied {
+			s.near.finish(h, f, next, r, values)
 			return t, nil
 		}
-		if attempt+1 >= s.cfg.UpdateAttempts {
-			return "", fmt.Errorf("%s: update of %q: %d attempts lost to concurrent writes: %w", s.db.Name(), key, attempt+1, sessionkit.ErrConflict)
+		// A refusal whose row is newer than the version fn ran on: when
+		// that version came from the cache, the cache was stale, and
+		// the retry on the row returned costs nothing more.
+		if fromCache && next > version {
+			fromCache = false
+			s.near.finish(h, f, next, r, values)
+			version = next
+			f, _ = s.near.begin(h, time.Now())
+			continue
 		}
-		// A stale cache costs one retry at once; the version unmoved
-		// (a statement that waited for a concurrent writer sees the row
-		// as it was) or a second refusal is contention: back off.
-		if next == version || attempt > 0 {
-			if err := updateBackoff.Wait(ctx, attempt+1); err != nil {
-				return "", fmt.Errorf("%s: update: %w", s.db.Name(), err)
+		fromCache = false
+		// Otherwise a concurrent write won.
+		lost++
+		// The version unmoved: the statement waited for a concurrent
+		// writer's row lock and returned the row as it was before the
+		// wait. It is not cached, and a retry on it would be refused
+		// again: the row is read again instead.
+		stale := next == version
+		if stale {
+			s.near.finish(h, f, 0, row{}, nil)
+		} else {
+			s.near.finish(h, f, next, r, values)
+		}
+		if lost >= s.cfg.UpdateAttempts {
+			return "", fmt.Errorf("%s: update of %q: %d attempts lost to concurrent writes: %w", s.db.Name(), key, lost, sessionkit.ErrConflict)
+		}
+		if err := updateBackoff.Wait(ctx, lost); err != nil {
+			return "", fmt.Errorf("%s: update: %w", s.db.Name(), err)
+		}
+		now = time.Now()
+		f, _ = s.near.begin(h, now)
+		version = next
+		if stale {
+			r, values, version, found, err = s.loadRow(ctx, h, now)
+			if err != nil || !found {
+				s.near.finish(h, f, 0, row{}, nil)
+				if err != nil {
+					return "", err
+				}
+				return "", sessionkit.ErrNotFound
 			}
 		}
-		version = next
-		f, _ = s.near.begin(h, time.Now())
 	}
 }
 
 // revokeNear is RevokeAll with the near cache, which drops each deleted
-// session.
+// session once the statement has returned (and so committed).
 func (s *Store) revokeNear(ctx context.Context, principal string) (int, error) {
+	var ids [][32]byte
 	n := 0
 	err := s.db.WriteRows(ctx, s.q.revokeReturning, []any{principal}, func(scan func(...any) error) error {
 		var id []byte
@@ -212,10 +250,14 @@ func (s *Store) revokeNear(ctx context.Context, principal string) (int, error) {
 		}
 		n++
 		if len(id) == 32 {
-			s.near.Deleted([32]byte(id))
+			ids = append(ids, [32]byte(id))
 		}
 		return nil
 	})
+	// Dropped even on a failure: the statement may have committed.
+	for _, id := range ids {
+		s.near.Deleted(id)
+	}
 	if err != nil {
 		return 0, s.fail(ctx, "revoke", err)
 	}
