@@ -25,6 +25,10 @@ var partitionRounds = flag.Int("partition.rounds", 0, "TestPartitions: full roun
 // (make partition-test BACKUPS=1,2).
 var partitionBackups = flag.String("partition.backups", "", "TestPartitions: comma-separated numbers of backups of the full rounds (default 0,1,2)")
 
+// partitionOnly, with partitionRounds, runs only the nemeses it names
+// (make partition-test NEMESES=isolate,split).
+var partitionOnly = flag.String("partition.nemeses", "", "TestPartitions: comma-separated nemeses of the full rounds (default all)")
+
 // The rules of a round.
 const (
 	partitionShoppers = 16
@@ -80,6 +84,9 @@ func TestPartitions(t *testing.T) {
 			c := newPartitionCluster(t, k)
 			for r := range rounds {
 				for i, nem := range nemeses {
+					if *partitionOnly != "" && !slices.Contains(strings.Split(*partitionOnly, ","), nem.name) {
+						continue
+					}
 					res := c.round(nem, r*len(nemeses)+i, fault())
 					all = append(all, res)
 					if t.Failed() {
@@ -96,6 +103,17 @@ func TestPartitions(t *testing.T) {
 	}
 }
 
+// TestPartitionHeals isolates a node for longer than memberlist gossips
+// to members it declared dead (30 s): once the partition healed, the
+// isolated node and the others each saw the other side dead, and nothing
+// made them meet again, so the router served on two nodes for good. The
+// gossip layer now calls back the members it declared dead.
+func TestPartitionHeals(t *testing.T) {
+	c := newPartitionCluster(t, 1)
+	i := slices.IndexFunc(nemeses, func(n nemesis) bool { return n.name == "isolate" })
+	c.round(nemeses[i], 0, 35*time.Second)
+}
+
 // partitionCluster is one cluster of TestPartitions.
 type partitionCluster struct {
 	t       *testing.T
@@ -105,6 +123,7 @@ type partitionCluster struct {
 	backups int
 	addr    map[string]string
 	nodes   map[string]*proc.Process
+	procs   map[string]*proc.Process // the nodes and the router
 	dir     string
 	env     []string // the recorder's
 }
@@ -116,7 +135,7 @@ const partitionAdminToken = "partition-admin-token"
 func newPartitionCluster(t *testing.T, backups int) *partitionCluster {
 	n := newNetns(t)
 	c := &partitionCluster{t: t, n: n, nftBin: install(t, "nft", "nftables"), bin: binary(t), backups: backups,
-		addr: map[string]string{}, nodes: map[string]*proc.Process{}, dir: t.TempDir()}
+		addr: map[string]string{}, nodes: map[string]*proc.Process{}, procs: map[string]*proc.Process{}, dir: t.TempDir()}
 	for i, name := range []string{"n1", "n2", "n3", "router", "recorder"} {
 		c.addr[name] = n.addHost(name, i+1)
 	}
@@ -130,6 +149,7 @@ func newPartitionCluster(t *testing.T, backups int) *partitionCluster {
 	if _, err := r.Expect(routerBanner, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	c.procs["router"] = r
 	c.env = []string{
 		"SESSIONKIT_NETNS_ROUTER=http://" + c.addr["router"] + ":8080",
 		"SESSIONKIT_NETNS_ADMIN=http://" + c.addr["router"] + ":9090",
@@ -163,7 +183,7 @@ func (c *partitionCluster) startNode(name string) {
 	if _, err := p.Expect(nodeBanner, 30*time.Second); err != nil {
 		c.t.Errorf("starting %s: %v\n%s", name, err, p.Output())
 	}
-	c.nodes[name] = p
+	c.nodes[name], c.procs[name] = p, p
 }
 
 // roundResult is what one round measured.
@@ -279,6 +299,7 @@ func (c *partitionCluster) round(nem nemesis, i int, fault time.Duration) roundR
 	}
 	if converged.IsZero() {
 		t.Errorf("round %d (%s): the cluster did not serve every request again within a minute of healing", i, nem.name)
+		c.dumpLogs()
 	}
 	if c.backups > 0 {
 		res.knownDoubledAdd = knownDoubledAppend && c.backups == 2 && v.onlyDoubled()
@@ -339,6 +360,21 @@ func (c *partitionCluster) waitService(hist string, since time.Time, n int, what
 		c.t.Logf("%v", err)
 	}
 	return ok
+}
+
+// dumpLogs logs the tail of every node's and the router's output.
+func (c *partitionCluster) dumpLogs() {
+	for _, name := range append(slices.Clone(nodeNames), "router") {
+		p := c.procs[name]
+		if p == nil {
+			continue
+		}
+		out := p.Output()
+		if len(out) > 3000 {
+			out = out[len(out)-3000:]
+		}
+		c.t.Logf("%s:\n%s", name, out)
+	}
 }
 
 func share(part, all int) float64 {
