@@ -69,7 +69,11 @@ func (s *Store) checkApart() {
 		case s.renewal <- struct{}{}:
 		default:
 		}
-	} else if !apart {
+	} else if !apart && s.apart.Load() {
+		// The views merged: the other side's nodes are back in this
+		// view, with copies newer than this node's perhaps. Warm
+		// again, pulling from them, before holding leases again.
+		s.startWarming()
 		s.apart.Store(false)
 	}
 }
