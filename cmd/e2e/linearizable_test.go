@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -112,9 +111,15 @@ func (v *verdict) checkSession(s int, ops []record) {
 				final, hasFinal = r.Cart, true
 			}
 		case r.Kind == "add" && r.Outcome == outcomeUnknown:
-			// It may take effect at any time from its call on.
-			history = append(history, porcupine.Operation{ClientId: s, Input: cartInput{true, r.Item},
-				Call: r.Call, Output: cartOutput{}, Return: math.MaxInt64})
+			// It may take effect at any time from its call on, but
+			// before the first answer that shows its item; one that no
+			// answer shows, the final read's included, was not applied
+			// as far as anyone can tell. Each unknown left open doubles
+			// porcupine's search.
+			if seen := firstSeen(ops, r.Item); seen != 0 {
+				history = append(history, porcupine.Operation{ClientId: s, Input: cartInput{true, r.Item},
+					Call: r.Call, Output: cartOutput{}, Return: seen})
+			}
 		}
 		// A failed addition was not applied, and a read that did not
 		// answer tells nothing: neither is part of the history.
@@ -172,6 +177,18 @@ func (v *verdict) checkSession(s int, ops []record) {
 		v.timedOut++
 		v.explain = append(v.explain, fmt.Sprintf("session %d: porcupine did not decide in 10 s (%d operations)", s, len(history)))
 	}
+}
+
+// firstSeen returns when the first answer that shows the item returned,
+// or 0.
+func firstSeen(ops []record, item string) int64 {
+	var first int64
+	for _, r := range ops {
+		if r.Outcome == outcomeOK && slices.Contains(r.Cart, item) && (first == 0 || r.Return < first) {
+			first = r.Return
+		}
+	}
+	return first
 }
 
 func head[T any](s []T, n int) []T { return s[:min(len(s), n)] }
