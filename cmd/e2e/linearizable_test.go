@@ -155,7 +155,7 @@ func (v *verdict) checkSession(s int, ops []record) {
 		}
 		for item, at := range acked {
 			if at < r.Call && !seen[item] && slices.Contains(final, item) {
-				stale = append(stale, fmt.Sprintf("read at %s missed %s", time.Unix(0, r.Call).Format("15:04:05.000"), item))
+				stale = append(stale, fmt.Sprintf("read at %s on %s missed %s", time.Unix(0, r.Call).Format("15:04:05.000"), r.Node, item))
 				break
 			}
 		}

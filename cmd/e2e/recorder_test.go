@@ -32,6 +32,7 @@ type record struct {
 	Code    int      `json:"code,omitempty"`
 	Cart    []string `json:"c,omitempty"`
 	User    string   `json:"u,omitempty"`
+	Node    string   `json:"n,omitempty"` // the node that answered
 	Final   bool     `json:"f,omitempty"` // a read after the load stopped
 	Healthy int      `json:"m,omitempty"`
 	Err     string   `json:"e,omitempty"`
@@ -132,7 +133,7 @@ func recorder() error {
 		r.Return = time.Now().UnixNano()
 		r.Outcome = classify(err)
 		if err == nil {
-			r.Code, r.Cart, r.User = 200, v.Cart, v.User
+			r.Code, r.Cart, r.User, r.Node = 200, v.Cart, v.User, v.Node
 			if r.Cart == nil {
 				r.Cart = []string{}
 			}
