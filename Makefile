@@ -1,7 +1,7 @@
 # sessionkit's two commands: `go run ./cmd/sessionkit demo` runs the demo,
 # `make test` runs every check and test.
 
-.PHONY: test build bench clean image
+.PHONY: test build bench clean image partition-test
 
 # make image builds the container image (Containerfile) with podman, or
 # docker when podman is missing: ENGINE=docker to choose, IMAGE to name
@@ -15,6 +15,20 @@ BIN ?=
 
 test:
 	bash scripts/test.sh
+
+# make partition-test runs ROUNDS full rounds of every nemesis of
+# cmd/e2e/partition_test.go (faults of 5 to 15 s) against a cluster of
+# three nodes for each number of backups in BACKUPS (NEMESES: only those
+# named, comma-separated), and prints a table per
+# nemesis. It needs root, iproute2 and nftables.
+ROUNDS ?= 5
+BACKUPS ?= 0,1,2
+NEMESES ?=
+partition-test:
+	bash scripts/deps.sh
+	(cd cmd && CGO_ENABLED=0 go build -o ../bin/sessionkit ./sessionkit)
+	cd cmd && SESSIONKIT_BIN=$(CURDIR)/bin/sessionkit CI=1 go test -count=1 -timeout 0 -run '^TestPartitions$$' -v ./e2e/ \
+		-args -partition.rounds=$(ROUNDS) -partition.backups=$(BACKUPS) -partition.nemeses=$(NEMESES)
 
 build:
 	go build -o bin/sessionkit ./cmd/sessionkit

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/sessionkit/sessionkit/clusterstore/gossip"
 )
 
 // Fencing. Two nodes must never both accept writes for one key, though
@@ -35,6 +37,44 @@ import (
 func (s *Store) gossiped([]Member) {
 	if m := s.members.Load(); m != nil {
 		s.learn(vector(m.Nodes()))
+		s.checkApart()
+	}
+}
+
+// checkApart notes whether the gossip shows alive a storing node that
+// this node's view holds dead: the two sides of a partition that healed,
+// each of which declared the other dead. Until their views merge, this
+// node may hold keys that the other side took over and wrote, and it
+// holds no lease (holds); the next round of exchanges (exchangeAll)
+// reaches the other side, and each learns that the other declared it
+// dead and comes back.
+func (s *Store) checkApart() {
+	m := s.members.Load()
+	if m == nil {
+		return
+	}
+	v := s.view.Load()
+	if v == nil {
+		return
+	}
+	apart := false
+	for _, mb := range m.Members() {
+		if _, ok := v.nodes[mb.Name]; !ok && mb.Role == gossip.RoleNode && mb.Name != s.cfg.Name && mb.Data != "" {
+			apart = true
+		}
+	}
+	if apart && !s.apart.Swap(true) {
+		s.cfg.Logger.Warn("clusterstore: the gossip shows alive a node that this node's view holds dead; merging views")
+		select {
+		case s.renewal <- struct{}{}:
+		default:
+		}
+	} else if !apart && s.apart.Load() {
+		// The views merged: the other side's nodes are back in this
+		// view, with copies newer than this node's perhaps. Warm
+		// again, pulling from them, before holding leases again.
+		s.startWarming()
+		s.apart.Store(false)
 	}
 }
 
@@ -132,14 +172,28 @@ func (s *Store) exchange(ctx context.Context, addr string) (bool, error) {
 // the leases of those that agree.
 func (s *Store) exchangeAll(ctx context.Context) {
 	v := s.view.Load()
-	var wg sync.WaitGroup
+	data := map[string]string{}
 	for name, m := range v.nodes {
+		data[name] = m.Data
+	}
+	if s.apart.Load() {
+		// Nodes alive in the gossip but dead in this view (checkApart).
+		if ms := s.members.Load(); ms != nil {
+			for _, m := range ms.Members() {
+				if _, ok := data[m.Name]; !ok && m.Role == gossip.RoleNode && m.Data != "" {
+					data[m.Name] = m.Data
+				}
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for name, addr := range data {
 		if name == s.cfg.Name {
 			continue
 		}
 		wg.Go(func() {
 			start := time.Now()
-			agreed, err := s.exchange(ctx, m.Data)
+			agreed, err := s.exchange(ctx, addr)
 			if err != nil || !agreed {
 				return
 			}
@@ -151,6 +205,7 @@ func (s *Store) exchangeAll(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+	s.checkApart()
 }
 
 // Headers of the data plane.

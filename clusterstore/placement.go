@@ -109,6 +109,9 @@ func (s *Store) holds(v *view, owners []string) bool {
 	if now.Sub(s.round) > s.cfg.Lease {
 		return false // paused: the lease loop has not run since
 	}
+	if s.apart.Load() {
+		return false // the other side of a healed partition may hold newer copies
+	}
 	if len(owners) > 1 {
 		return now.Sub(s.leases[owners[1]]) < s.cfg.Lease
 	}

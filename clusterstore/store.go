@@ -54,6 +54,7 @@ type Store struct {
 	warm    atomic.Bool  // this node holds the newest copy of every key it owns
 	warmGen atomic.Int64 // raised each time warming (re)starts
 	refuted uint64       // the epoch of the last death of this node it refuted; under viewMu
+	apart   atomic.Bool  // the gossip shows alive a node this view holds dead (checkApart)
 
 	peersMu sync.Mutex
 	peers   map[string]*peer // by data address

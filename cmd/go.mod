@@ -17,6 +17,7 @@ replace github.com/sessionkit/sessionkit/router => ../router
 replace github.com/sessionkit/sessionkit/sqlitestore => ../sqlitestore
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/chromedp/chromedp v0.23.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/sessionkit/sessionkit v0.0.0-00010101000000-000000000000

@@ -16,6 +16,7 @@ want wrk wrk
 want chromium chromium
 want certutil libnss3-tools
 want fc-list fonts-dejavu-core
+want nft nftables
 # PostgreSQL's server binaries live outside PATH on Debian.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 

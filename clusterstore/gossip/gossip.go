@@ -208,9 +208,23 @@ type Membership struct {
 	members map[string]Member // alive
 	nodes   map[string]State  // storing nodes but this one, dead ones included
 	warned  map[string]bool   // members whose other timing profile was logged
+	dead    map[string]deadMember
 	down    sync.Once
 	stopped atomic.Bool
+	stop    chan struct{} // closed by Leave and Shutdown: ends reconnect
+	done    chan struct{} // closed when reconnect returned
 }
+
+// deadMember is a member declared dead (or that left), and where it
+// gossiped.
+type deadMember struct {
+	addr  string
+	since time.Time
+}
+
+// reconnectFor is how long a member declared dead is called back (as
+// Serf's ReconnectTimeout): a member gone longer is forgotten.
+const reconnectFor = 24 * time.Hour
 
 // Join starts gossiping and joins the cluster through cfg.Join, giving up
 // when ctx ends (it is checked between addresses, and one address takes at
@@ -239,7 +253,8 @@ func Join(ctx context.Context, cfg Config, onChange func([]Member)) (*Membership
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	cfg.Self.Detect = cfg.Timing.Detect()
-	m := &Membership{self: cfg.Self, onChange: onChange, log: cfg.Logger, members: map[string]Member{}, nodes: map[string]State{}, warned: map[string]bool{}}
+	m := &Membership{self: cfg.Self, onChange: onChange, log: cfg.Logger, members: map[string]Member{}, nodes: map[string]State{}, warned: map[string]bool{},
+		dead: map[string]deadMember{}, stop: make(chan struct{}), done: make(chan struct{})}
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Self.Name
 	mc.BindAddr, mc.BindPort = host, p
@@ -268,7 +283,46 @@ func Join(ctx context.Context, cfg Config, onChange func([]Member)) (*Membership
 		return nil, err
 	}
 	m.changed()
+	go m.reconnect(2 * cfg.Timing.Detect())
 	return m, nil
+}
+
+// reconnect joins, every interval, the members declared dead (or that
+// left: those do not answer). memberlist
+// never probes nor pushes its state to a member it declared dead, and
+// gossips to one only while it has news to spread: without this, the two
+// sides of a partition would stay apart for good once it healed, each
+// seeing the other dead. A join is a push-pull: each side learns that the
+// other declared it dead and refutes it, and the second one merges them.
+func (m *Membership) reconnect(interval time.Duration) {
+	defer close(m.done)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-tick.C:
+		}
+		var addrs []string
+		m.mu.Lock()
+		for name, d := range m.dead {
+			if time.Since(d.since) > reconnectFor {
+				delete(m.dead, name)
+				continue
+			}
+			addrs = append(addrs, d.addr)
+		}
+		m.mu.Unlock()
+		for _, addr := range addrs {
+			select {
+			case <-m.stop:
+				return
+			default:
+			}
+			m.ml.Join([]string{addr}) // one that is really gone does not answer
+		}
+	}
 }
 
 // ErrNoAdvertise is returned when a member binds an unspecified address
@@ -433,8 +487,10 @@ func (m *Membership) Leave(timeout time.Duration) error {
 	var err error
 	m.down.Do(func() {
 		m.stopped.Store(true)
+		close(m.stop)
 		m.ml.Leave(timeout)
 		err = m.ml.Shutdown()
+		<-m.done
 	})
 	return err
 }
@@ -447,7 +503,9 @@ func (m *Membership) Shutdown() error {
 	var err error
 	m.down.Do(func() {
 		m.stopped.Store(true)
+		close(m.stop)
 		err = m.ml.Shutdown()
+		<-m.done
 	})
 	return err
 }
@@ -471,8 +529,14 @@ func (m *Membership) set(n *memberlist.Node, alive bool) {
 	}
 	if alive {
 		m.members[n.Name] = mb
+		delete(m.dead, n.Name)
 	} else {
 		delete(m.members, n.Name)
+		if n.Name != m.self.Name {
+			// memberlist does not tell here whether it died or left:
+			// one that left does not answer.
+			m.dead[n.Name] = deadMember{addr: n.Address(), since: time.Now()}
+		}
 	}
 	if mb.Role == RoleNode && mb.Name != m.self.Name {
 		e := State{Member: mb, Dead: !alive}
