@@ -20,14 +20,16 @@ test:
 # cmd/e2e/partition_test.go (faults of 5 to 15 s) against a cluster of
 # three nodes for each number of backups in BACKUPS (NEMESES: only those
 # named, comma-separated), and prints a table per
-# nemesis. It needs root, iproute2 and nftables.
+# nemesis; then ROUNDS rounds of Redis Sentinel cut off from its clients
+# (cmd/e2e/sentinel_partition_test.go), with and without WaitReplicas.
+# It needs root, iproute2 and nftables.
 ROUNDS ?= 5
 BACKUPS ?= 0,1,2
 NEMESES ?=
 partition-test:
 	bash scripts/deps.sh
 	(cd cmd && CGO_ENABLED=0 go build -o ../bin/sessionkit ./sessionkit)
-	cd cmd && SESSIONKIT_BIN=$(CURDIR)/bin/sessionkit CI=1 go test -count=1 -timeout 0 -run '^TestPartitions$$' -v ./e2e/ \
+	cd cmd && ROUNDS=$(ROUNDS) SESSIONKIT_BIN=$(CURDIR)/bin/sessionkit CI=1 go test -count=1 -timeout 0 -run '^(TestPartitions|TestSentinelPartition)$$' -v ./e2e/ \
 		-args -partition.rounds=$(ROUNDS) -partition.backups=$(BACKUPS) -partition.nemeses=$(NEMESES)
 
 build:
