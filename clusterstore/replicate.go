@@ -138,6 +138,10 @@ func (p *peer) flush(batch []outgoing) (refused map[[32]byte]bool, err error) {
 	}
 	for _, h := range reply.need {
 		if m, ok := p.s.table.full(h); ok {
+			// The owner's record is sent as its write: it replaces a
+			// copy the backup holds at a version as high (see apply).
+			owners, _ := p.s.owners(h)
+			m.write = len(owners) > 0 && owners[0] == p.s.cfg.Name
 			p.send(m, nil)
 		}
 	}

@@ -146,7 +146,7 @@ func (t *table) create(h [32]byte, op uint64, meta sessionkit.Meta, values map[s
 	defer sh.Unlock()
 	version := uint64(1)
 	var prev message
-	old, _ := sh.Get(h)
+	old, _ := sh.Live(h, time.Now())
 	if old != nil {
 		prev = message{kind: kindFull, h: h, version: old.version, rec: old}
 		if old.applied(op) {
@@ -245,7 +245,29 @@ func (t *table) apply(m message) (needFull bool) {
 		curVersion = ts.version
 	}
 	if m.version <= curVersion {
-		return false // old news
+		if !m.write {
+			return false // old news
+		}
+		// A write of the key's owner (rpcReplicate checked the sender)
+		// at a version this node holds already. The owner sends its
+		// writes to each backup in order, so a backup that follows them
+		// holds the owner's record: a version at least as high comes
+		// from another owner's jump that never became the owner's (a
+		// write refused and undone after a backup took it), and the
+		// owner's next jump may land at or below it. The owner's record
+		// wins: whole, it replaces the copy; a delta the copy lacks asks
+		// for the whole record; a tombstone buries the copy.
+		switch m.kind {
+		case kindFull:
+		case kindDelta:
+			return cur != nil && len(m.ops) > 0 && !cur.applied(m.ops[len(m.ops)-1]) ||
+				cur == nil && len(m.ops) > 0
+		case kindDelete:
+			if cur == nil {
+				return false
+			}
+			m.version = curVersion
+		}
 	}
 	switch m.kind {
 	case kindFull:
