@@ -126,3 +126,25 @@ func (d *decoder) trailingOp() uint64 {
 	}
 	return d.op()
 }
+
+// encodeLoaded appends a loaded record and, when it holds the write whose
+// id the load carried, a flag after it. A load without an id (from a
+// node before ids) is never flagged: its answer is as before ids existed.
+func encodeLoaded(r *record, applied bool) encoder {
+	e := encodeRecord(r)
+	if applied {
+		e = e.flag(true)
+	}
+	return e
+}
+
+// decodeLoaded reads what encodeLoaded wrote, or an answer without the
+// flag (from a node before ids).
+func decodeLoaded(b []byte) (*record, bool, error) {
+	d := newDecoder(b)
+	version := d.uvarint()
+	meta := d.meta()
+	r := newRecord(meta, d.values(), version)
+	applied := d.Err() == nil && d.Len() > 0 && d.flag()
+	return r, applied, d.Err()
+}

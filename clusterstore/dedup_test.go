@@ -210,8 +210,29 @@ func startProxied(t *testing.T, n, backups int) (nodes []*Store, proxies []*data
 // order (A's call to C may time out instead): the scenario is then run
 // again on a new cluster, three times at most.
 func TestRetriedWriteAppliedOnce(t *testing.T) {
+	retriedOnce(t, func(old []byte, ok bool) ([]byte, error) {
+		return append(bytes.Clone(old), 'x'), nil
+	})
+}
+
+// TestRetriedUpdateNotRunAgain: as TestRetriedWriteAppliedOnce, with an
+// update function that refuses a cart that has an x already. The retry
+// at the new owner, which holds the write, must report success without
+// running the function on a value that holds its own write.
+func TestRetriedUpdateNotRunAgain(t *testing.T) {
+	retriedOnce(t, func(old []byte, ok bool) ([]byte, error) {
+		if bytes.IndexByte(old, 'x') >= 0 {
+			return nil, errors.New("the cart has an x already")
+		}
+		return append(bytes.Clone(old), 'x'), nil
+	})
+}
+
+// retriedOnce runs retriedWrite with fn until the interleaving is
+// reached, three times at most, and checks the write was applied once.
+func retriedOnce(t *testing.T, fn sessionkit.UpdateFunc) {
 	for range 3 {
-		cart, reached := retriedWrite(t)
+		cart, reached := retriedWrite(t, fn)
 		if !reached {
 			t.Log("the owner did not see the refusal in time: again")
 			continue
@@ -224,10 +245,10 @@ func TestRetriedWriteAppliedOnce(t *testing.T) {
 	t.Fatal("the interleaving was not reached in 3 runs")
 }
 
-// retriedWrite runs the scenario of TestRetriedWriteAppliedOnce on a new
-// cluster and returns the cart at the new owner once its copies agree,
+// retriedWrite runs the scenario of TestRetriedWriteAppliedOnce, with
+// update function fn, on a new cluster and returns the cart at the new owner once its copies agree,
 // and whether the owner undid the write as the refusal asked.
-func retriedWrite(t *testing.T) (string, bool) {
+func retriedWrite(t *testing.T, fn sessionkit.UpdateFunc) (string, bool) {
 	nodes, proxies, stop := startProxied(t, 3, 2)
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -288,9 +309,7 @@ func retriedWrite(t *testing.T) (string, bool) {
 	pb.out.hold()
 	updated := make(chan error, 1)
 	go func() {
-		_, err := a.Update(ctx, tok, "cart", now.Add(time.Hour), func(old []byte, ok bool) ([]byte, error) {
-			return append(bytes.Clone(old), 'x'), nil
-		})
+		_, err := a.Update(ctx, tok, "cart", now.Add(time.Hour), fn)
 		updated <- err
 	}()
 	err = proc.WaitFor(30*time.Second, func() error {

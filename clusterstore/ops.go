@@ -154,12 +154,19 @@ func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record
 
 // load reads a session at its owner.
 func (s *Store) load(ctx context.Context, h [32]byte) (*record, error) {
-	b, err := s.at(ctx, h, "/rpc/load", func() encoder { return encoder{}.hash(h) }, func([]string) (encoder, error) {
+	r, _, err := s.loadOp(ctx, h, 0)
+	return r, err
+}
+
+// loadOp reads a session at its owner, and reports whether the record
+// holds the write with id op (0: none) already.
+func (s *Store) loadOp(ctx context.Context, h [32]byte, op uint64) (*record, bool, error) {
+	b, err := s.at(ctx, h, "/rpc/load", func() encoder { return encoder{}.hash(h).op(op) }, func([]string) (encoder, error) {
 		r, ok := s.table.load(h)
 		if !ok {
 			return nil, sessionkit.ErrNotFound
 		}
-		return encodeRecord(r), nil
+		return encodeLoaded(r, r.applied(op)), nil
 	}, func(owners []string) ([]byte, error) {
 		// The owner does not answer. A warm backup's copy holds every
 		// acknowledged write: the first backup's, or with AckAll any
@@ -174,18 +181,17 @@ func (s *Store) load(ctx context.Context, h [32]byte) (*record, error) {
 				if !ok || m.kind != kindFull {
 					return nil, sessionkit.ErrNotFound
 				}
-				return encodeRecord(newRecord(m.meta, m.values, m.version)), nil
+				r := newRecord(m.meta, m.values, m.version)
+				r.ops = m.ops
+				return encodeLoaded(r, r.applied(op)), nil
 			}
 		}
 		return nil, errors.New("no warm backup answered")
 	})
-	if errors.Is(err, sessionkit.ErrNotFound) {
-		return nil, err
-	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return decodeRecord(b)
+	return decodeLoaded(b)
 }
 
 // Create implements sessionkit.Store.
@@ -259,15 +265,21 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		}
 		// The owner is another node: read there, compute here, and let
 		// the owner compare and set.
-		r, err := s.load(ctx, h)
+		r, applied, err := s.loadOp(ctx, h, op)
 		if err != nil {
 			return t, err
 		}
 		cur, ok := r.Get(key)
-		next, err := fn(cur, ok)
-		if err != nil {
-			return t, err
+		next := cur
+		if !applied {
+			if next, err = fn(cur, ok); err != nil {
+				return t, err
+			}
 		}
+		// An attempt applied already (at a node that has become the
+		// owner since) is not computed again over a value that holds its
+		// result: the swap, with the same id, applies nothing, makes the
+		// write's copies again and answers success.
 		err = s.swap(ctx, &swapRequest{hash: h, key: key, old: cur, oldOK: ok, next: next, deadline: idleDeadline, op: op})
 		if !errors.Is(err, errSwapFailed) {
 			return t, err

@@ -109,17 +109,19 @@ func (s *Store) rpcView(ctx context.Context, d *decoder, _ string) (encoder, err
 	return s.view.Load().vec.encode(nil), nil
 }
 
-// rpcLoad reads a session at its owner: a key in, a record out.
+// rpcLoad reads a session at its owner: a key and, from an Update, its
+// operation id in; the record out, and whether it holds that write.
 func (s *Store) rpcLoad(ctx context.Context, d *decoder, _ string) (encoder, error) {
 	h := d.hash()
+	op := d.trailingOp()
 	if d.Err() != nil {
 		return nil, d.Err()
 	}
-	r, err := s.load(ctx, h)
+	r, applied, err := s.loadOp(ctx, h, op)
 	if err != nil {
 		return nil, err
 	}
-	return encodeRecord(r), nil
+	return encodeLoaded(r, applied), nil
 }
 
 // copyRequest asks a node for the copy of a key it holds.
