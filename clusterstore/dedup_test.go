@@ -442,6 +442,25 @@ func TestRequestOp(t *testing.T) {
 	}
 }
 
+// A load's answer says whether the record holds the write whose id the
+// load carried; an answer from a node before ids decodes as not holding it.
+func TestLoadAnswer(t *testing.T) {
+	later := time.Unix(0, time.Now().Add(time.Hour).UnixNano())
+	r := newRecord(sessionkit.Meta{IdleDeadline: later, Deadline: later}, map[string][]byte{"cart": []byte("ax")}, 9)
+	for _, applied := range []bool{false, true} {
+		got, ok, err := decodeLoaded(encodeLoaded(r, applied))
+		if err != nil || ok != applied || got.version != 9 || string(got.Values()["cart"]) != "ax" {
+			t.Fatalf("applied %v: %+v, %v, %v", applied, got, ok, err)
+		}
+	}
+	if _, ok, err := decodeLoaded(encodeRecord(r)); err != nil || ok {
+		t.Fatalf("an answer without the flag: %v, %v", ok, err)
+	}
+	if _, err := decodeRecord(encodeLoaded(r, true)); err != nil {
+		t.Fatalf("a node before ids reads a flagged answer: %v", err)
+	}
+}
+
 // FuzzRequest: the requests that carry an operation id decode what they
 // encode, with or without the id.
 func FuzzRequest(f *testing.F) {
@@ -449,6 +468,7 @@ func FuzzRequest(f *testing.F) {
 	f.Add([]byte(encoder(nil).commitRequest(&commitRequest{hash: [32]byte{1}, delta: sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"a": []byte("b")}}, op: 7})))
 	f.Add([]byte(encoder(nil).swapRequest(&swapRequest{hash: [32]byte{2}, key: "k", old: []byte("o"), oldOK: true, next: []byte("n"), deadline: later, op: 1 << 63})))
 	f.Add([]byte(encoder(nil).createRequest(&createRequest{hash: [32]byte{3}, values: map[string][]byte{"x": nil}})))
+	f.Add([]byte(encodeLoaded(newRecord(sessionkit.Meta{IdleDeadline: later}, map[string][]byte{"k": []byte("v")}, 3), true)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := newDecoder(b)
 		if r := d.commitRequest(); d.Err() == nil {
@@ -469,6 +489,12 @@ func FuzzRequest(f *testing.F) {
 			d2 := newDecoder(encoder(nil).createRequest(&r))
 			if r2 := d2.createRequest(); d2.Err() != nil || r2.hash != r.hash || r2.op != r.op || len(r2.values) != len(r.values) {
 				t.Fatalf("create round trip: %+v, %+v, %v", r, r2, d2.Err())
+			}
+		}
+		if r, applied, err := decodeLoaded(b); err == nil {
+			r2, applied2, err2 := decodeLoaded(encodeLoaded(r, applied))
+			if err2 != nil || applied2 != applied || r2.version != r.version || len(r2.Values()) != len(r.Values()) {
+				t.Fatalf("load answer round trip: %+v %v, %+v %v, %v", r, applied, r2, applied2, err2)
 			}
 		}
 	})
