@@ -40,7 +40,10 @@
 // is retried, and the write is still applied once. No copy of a
 // write leaves a node before its backups acknowledged or refused it, and
 // a new owner's first write to a key jumps its version past a former
-// owner's. The fence is the backups' check: with AckNone or with 0
+// owner's. A backup takes its owner's writes in the order they were sent:
+// a copy it holds at the owner's version or above (a write retried
+// elsewhere that reached it and was undone) gives way to the owner's
+// record. The fence is the backups' check: with AckNone or with 0
 // backups, a write that races a change of owner may be lost. A node serves
 // a key only while it holds its lease, an exchange of views with the key's
 // backup that agreed less than Config.Lease ago, so a paused or cut-off
