@@ -162,3 +162,48 @@ func TestRetriedCreateAfterExpiry(t *testing.T) {
 		t.Fatalf("retried create after expiry: record %+v, %v, message %+v; want a live session", r, ok, m)
 	}
 }
+
+// A backup that missed its owner's jump (it became a backup since) and
+// holds a copy of another node's above the owner's version asks for the
+// whole record when the owner's next delta arrives, rather than taking
+// it for old news; the owner's record, sent as its write, replaces the
+// copy.
+func TestBackupBehindOwnerAskReplaced(t *testing.T) {
+	_, b, c, d, h, add := lineage(t)
+	d.apply(written(b.commit(h, newOp(), add("b1", "1"))))
+	d.apply(written(b.commit(h, newOp(), add("b2", "2"))))
+	written(c.commit(h, newOp(), add("c1", "1"))) // the jump d missed
+	m := written(c.commit(h, newOp(), add("c2", "2")))
+	if rd, _ := d.load(h); rd.version < m.version {
+		t.Fatalf("setup: the backup's copy is at %d, below the owner's delta at %d", rd.version, m.version)
+	}
+	if !d.apply(m) {
+		t.Fatal("a delta the backup's copy lacks was taken for old news")
+	}
+	full, _ := c.full(h)
+	full.write = true
+	if d.apply(full) {
+		t.Fatal("the owner's whole record still leaves a gap")
+	}
+	sameCopy(t, c, d, h)
+
+	// The owner deletes the session while the backup holds another copy
+	// above: the copy goes, and the tombstone keeps the higher version.
+	above, _ := c.full(h)
+	above.version += 1 << 30
+	d.apply(above)
+	_, del, err := c.take(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	del.write = true
+	if d.apply(del) {
+		t.Fatal("a delete asked for the whole record")
+	}
+	if _, ok := d.load(h); ok {
+		t.Fatal("the owner's delete left the backup's copy")
+	}
+	if ts, ok := d.full(h); !ok || ts.kind != kindDelete || ts.version != above.version {
+		t.Fatalf("tombstone %+v, %v; want one at version %d", ts, ok, above.version)
+	}
+}
