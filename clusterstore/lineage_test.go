@@ -73,7 +73,7 @@ func valuesOf(r *record) map[string]string {
 // B undid it; the key's owner is now C, whose first write jumps from a
 // version below D's copy. D must follow C's writes from then on, not take
 // them for old news.
-func TestReviewAgainJumpDivergence(t *testing.T) {
+func TestAgainJumpUndoneElsewhere(t *testing.T) {
 	a, b, c, d, h, add := lineage(t)
 	op := newOp()
 	w := written(a.commit(h, op, add("cart", "ax")))
