@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	redigo "github.com/gomodule/redigo/redis"
 	"github.com/redis/rueidis"
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/redistest"
@@ -53,6 +55,65 @@ func BenchmarkRedisFloor(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkRedisRoundTrip is one round trip, the unit of every Redis
+// store's cost: a GET of a 200-byte value, one at a time, through redigo
+// (scs's client, a synchronous write and read on the caller's goroutine)
+// and through rueidis (sessionkit's, whose connection's own goroutines
+// write and read, pipelining whatever callers send), on a pooled and on a
+// dedicated connection (the near cache's).
+func BenchmarkRedisRoundTrip(b *testing.B) {
+	url := startRedis(b)
+	ctx := context.Background()
+	value := strings.Repeat("v", 200)
+	b.Run("redigo", func(b *testing.B) {
+		conn, err := redigo.Dial("tcp", strings.TrimPrefix(url, "redis://"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Do("SET", "rt", value); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := redigo.Bytes(conn.Do("GET", "rt")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt.DisableCache = true
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Do(ctx, c.B().Set().Key("rt").Value(value).Build()).Error(); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("rueidis", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Do(ctx, c.B().Get().Key("rt").Build()).AsBytes(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("rueidis-dedicated", func(b *testing.B) {
+		dc, release := c.Dedicate()
+		defer release()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := dc.Do(ctx, dc.B().Get().Key("rt").Build()).AsBytes(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func openStore(b *testing.B, url string, nc *redisstore.NearCache) *redisstore.Store {
