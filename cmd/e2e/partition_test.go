@@ -114,6 +114,27 @@ func TestPartitionHeals(t *testing.T) {
 	c.round(nemeses[i], 0, 35*time.Second)
 }
 
+// TestPartitionIsolateHealsFresh isolates a node, with one backup, for
+// longer than failure detection but shorter than memberlist's gossip to
+// the dead: memberlist merges the sides again by itself, and the isolated
+// node's own entry comes back alive at a higher incarnation before its
+// first exchange of views, so it never read that it had been declared
+// dead. It renewed its leases and served its copies, older than what the
+// others wrote meanwhile: reads missed acknowledged additions and
+// additions made on the stale copies were lost. A node whose leases
+// lapsed with most of the others now warms before it holds them again.
+func TestPartitionIsolateHealsFresh(t *testing.T) {
+	c := newPartitionCluster(t, 1)
+	i := slices.IndexFunc(nemeses, func(n nemesis) bool { return n.name == "isolate" })
+	for r := range 3 {
+		c.round(nemeses[i], r, 12*time.Second)
+		if t.Failed() {
+			c.dumpLogs()
+			t.FailNow()
+		}
+	}
+}
+
 // partitionCluster is one cluster of TestPartitions.
 type partitionCluster struct {
 	t       *testing.T
