@@ -21,8 +21,9 @@ import (
 //     and a backup refuses a replicated write from a node that does not
 //     own the key (the writer undoes it and follows the key).
 //   - A node serves and writes a key only while it holds the key's lease:
-//     an exchange of views with the key's first backup (with no backups,
-//     with a majority of the nodes) that agreed, begun less than
+//     an exchange of views with the key's first backup (with no backup in
+//     the view, with a majority of the storing nodes the vector holds,
+//     those it holds dead included) that agreed, begun less than
 //     Config.Lease ago on the monotonic clock. The lease is shorter than
 //     failure detection, so a node cut off or paused stops serving its
 //     keys before the others take them over.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/clusterstore/gossip"
 )
 
 // Placement and leases. A key's owner and backups are the first nodes of
@@ -115,13 +116,23 @@ func (s *Store) holds(v *view, owners []string) bool {
 	if len(owners) > 1 {
 		return now.Sub(s.leases[owners[1]]) < s.cfg.Lease
 	}
-	agree := 1 // this node
-	for name := range v.nodes {
-		if name != s.cfg.Name && now.Sub(s.leases[name]) < s.cfg.Lease {
+	// No backup in this view: a majority of the storing nodes must agree.
+	// Of every storing node the vector holds, not only of those alive in
+	// this view: a node cut off from the others declares them dead in
+	// time, and a node alone in its own view is no majority. Only nodes
+	// that drained before they died (they left, their sessions handed
+	// over) no longer count.
+	agree, all := 1, 1 // this node
+	for name, e := range v.vec {
+		if name == s.cfg.Name || e.Role != gossip.RoleNode || e.Dead && e.Draining {
+			continue
+		}
+		all++
+		if now.Sub(s.leases[name]) < s.cfg.Lease {
 			agree++
 		}
 	}
-	return 2*agree > len(v.nodes)
+	return 2*agree > all
 }
 
 // awaitLease waits, up to FailoverWait, until this node holds the key's

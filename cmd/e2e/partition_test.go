@@ -114,6 +114,28 @@ func TestPartitionHeals(t *testing.T) {
 	c.round(nemeses[i], 0, 35*time.Second)
 }
 
+// TestPartitionShortIsolation isolates a node, with one backup, for
+// longer than failure detection but shorter than memberlist's gossip to
+// the dead, three times (a different node each time). The isolated node
+// declared the others dead and was alone in its view; once healed, the
+// router reached it before its gossip showed the others alive, and it
+// held every key's lease as a majority of one: for a few tens of
+// milliseconds it served its copies from before the fault (reads missed
+// acknowledged additions) and wrote on them (additions were lost). With
+// no backup in its view, a node now needs a majority of every storing
+// node its view holds, dead ones included.
+func TestPartitionShortIsolation(t *testing.T) {
+	c := newPartitionCluster(t, 1)
+	i := slices.IndexFunc(nemeses, func(n nemesis) bool { return n.name == "isolate" })
+	for r := range 3 {
+		c.round(nemeses[i], r, 12*time.Second)
+		if t.Failed() {
+			c.dumpLogs()
+			t.FailNow()
+		}
+	}
+}
+
 // partitionCluster is one cluster of TestPartitions.
 type partitionCluster struct {
 	t       *testing.T
