@@ -556,13 +556,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		if err != nil {
 			return "", err
 		}
-		var set map[string][]byte
-		var deleted []string
-		if b == nil {
-			deleted = []string{key}
-		} else {
-			set = map[string][]byte{key: b}
-		}
+		set, deleted := keyChange(key, b)
 		n, err := s.write(ctx, h[:], set, deleted, idleDeadline, nil, &version)
 		if err != nil {
 			return "", s.fail(ctx, "update", err)
@@ -665,3 +659,12 @@ func (s *Store) bump(ctx context.Context, stmt string, args ...any) (uint64, err
 
 // DB returns the database s runs on, for tests that look at the rows.
 func DB(s *Store) Querier { return s.db }
+
+// keyChange is an Update's new value b of key as a delta's sets and
+// deletions: a nil b deletes the key.
+func keyChange(key string, b []byte) (set map[string][]byte, deleted []string) {
+	if b == nil {
+		return nil, []string{key}
+	}
+	return map[string][]byte{key: b}, nil
+}

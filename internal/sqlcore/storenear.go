@@ -61,16 +61,7 @@ func (s *Store) commitNear(ctx context.Context, t sessionkit.Token, h [32]byte, 
 	var version int64
 	found, err := s.db.WriteRow(ctx, s.q.commitVersion[m], args, &version)
 	if err != nil || !found || e == nil || version != e.version+1 {
-		s.near.finish(h, f, 0, row{}, nil)
-		// Whatever is cached is older than the row now.
-		s.near.Deleted(h)
-		switch {
-		case err != nil:
-			return "", s.fail(ctx, "commit", err)
-		case !found:
-			return "", sessionkit.ErrNotFound
-		}
-		return t, nil
+		return s.uncached(ctx, "commit", t, h, f, found, err)
 	}
 	r := e.row
 	if d.Meta != nil {
@@ -79,6 +70,22 @@ func (s *Store) commitNear(ctx context.Context, t sessionkit.Token, h [32]byte, 
 	}
 	r.idleDeadline = ms(d.IdleDeadline)
 	s.near.finish(h, f, version, r, merge(e.values, d.Set, d.Deleted))
+	return t, nil
+}
+
+// uncached ends fill f of a write the cache cannot follow (it failed,
+// found no row, or the row's version is not the one after the cached
+// entry's), dropping whatever is cached under h, which is older than the
+// row now, and returns what the write returns.
+func (s *Store) uncached(ctx context.Context, op string, t sessionkit.Token, h [32]byte, f *fill, found bool, err error) (sessionkit.Token, error) {
+	s.near.finish(h, f, 0, row{}, nil)
+	s.near.Deleted(h)
+	switch {
+	case err != nil:
+		return "", s.fail(ctx, op, err)
+	case !found:
+		return "", sessionkit.ErrNotFound
+	}
 	return t, nil
 }
 
@@ -104,15 +111,7 @@ func (s *Store) touchNear(ctx context.Context, t sessionkit.Token, h [32]byte, i
 	var version int64
 	found, err := s.db.WriteRow(ctx, s.q.touchVersion, []any{h[:], time.Now().UnixMilli(), ms(idle)}, &version)
 	if err != nil || !found || e == nil || version != e.version {
-		s.near.finish(h, f, 0, row{}, nil)
-		s.near.Deleted(h)
-		switch {
-		case err != nil:
-			return "", s.fail(ctx, "touch", err)
-		case !found:
-			return "", sessionkit.ErrNotFound
-		}
-		return t, nil
+		return s.uncached(ctx, "touch", t, h, f, found, err)
 	}
 	r := e.row
 	r.idleDeadline = ms(idle)
@@ -159,13 +158,7 @@ func (s *Store) updateNear(ctx context.Context, t sessionkit.Token, h [32]byte, 
 			s.near.finish(h, f, 0, row{}, nil)
 			return "", err
 		}
-		var set map[string][]byte
-		var deleted []string
-		if b == nil {
-			deleted = []string{key}
-		} else {
-			set = map[string][]byte{key: b}
-		}
+		set, deleted := keyChange(key, b)
 		args, _, _, err := s.commitArgs(h[:], set, deleted, idle, nil, &version)
 		if err != nil {
 			s.near.finish(h, f, 0, row{}, nil)
