@@ -29,7 +29,7 @@ NEMESES ?=
 partition-test:
 	bash scripts/deps.sh
 	(cd cmd && CGO_ENABLED=0 go build -o ../bin/sessionkit ./sessionkit)
-	cd cmd && ROUNDS=$(ROUNDS) SESSIONKIT_BIN=$(CURDIR)/bin/sessionkit CI=1 go test -count=1 -timeout 0 -run '^(TestPartitions|TestSentinelPartition)$$' -v ./e2e/ \
+	cd cmd && ROUNDS=$(ROUNDS) SESSIONKIT_BIN=$(CURDIR)/bin/sessionkit CI=1 go test -count=1 -timeout 0 -run '^(TestPartitions|TestPartitionShortIsolation|TestSentinelPartition)$$' -v ./e2e/ \
 		-args -partition.rounds=$(ROUNDS) -partition.backups=$(BACKUPS) -partition.nemeses=$(NEMESES)
 
 build:

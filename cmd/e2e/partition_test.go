@@ -116,7 +116,10 @@ func TestPartitionHeals(t *testing.T) {
 
 // TestPartitionShortIsolation isolates a node, with one backup, for
 // longer than failure detection but shorter than memberlist's gossip to
-// the dead, three times (a different node each time). The isolated node
+// the dead: once in make test, where clusterstore's
+// TestAloneInOwnViewHoldsNoLease checks the rule itself, and
+// -partition.rounds times (a different node each time) in make
+// partition-test. The isolated node
 // declared the others dead and was alone in its view; once healed, the
 // router reached it before its gossip showed the others alive, and it
 // held every key's lease as a majority of one: for a few tens of
@@ -127,7 +130,7 @@ func TestPartitionHeals(t *testing.T) {
 func TestPartitionShortIsolation(t *testing.T) {
 	c := newPartitionCluster(t, 1)
 	i := slices.IndexFunc(nemeses, func(n nemesis) bool { return n.name == "isolate" })
-	for r := range 3 {
+	for r := range max(1, *partitionRounds) {
 		c.round(nemeses[i], r, 12*time.Second)
 		if t.Failed() {
 			c.dumpLogs()
