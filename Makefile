@@ -20,7 +20,9 @@ test:
 # cmd/e2e/partition_test.go (faults of 5 to 15 s) against a cluster of
 # three nodes for each number of backups in BACKUPS (NEMESES: only those
 # named, comma-separated), and prints a table per
-# nemesis; then ROUNDS rounds of Redis Sentinel cut off from its clients
+# nemesis; ROUNDS 12 s isolations of one node, the round that found a
+# node alone in its view serving old copies; and ROUNDS rounds of Redis
+# Sentinel cut off from its clients
 # (cmd/e2e/sentinel_partition_test.go), with and without WaitReplicas.
 # It needs root, iproute2 and nftables.
 ROUNDS ?= 5
