@@ -38,7 +38,7 @@ build:
 	go build -o bin/sessionkit ./cmd/sessionkit
 
 bench:
-	cd bench && go test -run '^$$' -bench . -count 10 ./... | tee bench.txt
+	cd bench && go test -run '^$$' -bench . -skip BytesPerSession -count 10 ./... | tee bench.txt
 
 image:
 	@test -n "$(ENGINE)" || { echo "make image needs podman or docker"; exit 1; }

@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,101 +17,64 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/redistest"
+	"github.com/sessionkit/sessionkit/internal/sesstable/sesstabletest"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
 
-// TestBytesPerSession fills each store with the 200-byte session (nine
-// keys, a principal of 11 bytes) and reports what one session costs: the
-// Go heap in use after a GC for the in-process stores, Redis's
+// BenchmarkBytesPerSession fills each store with the 200-byte session
+// (nine keys, a principal of 11 bytes) and reports what one session costs:
+// the Go heap in use after a GC for the in-process stores, Redis's
 // used_memory for the Redis stores (each on a redis-server of its own,
-// started empty). It takes minutes and gigabytes, so it runs only when
-// SESSIONKIT_BYTES is set, to the session counts to measure (default
-// "1000000,1500000"):
+// started empty). It fills 1,000,000 and 1,500,000 sessions
+// (SESSIONKIT_BYTES for other counts), once each whatever b.N, which
+// takes minutes and gigabytes:
 //
-//	SESSIONKIT_BYTES=1 go test -run TestBytesPerSession -v -timeout 30m .
+//	go test -run '^$' -bench BytesPerSession -benchtime 1x -timeout 40m .
 //
-// A subtest runs one store at one count, e.g. -run
-// 'TestBytesPerSession/sessionkit-memstore/1000000'.
-// The cluster store's node is measured by clusterstore's own
-// TestBytesPerSession, with the same session.
-func TestBytesPerSession(t *testing.T) {
-	env := os.Getenv("SESSIONKIT_BYTES")
-	if env == "" {
-		t.Skip("set SESSIONKIT_BYTES=1 (or session counts, e.g. 1000000,1500000) to measure")
-	}
-	counts := []int{1_000_000, 1_500_000}
-	if env != "1" {
-		counts = nil
-		for _, f := range strings.Split(env, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n <= 0 {
-				t.Fatalf("SESSIONKIT_BYTES=%q: want 1 or session counts", env)
-			}
-			counts = append(counts, n)
-		}
-	}
-	data := 0
+// A sub-benchmark runs one store at one count, e.g. -bench
+// 'BytesPerSession/sessionkit-memstore/1000000'. The cluster store's node
+// is measured by clusterstore's own BenchmarkBytesPerSession, with the
+// same session.
+func BenchmarkBytesPerSession(b *testing.B) {
+	data := len(sesstabletest.Principal(0))
 	for k, v := range encoded("200B") {
 		data += len(k) + len(v)
 	}
-	data += len(principal(0))
-	var out strings.Builder
-	fmt.Fprintf(&out, "\nsession data: %d bytes (principal, keys, encoded values)\n\n| store | sessions | bytes per session (heap in use, or Redis used_memory) | live heap (HeapAlloc) per session |\n|---|---|---|---|\n", data)
-	for _, n := range counts {
+	for _, n := range sesstabletest.SessionCounts(b) {
 		for _, c := range []struct {
 			name string
-			fill func(t *testing.T, n int) (inUse, live float64)
+			fill func(tb testing.TB, n int) (inUse, live float64)
 		}{
 			{"sessionkit-memstore", fillMemstore},
 			{"scs-memstore", fillScsMem},
 			{"sessionkit-redisstore", fillRedisstore},
 			{"scs-redisstore", fillScsRedis},
 		} {
-			t.Run(fmt.Sprintf("%s/%d", c.name, n), func(t *testing.T) {
-				inUse, live := c.fill(t, n)
-				liveCol := "-"
-				if live > 0 {
-					liveCol = fmt.Sprintf("%.0f", live)
+			b.Run(fmt.Sprintf("%s/%d", c.name, n), func(b *testing.B) {
+				inUse, live := c.fill(b, n)
+				for b.Loop() {
 				}
-				fmt.Fprintf(&out, "| %s | %d | %.0f | %s |\n", c.name, n, inUse, liveCol)
-				t.Logf("%.0f bytes per session", inUse)
+				b.ReportMetric(inUse, "B/session")
+				if live > 0 {
+					b.ReportMetric(live, "live-B/session")
+				}
+				b.ReportMetric(float64(data), "data-B/session")
 			})
 		}
 	}
-	t.Log(out.String())
-}
-
-// principal is session i's principal: 11 bytes whatever i.
-func principal(i int) string { return fmt.Sprintf("u%010d", i) }
-
-// heap returns the heap in use and the live heap after a full GC.
-func heap() (inUse, live uint64) {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse, ms.HeapAlloc
-}
-
-// perSession measures the heap that fill leaves behind, per session.
-func perSession(n int, fill func()) (inUse, live float64) {
-	u0, l0 := heap()
-	fill()
-	u1, l1 := heap()
-	return float64(int64(u1)-int64(u0)) / float64(n), float64(int64(l1)-int64(l0)) / float64(n)
 }
 
 func sessionMeta(i int) sessionkit.Meta {
 	now := time.Now()
-	return sessionkit.Meta{Principal: principal(i), Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(24 * time.Hour), IdleTimeout: time.Hour}
+	return sessionkit.Meta{Principal: sesstabletest.Principal(i), Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(24 * time.Hour), IdleTimeout: time.Hour}
 }
 
-func fillMemstore(t *testing.T, n int) (float64, float64) {
+func fillMemstore(t testing.TB, n int) (float64, float64) {
 	ctx := context.Background()
 	values := encoded("200B")
 	var s *memstore.Store
-	inUse, live := perSession(n, func() {
+	inUse, live := sesstabletest.HeapPerSession(n, func() {
 		s = memstore.New(memstore.Config{MaxSessions: -1, CleanupInterval: time.Hour})
 		for i := range n {
 			if _, err := s.Create(ctx, sessionkit.NewToken(), sessionkit.Record{Meta: sessionMeta(i), Values: values}); err != nil {
@@ -128,14 +89,14 @@ func fillMemstore(t *testing.T, n int) (float64, float64) {
 	return inUse, live
 }
 
-func fillScsMem(t *testing.T, n int) (float64, float64) {
+func fillScsMem(t testing.TB, n int) (float64, float64) {
 	expiry := time.Now().Add(24 * time.Hour)
 	b, err := scs.GobCodec{}.Encode(expiry, session("200B"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var s *scsmem.MemStore
-	inUse, live := perSession(n, func() {
+	inUse, live := sesstabletest.HeapPerSession(n, func() {
 		s = scsmem.NewWithCleanupInterval(0)
 		for range n {
 			// Every session is encoded on its own: a copy each.
@@ -151,7 +112,7 @@ func fillScsMem(t *testing.T, n int) (float64, float64) {
 }
 
 // usedMemory returns redis-server's used_memory.
-func usedMemory(t *testing.T, c rueidis.Client) float64 {
+func usedMemory(t testing.TB, c rueidis.Client) float64 {
 	info, err := c.Do(context.Background(), c.B().Info().Section("memory").Build()).ToString()
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +133,7 @@ func usedMemory(t *testing.T, c rueidis.Client) float64 {
 // inParallel runs f(i) for i in [0, n) on a few goroutines, each of
 // which holds a connection: Redis fills at its own pace, not one round
 // trip at a time.
-func inParallel(t *testing.T, n int, f func(i int) error) {
+func inParallel(t testing.TB, n int, f func(i int) error) {
 	const workers = 32
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -195,7 +156,7 @@ func inParallel(t *testing.T, n int, f func(i int) error) {
 
 // redisUsed starts an empty redis-server, runs fill against its URL and
 // returns the used_memory fill added, per session.
-func redisUsed(t *testing.T, n int, fill func(url string)) float64 {
+func redisUsed(t testing.TB, n int, fill func(url string)) float64 {
 	srv := redistest.Start(t)
 	defer srv.Kill()
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
@@ -211,7 +172,7 @@ func redisUsed(t *testing.T, n int, fill func(url string)) float64 {
 	return (usedMemory(t, c) - before) / float64(n)
 }
 
-func fillRedisstore(t *testing.T, n int) (float64, float64) {
+func fillRedisstore(t testing.TB, n int) (float64, float64) {
 	ctx := context.Background()
 	values := encoded("200B")
 	return redisUsed(t, n, func(url string) {
@@ -228,7 +189,7 @@ func fillRedisstore(t *testing.T, n int) (float64, float64) {
 	}), 0
 }
 
-func fillScsRedis(t *testing.T, n int) (float64, float64) {
+func fillScsRedis(t testing.TB, n int) (float64, float64) {
 	expiry := time.Now().Add(24 * time.Hour)
 	b, err := scs.GobCodec{}.Encode(expiry, session("200B"))
 	if err != nil {

@@ -10,23 +10,14 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sesstable/sesstabletest"
 )
 
 // session returns the session both libraries seal: nine keys of about 200
 // bytes (user id, CSRF token, name, cart id, a flash message, last seen,
 // locale, theme, CSRF expiry); the 2KB session adds a cart of 22 items.
 func session(size string) map[string]any {
-	v := map[string]any{
-		"user_id":   48213,
-		"csrf":      "q3Zt8Xr9LmP0vW2yKcD5nB7hJ4fG6sA1eR8uI0oT3pQ",
-		"name":      "Alice Martin",
-		"cart_id":   "c_7f3a9b2e",
-		"flash":     "Your order has been placed.",
-		"last_seen": time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC),
-		"locale":    "en-GB",
-		"theme":     "dark",
-		"csrf_exp":  time.Date(2026, 3, 14, 17, 9, 26, 0, time.UTC),
-	}
+	v := sesstabletest.Session()
 	if size == "2KB" {
 		var cart []string
 		for i := range 22 {

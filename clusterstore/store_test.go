@@ -93,7 +93,7 @@ func closeAll(nodes []*Store) {
 	wg.Wait()
 }
 
-func waitMembers(t *testing.T, nodes []*Store, n int) {
+func waitMembers(t testing.TB, nodes []*Store, n int) {
 	t.Helper()
 	err := proc.WaitFor(10*time.Second, func() error {
 		for _, s := range nodes {

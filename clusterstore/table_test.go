@@ -3,10 +3,7 @@ package clusterstore
 import (
 	"context"
 	"fmt"
-	"os"
-	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -73,7 +70,7 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 }
 
 // startCapped starts one node that holds at most max sessions.
-func startCapped(t *testing.T, max int) *Store {
+func startCapped(t testing.TB, max int) *Store {
 	t.Helper()
 	var s *Store
 	var err error
@@ -181,73 +178,45 @@ func TestRevokeAllDeletesCopiesOfEvictedSessions(t *testing.T) {
 	}
 }
 
-// TestBytesPerSession fills one node with the benchmarks' 200-byte session
-// (bench/session_test.go: nine keys encoded by sessionkit's codec, and a
-// principal of 11 bytes) and reports the Go heap in use after a GC per
-// session held, beside bench's TestBytesPerSession for the other stores.
-// It takes gigabytes, so it runs only when SESSIONKIT_BYTES is set, to the
-// session counts to measure (default "1000000,1500000"):
+// BenchmarkBytesPerSession fills one node with the benchmarks' 200-byte
+// session (sesstabletest.Session: nine keys encoded by sessionkit's codec,
+// and a principal of 11 bytes) and reports the Go heap in use after a GC
+// per session held, beside bench's BenchmarkBytesPerSession for the other
+// stores. It fills 1,000,000 and 1,500,000 sessions (SESSIONKIT_BYTES
+// for other counts), once each whatever b.N, in gigabytes:
 //
-//	SESSIONKIT_BYTES=1 go test -run TestBytesPerSession -v -timeout 30m .
-func TestBytesPerSession(t *testing.T) {
-	env := os.Getenv("SESSIONKIT_BYTES")
-	if env == "" {
-		t.Skip("set SESSIONKIT_BYTES=1 (or session counts, e.g. 1000000,1500000) to measure")
-	}
-	counts := []int{1_000_000, 1_500_000}
-	if env != "1" {
-		counts = nil
-		for _, f := range strings.Split(env, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n <= 0 {
-				t.Fatalf("SESSIONKIT_BYTES=%q: want 1 or session counts", env)
-			}
-			counts = append(counts, n)
-		}
-	}
+//	go test -run '^$' -bench BytesPerSession -benchtime 1x -timeout 30m .
+func BenchmarkBytesPerSession(b *testing.B) {
 	values := map[string][]byte{}
-	for k, v := range map[string]any{
-		"user_id": 48213, "csrf": "q3Zt8Xr9LmP0vW2yKcD5nB7hJ4fG6sA1eR8uI0oT3pQ", "name": "Alice Martin",
-		"cart_id": "c_7f3a9b2e", "flash": "Your order has been placed.",
-		"last_seen": time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC), "locale": "en-GB", "theme": "dark",
-		"csrf_exp": time.Date(2026, 3, 14, 17, 9, 26, 0, time.UTC),
-	} {
-		b, err := sessionkit.BinaryCodec{}.Encode(v)
+	for k, v := range sesstabletest.Session() {
+		enc, err := sessionkit.BinaryCodec{}.Encode(v)
 		if err != nil {
-			t.Fatal(err)
+			b.Fatal(err)
 		}
-		values[k] = b
-	}
-	heap := func() (inUse, live uint64) {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse, ms.HeapAlloc
+		values[k] = enc
 	}
 	ctx := context.Background()
-	var out strings.Builder
-	fmt.Fprintf(&out, "\n| store | sessions | bytes per session (heap in use) | live heap (HeapAlloc) per session | session data |\n|---|---|---|---|---|\n")
-	for _, n := range counts {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			s := startCapped(t, -1)
-			u0, l0 := heap()
-			for i := range n {
-				now := time.Now()
-				meta := sessionkit.Meta{Principal: fmt.Sprintf("u%010d", i), Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(24 * time.Hour), IdleTimeout: time.Hour}
-				if _, err := s.Create(ctx, sessionkit.NewToken(), sessionkit.Record{Meta: meta, Values: values}); err != nil {
-					t.Fatal(err)
+	for _, n := range sesstabletest.SessionCounts(b) {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			s := startCapped(b, -1)
+			inUse, live := sesstabletest.HeapPerSession(n, func() {
+				for i := range n {
+					now := time.Now()
+					meta := sessionkit.Meta{Principal: sesstabletest.Principal(i), Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(24 * time.Hour), IdleTimeout: time.Hour}
+					if _, err := s.Create(ctx, sessionkit.NewToken(), sessionkit.Record{Meta: meta, Values: values}); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			u1, l1 := heap()
+			})
 			held, data := s.table.stats()
 			if held != n {
-				t.Fatalf("the node holds %d sessions, want %d", held, n)
+				b.Fatalf("the node holds %d sessions, want %d", held, n)
 			}
-			inUse, live := float64(int64(u1)-int64(u0))/float64(n), float64(int64(l1)-int64(l0))/float64(n)
-			fmt.Fprintf(&out, "| clusterstore node | %d | %.0f | %.0f | %d |\n", n, inUse, live, data/n)
-			t.Logf("%.0f bytes per session", inUse)
+			for b.Loop() {
+			}
+			b.ReportMetric(inUse, "heap-B/session")
+			b.ReportMetric(live, "live-B/session")
+			b.ReportMetric(float64(data/n), "data-B/session")
 		})
 	}
-	t.Log(out.String())
 }

@@ -1,11 +1,15 @@
 // Package sesstabletest checks the cap of a store that keeps its sessions
-// in a sesstable.Table (memstore, a cluster store node).
+// in a sesstable.Table (memstore, a cluster store node), and measures the
+// heap one session takes in such a store beside the benchmarks' peers.
 package sesstabletest
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,4 +105,58 @@ func liveHeap() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
+}
+
+// Session is the benchmarks' 200-byte session: nine keys of a logged-in
+// user's session (user id, CSRF token, name, cart id, a flash message,
+// last seen, locale, theme, CSRF expiry), before encoding.
+func Session() map[string]any {
+	return map[string]any{
+		"user_id":   48213,
+		"csrf":      "q3Zt8Xr9LmP0vW2yKcD5nB7hJ4fG6sA1eR8uI0oT3pQ",
+		"name":      "Alice Martin",
+		"cart_id":   "c_7f3a9b2e",
+		"flash":     "Your order has been placed.",
+		"last_seen": time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC),
+		"locale":    "en-GB",
+		"theme":     "dark",
+		"csrf_exp":  time.Date(2026, 3, 14, 17, 9, 26, 0, time.UTC),
+	}
+}
+
+// Principal is session i's principal: 11 bytes whatever i.
+func Principal(i int) string { return fmt.Sprintf("u%010d", i) }
+
+// SessionCounts are the numbers of sessions a BytesPerSession benchmark
+// fills: SESSIONKIT_BYTES, comma-separated, or 1,000,000 and 1,500,000.
+func SessionCounts(tb testing.TB) []int {
+	env := os.Getenv("SESSIONKIT_BYTES")
+	if env == "" {
+		return []int{1_000_000, 1_500_000}
+	}
+	var counts []int
+	for _, f := range strings.Split(env, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			tb.Fatalf("SESSIONKIT_BYTES=%q: want session counts, such as 1000000,1500000", env)
+		}
+		counts = append(counts, n)
+	}
+	return counts
+}
+
+// HeapPerSession returns the Go heap in use, and the live heap, that fill
+// leaves behind after a full GC, per one of its n sessions.
+func HeapPerSession(n int, fill func()) (inUse, live float64) {
+	heap := func() (inUse, live uint64) {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse, ms.HeapAlloc
+	}
+	u0, l0 := heap()
+	fill()
+	u1, l1 := heap()
+	return float64(int64(u1)-int64(u0)) / float64(n), float64(int64(l1)-int64(l0)) / float64(n)
 }
