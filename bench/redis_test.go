@@ -22,16 +22,7 @@ func startRedis(b *testing.B) string { return redistest.Start(b).URL() }
 // changed key back, straight through rueidis.
 func BenchmarkRedisFloor(b *testing.B) {
 	url := startRedis(b)
-	opt, err := rueidis.ParseURL(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	opt.DisableCache = true
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := rueidisClient(b, url)
 	ctx := context.Background()
 	key := "floor:" + string(sessionkit.NewToken())
 	args := c.B().Hset().Key(key).FieldValue()
@@ -83,16 +74,7 @@ func BenchmarkRedisRoundTrip(b *testing.B) {
 			}
 		}
 	})
-	opt, err := rueidis.ParseURL(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	opt.DisableCache = true
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := rueidisClient(b, url)
 	if err := c.Do(ctx, c.B().Set().Key("rt").Value(value).Build()).Error(); err != nil {
 		b.Fatal(err)
 	}
@@ -114,6 +96,22 @@ func BenchmarkRedisRoundTrip(b *testing.B) {
 			}
 		}
 	})
+}
+
+// rueidisClient is a plain rueidis client of the server at url, without
+// client-side caching, closed when the benchmark ends.
+func rueidisClient(b *testing.B, url string) rueidis.Client {
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt.DisableCache = true
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	return c
 }
 
 func openStore(b *testing.B, url string, nc *redisstore.NearCache) *redisstore.Store {
@@ -145,6 +143,12 @@ func createSession(b *testing.B, s *redisstore.Store) sessionkit.Token {
 func BenchmarkRedisStore(b *testing.B) {
 	s := openStore(b, startRedis(b), nil)
 	tok := createSession(b, s)
+	loadCommit(b, s, tok)
+}
+
+// loadCommit runs, b.N times, a request's store work: Load of the 9-key
+// session tok, then Commit of a delta with one key changed.
+func loadCommit(b *testing.B, s *redisstore.Store, tok sessionkit.Token) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -185,18 +189,7 @@ func BenchmarkRedisStoreNearCacheLoad(b *testing.B) {
 func BenchmarkRedisStoreNearCache(b *testing.B) {
 	s := openStore(b, startRedis(b), &redisstore.NearCache{})
 	tok := createSession(b, s)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		rec, found, err := s.Load(ctx, tok)
-		if err != nil || !found || len(rec.Values) != 9 {
-			b.Fatalf("Load: %v %v %d", found, err, len(rec.Values))
-		}
-		d := sessionkit.Delta{Set: map[string][]byte{"last_seen": []byte("value-0-changed-000000")}, IdleDeadline: time.Now().Add(30 * time.Minute)}
-		if _, err := s.Commit(ctx, tok, d); err != nil {
-			b.Fatal(err)
-		}
-	}
+	loadCommit(b, s, tok)
 	if st := s.Stats(); st.CacheMisses > 1 {
 		b.Fatalf("near cache: %+v, want at most one miss", st)
 	}
