@@ -2,8 +2,9 @@
 # Compares sessionkit's router with nginx on this machine, for every
 # routing key, in one run.
 #
-# Three small backends; in front of them the router and nginx, both with
-# upstream keep-alive, hashing the same key:
+# Three small backends (bench/cmd/backend, one process on one core); in
+# front of them the router and nginx, both with upstream keep-alive,
+# hashing the same key:
 #
 #   token   Cookie: session=... (64 tokens)   router --keys token
 #           nginx hash $cookie_session consistent
@@ -105,16 +106,21 @@ cpu_seconds() { # sum of utime+stime of the given pids, in seconds
 go build -o "$work/sessionkit" ./cmd/sessionkit
 (cd bench && go build -o "$work/backend" ./cmd/backend)
 
+# The three backends are one process on one core (GOMAXPROCS=1) answering
+# with a preset response: far cheaper than either proxy, so that the
+# proxies, not the backends, bound a run.
 members=""
 upstreams=""
+ports=()
 for i in 1 2 3; do
 	port=$(freeport)
-	"$work/backend" -name "n$i" -listen "127.0.0.1:$port" &
-	pids+=($!)
-	waitport "$port"
+	ports+=("$port")
 	members+="n$i=http://127.0.0.1:$port "
 	upstreams+="    server 127.0.0.1:$port;\n"
 done
+GOMAXPROCS=1 "$work/backend" -name n1,n2,n3 -listen "127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}" &
+pids+=($!)
+for port in "${ports[@]}"; do waitport "$port"; done
 
 # The wrk script of each kind: 64 distinct keys, in rotation (wrk exposes
 # no connection identity), and the RESULT line run reads.
