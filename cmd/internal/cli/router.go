@@ -65,7 +65,11 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseSecrets(fs, args, "cluster-key", "admin-token"); err != nil {
 		return err
 	}
-	log, err := logf.logger(stderr)
+	// Access log lines are batched off the request path; the other
+	// lines are written at once, after them.
+	logs := newLogBuffer(stderr)
+	defer logs.Close()
+	log, err := logf.logger(logs.Direct())
 	if err != nil {
 		return err
 	}
@@ -82,7 +86,7 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Logger: log,
 	}
 	if *accessLog {
-		cfg.AccessLog = log
+		cfg.AccessLog, _ = logf.logger(logs.Buffered())
 	}
 	if cfg.BackendTLS, err = backendTLS(*caFile, *clientCert, *clientKey); err != nil {
 		return err
