@@ -181,7 +181,7 @@ func (fc *fastConn) request() outcome {
 				method := methodString(h.method)
 				fc.headRequest = method == http.MethodHead
 				fc.writeError(http.StatusRequestTimeout, http.StatusText(http.StatusRequestTimeout))
-				fc.done(method, fc.path(), http.StatusRequestTimeout, "", keyNone, start, fc.client())
+				fc.done(method, fc.path(), http.StatusRequestTimeout, "", keyNone, start, fc.client(nil, keyNone))
 				fc.bw.Flush()
 			}
 			return closeConn
@@ -202,7 +202,7 @@ func (fc *fastConn) request() outcome {
 	path := fc.path()
 	client := ""
 	if rt.cfg.AccessLog != nil {
-		client = fc.client()
+		client = fc.client(key, kind)
 	}
 	fc.br.Discard(total) // h's slices are not used past here
 	if len(fc.prefs) == 0 {
@@ -351,12 +351,23 @@ func targetPath(p []byte) string {
 	return s
 }
 
-// client returns the client address as the access log shows it.
-func (fc *fastConn) client() string {
+// client returns the client address as the access log shows it. key and
+// kind are the request's routing key: with kind keyIP, key is that
+// address's text, found already. The peer's address costs no allocation.
+func (fc *fastConn) client(key []byte, kind keyKind) string {
 	if !fc.peerTrusted {
 		return fc.peerString
 	}
-	return fc.rt.headIP(&fc.h, fc.peer).String()
+	if kind == keyIP {
+		if string(key) == fc.peerString {
+			return fc.peerString
+		}
+		return string(key)
+	}
+	if ip := fc.rt.headIP(&fc.h, fc.peer); ip != fc.peer {
+		return ip.String()
+	}
+	return fc.peerString
 }
 
 // forward sends the request to its backends in order of preference, with
