@@ -107,7 +107,10 @@ type Config struct {
 	// Logger receives the router's log lines. Default slog.Default().
 	Logger *slog.Logger
 	// AccessLog, when set, receives one line per request (tokens are
-	// never logged). Default nil, off.
+	// never logged), on the request's goroutine: a handler that writes
+	// each line to a file or stderr makes a system call per request,
+	// one that appends to a buffer written out by another goroutine (as
+	// sessionkit router's is) does not. Default nil, off.
 	AccessLog *slog.Logger
 	// Registry registers the router's Prometheus metrics. Default: a
 	// new registry, with the Go runtime's and the process's collectors,
