@@ -149,6 +149,42 @@ func TestFastPathForwardsAsNetHTTP(t *testing.T) {
 	}
 }
 
+// TestFastPathAccessLogRecord: the fast path's access log record has
+// the time the request ended and, for a handler that asks, its source in
+// the router.
+func TestFastPathAccessLogRecord(t *testing.T) {
+	var log bytes.Buffer
+	rt, err := router.New(router.Config{
+		Logger:    quiet,
+		AccessLog: slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{AddSource: true})),
+	}, []router.Member{{Name: "n1", URL: echoBackend(t, nil)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	fast := serve(t, rt)
+	before := time.Now()
+	exchange(t, fast.URL, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET /b HTTP/1.1\r\nHost: a\r\n\r\n")
+	after := time.Now()
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d access log lines, want 2:\n%s", len(lines), log.String())
+	}
+	for _, l := range lines {
+		var rec struct {
+			Time   time.Time
+			Msg    string
+			Source struct{ File string }
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Msg != "request" || rec.Time.Before(before) || rec.Time.After(after) || !strings.HasSuffix(rec.Source.File, "/router/fast.go") {
+			t.Errorf("record %s: want msg request, a time between %v and %v, a source in router/fast.go", l, before, after)
+		}
+	}
+}
+
 // TestHandOver: a request the fast path does not take hands the
 // connection to net/http, bytes already read included.
 func TestHandOver(t *testing.T) {
