@@ -114,6 +114,7 @@ upstreams=""
 ports=()
 for i in 1 2 3; do
 	port=$(freeport)
+	while [[ " ${ports[*]} " == *" $port "* ]]; do port=$(freeport); done # none listens yet: no two alike
 	ports+=("$port")
 	members+="n$i=http://127.0.0.1:$port "
 	upstreams+="    server 127.0.0.1:$port;\n"
