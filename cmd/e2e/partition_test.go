@@ -334,6 +334,7 @@ func (c *partitionCluster) round(nem nemesis, i int, fault time.Duration) roundR
 		case v.lost > 0 || v.nonLinearizable > 0 || v.phantom > 0:
 			t.Errorf("round %d (%s, k=%d): %d lost acknowledged additions, %d histories not linearizable, %d items never written",
 				i, nem.name, c.backups, v.lost, v.nonLinearizable, v.phantom)
+			c.dumpLogs()
 		}
 	}
 	return res
