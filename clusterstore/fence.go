@@ -115,9 +115,13 @@ func (s *Store) learn(o vector) bool {
 	// This node back on the ring (its death refuted, or a new boot
 	// stamp) takes keys whose newest copies are elsewhere: it is cold
 	// before the view shows it owning them, and it pulls under that
-	// view, not under the one in which it owned nothing.
+	// view, not under the one in which it owned nothing. So must a node
+	// that sees another come back from a death it refuted: that one was
+	// cut off, not down, and on its side of the cut it may have taken
+	// over keys this node owns and written them. A warming that ended
+	// while the view held it dead did not pull from it.
 	prev, had := cur.vec[s.cfg.Name]
-	back := ok && !me.Dead && had && (prev.Dead || prev.Boot != me.Boot)
+	back := ok && !me.Dead && had && (prev.Dead || prev.Boot != me.Boot) || refuted(cur.vec, vec, s.cfg.Name)
 	if back {
 		s.cool()
 	}
@@ -134,6 +138,18 @@ func (s *Store) learn(o vector) bool {
 		}
 	}
 	return true
+}
+
+// refuted reports whether a storing node other than self, dead in
+// before, is alive in after at the same boot: it refuted a death that was
+// declared while it was cut off.
+func refuted(before, after vector, self string) bool {
+	for name, e := range after {
+		if p, ok := before[name]; ok && name != self && e.Role == gossip.RoleNode && p.Dead && !e.Dead && p.Boot == e.Boot {
+			return true
+		}
+	}
+	return false
 }
 
 // comeBack warms and gossips a new state of this node, changed by change

@@ -1,10 +1,12 @@
 package clusterstore
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/proc"
 )
 
 // TestAloneInOwnViewHoldsNoLease: a node cut off from the others declares
@@ -35,5 +37,35 @@ func TestAloneInOwnViewHoldsNoLease(t *testing.T) {
 	}
 	if owners, v := n1.owners(h); !n1.holds(v, owners) {
 		t.Fatal("a node whose peers drained and left holds no lease")
+	}
+}
+
+// TestRefutedDeathWarmsAgain: a node cut off from the two others declared
+// them dead and, alone in its view, warmed in no time: there was no one
+// to pull from. When the cut healed, the others refuted their deaths and
+// came back into its view while it was still warm, so it held its keys'
+// leases with their backup and served its copies from before the cut,
+// which the others had taken over and written meanwhile (TestPartitions,
+// isolate, one backup, an 11.9 s cut). A node that sees another refute
+// its death warms again; a restarted node holds nothing to pull.
+func TestRefutedDeathWarmsAgain(t *testing.T) {
+	n1 := startNodes(t, 1, 1, testKey)[0]
+	boot := time.Now().UnixNano()
+	n1.learn(vector{"n2": entry("n2", boot, 0, true), "n3": entry("n3", boot, 0, true)})
+	if err := proc.WaitFor(10*time.Second, func() error {
+		if !n1.Warm() {
+			return errors.New("n1 is not warm")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n1.learn(vector{"n3": entry("n3", boot+1, 0, false)})
+	if !n1.Warm() {
+		t.Fatal("a node that saw another restart went cold")
+	}
+	n1.learn(vector{"n2": entry("n2", boot, 1, false)})
+	if n1.Warm() {
+		t.Fatal("a node that saw another refute its death stayed warm: it never pulled that node's copies")
 	}
 }

@@ -192,9 +192,3 @@ func firstSeen(ops []record, item string) int64 {
 }
 
 func head[T any](s []T, n int) []T { return s[:min(len(s), n)] }
-
-// onlyDoubled tells whether every violation of the round is a doubled
-// addition, and nothing else: no loss, no stale read, no phantom.
-func (v verdict) onlyDoubled() bool {
-	return v.nonLinearizable > 0 && v.doubled >= v.nonLinearizable && v.lost == 0 && v.stale == 0 && v.phantom == 0
-}
