@@ -138,7 +138,7 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 		d.Meta = &meta
 	}
 	// The exact size needs a merge; its upper bound usually settles it.
-	if len(s.set) > 0 && valuesSize(s.base)+valuesSize(s.updated)+valuesSize(s.set) > s.m.cfg.MaxSize {
+	if len(s.set) > 0 && valuesSize(s.base)+mapSize(s.updated)+mapSize(s.set) > s.m.cfg.MaxSize {
 		if size := s.size(); size > s.m.cfg.MaxSize {
 			return fmt.Errorf("sessionkit: commit: %d bytes over the limit of %d: %w", size, s.m.cfg.MaxSize, ErrTooLarge)
 		}
@@ -162,7 +162,7 @@ func (s *Session) create(ctx context.Context, now time.Time) error {
 	}
 	// A session not stored yet has only the values this request set.
 	values := maps.Clone(s.set)
-	if size := valuesSize(values); size > s.m.cfg.MaxSize {
+	if size := mapSize(values); size > s.m.cfg.MaxSize {
 		return fmt.Errorf("sessionkit: create: %d bytes over the limit of %d: %w", size, s.m.cfg.MaxSize, ErrTooLarge)
 	}
 	if s.tok == "" {
@@ -197,7 +197,20 @@ func (s *Session) size() int {
 	return n
 }
 
-func valuesSize(values map[string][]byte) int {
+// valuesSize returns the size of values (nil for none): its keys and
+// values.
+func valuesSize(values Values) int {
+	if values == nil {
+		return 0
+	}
+	n := 0
+	for k, v := range values.All {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+func mapSize(values map[string][]byte) int {
 	n := 0
 	for k, v := range values {
 		n += len(k) + len(v)

@@ -22,6 +22,7 @@ import (
 type Manager struct {
 	cfg     Config
 	store   Store
+	lazy    LazyLoader // store, when it is one
 	minter  Minter
 	checker func(string) bool
 	limiter *creationLimiter
@@ -43,6 +44,7 @@ func New(store Store, cfg Config) (*Manager, error) {
 			m.minter = mt
 		}
 	}
+	m.lazy, _ = store.(LazyLoader)
 	if tc, ok := store.(TokenChecker); ok {
 		m.checker = tc.ValidToken
 	}
@@ -306,7 +308,7 @@ func (m *Manager) observe(ctx context.Context, op Op, start time.Time, bytes int
 // it counts only for an Observer.
 func (m *Manager) observeValues(ctx context.Context, op Op, start time.Time, values map[string][]byte, found bool, err error) {
 	if m.cfg.Observer != nil {
-		m.observe(ctx, op, start, valuesSize(values), found, err)
+		m.observe(ctx, op, start, mapSize(values), found, err)
 	}
 }
 

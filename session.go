@@ -50,7 +50,7 @@ type Session struct {
 	meta      Meta
 	metaDirty bool
 	tokDirty  bool                // the client must be sent tok (or told to drop it)
-	base      map[string][]byte   // values as loaded; never modified
+	base      Values              // values as loaded, nil for none; never modified
 	set       map[string][]byte   // values set by this request
 	deleted   map[string]struct{} // keys deleted by this request
 	updated   map[string][]byte   // values Update wrote to the store (nil: deleted)
@@ -68,20 +68,38 @@ func (s *Session) load() error {
 	}
 	s.sent = raw != ""
 	if s.sent && s.m.checker(raw) {
-		ctx, start := s.m.startOp(s.ctx, OpLoad)
-		rec, found, err := s.m.store.Load(ctx, Token(raw))
-		s.m.observeValues(ctx, OpLoad, start, rec.Values, found, err)
+		meta, values, found, err := s.m.loadRecord(s.ctx, Token(raw))
 		if err != nil {
 			s.err = s.m.storeErr("load", err)
 			return s.err
 		}
-		if found && !rec.Expired(time.Now()) {
-			s.tok, s.stored, s.meta, s.base = Token(raw), true, rec.Meta, rec.Values
+		if found && !meta.Expired(time.Now()) {
+			s.tok, s.stored, s.meta, s.base = Token(raw), true, meta, values
 			return nil
 		}
 	}
 	s.fresh()
 	return nil
+}
+
+// loadRecord loads the session t names, through LoadLazy when the store
+// has it. values is nil when the session holds none.
+func (m *Manager) loadRecord(ctx context.Context, t Token) (meta Meta, values Values, found bool, err error) {
+	ctx, start := m.startOp(ctx, OpLoad)
+	if m.lazy != nil {
+		meta, values, found, err = m.lazy.LoadLazy(ctx, t)
+	} else {
+		var rec Record
+		rec, found, err = m.store.Load(ctx, t)
+		meta = rec.Meta
+		if len(rec.Values) > 0 {
+			values = mapValues(rec.Values)
+		}
+	}
+	if m.cfg.Observer != nil {
+		m.observe(ctx, OpLoad, start, valuesSize(values), found, err)
+	}
+	return meta, values, found, err
 }
 
 // fresh makes the session a new, empty one.
@@ -134,8 +152,15 @@ func (s *Session) lookup(key string) ([]byte, bool) {
 	if b, ok := s.updated[key]; ok {
 		return b, b != nil
 	}
-	b, ok := s.base[key]
-	return b, ok
+	return s.inBase(key)
+}
+
+// inBase returns a key's value as loaded.
+func (s *Session) inBase(key string) ([]byte, bool) {
+	if s.base == nil {
+		return nil, false
+	}
+	return s.base.Value(key)
 }
 
 // Get returns the value of key, and whether it is present. A value that
@@ -228,20 +253,22 @@ func (s *Session) Keys() []string {
 // each calls fn for every key and encoded value as this request sees them.
 // s.mu is held.
 func (s *Session) each(fn func(key string, b []byte)) {
-	for k := range s.base {
-		if b, ok := s.lookup(k); ok {
-			fn(k, b)
+	if s.base != nil {
+		for k := range s.base.All {
+			if b, ok := s.lookup(k); ok {
+				fn(k, b)
+			}
 		}
 	}
 	for k := range s.updated {
-		if _, dup := s.base[k]; !dup {
+		if _, dup := s.inBase(k); !dup {
 			if b, ok := s.lookup(k); ok {
 				fn(k, b)
 			}
 		}
 	}
 	for k, b := range s.set {
-		_, inBase := s.base[k]
+		_, inBase := s.inBase(k)
 		_, inUpdated := s.updated[k]
 		if !inBase && !inUpdated {
 			fn(k, b)

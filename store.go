@@ -67,6 +67,46 @@ type Record struct {
 	Values map[string][]byte
 }
 
+// Values reads a session's encoded values where a store keeps them, without
+// copying them into a map. Its methods may be called concurrently, and the
+// slices they hand out must not be modified.
+type Values interface {
+	// Value returns the encoded value of key, and whether the session
+	// holds key.
+	Value(key string) ([]byte, bool)
+	// All calls yield with each key and its encoded value, in no
+	// particular order, until yield returns false.
+	All(yield func(key string, value []byte) bool)
+}
+
+// LazyLoader is implemented by a store that keeps each session encoded in
+// one piece and can hand it out without decoding its values into a map
+// (memstore, clusterstore). The Manager then reads only the keys a request
+// asks for, from the store's own record, and never builds a map of the
+// values it loaded. LoadLazy follows Load's contract (what found and err
+// mean, and that the store may hand out its own immutable record) and
+// must agree with Load on the session it returns: the same metadata and
+// the same values.
+type LazyLoader interface {
+	LoadLazy(ctx context.Context, t Token) (meta Meta, values Values, found bool, err error)
+}
+
+// mapValues is the Values of a Record's map.
+type mapValues map[string][]byte
+
+func (m mapValues) Value(key string) ([]byte, bool) {
+	b, ok := m[key]
+	return b, ok
+}
+
+func (m mapValues) All(yield func(key string, value []byte) bool) {
+	for k, v := range m {
+		if !yield(k, v) {
+			return
+		}
+	}
+}
+
 // Delta is the change one request made to a session: the keys it set and
 // deleted, and its new deadlines.
 type Delta struct {

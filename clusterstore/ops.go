@@ -249,7 +249,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 			_, err := s.at(ctx, h, "", nil, func(backups []string) (encoder, error) {
 				return nil, s.write(ctx, backups, func() (message, error) {
 					return s.table.write(h, once(h, op, func(r *record) (*record, message, error) {
-						cur, ok := r.Get(key)
+						cur, ok := r.Value(key)
 						next, err := fn(cur, ok)
 						if err != nil {
 							return nil, message{}, err
@@ -269,7 +269,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		if err != nil {
 			return t, err
 		}
-		cur, ok := r.Get(key)
+		cur, ok := r.Value(key)
 		next := cur
 		if !applied {
 			if next, err = fn(cur, ok); err != nil {

@@ -207,7 +207,7 @@ func (r *record) next(h [32]byte, d sessionkit.Delta) (*record, message) {
 // value changed.
 func (t *table) swap(h [32]byte, op uint64, key string, old []byte, oldOK bool, next []byte, deadline time.Time) (message, error) {
 	return t.write(h, once(h, op, func(r *record) (*record, message, error) {
-		cur, ok := r.Get(key)
+		cur, ok := r.Value(key)
 		if ok != oldOK || !bytes.Equal(cur, old) {
 			return nil, message{}, errSwapFailed
 		}

@@ -68,6 +68,7 @@ type Store struct {
 
 var (
 	_ sessionkit.Store               = (*Store)(nil)
+	_ sessionkit.LazyLoader          = (*Store)(nil)
 	_ sessionkit.Principals          = (*Store)(nil)
 	_ sessionkit.Generations         = (*Store)(nil)
 	_ sessionkit.ExpiringGenerations = (*Store)(nil)
@@ -140,6 +141,19 @@ func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record
 	return sessionkit.Record{Meta: e.Meta(), Values: e.Values()}, true, nil
 }
 
+// LoadLazy implements sessionkit.LazyLoader: values reads the store's
+// own record of the session, which no write changes.
+func (s *Store) LoadLazy(ctx context.Context, t sessionkit.Token) (sessionkit.Meta, sessionkit.Values, bool, error) {
+	h := t.Hash()
+	sh := s.table.Lock(h)
+	e, ok := sh.Live(h, time.Now())
+	sh.Unlock()
+	if !ok {
+		return sessionkit.Meta{}, nil, false, nil
+	}
+	return e.Meta(), e, true, nil
+}
+
 // Create implements sessionkit.Store.
 func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.Record) (sessionkit.Token, error) {
 	if err := ctx.Err(); err != nil {
@@ -194,7 +208,7 @@ func (s *Store) Touch(ctx context.Context, t sessionkit.Token, idleDeadline time
 // session's shard, so concurrent updates never conflict.
 func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idleDeadline time.Time, fn sessionkit.UpdateFunc) (sessionkit.Token, error) {
 	return s.write(ctx, t, func(old sesstable.Compact) (sesstable.Compact, error) {
-		cur, ok := old.Get(key)
+		cur, ok := old.Value(key)
 		b, err := fn(cur, ok)
 		if err != nil {
 			return sesstable.Compact{}, err

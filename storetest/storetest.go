@@ -18,8 +18,10 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -152,7 +154,49 @@ func (h *harness) load(t sessionkit.Token) (sessionkit.Record, bool) {
 	if err != nil {
 		h.t.Fatalf("Load: %v", err)
 	}
+	if l, ok := h.s.(sessionkit.LazyLoader); ok {
+		h.checkLazy(l, t, rec, found)
+	}
 	return rec, found
+}
+
+// checkLazy checks that LoadLazy agrees with a Load that returned rec and
+// found.
+func (h *harness) checkLazy(l sessionkit.LazyLoader, t sessionkit.Token, rec sessionkit.Record, found bool) {
+	h.t.Helper()
+	meta, values, lfound, err := l.LoadLazy(h.ctx, t)
+	if err != nil {
+		h.t.Fatalf("LoadLazy: %v", err)
+	}
+	if lfound != found {
+		h.t.Fatalf("LoadLazy found=%v, Load found=%v", lfound, found)
+	}
+	if !found {
+		return
+	}
+	if meta.Principal != rec.Principal || meta.Persistent != rec.Persistent || meta.Generation != rec.Generation ||
+		meta.IdleTimeout != rec.IdleTimeout || !meta.Created.Equal(rec.Created) ||
+		!meta.IdleDeadline.Equal(rec.IdleDeadline) || !meta.Deadline.Equal(rec.Deadline) {
+		h.t.Fatalf("LoadLazy meta = %+v, Load's %+v", meta, rec.Meta)
+	}
+	got := map[string][]byte{}
+	if values != nil {
+		for k, v := range values.All {
+			if _, dup := got[k]; dup {
+				h.t.Fatalf("LoadLazy: All yields %q twice", k)
+			}
+			got[k] = v
+			if b, ok := values.Value(k); !ok || !bytes.Equal(b, v) {
+				h.t.Fatalf("LoadLazy: Value(%q) = %q, %v; All yields %q", k, b, ok, v)
+			}
+		}
+		if _, ok := values.Value("storetest: no such key"); ok {
+			h.t.Fatal("LoadLazy: Value finds a key the session does not hold")
+		}
+	}
+	if !maps.EqualFunc(got, rec.Values, bytes.Equal) && (len(got) > 0 || len(rec.Values) > 0) {
+		h.t.Fatalf("LoadLazy values = %q, Load's %q", got, rec.Values)
+	}
 }
 
 func (h *harness) mustLoad(t sessionkit.Token) sessionkit.Record {

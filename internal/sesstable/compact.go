@@ -15,7 +15,7 @@ import (
 // the session's own size. (A Go map of values per session costs several
 // times the bytes it holds.)
 //
-// Every change returns a new Compact, so Values, All and Get hand out
+// Every change returns a new Compact, so Values, All and Value hand out
 // slices of its memory, which callers must not modify. Its zero value is an
 // anonymous session without values that has expired.
 //
@@ -30,6 +30,8 @@ import (
 type Compact struct {
 	s string
 }
+
+var _ sessionkit.Values = Compact{}
 
 const fixed = 16 // the two deadlines
 
@@ -290,8 +292,9 @@ func (c Compact) Values() map[string][]byte {
 	return m
 }
 
-// Get returns the value of key, which must not be modified.
-func (c Compact) Get(key string) ([]byte, bool) {
+// Value returns the value of key, which must not be modified. With All it
+// makes a Compact a sessionkit.Values.
+func (c Compact) Value(key string) ([]byte, bool) {
 	for k, v := range c.All {
 		if k == key {
 			return v, true

@@ -34,11 +34,11 @@ func check(t *testing.T, what string, c Compact, meta sessionkit.Meta, values ma
 		t.Fatalf("%s: principal %q, size %d, len %d; want %q, %d, %d", what, c.Principal(), c.Size(), c.Len(), meta.Principal, Size(&meta, values), len(values))
 	}
 	for k, v := range values {
-		if got, ok := c.Get(k); !ok || !bytes.Equal(got, v) {
+		if got, ok := c.Value(k); !ok || !bytes.Equal(got, v) {
 			t.Fatalf("%s: Get(%q) = %q, %v; want %q", what, k, got, ok, v)
 		}
 	}
-	if _, ok := c.Get("absent key"); ok {
+	if _, ok := c.Value("absent key"); ok {
 		t.Fatalf("%s: Get of an absent key found it", what)
 	}
 	now := time.Now()
