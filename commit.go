@@ -203,17 +203,7 @@ func valuesSize(values Values) int {
 	if values == nil {
 		return 0
 	}
-	n := 0
-	for k, v := range values.All {
-		n += len(k) + len(v)
-	}
-	return n
+	return values.Size()
 }
 
-func mapSize(values map[string][]byte) int {
-	n := 0
-	for k, v := range values {
-		n += len(k) + len(v)
-	}
-	return n
-}
+func mapSize(values map[string][]byte) int { return mapValues(values).Size() }

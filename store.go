@@ -77,6 +77,8 @@ type Values interface {
 	// All calls yield with each key and its encoded value, in no
 	// particular order, until yield returns false.
 	All(yield func(key string, value []byte) bool)
+	// Size returns the lengths of the keys and values added up.
+	Size() int
 }
 
 // LazyLoader is implemented by a store that keeps each session encoded in
@@ -97,6 +99,14 @@ type mapValues map[string][]byte
 func (m mapValues) Value(key string) ([]byte, bool) {
 	b, ok := m[key]
 	return b, ok
+}
+
+func (m mapValues) Size() int {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 func (m mapValues) All(yield func(key string, value []byte) bool) {

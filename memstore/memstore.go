@@ -151,7 +151,7 @@ func (s *Store) LoadLazy(ctx context.Context, t sessionkit.Token) (sessionkit.Me
 	if !ok {
 		return sessionkit.Meta{}, nil, false, nil
 	}
-	return e.Meta(), e, true, nil
+	return e.Meta(), e.View(), true, nil
 }
 
 // Create implements sessionkit.Store.

@@ -160,6 +160,14 @@ func (h *harness) load(t sessionkit.Token) (sessionkit.Record, bool) {
 	return rec, found
 }
 
+func sizeOf(values map[string][]byte) int {
+	n := 0
+	for k, v := range values {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
 // checkLazy checks that LoadLazy agrees with a Load that returned rec and
 // found.
 func (h *harness) checkLazy(l sessionkit.LazyLoader, t sessionkit.Token, rec sessionkit.Record, found bool) {
@@ -192,6 +200,9 @@ func (h *harness) checkLazy(l sessionkit.LazyLoader, t sessionkit.Token, rec ses
 		}
 		if _, ok := values.Value("storetest: no such key"); ok {
 			h.t.Fatal("LoadLazy: Value finds a key the session does not hold")
+		}
+		if n := sizeOf(got); values.Size() != n {
+			h.t.Fatalf("LoadLazy: Size = %d, want %d", values.Size(), n)
 		}
 	}
 	if !maps.EqualFunc(got, rec.Values, bytes.Equal) && (len(got) > 0 || len(rec.Values) > 0) {

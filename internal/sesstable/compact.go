@@ -31,8 +31,6 @@ type Compact struct {
 	s string
 }
 
-var _ sessionkit.Values = Compact{}
-
 const fixed = 16 // the two deadlines
 
 // NewCompact encodes a session.
@@ -292,8 +290,7 @@ func (c Compact) Values() map[string][]byte {
 	return m
 }
 
-// Value returns the value of key, which must not be modified. With All it
-// makes a Compact a sessionkit.Values.
+// Value returns the value of key, which must not be modified.
 func (c Compact) Value(key string) ([]byte, bool) {
 	for k, v := range c.All {
 		if k == key {
@@ -302,6 +299,24 @@ func (c Compact) Value(key string) ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// ValuesSize returns the size of the session's values: their keys' and
+// bytes' lengths added up.
+func (c Compact) ValuesSize() int { return c.Size() - len(c.Principal()) }
+
+// View returns the session's values as a sessionkit.Values that reads
+// them in place. Keys and values share the record's memory: they must not
+// be modified.
+func (c Compact) View() sessionkit.Values { return view(c) }
+
+// view is a Compact as a sessionkit.Values.
+type view Compact
+
+var _ sessionkit.Values = view{}
+
+func (v view) Value(key string) ([]byte, bool)         { return Compact(v).Value(key) }
+func (v view) All(yield func(k string, v []byte) bool) { Compact(v).All(yield) }
+func (v view) Size() int                               { return Compact(v).ValuesSize() }
 
 // Touched returns the session with its idle deadline moved to idle.
 func (c Compact) Touched(idle time.Time) Compact {

@@ -35,11 +35,22 @@ func check(t *testing.T, what string, c Compact, meta sessionkit.Meta, values ma
 	}
 	for k, v := range values {
 		if got, ok := c.Value(k); !ok || !bytes.Equal(got, v) {
-			t.Fatalf("%s: Get(%q) = %q, %v; want %q", what, k, got, ok, v)
+			t.Fatalf("%s: Value(%q) = %q, %v; want %q", what, k, got, ok, v)
 		}
 	}
 	if _, ok := c.Value("absent key"); ok {
-		t.Fatalf("%s: Get of an absent key found it", what)
+		t.Fatalf("%s: Value of an absent key found it", what)
+	}
+	v := c.View()
+	seen := map[string][]byte{}
+	for k, b := range v.All {
+		seen[k] = b
+		if got, ok := v.Value(k); !ok || !bytes.Equal(got, b) {
+			t.Fatalf("%s: View().Value(%q) = %q, %v; want %q", what, k, got, ok, b)
+		}
+	}
+	if !sameValues(seen, values) && len(seen)+len(values) > 0 || v.Size() != Size(&meta, values)-len(meta.Principal) {
+		t.Fatalf("%s: View holds %q of size %d, want %q", what, seen, v.Size(), values)
 	}
 	now := time.Now()
 	if c.Expired(now) != meta.Expired(now) {
