@@ -334,38 +334,38 @@ func (c Compact) Touched(idle time.Time) Compact {
 // d.Meta is not nil, its idle deadline moved, the keys of d.Set written
 // and then those of d.Deleted removed (a key in both goes).
 func (c Compact) Apply(d *sessionkit.Delta) Compact {
-	var meta sessionkit.Meta
-	start := c.body(&meta)
-	if d.Meta != nil {
-		meta = *d.Meta
-	}
-	meta.IdleDeadline = d.IdleDeadline
-	return c.rebuild(&meta, start, d.Set, d.Deleted, false, "", nil)
+	return c.rebuild(d.Meta, d.IdleDeadline, d.Set, d.Deleted, false, "", nil)
 }
 
 // With returns the session with key set to v (removed when v is nil) and
 // its idle deadline moved to idle.
 func (c Compact) With(key string, v []byte, idle time.Time) Compact {
-	var meta sessionkit.Meta
-	start := c.body(&meta)
-	meta.IdleDeadline = idle
-	return c.rebuild(&meta, start, nil, nil, true, key, v)
+	return c.rebuild(nil, idle, nil, nil, true, key, v)
 }
 
-// rebuild encodes meta with the values from start on, but those set,
-// deleted or (when hasOne) named one, then those set, then one with the
-// value oneV unless oneV is nil.
-func (c Compact) rebuild(meta *sessionkit.Meta, start int, set map[string][]byte, deleted []string, hasOne bool, one string, oneV []byte) Compact {
+// rebuild encodes meta (c's own when nil) with its idle deadline moved to
+// idle, and the values from c but those set, deleted or (when hasOne) named
+// one, then those set, then one with the value oneV unless oneV is nil.
+// With c's own metadata, its encoding is copied but for the idle deadline
+// and the size.
+func (c Compact) rebuild(meta *sessionkit.Meta, idle time.Time, set map[string][]byte, deleted []string, hasOne bool, one string, oneV []byte) Compact {
+	if meta == nil && len(c.s) <= fixed {
+		m := c.Meta() // the zero Compact, which has no encoding to copy
+		meta = &m
+	}
 	gone := func(k string) bool {
 		if hasOne && k == one {
 			return true
 		}
-		if _, ok := set[k]; ok {
-			return true
+		if len(set) > 0 {
+			if _, ok := set[k]; ok {
+				return true
+			}
 		}
-		return slices.Contains(deleted, k)
+		return len(deleted) > 0 && slices.Contains(deleted, k)
 	}
-	n, size := 0, len(meta.Principal)
+	start := c.body(nil)
+	n, size := 0, 0
 	for k, v := range set {
 		if !slices.Contains(deleted, k) {
 			n += valueLen(k, v)
@@ -384,11 +384,26 @@ func (c Compact) rebuild(meta *sessionkit.Meta, start int, set map[string][]byte
 		}
 		i = end
 	}
-	var buf [maxHeader]byte
-	h := header(buf[:0], meta, size)
-	b := append(make([]byte, 0, len(h)+uvarintLen(uint64(len(meta.Principal)))+len(meta.Principal)+n), h[:fixed]...)
-	b = appendString(b, meta.Principal)
-	b = append(b, h[fixed:]...)
+	var b []byte
+	if meta == nil {
+		sizeAt := c.afterPrincipal()
+		size += len(c.Principal())
+		_, rest := c.uvarint(sizeAt)
+		b = make([]byte, 0, sizeAt+uvarintLen(uint64(size))+start-rest+n)
+		b = binary.BigEndian.AppendUint64(b, uint64(nanos(idle)))
+		b = append(b, c.s[8:sizeAt]...)
+		b = binary.AppendUvarint(b, uint64(size))
+		b = append(b, c.s[rest:start]...)
+	} else {
+		m := *meta
+		m.IdleDeadline = idle
+		size += len(m.Principal)
+		var buf [maxHeader]byte
+		h := header(buf[:0], &m, size)
+		b = append(make([]byte, 0, len(h)+uvarintLen(uint64(len(m.Principal)))+len(m.Principal)+n), h[:fixed]...)
+		b = appendString(b, m.Principal)
+		b = append(b, h[fixed:]...)
+	}
 	for i := start; i < len(c.s); {
 		k, _, end := c.next(i)
 		if !gone(k) {

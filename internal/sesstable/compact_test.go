@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"maps"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,7 +123,7 @@ func TestCompactChanges(t *testing.T) {
 			}
 			if r.IntN(4) == 0 {
 				m := meta
-				m.Principal = []string{"", "p", "q"}[r.IntN(3)]
+				m.Principal = []string{"", "p", "q", strings.Repeat("r", 200)}[r.IntN(4)]
 				m.Generation++
 				d.Meta = &m
 				meta = m
@@ -151,7 +152,7 @@ func TestCompactChanges(t *testing.T) {
 }
 
 // FuzzCompact: a Compact of any metadata and values gives them back, and
-// so does one Apply of any delta over it.
+// so does one Apply of any delta over it, and one With.
 func FuzzCompact(f *testing.F) {
 	f.Add("alice", int64(1), int64(2), int64(3), int64(4), true, uint64(5), []byte("k1\x00v1\x00k2\x00"), "k1", []byte("new"))
 	f.Add("", int64(0), int64(0), int64(0), int64(0), false, uint64(0), []byte{}, "", []byte(nil))
@@ -184,5 +185,6 @@ func FuzzCompact(f *testing.F) {
 			delete(values, key)
 		}
 		check(t, "after a delta", c.Apply(&d), meta, values)
+		check(t, "after With", c.With(key, v, meta.IdleDeadline), meta, values)
 	})
 }
