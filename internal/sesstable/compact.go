@@ -353,36 +353,58 @@ func (c Compact) rebuild(meta *sessionkit.Meta, idle time.Time, set map[string][
 		m := c.Meta() // the zero Compact, which has no encoding to copy
 		meta = &m
 	}
-	gone := func(k string) bool {
-		if hasOne && k == one {
-			return true
-		}
-		if len(set) > 0 {
-			if _, ok := set[k]; ok {
-				return true
-			}
-		}
-		return len(deleted) > 0 && slices.Contains(deleted, k)
-	}
-	start := c.body(nil)
+	// The keys written, from one pass over set: a request sets a key or
+	// two, which compare faster than they hash.
+	var few [4]string
+	written := few[:0]
 	n, size := 0, 0
 	for k, v := range set {
+		if len(written) < len(few) {
+			written = append(written, k)
+		}
 		if !slices.Contains(deleted, k) {
 			n += valueLen(k, v)
 			size += len(k) + len(v)
 		}
 	}
+	if len(set) > len(few) {
+		written = nil
+	}
+	gone := func(k string) bool {
+		if hasOne && k == one || slices.Contains(written, k) || slices.Contains(deleted, k) {
+			return true
+		}
+		if written == nil && len(set) > 0 {
+			_, ok := set[k]
+			return ok
+		}
+		return false
+	}
 	if oneV != nil {
 		n += valueLen(one, oneV)
 		size += len(one) + len(oneV)
 	}
-	for i := start; i < len(c.s); {
+	// The values kept, from one pass over c (the first 64 remembered).
+	start := c.body(nil)
+	var dropped uint64
+	idx := 0
+	for i := start; i < len(c.s); idx++ {
 		k, v, end := c.next(i)
-		if !gone(k) {
+		if gone(k) {
+			if idx < 64 {
+				dropped |= 1 << idx
+			}
+		} else {
 			n += end - i
 			size += len(k) + len(v)
 		}
 		i = end
+	}
+	keep := func(idx int, k string) bool {
+		if idx < 64 {
+			return dropped&(1<<idx) == 0
+		}
+		return !gone(k)
 	}
 	var b []byte
 	if meta == nil {
@@ -404,9 +426,10 @@ func (c Compact) rebuild(meta *sessionkit.Meta, idle time.Time, set map[string][
 		b = appendString(b, m.Principal)
 		b = append(b, h[fixed:]...)
 	}
-	for i := start; i < len(c.s); {
+	idx = 0
+	for i := start; i < len(c.s); idx++ {
 		k, _, end := c.next(i)
-		if !gone(k) {
+		if keep(idx, k) {
 			b = append(b, c.s[i:end]...)
 		}
 		i = end

@@ -2,6 +2,7 @@ package sesstable
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"strings"
@@ -187,4 +188,26 @@ func FuzzCompact(f *testing.F) {
 		check(t, "after a delta", c.Apply(&d), meta, values)
 		check(t, "after With", c.With(key, v, meta.IdleDeadline), meta, values)
 	})
+}
+
+// TestCompactApplyMany: a delta of more keys than a rebuild compares, over
+// more values than it remembers, keeps and drops the right ones.
+func TestCompactApplyMany(t *testing.T) {
+	now := time.Now()
+	meta := sessionkit.Meta{Principal: "alice", Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(2 * time.Hour)}
+	values := map[string][]byte{}
+	for i := range 100 {
+		values[fmt.Sprint("k", i)] = []byte(fmt.Sprint("v", i))
+	}
+	c := NewCompact(&meta, values)
+	d := sessionkit.Delta{IdleDeadline: now.Add(90 * time.Minute), Set: map[string][]byte{}, Deleted: []string{"k3", "k70", "k99", "absent"}}
+	for _, k := range []string{"k1", "k2", "k65", "k80", "new1", "new2", "k70"} {
+		d.Set[k] = []byte("set " + k)
+	}
+	maps.Copy(values, d.Set)
+	for _, k := range d.Deleted {
+		delete(values, k)
+	}
+	meta.IdleDeadline = d.IdleDeadline
+	check(t, "after many", c.Apply(&d), meta, values)
 }
