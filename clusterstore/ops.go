@@ -136,20 +136,40 @@ func (s *Store) write(ctx context.Context, backups []string, apply func() (messa
 // Load implements sessionkit.Store. A session whose owner does not answer
 // is read from its backups.
 func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
+	r, found, err := s.loadRecord(ctx, t)
+	if !found || err != nil {
+		return sessionkit.Record{}, false, err
+	}
+	return sessionkit.Record{Meta: r.Meta(), Values: r.Values()}, true, nil
+}
+
+// LoadLazy implements sessionkit.LazyLoader, as Load does: values reads
+// the record held here, or the one the owner sent.
+func (s *Store) LoadLazy(ctx context.Context, t sessionkit.Token) (sessionkit.Meta, sessionkit.Values, bool, error) {
+	r, found, err := s.loadRecord(ctx, t)
+	if !found || err != nil {
+		return sessionkit.Meta{}, nil, false, err
+	}
+	return r.Meta(), r.View(), true, nil
+}
+
+// loadRecord reads the session t names: here when this node owns it and
+// holds it, otherwise at its owner.
+func (s *Store) loadRecord(ctx context.Context, t sessionkit.Token) (*record, bool, error) {
 	h := t.Hash()
 	if owners, v := s.owners(h); len(owners) > 0 && owners[0] == s.cfg.Name && s.warm.Load() && s.holds(v, owners) {
 		if r, ok := s.table.load(h); ok {
-			return sessionkit.Record{Meta: r.Meta(), Values: r.Values()}, true, nil
+			return r, true, nil
 		}
 	}
 	r, err := s.load(ctx, h)
 	switch {
 	case errors.Is(err, sessionkit.ErrNotFound):
-		return sessionkit.Record{}, false, nil
+		return nil, false, nil
 	case err != nil:
-		return sessionkit.Record{}, false, err
+		return nil, false, err
 	}
-	return sessionkit.Record{Meta: r.Meta(), Values: r.Values()}, true, nil
+	return r, true, nil
 }
 
 // load reads a session at its owner.

@@ -75,6 +75,7 @@ type Store struct {
 
 var (
 	_ sessionkit.Store      = (*Store)(nil)
+	_ sessionkit.LazyLoader = (*Store)(nil)
 	_ sessionkit.Minter     = (*Store)(nil)
 	_ sessionkit.Principals = (*Store)(nil)
 )

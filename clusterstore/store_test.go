@@ -145,6 +145,7 @@ func TestConformanceOneNode(t *testing.T) {
 type remote struct {
 	sessionkit.Store
 	sessionkit.Principals
+	sessionkit.LazyLoader
 	nodes []*Store
 }
 
@@ -158,7 +159,7 @@ func TestConformanceThreeNodes(t *testing.T) {
 	var nodes []*Store
 	storetest.Run(t, func(t *testing.T) sessionkit.Store {
 		nodes = startNodes(t, 3, 1, testKey)
-		return remote{nodes[0], nodes[0], nodes}
+		return remote{nodes[0], nodes[0], nodes[0], nodes}
 	}, conformance(&nodes)...)
 }
 
