@@ -106,17 +106,23 @@ func appendValue(b []byte, k string, v []byte) []byte {
 // nanos returns t as Unix nanoseconds, 0 for the zero time, clamped to
 // the range an int64 holds.
 func nanos(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return 0
-	}
-	switch y := t.Year(); {
-	case y < 1678:
+	case t.Before(firstNano):
 		return math.MinInt64 + 1
-	case y > 2261:
+	case !t.Before(pastNanos):
 		return math.MaxInt64
 	}
 	return t.UnixNano()
 }
+
+// The years whose times nanos keeps exactly, compared as instants (a
+// year's number would take a calendar computation on every write).
+var (
+	firstNano = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	pastNanos = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 func fromNanos(n int64) time.Time {
 	if n == 0 {
