@@ -15,6 +15,9 @@
 // case by its nature (a client-side store has no shared copy to update
 // concurrently) names it with Instead, says why, and checks what it does
 // in its place; nothing is skipped silently.
+//
+// For a store that implements sessionkit.LazyLoader, every load a case
+// makes also calls LoadLazy and checks that it returns the same session.
 package storetest
 
 import (
