@@ -251,24 +251,45 @@ func (s *Session) Keys() []string {
 }
 
 // each calls fn for every key and encoded value as this request sees them.
-// s.mu is held.
+// s.mu is held. It reads the loaded values once, in one pass: a base that
+// scans for each Value would make a lookup per key quadratic.
 func (s *Session) each(fn func(key string, b []byte)) {
+	var dup map[string]struct{} // keys of set and updated that base holds too
 	if s.base != nil {
-		for k := range s.base.All {
-			if b, ok := s.lookup(k); ok {
+		for k, b := range s.base.All {
+			_, inSet := s.set[k]
+			u, inUpdated := s.updated[k]
+			if inSet || inUpdated {
+				if dup == nil {
+					dup = make(map[string]struct{}, len(s.set)+len(s.updated))
+				}
+				dup[k] = struct{}{}
+			}
+			if _, gone := s.deleted[k]; gone && !inSet {
+				continue
+			}
+			switch {
+			case inSet:
+				fn(k, s.set[k])
+			case inUpdated:
+				if u != nil {
+					fn(k, u)
+				}
+			default:
 				fn(k, b)
 			}
 		}
 	}
 	for k := range s.updated {
-		if _, dup := s.inBase(k); !dup {
+		if _, ok := dup[k]; !ok {
+			// Not in base, so lookup reads only this request's maps.
 			if b, ok := s.lookup(k); ok {
 				fn(k, b)
 			}
 		}
 	}
 	for k, b := range s.set {
-		_, inBase := s.inBase(k)
+		_, inBase := dup[k]
 		_, inUpdated := s.updated[k]
 		if !inBase && !inUpdated {
 			fn(k, b)

@@ -72,7 +72,8 @@ type Record struct {
 // slices they hand out must not be modified.
 type Values interface {
 	// Value returns the encoded value of key, and whether the session
-	// holds key.
+	// holds key. It may scan the record, so a caller that reads every
+	// key ranges over All instead.
 	Value(key string) ([]byte, bool)
 	// All calls yield with each key and its encoded value, in no
 	// particular order, until yield returns false.
