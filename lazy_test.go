@@ -2,6 +2,7 @@ package sessionkit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,9 @@ func (c *countingStore) LoadLazy(ctx context.Context, t sessionkit.Token) (sessi
 	}
 	return meta, values, found, err
 }
+
+// LazyStore returns c, which overrides LoadLazy, so the Manager uses it.
+func (c *countingStore) LazyStore() sessionkit.Store { return c }
 
 type countingValues struct {
 	sessionkit.Values
@@ -86,7 +90,10 @@ func TestManyKeysReadInOnePass(t *testing.T) {
 	const most = 3 // reads of the loaded values allowed for one call
 	check := func(what string) {
 		t.Helper()
-		if got := st.scans.Swap(0); got > most {
+		switch got := st.scans.Swap(0); {
+		case got == 0:
+			t.Errorf("%s never read the values LoadLazy handed out", what)
+		case got > most:
 			t.Errorf("%s read the loaded values %d times; want at most %d", what, got, most)
 		}
 	}
@@ -119,5 +126,52 @@ func TestManyKeysReadInOnePass(t *testing.T) {
 	check("Clear")
 	if keys := s.Keys(); len(keys) != 0 {
 		t.Fatalf("after Clear, Keys = %d keys", len(keys))
+	}
+}
+
+// refusingStore embeds a memstore and overrides Load alone, as a wrapper
+// that audits or checks loads would.
+type refusingStore struct{ *memstore.Store }
+
+var errRefused = errors.New("refused")
+
+func (refusingStore) Load(context.Context, sessionkit.Token) (sessionkit.Record, bool, error) {
+	return sessionkit.Record{}, false, errRefused
+}
+
+// A wrapper that overrides Load but inherits LoadLazy is read through its
+// Load: the inherited LoadLazy must not answer in its place.
+func TestWrapperOverridingLoadIsLoadedThroughLoad(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New(memstore.Config{})
+	t.Cleanup(func() { st.Close() })
+	m0, err := sessionkit.New(st, sessionkit.Config{Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := m0.Load(ctx, "")
+	if err := s.Set("a", 1); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sessionkit.Lazy(st); !ok {
+		t.Fatal("Lazy(memstore) = false; want the memstore itself")
+	}
+	if _, ok := sessionkit.Lazy(refusingStore{st}); ok {
+		t.Fatal("Lazy(wrapper that inherits LoadLazy) = true")
+	}
+	m, err := sessionkit.New(refusingStore{st}, sessionkit.Config{Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = m.Load(ctx, tok)
+	if err == nil {
+		err = s.Err()
+	}
+	if !errors.Is(err, errRefused) {
+		t.Fatalf("loading through the wrapper: err = %v; want its Load's %v", err, errRefused)
 	}
 }

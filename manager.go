@@ -44,7 +44,7 @@ func New(store Store, cfg Config) (*Manager, error) {
 			m.minter = mt
 		}
 	}
-	m.lazy, _ = store.(LazyLoader)
+	m.lazy, _ = Lazy(store)
 	if tc, ok := store.(TokenChecker); ok {
 		m.checker = tc.ValidToken
 	}

@@ -3,6 +3,7 @@ package sessionkit
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/sessionkit/sessionkit/internal/token"
@@ -90,8 +91,31 @@ type Values interface {
 // mean, and that the store may hand out its own immutable record) and
 // must agree with Load on the session it returns: the same metadata and
 // the same values.
+//
+// A type that embeds a store and overrides Load (to audit, check a tenant
+// or inject faults) must override LoadLazy too, or hide it: otherwise the
+// embedded LoadLazy would answer in its place. LazyStore is the guard: it
+// returns the store whose Load LoadLazy stands for, the receiver itself,
+// and the Manager uses LoadLazy only when LazyStore returns a store of the
+// type it was given (see Lazy). A wrapper inherits LazyStore along with
+// LoadLazy, and its LazyStore returns the embedded store, so the Manager
+// reads it through its Load; a wrapper that overrides LoadLazy overrides
+// LazyStore too, to return itself.
 type LazyLoader interface {
 	LoadLazy(ctx context.Context, t Token) (meta Meta, values Values, found bool, err error)
+	LazyStore() Store
+}
+
+// Lazy returns store as the LazyLoader the Manager loads it through, or
+// false when the Manager uses its Load: store is no LazyLoader, or it
+// inherits LoadLazy from a store it embeds (its LazyStore returns a store
+// of another type).
+func Lazy(store Store) (LazyLoader, bool) {
+	l, ok := store.(LazyLoader)
+	if !ok || reflect.TypeOf(l.LazyStore()) != reflect.TypeOf(store) {
+		return nil, false
+	}
+	return l, true
 }
 
 // mapValues is the Values of a Record's map.

@@ -98,4 +98,12 @@
 // one may both report a session, or a crash before the sweep may leave
 // the report to the new owner. Evicted sessions (MaxSessions) are not
 // reported.
+//
+// # Wrapping the store
+//
+// The store implements sessionkit.LazyLoader, so the Manager reads a
+// session's values where the store keeps them. A type that embeds a store
+// and overrides Load must override LoadLazy and LazyStore too, or hide
+// them; one that overrides Load alone is read through its Load, since the
+// LazyStore it inherits names the embedded store (see sessionkit.Lazy).
 package clusterstore

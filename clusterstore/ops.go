@@ -153,6 +153,12 @@ func (s *Store) LoadLazy(ctx context.Context, t sessionkit.Token) (sessionkit.Me
 	return r.Meta(), r.View(), true, nil
 }
 
+// LazyStore implements sessionkit.LazyLoader: it returns s. A type that
+// embeds *Store and overrides Load must override LoadLazy and LazyStore
+// too, or the Manager reads it through its Load, never the embedded
+// LoadLazy.
+func (s *Store) LazyStore() sessionkit.Store { return s }
+
 // loadRecord reads the session t names: here when this node owns it and
 // holds it, otherwise at its owner.
 func (s *Store) loadRecord(ctx context.Context, t sessionkit.Token) (*record, bool, error) {

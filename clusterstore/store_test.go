@@ -149,6 +149,9 @@ type remote struct {
 	nodes []*Store
 }
 
+// LazyStore returns r, so that the suite checks the LoadLazy it forwards.
+func (r remote) LazyStore() sessionkit.Store { return r }
+
 func (r remote) NotifyExpired(fn func(context.Context, []sessionkit.Expiry)) {
 	for _, n := range r.nodes {
 		n.NotifyExpired(fn)

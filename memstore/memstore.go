@@ -20,6 +20,14 @@
 // its deadline) or, for a session found expired by a request first, at
 // the sweep after that. Sessions that MaxSessions evicts, and sessions
 // that expire after Close, are not reported.
+//
+// # Wrapping the store
+//
+// The store implements sessionkit.LazyLoader, so the Manager reads a
+// session's values where the store keeps them. A type that embeds a store
+// and overrides Load must override LoadLazy and LazyStore too, or hide
+// them; one that overrides Load alone is read through its Load, since the
+// LazyStore it inherits names the embedded store (see sessionkit.Lazy).
 package memstore
 
 import (
@@ -141,6 +149,8 @@ func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record
 	return sessionkit.Record{Meta: e.Meta(), Values: e.Values()}, true, nil
 }
 
+var _ sessionkit.LazyLoader = (*Store)(nil)
+
 // LoadLazy implements sessionkit.LazyLoader: values reads the store's
 // own record of the session, which no write changes.
 func (s *Store) LoadLazy(ctx context.Context, t sessionkit.Token) (sessionkit.Meta, sessionkit.Values, bool, error) {
@@ -153,6 +163,12 @@ func (s *Store) LoadLazy(ctx context.Context, t sessionkit.Token) (sessionkit.Me
 	}
 	return e.Meta(), e.View(), true, nil
 }
+
+// LazyStore implements sessionkit.LazyLoader: it returns s. A type that
+// embeds *Store and overrides Load must override LoadLazy and LazyStore
+// too, or the Manager reads it through its Load, never the embedded
+// LoadLazy.
+func (s *Store) LazyStore() sessionkit.Store { return s }
 
 // Create implements sessionkit.Store.
 func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.Record) (sessionkit.Token, error) {

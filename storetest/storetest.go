@@ -16,8 +16,9 @@
 // concurrently) names it with Instead, says why, and checks what it does
 // in its place; nothing is skipped silently.
 //
-// For a store that implements sessionkit.LazyLoader, every load a case
-// makes also calls LoadLazy and checks that it returns the same session.
+// For a store the Manager loads through sessionkit.LazyLoader (see
+// sessionkit.Lazy), every load a case makes also calls LoadLazy and checks
+// that it returns the same session.
 package storetest
 
 import (
@@ -157,7 +158,7 @@ func (h *harness) load(t sessionkit.Token) (sessionkit.Record, bool) {
 	if err != nil {
 		h.t.Fatalf("Load: %v", err)
 	}
-	if l, ok := h.s.(sessionkit.LazyLoader); ok {
+	if l, ok := sessionkit.Lazy(h.s); ok {
 		h.checkLazy(l, t, rec, found)
 	}
 	return rec, found
