@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -157,6 +158,11 @@ func TestCompactChanges(t *testing.T) {
 func FuzzCompact(f *testing.F) {
 	f.Add("alice", int64(1), int64(2), int64(3), int64(4), true, uint64(5), []byte("k1\x00v1\x00k2\x00"), "k1", []byte("new"))
 	f.Add("", int64(0), int64(0), int64(0), int64(0), false, uint64(0), []byte{}, "", []byte(nil))
+	// Just before the first time kept exactly, 1678 already east of UTC,
+	// and the last times an int64 holds, which are clamped.
+	before := time.Date(1677, 12, 31, 15, 0, 0, 0, time.UTC).UnixNano()
+	f.Add("", before, int64(1), int64(2), int64(0), false, uint64(0), []byte{}, "", []byte(nil))
+	f.Add("", int64(1), pastNanos.UnixNano()+1, int64(math.MaxInt64), int64(0), false, uint64(0), []byte{}, "", []byte(nil))
 	f.Fuzz(func(t *testing.T, p string, created, idle, deadline, timeout int64, persistent bool, gen uint64, kv []byte, key string, v []byte) {
 		unix := func(n int64) time.Time {
 			if n == 0 {
@@ -166,7 +172,8 @@ func FuzzCompact(f *testing.F) {
 		}
 		meta := sessionkit.Meta{Principal: p, Created: unix(created), IdleDeadline: unix(idle), Deadline: unix(deadline),
 			IdleTimeout: time.Duration(timeout), Persistent: persistent, Generation: gen}
-		if meta.Created.Year() < 1678 || meta.IdleDeadline.Year() < 1678 || meta.Deadline.Year() < 1678 {
+		exact := func(t time.Time) bool { return t.IsZero() || !t.Before(firstNano) && t.Before(pastNanos) }
+		if !exact(meta.Created) || !exact(meta.IdleDeadline) || !exact(meta.Deadline) {
 			return // kept clamped, not exactly
 		}
 		values := map[string][]byte{}
