@@ -408,7 +408,7 @@ func share(part, all int) float64 {
 // the doubled additions among them), and the share of unknown outcomes.
 func partitionTable(all []roundResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| nemesis | k | rounds | 2xx during fault | 2xx after heal | time to full service (median) | lost acked writes | not linearizable (doubled) | stale reads | unknown |\n")
+	fmt.Fprintf(&b, "| nemesis | k | rounds | 2xx during fault | 2xx after heal | time to full service (median, worst) | lost acked writes | not linearizable (doubled) | stale reads | unknown |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|\n")
 	type key struct {
 		nem string
@@ -440,11 +440,16 @@ func partitionTable(all []roundResult) string {
 			ops += r.verdict.ops
 		}
 		slices.Sort(full)
-		med := full[len(full)/2]
-		medS := med.Round(10 * time.Millisecond).String()
-		if med < 0 {
-			medS = "not reached"
+		fullS := func(d time.Duration) string {
+			if d < 0 {
+				return "not reached"
+			}
+			return d.Round(10 * time.Millisecond).String()
 		}
+		if full[0] < 0 { // not reached is the worst
+			full = append(full[1:], full[0])
+		}
+		medS := fullS(full[len(full)/2]) + ", " + fullS(full[len(full)-1])
 		n := float64(len(rs))
 		fmt.Fprintf(&b, "| %s | %d | %d | %.1f%% | %.1f%% | %s | %d | %d (%d) | %d | %.2f%% |\n",
 			k.nem, k.k, len(rs), 100*during/n, 100*after/n, medS, lost, nonlin, doubled, stale, 100*share(unknown, ops))
