@@ -3,6 +3,7 @@ package e2e
 import (
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -439,15 +440,17 @@ func partitionTable(all []roundResult) string {
 			unknown += r.verdict.unknown
 			ops += r.verdict.ops
 		}
+		for i, d := range full {
+			if d < 0 { // not reached: the worst
+				full[i] = math.MaxInt64
+			}
+		}
 		slices.Sort(full)
 		fullS := func(d time.Duration) string {
-			if d < 0 {
+			if d == math.MaxInt64 {
 				return "not reached"
 			}
 			return d.Round(10 * time.Millisecond).String()
-		}
-		if full[0] < 0 { // not reached is the worst
-			full = append(full[1:], full[0])
 		}
 		medS := fullS(full[len(full)/2]) + ", " + fullS(full[len(full)-1])
 		n := float64(len(rs))
