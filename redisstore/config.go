@@ -210,10 +210,12 @@ func (c *Config) clientOptions() (rueidis.ClientOption, error) {
 			return time.Duration(attempts+1) * 5 * time.Millisecond
 		}
 	}
-	if c.NearCache == nil {
-		opt.DisableCache = true
-	} else {
-		opt.DisableCache = false
+	// rueidis's client-side cache serves only Redis Cluster (New turns it
+	// on when the client turns out to be one): elsewhere the store keeps
+	// its own near cache, and a connection without client-side caching
+	// runs a call alone on the caller's goroutine (see near).
+	opt.DisableCache = true
+	if c.NearCache != nil {
 		opt.CacheSizeEachConn = c.NearCache.SizeBytes
 	}
 	return opt, nil

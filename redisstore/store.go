@@ -76,6 +76,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect: %w: %w", sessionkit.ErrUnavailable, err)
 	}
+	if cfg.NearCache != nil && opt.DisableCache && client.Mode() == rueidis.ClientModeCluster {
+		// Redis Cluster's near cache is rueidis's client-side cache.
+		client.Close()
+		opt.DisableCache = false
+		if client, err = rueidis.NewClient(opt); err != nil {
+			return nil, fmt.Errorf("redisstore: connect: %w: %w", sessionkit.ErrUnavailable, err)
+		}
+	}
 	s := NewFromClient(client, cfg)
 	s.borrowed = false
 	return s, nil
@@ -90,9 +98,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // NewFromClient returns a Store on a rueidis client the application
 // already has, for its own commands too. The client keeps the options it
 // was built with: cfg's URL and connection settings are not used. The near
-// cache (cfg.NearCache) takes one of the client's connections for good,
-// for client tracking, and gives it back, tracking off, at Close; on
-// Redis Cluster it works only if the client was built with client-side
+// cache (cfg.NearCache) takes two of the client's dedicated connections
+// for good, one for client tracking and one for its invalidations, and
+// gives them back, tracking off, at Close; its calls run on the caller's
+// goroutine only if the client was built with ClientOption.DisableCache
+// (otherwise rueidis hands each one to its writer and reader goroutines).
+// On Redis Cluster it works only if the client was built with client-side
 // caching, which rueidis enables unless ClientOption.DisableCache is set
 // (with it set, loads go to Redis every time). Expiry notifications are per database: cfg.URL (or cfg.Options)
 // names the client's database when it is not 0. Close leaves the client
@@ -212,7 +223,13 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 		// The read makes Redis track the key on the tracking
 		// connection: the entry it fills will be invalidated.
 		res = tracked.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
-		if err := firstErr(res); err != nil && s.near.failed(tracked, err, true) {
+		err := firstErr(res)
+		if err == nil && ctx.Err() != nil {
+			// The call ran to its reply on the caller's goroutine
+			// (see near): report the cancellation all the same.
+			return sessionkit.Record{}, false, ctx.Err()
+		}
+		if err != nil && s.near.failed(tracked, err, true) {
 			// A lost tracking connection: read through the pool,
 			// which reconnects, and fill nothing.
 			sn = snap{}

@@ -22,21 +22,35 @@ import (
 // (field #n) Redis gave it, filled by loads and by the replies of the
 // store's own writes, and emptied key by key by Redis's invalidations.
 //
-// One connection, the tracking connection, runs CLIENT TRACKING with
-// NOLOOP: Redis remembers every key read on it (by a command or inside a
-// script), and pushes on it the name of such a key when any other
-// connection changes it, once; the connection's own writes push nothing.
-// The store sends its session loads and writes through that connection:
-// every reply that fills an entry comes from a request that read the key
-// there, so the key is tracked while its entry lives, and the store's own
-// writes do not empty the entries their replies fill.
+// Two connections serve it. The tracking connection runs CLIENT TRACKING
+// with NOLOOP and REDIRECT to the invalidation connection: Redis remembers
+// every key read on the tracking connection (by a command or inside a
+// script), and pushes the name of such a key on the invalidation
+// connection when any other connection changes it, once; the tracking
+// connection's own writes push nothing. The store sends its session loads
+// and writes through the tracking connection: every reply that fills an
+// entry comes from a request that read the key there, so the key is
+// tracked while its entry lives, and the store's own writes do not empty
+// the entries their replies fill.
+//
+// The tracking connection receives no push messages, so rueidis sends a
+// call on it and reads the reply on the caller's goroutine while calls
+// come one at a time (they always carry a deadline, see Store.begin):
+// no hand-off to a writer and a reader goroutine, which on a small
+// machine costs about as much as the round trip itself. Calls that
+// overlap make rueidis pipeline that connection from then on, as it does
+// every connection. A call made while the Store's context was canceled
+// runs to its deadline; a load then reports the cancellation.
 //
 // A fill is refused unless the tracking connection was up from before the
 // request was sent until the fill, and no invalidation of the key arrived
 // meanwhile (counted per stripe of keys, so a refusal may be spurious:
 // then the entry is simply not filled). An entry is never replaced by one
-// of a lower version. Losing the tracking connection empties the cache;
-// the next call that needs it opens another.
+// of a lower version. Losing either connection empties the cache and
+// drops both: the invalidation connection's loss is seen at once (its
+// reader ends), the tracking connection's by the call that finds it
+// broken or, at the latest, by the invalidation connection's check of it
+// every followEvery. The next call that needs them opens others.
 type near struct {
 	client   rueidis.Client
 	sentinel bool // the client follows a Sentinel group's primary
@@ -48,14 +62,14 @@ type near struct {
 	entries map[string]*list.Element // of *entry
 	lru     list.List                // most recently used first
 	bytes   int
-	stripes [256]uint64 // invalidations received, per stripe of keys
-	epoch   uint64      // moves on every loss and every new tracking connection
-	dc      rueidis.DedicatedClient
-	release func()
-	node    string       // on Sentinel, the node(s) the client used when dc was taken
-	checked atomic.Int64 // on Sentinel, when a call not writing last checked node (Unix ns)
-	retryAt time.Time    // no new tracking connection before
-	opening bool         // a call is opening a tracking connection
+	stripes [256]uint64             // invalidations received, per stripe of keys
+	epoch   uint64                  // moves on every loss and every new tracking connection
+	dc      rueidis.DedicatedClient // the tracking connection
+	release func()                  // gives back dc and inv
+	node    string                  // on Sentinel, the node(s) the client used when dc was taken
+	checked atomic.Int64            // on Sentinel, when a call not writing last checked node (Unix ns)
+	retryAt time.Time               // no new tracking connection before
+	opening bool                    // a call is opening a tracking connection
 	closed  bool
 	wg      sync.WaitGroup // the watcher of the tracking connection, and an open under way
 }
@@ -232,23 +246,48 @@ func (n *near) conn(ctx context.Context, key string, write bool) (rueidis.Dedica
 	return n.conn(ctx, key, write)
 }
 
-// open sets up a tracking connection. Only one call runs at a time (see
-// conn).
+// open sets up a tracking connection and its invalidation connection.
+// Only one call runs at a time (see conn).
 func (n *near) open(ctx context.Context) error {
 	var node string
 	if n.sentinel {
 		node = n.nodes() // before Dedicate: a switch between the two drops dc at once
 	}
-	dc, release, err := dedicate(ctx, n.client)
+	inv, invRelease, err := dedicate(ctx, n.client)
 	if err != nil {
 		return err
 	}
-	errs := dc.SetOnInvalidations(n.invalidate)
+	errs := inv.SetOnInvalidations(n.invalidate)
+	id, err := inv.Do(ctx, inv.B().ClientId().Build()).AsInt64()
+	if err != nil {
+		invRelease()
+		return err
+	}
+	dc, dcRelease, err := dedicate(ctx, n.client)
+	if err != nil {
+		invRelease()
+		return err
+	}
+	release := func() {
+		// rueidis turns tracking off on inv itself, which has an
+		// invalidation hook; dc has none.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		dc.Do(ctx, dc.B().Arbitrary("CLIENT", "TRACKING").Args("OFF").Build())
+		cancel()
+		dcRelease()
+		invRelease()
+	}
 	b := dc.B()
 	res := dc.DoMulti(ctx,
+		b.ClientId().Build(),
 		b.Arbitrary("CLIENT", "TRACKING").Args("OFF").Build(),
-		b.Arbitrary("CLIENT", "TRACKING").Args("ON", "NOLOOP").Build())
+		b.Arbitrary("CLIENT", "TRACKING").Args("ON", "REDIRECT", strconv.FormatInt(id, 10), "NOLOOP").Build())
 	if err := firstErr(res); err != nil {
+		release()
+		return err
+	}
+	dcID, err := res[0].AsInt64()
+	if err != nil {
 		release()
 		return err
 	}
@@ -263,7 +302,7 @@ func (n *near) open(ctx context.Context) error {
 	n.dc, n.release, n.node = dc, release, node
 	n.wg.Add(1)
 	n.mu.Unlock()
-	go n.watch(dc, errs)
+	go n.watch(dc, inv, dcID, errs)
 	return nil
 }
 
@@ -313,12 +352,40 @@ func (n *near) nodes() string {
 	return strings.Join(names, ",")
 }
 
-// watch waits for the tracking connection's end and forgets it.
-func (n *near) watch(dc rueidis.DedicatedClient, errs <-chan error) {
+// watch waits for the invalidation connection's end and then forgets
+// both connections. Meanwhile it checks every followEvery, over the
+// invalidation connection, that the tracking connection (whose client id
+// is dcID) is still there: nothing reads that connection between calls,
+// and a tracking connection lost while the store only serves hits would
+// leave entries that no invalidation reaches.
+func (n *near) watch(dc, inv rueidis.DedicatedClient, dcID int64, errs <-chan error) {
 	defer n.wg.Done()
-	for range errs {
+	tick := time.NewTicker(followEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case _, ok := <-errs:
+			if !ok {
+				n.broken(dc)
+				return
+			}
+		case <-tick.C:
+			n.mu.Lock()
+			current := n.dc == dc
+			n.mu.Unlock()
+			if !current {
+				for range errs {
+				}
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), followEvery)
+			out, err := inv.Do(ctx, inv.B().ClientList().Id().ClientId(dcID).Build()).ToString()
+			cancel()
+			if err == nil && strings.TrimSpace(out) == "" {
+				n.broken(dc)
+			}
+		}
 	}
-	n.broken(dc)
 }
 
 // broken forgets the tracking connection dc, if it is still the current
@@ -333,8 +400,14 @@ func (n *near) broken(dc rueidis.DedicatedClient) {
 	n.dc, n.release = nil, nil
 	n.epoch++
 	n.flush()
+	n.wg.Add(1) // the watcher of dc holds the group until inv is released
 	n.mu.Unlock()
-	release()
+	go func() {
+		// Off the caller's path: turning tracking off takes a round
+		// trip.
+		defer n.wg.Done()
+		release()
+	}()
 }
 
 // failed handles err, the first error of a request sent over the
@@ -364,8 +437,8 @@ func (n *near) failed(dc rueidis.DedicatedClient, err error, read bool) (again b
 	return read
 }
 
-// close releases the tracking connection and waits for its watcher, and
-// for an open under way (which then releases what it opened).
+// close releases the connections and waits for their watcher, and for an
+// open under way (which then releases what it opened).
 func (n *near) close() {
 	n.mu.Lock()
 	n.closed = true
