@@ -57,11 +57,13 @@
 // With Config.NearCache on a standalone server or a Sentinel group, the
 // store keeps a cache of sessions, each entry stamped with the session's
 // version (field #n, which every write script increments and returns).
-// One connection of the store has Redis client tracking on (RESP3, with
-// NOLOOP), and the store loads and writes sessions through it, so Redis
-// tracks every cached session on that connection and pushes an
-// invalidation there when any other client changes it; the store's own
-// writes push none. Entries are filled by loads and by the replies of the
+// One connection of the store has Redis client tracking on (with NOLOOP,
+// and REDIRECT to a second connection that receives the invalidations),
+// and the store loads and writes sessions through it, so Redis tracks
+// every cached session on that connection and pushes an invalidation to
+// the second one when any other client changes it; the store's own writes
+// push none. As nothing is pushed on the first connection, rueidis writes
+// a lone call there and reads its reply on the caller's goroutine. Entries are filled by loads and by the replies of the
 // store's own Create, Commit, Touch and Update (the delta applied to the
 // cached session, when the reply's version is the next one); an entry
 // never goes back to a lower version, and a fill is refused when an
@@ -70,7 +72,9 @@
 // that holds a later version. NearCache.TTL counts from the fill that
 // brought an entry's version: a Touch does not extend it. Losing the
 // connection empties the cache; a request's context ending, or an error
-// reply about the request (such as OOM), is not a loss.
+// reply about the request (such as OOM), is not a loss; a request whose
+// context is canceled while its call is on the tracking connection waits
+// for the reply (or its deadline) before it fails.
 // So a request whose session is cached costs one round trip to commit and
 // none to load; Delete, Renew and revocations drop the entry here and
 // invalidate it elsewhere.

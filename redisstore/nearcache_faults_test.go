@@ -384,6 +384,43 @@ func TestNearCacheWritesAcrossDrops(t *testing.T) {
 	}
 }
 
+// TestNearCacheTrackingConnectionKilled kills the tracking connection
+// alone while the store only serves hits, then changes the session from
+// another client: Redis no longer tracks the key for anyone, so nothing
+// reaches the invalidation connection, and only noticing the loss keeps
+// the store from serving the entry until its TTL.
+func TestNearCacheTrackingConnectionKilled(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{TTL: time.Hour})
+	ctx := context.Background()
+	tok := createSession(t, s, map[string][]byte{"a": []byte("old")})
+	if got := loadValue(t, s, tok, "a"); got != "old" {
+		t.Fatalf("a = %q", got)
+	}
+	s.near.mu.Lock()
+	dc := s.near.dc
+	s.near.mu.Unlock()
+	id, err := dc.Do(ctx, dc.B().ClientId().Build()).AsInt64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redistest.Do(srv.Addr(), "CLIENT", "KILL", "ID", strconv.FormatInt(id, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redistest.Do(srv.Addr(), "HSET", s.keyOf(tok), field("a"), "new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := redistest.WaitFor(5*time.Second, func() error {
+		rec, found, err := s.Load(ctx, tok)
+		if err != nil || !found || string(rec.Values["a"]) != "new" {
+			return fmt.Errorf("Load: %v %v, a = %q", found, err, rec.Values["a"])
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the killed tracking connection was not noticed: %v", err)
+	}
+}
+
 func (s *Store) keyOf(t sessionkit.Token) string {
 	k, _ := s.sessionKey(t)
 	return k

@@ -379,9 +379,11 @@ func (n *near) watch(dc, inv rueidis.DedicatedClient, dcID int64, errs <-chan er
 				return
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), followEvery)
+			// One line, "id=<dcID> addr=...", while the connection
+			// lives (after "txt:" in RESP3), none once it is gone.
 			out, err := inv.Do(ctx, inv.B().ClientList().Id().ClientId(dcID).Build()).ToString()
 			cancel()
-			if err == nil && strings.TrimSpace(out) == "" {
+			if err == nil && !strings.Contains(out, "id="+strconv.FormatInt(dcID, 10)+" ") {
 				n.broken(dc)
 			}
 		}
