@@ -110,6 +110,9 @@ func BenchmarkRedisRoundTrip(b *testing.B) {
 			name = "rueidis-tracking-redirect"
 		}
 		b.Run(name, func(b *testing.B) {
+			// A client of its own: a connection that ran rueidis's
+			// goroutines goes on running them in the pool.
+			c := rueidisClient(b, url)
 			dc, release := c.Dedicate()
 			defer release()
 			args := []string{"ON", "NOLOOP"}

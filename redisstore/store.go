@@ -99,10 +99,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // already has, for its own commands too. The client keeps the options it
 // was built with: cfg's URL and connection settings are not used. The near
 // cache (cfg.NearCache) takes two of the client's dedicated connections
-// for good, one for client tracking and one for its invalidations, and
-// gives them back, tracking off, at Close; its calls run on the caller's
-// goroutine only if the client was built with ClientOption.DisableCache
-// (otherwise rueidis hands each one to its writer and reader goroutines).
+// for good, one for client tracking and one for its invalidations, and at
+// Close gives back the first, tracking off, and closes the second. Its
+// calls run on the caller's goroutine only if the client was built with
+// ClientOption.DisableCache (otherwise rueidis hands each one to its
+// writer and reader goroutines).
 // On Redis Cluster it works only if the client was built with client-side
 // caching, which rueidis enables unless ClientOption.DisableCache is set
 // (with it set, loads go to Redis every time). Expiry notifications are per database: cfg.URL (or cfg.Options)

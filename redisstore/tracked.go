@@ -65,7 +65,7 @@ type near struct {
 	stripes [256]uint64             // invalidations received, per stripe of keys
 	epoch   uint64                  // moves on every loss and every new tracking connection
 	dc      rueidis.DedicatedClient // the tracking connection
-	release func()                  // gives back dc and inv
+	release func()                  // gives back dc, closes inv
 	node    string                  // on Sentinel, the node(s) the client used when dc was taken
 	checked atomic.Int64            // on Sentinel, when a call not writing last checked node (Unix ns)
 	retryAt time.Time               // no new tracking connection before
@@ -253,29 +253,30 @@ func (n *near) open(ctx context.Context) error {
 	if n.sentinel {
 		node = n.nodes() // before Dedicate: a switch between the two drops dc at once
 	}
-	inv, invRelease, err := dedicate(ctx, n.client)
+	// inv is closed rather than given back: its invalidation hook made
+	// rueidis start its writer and reader goroutines, for good, and the
+	// pool must not hand it out as another tracking connection.
+	inv, _, err := dedicate(ctx, n.client)
 	if err != nil {
 		return err
 	}
 	errs := inv.SetOnInvalidations(n.invalidate)
 	id, err := inv.Do(ctx, inv.B().ClientId().Build()).AsInt64()
 	if err != nil {
-		invRelease()
+		inv.Close()
 		return err
 	}
 	dc, dcRelease, err := dedicate(ctx, n.client)
 	if err != nil {
-		invRelease()
+		inv.Close()
 		return err
 	}
 	release := func() {
-		// rueidis turns tracking off on inv itself, which has an
-		// invalidation hook; dc has none.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		dc.Do(ctx, dc.B().Arbitrary("CLIENT", "TRACKING").Args("OFF").Build())
 		cancel()
 		dcRelease()
-		invRelease()
+		inv.Close()
 	}
 	b := dc.B()
 	res := dc.DoMulti(ctx,
