@@ -417,17 +417,20 @@ func (n *near) broken(dc rueidis.DedicatedClient) {
 // tracking connection dc, and reports whether the request should be sent
 // again through the pool: when dc was recycled before the request went
 // out (another request dropped it), and, for reads only, when dc itself
-// failed. A failure of the connection or a reply meaning the server is no
-// longer a usable primary drops dc; the request's own context ending, or
-// an error reply about the request (OOM, a script error), does not.
+// failed. A failure of the connection, its deadline passing (rueidis,
+// reading on the caller's goroutine, then closes the connection, and
+// with it Redis's tracking), or a reply meaning the server is no longer
+// a usable primary drops dc; the request's context being canceled, or an
+// error reply about the request (OOM, a script error), does not.
 func (n *near) failed(dc rueidis.DedicatedClient, err error, read bool) (again bool) {
 	switch {
 	case errors.Is(err, rueidis.ErrDedicatedClientRecycled):
 		n.broken(dc)
 		return true
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		// A connection that timed out for good is closed by rueidis,
-		// and its watcher drops it.
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.Is(err, context.DeadlineExceeded):
+		n.broken(dc)
 		return false
 	}
 	if e, ok := rueidis.IsRedisErr(err); ok {
