@@ -211,7 +211,7 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 	var res []rueidis.RedisResult
 	b := s.client.B()
 	var sn snap
-	var tracked rueidis.DedicatedClient
+	var tracked *tracker
 	if s.near != nil {
 		tracked, sn = s.near.conn(ctx, key, false)
 		if rec, _, ok := s.near.get(key); ok {
@@ -223,7 +223,11 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 	if tracked != nil {
 		// The read makes Redis track the key on the tracking
 		// connection: the entry it fills will be invalidated.
-		res = tracked.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
+		if err := tracked.take(ctx); err != nil {
+			return sessionkit.Record{}, false, err
+		}
+		res = tracked.dc.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
+		tracked.give()
 		err := firstErr(res)
 		if err == nil && ctx.Err() != nil {
 			// The call ran to its reply on the caller's goroutine
@@ -287,16 +291,21 @@ func (s *Store) writeKey(ctx context.Context, key string, main, side []op) ([]ru
 		s.wrote(key)
 		return res, err
 	}
-	dc, _ := s.near.conn(ctx, key, true)
-	if dc == nil || s.cfg.WaitReplicas > 0 {
+	t, _ := s.near.conn(ctx, key, true)
+	if t == nil || s.cfg.WaitReplicas > 0 {
 		res, err := s.write(ctx, main, side)
 		s.near.forget(key)
 		return res, err
 	}
-	res := pipeline(ctx, dc, append(main[:len(main):len(main)], side...), -1)
+	if err := t.take(ctx); err != nil {
+		s.near.forget(key)
+		return nil, err
+	}
+	res := pipeline(ctx, t.dc, append(main[:len(main):len(main)], side...), -1)
+	t.give()
 	if err := firstErr(res); err != nil {
 		s.near.forget(key)
-		if s.near.failed(dc, err, false) && unsent(res) {
+		if s.near.failed(t, err, false) && unsent(res) {
 			return s.write(ctx, main, side)
 		}
 	}
@@ -516,16 +525,23 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		v, present = base.Values[key]
 		cur = string(v)
 	} else {
-		var c rueidis.CoreClient = s.client
-		var dc rueidis.DedicatedClient
+		var tr *tracker
 		if s.near != nil && sn.ok {
-			if dc, _ = s.near.conn(ctx, hkey, false); dc != nil {
-				c = dc // the compare-and-set goes there: let it read there too
-			}
+			// The compare-and-set goes there: let it read there too.
+			tr, _ = s.near.conn(ctx, hkey, false)
 		}
-		b := c.B()
-		res := c.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
-		if err := firstErr(res); err != nil && dc != nil && s.near.failed(dc, err, true) {
+		b := s.client.B()
+		var res []rueidis.RedisResult
+		if tr != nil {
+			if err := tr.take(ctx); err != nil {
+				return "", fail("update", err)
+			}
+			res = tr.dc.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+			tr.give()
+		} else {
+			res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+		}
+		if err := firstErr(res); err != nil && tr != nil && s.near.failed(tr, err, true) {
 			res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
 		}
 		n, err := res[0].AsInt64()
