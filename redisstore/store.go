@@ -98,10 +98,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // NewFromClient returns a Store on a rueidis client the application
 // already has, for its own commands too. The client keeps the options it
 // was built with: cfg's URL and connection settings are not used. The near
-// cache (cfg.NearCache) takes two of the client's dedicated connections
-// for good, one for client tracking and one for its invalidations, and at
-// Close gives back the first, tracking off, and closes the second. Its
-// calls run on the caller's goroutine only if the client was built with
+// cache (cfg.NearCache) takes NearCache.Connections+1 of the client's
+// dedicated connections for good, for client tracking and one for its
+// invalidations, and at Close gives back the first ones, tracking off,
+// and closes the last. Its calls run on the caller's goroutine only if
+// the client was built with
 // ClientOption.DisableCache (otherwise rueidis hands each one to its
 // writer and reader goroutines).
 // On Redis Cluster it works only if the client was built with client-side
@@ -279,12 +280,12 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 
 // writeKey sends the commands of one session key (main) and of other keys
 // (side) in one round trip, as write does. With the store's near cache it
-// sends them through the tracking connection, whose writes Redis does not
-// echo back as invalidations, and returns the snapshot a fill from the
-// reply checks (from cached); a write there that fails with the
-// connection (a broken connection, a demoted primary) drops it, and one
-// that found it dropped under it goes through the pool. Writes that
-// bypass it, and failed ones, forget the key.
+// sends them through the key's tracking connection, once its turn comes,
+// whose writes Redis does not echo back as invalidations; a write there
+// that fails with the connection (a broken connection, a demoted
+// primary) drops the connections, and one that found them dropped under
+// it goes through the pool. Writes that bypass it, and failed ones,
+// forget the key.
 func (s *Store) writeKey(ctx context.Context, key string, main, side []op) ([]rueidis.RedisResult, error) {
 	if s.near == nil {
 		res, err := s.write(ctx, main, side)
