@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"runtime"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -97,10 +96,10 @@ type Config struct {
 //
 // A record Store.Load returns from the cache shares its Values with the
 // cache: it must not be modified (the sessionkit.Manager never does).
-// The cache's tracking connections (Connections) and its invalidation
-// connection are taken from the client's pool of dedicated connections
-// (rueidis ClientOption.BlockingPoolSize); a request that must open them
-// while that pool is exhausted waits no longer than its context allows
+// The cache's tracking connection and its invalidation connection are
+// taken from the client's pool of dedicated connections (rueidis
+// ClientOption.BlockingPoolSize); a request that must open them while
+// that pool is exhausted waits no longer than its context allows
 // (OpTimeout), and fails.
 type NearCache struct {
 	// TTL bounds how long a loaded session is served from the cache
@@ -119,14 +118,6 @@ type NearCache struct {
 	// that a load right after a write never races the write's own
 	// invalidation. Default 1 s.
 	WriteBypass time.Duration
-
-	// Connections, on a standalone server or a Sentinel group, is the
-	// number of tracking connections that carry the loads and writes of
-	// cached sessions, each session always on the same one, each
-	// connection serving one call at a time (a call waits for its
-	// session's connection no longer than its context allows). Default
-	// 2*GOMAXPROCS, at least 4.
-	Connections int
 }
 
 const (
@@ -175,9 +166,6 @@ func (c *Config) setDefaults() {
 		}
 		if n.WriteBypass <= 0 {
 			n.WriteBypass = defaultWriteBypass
-		}
-		if n.Connections <= 0 {
-			n.Connections = max(4, 2*runtime.GOMAXPROCS(0))
 		}
 		c.NearCache = &n
 	}

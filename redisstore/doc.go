@@ -57,27 +57,23 @@
 // With Config.NearCache on a standalone server or a Sentinel group, the
 // store keeps a cache of sessions, each entry stamped with the session's
 // version (field #n, which every write script increments and returns).
-// A few connections of the store (NearCache.Connections) have Redis
-// client tracking on (with NOLOOP, and REDIRECT to one more connection
-// that receives the invalidations), and the store loads and writes each
-// session through the one its key hashes to, so Redis tracks every
-// cached session on that connection and pushes an invalidation to the
-// invalidation connection when any other client changes it; the store's
-// own writes push none. As nothing is pushed on a tracking connection,
-// and each serves one call at a time (a request waits for its session's
-// connection no longer than its context allows), rueidis writes each
-// call there and reads its reply on the caller's goroutine. Entries are filled by loads and by the replies of the
+// One connection of the store has Redis client tracking on (with NOLOOP,
+// and REDIRECT to a second connection that receives the invalidations),
+// and the store loads and writes sessions through it, so Redis tracks
+// every cached session on that connection and pushes an invalidation to
+// the second one when any other client changes it; the store's own writes
+// push none. As nothing is pushed on the first connection, rueidis writes
+// a lone call there and reads its reply on the caller's goroutine. Entries are filled by loads and by the replies of the
 // store's own Create, Commit, Touch and Update (the delta applied to the
 // cached session, when the reply's version is the next one); an entry
 // never goes back to a lower version, and a fill is refused when an
-// invalidation of its key, or the loss of a connection, came
+// invalidation of its key, or the loss of the tracking connection, came
 // after its request was sent; a refused fill drops the key's entry unless
 // that holds a later version. NearCache.TTL counts from the fill that
-// brought an entry's version: a Touch does not extend it. Losing any of
-// the connections empties the cache (and opens them all anew); a
-// request's context ending, or an error reply about the request (such as
-// OOM), is not a loss; a request whose context is canceled while its
-// call is on a tracking connection waits
+// brought an entry's version: a Touch does not extend it. Losing the
+// connection empties the cache; a request's context ending, or an error
+// reply about the request (such as OOM), is not a loss; a request whose
+// context is canceled while its call is on the tracking connection waits
 // for the reply (or its deadline) before it fails.
 // So a request whose session is cached costs one round trip to commit and
 // none to load; Delete, Renew and revocations drop the entry here and
@@ -89,7 +85,7 @@
 // well under a millisecond at the median on an idle machine, milliseconds
 // at the 99th percentile on a loaded one). A revocation or a logout on
 // one node reaches the others with the same delay. After a Sentinel
-// failover the cache is emptied, and the tracking connections moved to the
+// failover the cache is emptied, and the tracking connection moved to the
 // new primary, at the store's first write after its client switched (a
 // load notices within 100 ms), or at the first write that fails on the old
 // primary; until then, or until NearCache.TTL, a node may serve what it

@@ -129,7 +129,9 @@ func TestNearCacheTouchKeepsTTL(t *testing.T) {
 	tok := createSession(t, s, map[string][]byte{"a": []byte("old")})
 	filled := time.Now() // the entry's fill came before this
 	key, _ := s.sessionKey(tok)
-	dc := s.near.tracking(key)
+	s.near.mu.Lock()
+	dc := s.near.dc
+	s.near.mu.Unlock()
 	if err := dc.Do(ctx, dc.B().Hset().Key(key).FieldValue().FieldValue(field("a"), "new").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
@@ -334,8 +336,8 @@ func TestNearCacheWritesAcrossDrops(t *testing.T) {
 				return
 			default:
 			}
-			if t, _ := s.near.conn(ctx, "x", false); t != nil {
-				s.near.broken(t.set)
+			if dc, _ := s.near.conn(ctx, "x", false); dc != nil {
+				s.near.broken(dc)
 			}
 			runtime.Gosched()
 		}
@@ -395,7 +397,9 @@ func TestNearCacheTrackingConnectionKilled(t *testing.T) {
 	if got := loadValue(t, s, tok, "a"); got != "old" {
 		t.Fatalf("a = %q", got)
 	}
-	dc := s.near.tracking(s.keyOf(tok))
+	s.near.mu.Lock()
+	dc := s.near.dc
+	s.near.mu.Unlock()
 	id, err := dc.Do(ctx, dc.B().ClientId().Build()).AsInt64()
 	if err != nil {
 		t.Fatal(err)

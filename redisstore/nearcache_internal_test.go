@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 )
@@ -37,7 +36,7 @@ func TestNearCacheUpdateOnStaleEntry(t *testing.T) {
 	if _, _, hit := s.near.get(key); !hit {
 		t.Fatal("Create did not fill the cache")
 	}
-	dc := s.near.tracking(key)
+	dc := s.near.dc
 	if err := dc.Do(ctx, dc.B().Hset().Key(key).FieldValue().FieldValue("n", "5").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
@@ -59,15 +58,4 @@ func TestNearCacheUpdateOnStaleEntry(t *testing.T) {
 	if err != nil || !found || string(rec.Values["n"]) != "6" {
 		t.Fatalf("Load: %v %v, n = %q, want 6", found, err, rec.Values["n"])
 	}
-}
-
-// tracking returns the tracking connection of key, nil when there is
-// none.
-func (n *near) tracking(key string) rueidis.DedicatedClient {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.set == nil {
-		return nil
-	}
-	return n.set.conns[n.slot(key)].dc
 }

@@ -98,11 +98,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // NewFromClient returns a Store on a rueidis client the application
 // already has, for its own commands too. The client keeps the options it
 // was built with: cfg's URL and connection settings are not used. The near
-// cache (cfg.NearCache) takes NearCache.Connections+1 of the client's
-// dedicated connections for good, for client tracking and one for its
-// invalidations, and at Close gives back the first ones, tracking off,
-// and closes the last. Its calls run on the caller's goroutine only if
-// the client was built with
+// cache (cfg.NearCache) takes two of the client's dedicated connections
+// for good, one for client tracking and one for its invalidations, and at
+// Close gives back the first, tracking off, and closes the second. Its
+// calls run on the caller's goroutine only if the client was built with
 // ClientOption.DisableCache (otherwise rueidis hands each one to its
 // writer and reader goroutines).
 // On Redis Cluster it works only if the client was built with client-side
@@ -212,7 +211,7 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 	var res []rueidis.RedisResult
 	b := s.client.B()
 	var sn snap
-	var tracked *tracker
+	var tracked rueidis.DedicatedClient
 	if s.near != nil {
 		tracked, sn = s.near.conn(ctx, key, false)
 		if rec, _, ok := s.near.get(key); ok {
@@ -224,11 +223,7 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 	if tracked != nil {
 		// The read makes Redis track the key on the tracking
 		// connection: the entry it fills will be invalidated.
-		if err := tracked.take(ctx); err != nil {
-			return sessionkit.Record{}, false, err
-		}
-		res = tracked.dc.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
-		tracked.give()
+		res = tracked.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
 		err := firstErr(res)
 		if err == nil && ctx.Err() != nil {
 			// The call ran to its reply on the caller's goroutine
@@ -280,33 +275,28 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 
 // writeKey sends the commands of one session key (main) and of other keys
 // (side) in one round trip, as write does. With the store's near cache it
-// sends them through the key's tracking connection, once its turn comes,
-// whose writes Redis does not echo back as invalidations; a write there
-// that fails with the connection (a broken connection, a demoted
-// primary) drops the connections, and one that found them dropped under
-// it goes through the pool. Writes that bypass it, and failed ones,
-// forget the key.
+// sends them through the tracking connection, whose writes Redis does not
+// echo back as invalidations, and returns the snapshot a fill from the
+// reply checks (from cached); a write there that fails with the
+// connection (a broken connection, a demoted primary) drops it, and one
+// that found it dropped under it goes through the pool. Writes that
+// bypass it, and failed ones, forget the key.
 func (s *Store) writeKey(ctx context.Context, key string, main, side []op) ([]rueidis.RedisResult, error) {
 	if s.near == nil {
 		res, err := s.write(ctx, main, side)
 		s.wrote(key)
 		return res, err
 	}
-	t, _ := s.near.conn(ctx, key, true)
-	if t == nil || s.cfg.WaitReplicas > 0 {
+	dc, _ := s.near.conn(ctx, key, true)
+	if dc == nil || s.cfg.WaitReplicas > 0 {
 		res, err := s.write(ctx, main, side)
 		s.near.forget(key)
 		return res, err
 	}
-	if err := t.take(ctx); err != nil {
-		s.near.forget(key)
-		return nil, err
-	}
-	res := pipeline(ctx, t.dc, append(main[:len(main):len(main)], side...), -1)
-	t.give()
+	res := pipeline(ctx, dc, append(main[:len(main):len(main)], side...), -1)
 	if err := firstErr(res); err != nil {
 		s.near.forget(key)
-		if s.near.failed(t, err, false) && unsent(res) {
+		if s.near.failed(dc, err, false) && unsent(res) {
 			return s.write(ctx, main, side)
 		}
 	}
@@ -526,23 +516,16 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		v, present = base.Values[key]
 		cur = string(v)
 	} else {
-		var tr *tracker
+		var c rueidis.CoreClient = s.client
+		var dc rueidis.DedicatedClient
 		if s.near != nil && sn.ok {
-			// The compare-and-set goes there: let it read there too.
-			tr, _ = s.near.conn(ctx, hkey, false)
-		}
-		b := s.client.B()
-		var res []rueidis.RedisResult
-		if tr != nil {
-			if err := tr.take(ctx); err != nil {
-				return "", fail("update", err)
+			if dc, _ = s.near.conn(ctx, hkey, false); dc != nil {
+				c = dc // the compare-and-set goes there: let it read there too
 			}
-			res = tr.dc.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
-			tr.give()
-		} else {
-			res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
 		}
-		if err := firstErr(res); err != nil && tr != nil && s.near.failed(tr, err, true) {
+		b := c.B()
+		res := c.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+		if err := firstErr(res); err != nil && dc != nil && s.near.failed(dc, err, true) {
 			res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
 		}
 		n, err := res[0].AsInt64()

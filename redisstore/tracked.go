@@ -22,97 +22,57 @@ import (
 // (field #n) Redis gave it, filled by loads and by the replies of the
 // store's own writes, and emptied key by key by Redis's invalidations.
 //
-// A few tracking connections (NearCache.Connections) and one invalidation
-// connection serve it. Each tracking connection runs CLIENT TRACKING with
-// NOLOOP and REDIRECT to the invalidation connection: Redis remembers
-// every key read on a tracking connection (by a command or inside a
+// Two connections serve it. The tracking connection runs CLIENT TRACKING
+// with NOLOOP and REDIRECT to the invalidation connection: Redis remembers
+// every key read on the tracking connection (by a command or inside a
 // script), and pushes the name of such a key on the invalidation
-// connection when any other connection changes it, once; a tracking
-// connection's own writes push nothing. The store sends the loads and
-// writes of a session key through the tracking connection the key hashes
-// to, always the same one: every reply that fills an entry comes from a
-// request that read the key there, so the key is tracked while its entry
-// lives, and the store's own writes do not empty the entries their
-// replies fill (a write of the key on another tracking connection would).
+// connection when any other connection changes it, once; the tracking
+// connection's own writes push nothing. The store sends its session loads
+// and writes through the tracking connection: every reply that fills an
+// entry comes from a request that read the key there, so the key is
+// tracked while its entry lives, and the store's own writes do not empty
+// the entries their replies fill.
 //
-// The tracking connections receive no push messages, so rueidis sends a
-// call on one and reads the reply on the caller's goroutine while calls
-// on it come one at a time: no hand-off to a writer and a reader
-// goroutine, which on a small machine costs about as much as the round
-// trip itself. Calls that overlap would make rueidis pipeline that
-// connection from then on, as it does every connection, so each tracking
-// connection serves one call at a time (tracker.take), and the others
-// wait for their turn no longer than their context allows. The calls
-// always carry a deadline (see Store.begin); a call made while the
-// Store's context was canceled runs to its deadline, and a load then
-// reports the cancellation.
+// The tracking connection receives no push messages, so rueidis sends a
+// call on it and reads the reply on the caller's goroutine while calls
+// come one at a time (they always carry a deadline, see Store.begin):
+// no hand-off to a writer and a reader goroutine, which on a small
+// machine costs about as much as the round trip itself. Calls that
+// overlap make rueidis pipeline that connection from then on, as it does
+// every connection. A call made while the Store's context was canceled
+// runs to its deadline; a load then reports the cancellation.
 //
-// A fill is refused unless the connections were up from before the
+// A fill is refused unless the tracking connection was up from before the
 // request was sent until the fill, and no invalidation of the key arrived
 // meanwhile (counted per stripe of keys, so a refusal may be spurious:
 // then the entry is simply not filled). An entry is never replaced by one
-// of a lower version. Losing any of the connections empties the cache and
-// drops them all: the invalidation connection's loss is seen at once (its
-// reader ends), a tracking connection's by the call that finds it broken
-// or, at the latest, by the invalidation connection's check of all of
-// them every followEvery. The next call that needs them opens others.
+// of a lower version. Losing either connection empties the cache and
+// drops both: the invalidation connection's loss is seen at once (its
+// reader ends), the tracking connection's by the call that finds it
+// broken or, at the latest, by the invalidation connection's check of it
+// every followEvery. The next call that needs them opens others.
 type near struct {
 	client   rueidis.Client
 	sentinel bool // the client follows a Sentinel group's primary
 	ttl      time.Duration
 	max      int
-	conns    int // tracking connections
 	seed     maphash.Seed
 
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *entry
 	lru     list.List                // most recently used first
 	bytes   int
-	stripes [256]uint64  // invalidations received, per stripe of keys
-	epoch   uint64       // moves on every loss and every new set of connections
-	set     *trackers    // the connections, nil when there are none
-	checked atomic.Int64 // on Sentinel, when a call not writing last checked node (Unix ns)
-	retryAt time.Time    // no new connections before
-	opening bool         // a call is opening connections
+	stripes [256]uint64             // invalidations received, per stripe of keys
+	epoch   uint64                  // moves on every loss and every new tracking connection
+	dc      rueidis.DedicatedClient // the tracking connection
+	release func()                  // gives back dc, closes inv
+	node    string                  // on Sentinel, the node(s) the client used when dc was taken
+	checked atomic.Int64            // on Sentinel, when a call not writing last checked node (Unix ns)
+	retryAt time.Time               // no new tracking connection before
+	opening bool                    // a call is opening a tracking connection
 	closed  bool
-	wg      sync.WaitGroup // the watcher of the connections, their release, and an open under way
+	wg      sync.WaitGroup // the watcher of the tracking connection, and an open under way
 }
-
-// trackers is one set of the cache's connections: the tracking
-// connections and the invalidation connection they redirect to. They
-// live and are lost together.
-type trackers struct {
-	conns []*tracker
-	inv   rueidis.DedicatedClient
-	node  string // on Sentinel, the node(s) the client used when they were taken
-}
-
-// tracker is one tracking connection. A call on it holds its turn.
-type tracker struct {
-	dc      rueidis.DedicatedClient
-	release func() // gives dc back to the client's pool
-	id      int64  // its client id
-	set     *trackers
-	turn    chan struct{} // holds a value while a call uses dc
-}
-
-// take waits for the tracker's turn, no longer than ctx allows.
-func (t *tracker) take(ctx context.Context) error {
-	select {
-	case t.turn <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case t.turn <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// give ends the turn taken by take.
-func (t *tracker) give() { <-t.turn }
 
 type entry struct {
 	key     string
@@ -122,25 +82,20 @@ type entry struct {
 	size    int
 }
 
-// snap is what a fill checks against: the connections' epoch and the
-// key's stripe when the request was sent. ok is false when there were no
-// connections.
+// snap is what a fill checks against: the tracking connection's epoch and
+// the key's stripe when the request was sent. ok is false when there was no
+// tracking connection.
 type snap struct {
 	epoch, stripe uint64
 	ok            bool
 }
 
 func newNear(client rueidis.Client, cfg *NearCache) *near {
-	return &near{client: client, sentinel: client.Mode() == rueidis.ClientModeSentinel, ttl: cfg.TTL, max: cfg.SizeBytes, conns: cfg.Connections, seed: maphash.MakeSeed(), entries: map[string]*list.Element{}}
+	return &near{client: client, sentinel: client.Mode() == rueidis.ClientModeSentinel, ttl: cfg.TTL, max: cfg.SizeBytes, seed: maphash.MakeSeed(), entries: map[string]*list.Element{}}
 }
 
 func (n *near) stripe(key string) int {
 	return int(maphash.String(n.seed, key) % uint64(len(n.stripes)))
-}
-
-// slot returns the index of key's tracking connection.
-func (n *near) slot(key string) int {
-	return int(maphash.String(n.seed, key) / uint64(len(n.stripes)) % uint64(n.conns))
 }
 
 // get returns the entry of key, if it is cached, live and within its TTL.
@@ -148,7 +103,7 @@ func (n *near) get(key string) (sessionkit.Record, uint64, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	el, ok := n.entries[key]
-	if !ok || n.set == nil {
+	if !ok || n.dc == nil {
 		return sessionkit.Record{}, 0, false
 	}
 	e := el.Value.(*entry)
@@ -161,12 +116,12 @@ func (n *near) get(key string) (sessionkit.Record, uint64, bool) {
 }
 
 // fill caches rec at version ver for key, unless an invalidation or a loss
-// of the connections came after s, or the cache holds a later version (or
-// the same version with a later idle deadline). A fill refused for any
-// other reason drops the key's entry: the store's own writes go over the
-// key's tracking connection, which Redis does not notify of them, so an
-// entry left in place after a refused fill of a write's result would be
-// served stale until its TTL.
+// of the tracking connection came after s, or the cache holds a later
+// version (or the same version with a later idle deadline). A fill refused
+// for any other reason drops the key's entry: the store's own writes go
+// over the tracking connection, which Redis does not notify of them, so
+// an entry left in place after a refused fill of a write's result would
+// be served stale until its TTL.
 //
 // A fill at the entry's own version (a touch) keeps the entry's expiry:
 // the TTL bounds the age of what the entry was read from, however often
@@ -190,7 +145,7 @@ func (n *near) fill(key string, rec sessionkit.Record, ver uint64, s snap) {
 		}
 		n.drop(el)
 	}
-	if !s.ok || n.set == nil || n.epoch != s.epoch || n.stripes[n.stripe(key)] != s.stripe || size > n.max {
+	if !s.ok || n.dc == nil || n.epoch != s.epoch || n.stripes[n.stripe(key)] != s.stripe || size > n.max {
 		return
 	}
 	n.entries[key] = n.lru.PushFront(&entry{key: key, rec: rec, ver: ver, expires: expires, size: size})
@@ -225,8 +180,8 @@ func (n *near) flush() {
 	n.bytes = 0
 }
 
-// invalidate is the invalidation connection's hook: keys is nil when
-// Redis flushed its data or the connection ended.
+// invalidate is the tracking connection's invalidation hook: keys is nil
+// when Redis flushed its data or the connection ended.
 func (n *near) invalidate(keys []rueidis.RedisMessage) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -247,38 +202,34 @@ func (n *near) invalidate(keys []rueidis.RedisMessage) {
 	}
 }
 
-// conn returns key's tracking connection, not taken, and the snapshot of
-// key taken on it, opening the connections when there are none; nil when
-// they cannot be opened now (the caller then writes through the pool,
-// and fills nothing). One call at a time opens them: the others
-// meanwhile go without.
+// conn returns the tracking connection and the snapshot of key taken on
+// it, opening the connection when there is none; nil when it cannot be
+// opened now (the caller then writes through the pool, and fills nothing).
+// One call at a time opens a connection: the others meanwhile go without.
 //
-// On Sentinel, the connections follow the client's primary: once rueidis
-// has switched to another one, the connections, still on the previous
-// node, are dropped (rueidis closes only the idle connections of the node
-// it left, and a node cut off from the sentinels may still take writes
-// that the group will lose). A call for a write (write) checks every
-// time; the others at most every followEvery, as the check costs a few
-// allocations, about a third of a cache hit.
-func (n *near) conn(ctx context.Context, key string, write bool) (*tracker, snap) {
+// On Sentinel, the tracking connection follows the client's primary: once
+// rueidis has switched to another one, the connection, still on the
+// previous node, is dropped (rueidis closes only the idle connections of
+// the node it left, and a node cut off from the sentinels may still take
+// writes that the group will lose). A call for a write (write) checks
+// every time; the others at most every followEvery, as the check costs a
+// few allocations, about a third of a cache hit.
+func (n *near) conn(ctx context.Context, key string, write bool) (rueidis.DedicatedClient, snap) {
 	var node string
 	check := n.sentinel && (write || n.due())
 	if check {
 		node = n.nodes()
 	}
 	n.mu.Lock()
-	if check && n.set != nil && n.set.node != node {
-		set := n.set
+	if check && n.dc != nil && n.node != node {
+		dc := n.dc
 		n.mu.Unlock()
-		n.broken(set)
+		n.broken(dc)
 		n.mu.Lock()
 	}
-	if n.set != nil || n.closed || n.opening || time.Now().Before(n.retryAt) {
+	if n.dc != nil || n.closed || n.opening || time.Now().Before(n.retryAt) {
 		defer n.mu.Unlock()
-		if n.set == nil {
-			return nil, snap{}
-		}
-		return n.set.conns[n.slot(key)], snap{epoch: n.epoch, stripe: n.stripes[n.stripe(key)], ok: true}
+		return n.dc, snap{epoch: n.epoch, stripe: n.stripes[n.stripe(key)], ok: n.dc != nil}
 	}
 	n.opening = true
 	n.wg.Add(1)
@@ -295,108 +246,65 @@ func (n *near) conn(ctx context.Context, key string, write bool) (*tracker, snap
 	return n.conn(ctx, key, write)
 }
 
-// open sets up the tracking connections and their invalidation
-// connection. Only one call runs at a time (see conn).
+// open sets up a tracking connection and its invalidation connection.
+// Only one call runs at a time (see conn).
 func (n *near) open(ctx context.Context) error {
-	set := &trackers{}
+	var node string
 	if n.sentinel {
-		set.node = n.nodes() // before Dedicate: a switch between the two drops the set at once
+		node = n.nodes() // before Dedicate: a switch between the two drops dc at once
 	}
 	// inv is closed rather than given back: its invalidation hook made
 	// rueidis start its writer and reader goroutines, for good, and the
-	// pool must not hand it out as a tracking connection.
+	// pool must not hand it out as another tracking connection.
 	inv, _, err := dedicate(ctx, n.client)
 	if err != nil {
 		return err
 	}
-	set.inv = inv
 	errs := inv.SetOnInvalidations(n.invalidate)
 	id, err := inv.Do(ctx, inv.B().ClientId().Build()).AsInt64()
 	if err != nil {
-		set.release()
+		inv.Close()
 		return err
 	}
-	// The tracking connections are set up side by side: on a slow
-	// link each costs a few round trips.
-	redirect := strconv.FormatInt(id, 10)
-	set.conns = make([]*tracker, n.conns)
-	errc := make(chan error, n.conns)
-	for i := range set.conns {
-		go func() {
-			t, err := track(ctx, n.client, redirect)
-			if t != nil {
-				t.set = set
-				set.conns[i] = t
-			}
-			errc <- err
-		}()
-	}
-	for range set.conns {
-		if e := <-errc; e != nil && err == nil {
-			err = e
-		}
-	}
+	dc, dcRelease, err := dedicate(ctx, n.client)
 	if err != nil {
-		set.release()
+		inv.Close()
+		return err
+	}
+	release := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		dc.Do(ctx, dc.B().Arbitrary("CLIENT", "TRACKING").Args("OFF").Build())
+		cancel()
+		dcRelease()
+		inv.Close()
+	}
+	b := dc.B()
+	res := dc.DoMulti(ctx,
+		b.ClientId().Build(),
+		b.Arbitrary("CLIENT", "TRACKING").Args("OFF").Build(),
+		b.Arbitrary("CLIENT", "TRACKING").Args("ON", "REDIRECT", strconv.FormatInt(id, 10), "NOLOOP").Build())
+	if err := firstErr(res); err != nil {
+		release()
+		return err
+	}
+	dcID, err := res[0].AsInt64()
+	if err != nil {
+		release()
 		return err
 	}
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
-		set.release()
+		release()
 		return errors.New("closed")
 	}
 	n.epoch++
 	n.flush()
-	n.set = set
+	n.dc, n.release, n.node = dc, release, node
 	n.wg.Add(1)
 	n.mu.Unlock()
-	go n.watch(set, errs)
+	go n.watch(dc, inv, dcID, errs)
 	return nil
-}
-
-// track takes a connection of client's pool and turns on its tracking,
-// redirected to the connection whose client id is redirect. It returns
-// the connection it took, if any, with the error.
-func track(ctx context.Context, client rueidis.Client, redirect string) (*tracker, error) {
-	dc, release, err := dedicate(ctx, client)
-	if err != nil {
-		return nil, err
-	}
-	t := &tracker{dc: dc, release: release, turn: make(chan struct{}, 1)}
-	b := dc.B()
-	res := dc.DoMulti(ctx,
-		b.ClientId().Build(),
-		b.Arbitrary("CLIENT", "TRACKING").Args("OFF").Build(),
-		b.Arbitrary("CLIENT", "TRACKING").Args("ON", "REDIRECT", redirect, "NOLOOP").Build())
-	if err := firstErr(res); err != nil {
-		return t, err
-	}
-	t.id, err = res[0].AsInt64()
-	return t, err
-}
-
-// release gives back the tracking connections, tracking off, and closes
-// the invalidation connection. A tracking connection whose call does not
-// end within a second is closed rather than given back: turning its
-// tracking off would overlap that call.
-func (s *trackers) release() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	for _, t := range s.conns {
-		if t == nil {
-			continue // never taken: its set-up failed
-		}
-		if t.take(ctx) != nil {
-			t.dc.Close()
-			t.release()
-			continue
-		}
-		t.dc.Do(ctx, t.dc.B().Arbitrary("CLIENT", "TRACKING").Args("OFF").Build())
-		t.release()
-		t.give() // a call waiting for the turn finds dc recycled
-	}
-	s.inv.Close()
 }
 
 // dedicate takes a connection of client's pool for good, waiting no
@@ -423,11 +331,11 @@ func dedicate(ctx context.Context, client rueidis.Client) (rueidis.DedicatedClie
 }
 
 // followEvery is how often a call that does not write checks, on
-// Sentinel, that the tracking connections are on the client's primary.
+// Sentinel, that the tracking connection is on the client's primary.
 const followEvery = 100 * time.Millisecond
 
 // due reports whether a call that does not write should check the
-// tracking connections' node: one call per followEvery does.
+// tracking connection's node: one call per followEvery does.
 func (n *near) due() bool {
 	now := time.Now().UnixNano()
 	last := n.checked.Load()
@@ -445,31 +353,26 @@ func (n *near) nodes() string {
 	return strings.Join(names, ",")
 }
 
-// watch waits for the end of set's invalidation connection and then
-// forgets set. Meanwhile it checks every followEvery, over the
-// invalidation connection, that every tracking connection is still
-// there: nothing reads them between calls, and a tracking connection
-// lost while the store only serves hits would leave entries that no
-// invalidation reaches.
-func (n *near) watch(set *trackers, errs <-chan error) {
+// watch waits for the invalidation connection's end and then forgets
+// both connections. Meanwhile it checks every followEvery, over the
+// invalidation connection, that the tracking connection (whose client id
+// is dcID) is still there: nothing reads that connection between calls,
+// and a tracking connection lost while the store only serves hits would
+// leave entries that no invalidation reaches.
+func (n *near) watch(dc, inv rueidis.DedicatedClient, dcID int64, errs <-chan error) {
 	defer n.wg.Done()
 	tick := time.NewTicker(followEvery)
 	defer tick.Stop()
-	ids := make([]int64, len(set.conns))
-	for i, t := range set.conns {
-		ids[i] = t.id
-	}
-	inv := set.inv
 	for {
 		select {
 		case _, ok := <-errs:
 			if !ok {
-				n.broken(set)
+				n.broken(dc)
 				return
 			}
 		case <-tick.C:
 			n.mu.Lock()
-			current := n.set == set
+			current := n.dc == dc
 			n.mu.Unlock()
 			if !current {
 				for range errs {
@@ -477,63 +380,57 @@ func (n *near) watch(set *trackers, errs <-chan error) {
 				return
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), followEvery)
-			// One line, "id=<id> addr=...", per connection that
-			// lives (after "txt:" in RESP3), none for one that is gone.
-			out, err := inv.Do(ctx, inv.B().ClientList().Id().ClientId(ids...).Build()).ToString()
+			// One line, "id=<dcID> addr=...", while the connection
+			// lives (after "txt:" in RESP3), none once it is gone.
+			out, err := inv.Do(ctx, inv.B().ClientList().Id().ClientId(dcID).Build()).ToString()
 			cancel()
-			if err != nil {
-				continue
-			}
-			for _, id := range ids {
-				if !strings.Contains(out, "id="+strconv.FormatInt(id, 10)+" ") {
-					n.broken(set)
-					break
-				}
+			if err == nil && !strings.Contains(out, "id="+strconv.FormatInt(dcID, 10)+" ") {
+				n.broken(dc)
 			}
 		}
 	}
 }
 
-// broken forgets set, if it is still the current one, and empties the
-// cache: invalidations may have been missed.
-func (n *near) broken(set *trackers) {
+// broken forgets the tracking connection dc, if it is still the current
+// one, and empties the cache: invalidations may have been missed.
+func (n *near) broken(dc rueidis.DedicatedClient) {
 	n.mu.Lock()
-	if n.set != set {
+	if n.dc != dc {
 		n.mu.Unlock()
 		return
 	}
-	n.set = nil
+	release := n.release
+	n.dc, n.release = nil, nil
 	n.epoch++
 	n.flush()
-	n.wg.Add(1) // the watcher of set holds the group until inv is released
+	n.wg.Add(1) // the watcher of dc holds the group until inv is released
 	n.mu.Unlock()
 	go func() {
 		// Off the caller's path: turning tracking off takes a round
-		// trip per connection, and waits for the calls on them.
+		// trip.
 		defer n.wg.Done()
-		set.release()
+		release()
 	}()
 }
 
 // failed handles err, the first error of a request sent over the
-// tracking connection t, and reports whether the request should be sent
-// again through the pool: when t was recycled before the request went
-// out (another request dropped it), and, for reads only, when t itself
+// tracking connection dc, and reports whether the request should be sent
+// again through the pool: when dc was recycled before the request went
+// out (another request dropped it), and, for reads only, when dc itself
 // failed. A failure of the connection, its deadline passing (rueidis,
 // reading on the caller's goroutine, then closes the connection, and
 // with it Redis's tracking), or a reply meaning the server is no longer
-// a usable primary drops the connections; the request's context being
-// canceled, or an error reply about the request (OOM, a script error),
-// does not.
-func (n *near) failed(t *tracker, err error, read bool) (again bool) {
+// a usable primary drops dc; the request's context being canceled, or an
+// error reply about the request (OOM, a script error), does not.
+func (n *near) failed(dc rueidis.DedicatedClient, err error, read bool) (again bool) {
 	switch {
 	case errors.Is(err, rueidis.ErrDedicatedClientRecycled):
-		n.broken(t.set)
+		n.broken(dc)
 		return true
 	case errors.Is(err, context.Canceled):
 		return false
 	case errors.Is(err, context.DeadlineExceeded):
-		n.broken(t.set)
+		n.broken(dc)
 		return false
 	}
 	if e, ok := rueidis.IsRedisErr(err); ok {
@@ -542,7 +439,7 @@ func (n *near) failed(t *tracker, err error, read bool) (again bool) {
 			return false
 		}
 	}
-	n.broken(t.set)
+	n.broken(dc)
 	return read
 }
 
@@ -551,10 +448,10 @@ func (n *near) failed(t *tracker, err error, read bool) (again bool) {
 func (n *near) close() {
 	n.mu.Lock()
 	n.closed = true
-	set := n.set
+	dc := n.dc
 	n.mu.Unlock()
-	if set != nil {
-		n.broken(set)
+	if dc != nil {
+		n.broken(dc)
 	}
 	n.wg.Wait()
 }
