@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -418,6 +419,39 @@ func TestNearCacheTrackingConnectionKilled(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatalf("the killed tracking connection was not noticed: %v", err)
+	}
+}
+
+// TestNearCacheOldInvalidationConnection holds back the closing of a
+// dropped pair of connections until the cache follows a new pair and
+// holds an entry: the old invalidation connection's end must not empty
+// the cache.
+func TestNearCacheOldInvalidationConnection(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{TTL: time.Hour})
+	tok := createSession(t, s, map[string][]byte{"a": []byte("1")})
+	s.near.mu.Lock()
+	old, release := s.near.dc, s.near.release
+	s.near.release = func() {}
+	s.near.mu.Unlock()
+	s.near.broken(old)
+	key := s.keyOf(tok)
+	if err := redistest.WaitFor(5*time.Second, func() error {
+		loadValue(t, s, tok, "a")
+		if _, _, ok := s.near.get(key); !ok {
+			return errors.New("the session is not cached on a new tracking connection")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	// The old invalidation connection's end reaches its hook soon after
+	// release returns; no event marks it, so watch the entry a while.
+	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if _, _, ok := s.near.get(key); !ok {
+			t.Fatal("closing the old invalidation connection emptied the cache")
+		}
 	}
 }
 

@@ -180,11 +180,17 @@ func (n *near) flush() {
 	n.bytes = 0
 }
 
-// invalidate is the tracking connection's invalidation hook: keys is nil
-// when Redis flushed its data or the connection ended.
-func (n *near) invalidate(keys []rueidis.RedisMessage) {
+// invalidate is the invalidation hook of the tracking connection dc's
+// invalidation connection: keys is nil when Redis flushed its data or the
+// connection ended. A hook of a pair of connections no longer current is
+// ignored: the pair's loss has emptied the cache already, and the cache
+// now follows another pair.
+func (n *near) invalidate(dc rueidis.DedicatedClient, keys []rueidis.RedisMessage) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.dc != dc {
+		return
+	}
 	if keys == nil {
 		n.epoch++
 		n.flush()
@@ -260,23 +266,23 @@ func (n *near) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	errs := inv.SetOnInvalidations(n.invalidate)
-	id, err := inv.Do(ctx, inv.B().ClientId().Build()).AsInt64()
-	if err != nil {
-		inv.Close()
-		return err
-	}
 	dc, dcRelease, err := dedicate(ctx, n.client)
 	if err != nil {
 		inv.Close()
 		return err
 	}
+	errs := inv.SetOnInvalidations(func(keys []rueidis.RedisMessage) { n.invalidate(dc, keys) })
 	release := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		dc.Do(ctx, dc.B().Arbitrary("CLIENT", "TRACKING").Args("OFF").Build())
 		cancel()
 		dcRelease()
 		inv.Close()
+	}
+	id, err := inv.Do(ctx, inv.B().ClientId().Build()).AsInt64()
+	if err != nil {
+		release()
+		return err
 	}
 	b := dc.B()
 	res := dc.DoMulti(ctx,
