@@ -119,7 +119,7 @@ func NewFromClient(client rueidis.Client, cfg Config) *Store {
 		if client.Mode() == rueidis.ClientModeCluster {
 			s.cache = newBypass(nc.WriteBypass)
 		} else {
-			s.near = newNear(client, nc)
+			s.near = newNear(client, nc, cfg.Logger)
 		}
 	}
 	return s
@@ -223,7 +223,11 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 	if tracked != nil {
 		// The read makes Redis track the key on the tracking
 		// connection: the entry it fills will be invalidated.
+		if err := s.near.enter(ctx); err != nil {
+			return sessionkit.Record{}, false, err
+		}
 		res = tracked.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
+		s.near.leave()
 		err := firstErr(res)
 		if err == nil && ctx.Err() != nil {
 			// The call ran to its reply on the caller's goroutine
@@ -293,7 +297,12 @@ func (s *Store) writeKey(ctx context.Context, key string, main, side []op) ([]ru
 		s.near.forget(key)
 		return res, err
 	}
+	if err := s.near.enter(ctx); err != nil {
+		s.near.forget(key)
+		return nil, err
+	}
 	res := pipeline(ctx, dc, append(main[:len(main):len(main)], side...), -1)
+	s.near.leave()
 	if err := firstErr(res); err != nil {
 		s.near.forget(key)
 		if s.near.failed(dc, err, false) && unsent(res) {
@@ -524,9 +533,17 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 			}
 		}
 		b := c.B()
+		if dc != nil {
+			if err := s.near.enter(ctx); err != nil {
+				return "", fail("update", err)
+			}
+		}
 		res := c.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
-		if err := firstErr(res); err != nil && dc != nil && s.near.failed(dc, err, true) {
-			res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+		if dc != nil {
+			s.near.leave()
+			if err := firstErr(res); err != nil && s.near.failed(dc, err, true) {
+				res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+			}
 		}
 		n, err := res[0].AsInt64()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,8 +40,11 @@ import (
 // no hand-off to a writer and a reader goroutine, which on a small
 // machine costs about as much as the round trip itself. Calls that
 // overlap make rueidis pipeline that connection from then on, as it does
-// every connection. A call made while the Store's context was canceled
-// runs to its deadline; a load then reports the cancellation.
+// every connection. On that synchronous path rueidis does not watch the
+// context's cancellation: a call runs to its reply or to its deadline,
+// and a deadline that passes there closes the connection (see failed).
+// So no call is sent when its context has ended or its deadline is less
+// than sendMargin away.
 //
 // A fill is refused unless the tracking connection was up from before the
 // request was sent until the fill, and no invalidation of the key arrived
@@ -49,14 +53,23 @@ import (
 // of a lower version. Losing either connection empties the cache and
 // drops both: the invalidation connection's loss is seen at once (its
 // reader ends), the tracking connection's by the call that finds it
-// broken or, at the latest, by the invalidation connection's check of it
-// every followEvery. The next call that needs them opens others.
+// broken or, at the latest, by a PING on it every checkEvery while no
+// call is on it (see watch). The next call that needs them opens others.
 type near struct {
 	client   rueidis.Client
 	sentinel bool // the client follows a Sentinel group's primary
 	ttl      time.Duration
 	max      int
 	seed     maphash.Seed
+	log      *slog.Logger
+
+	// calls is held for reading by every store call on the tracking
+	// connection, and for writing by its check, which so never overlaps
+	// a call (an overlap would make rueidis pipeline the connection
+	// for good).
+	calls   sync.RWMutex
+	checks  atomic.Uint64 // checks of a tracking connection completed
+	refused atomic.Bool   // a check had an error reply (logged once)
 
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *entry
@@ -66,6 +79,7 @@ type near struct {
 	epoch   uint64                  // moves on every loss and every new tracking connection
 	dc      rueidis.DedicatedClient // the tracking connection
 	release func()                  // gives back dc, closes inv
+	probe   chan struct{}           // asks dc's watcher to check dc now
 	node    string                  // on Sentinel, the node(s) the client used when dc was taken
 	checked atomic.Int64            // on Sentinel, when a call not writing last checked node (Unix ns)
 	retryAt time.Time               // no new tracking connection before
@@ -90,8 +104,8 @@ type snap struct {
 	ok            bool
 }
 
-func newNear(client rueidis.Client, cfg *NearCache) *near {
-	return &near{client: client, sentinel: client.Mode() == rueidis.ClientModeSentinel, ttl: cfg.TTL, max: cfg.SizeBytes, seed: maphash.MakeSeed(), entries: map[string]*list.Element{}}
+func newNear(client rueidis.Client, cfg *NearCache, log *slog.Logger) *near {
+	return &near{client: client, sentinel: client.Mode() == rueidis.ClientModeSentinel, ttl: cfg.TTL, max: cfg.SizeBytes, seed: maphash.MakeSeed(), log: log, entries: map[string]*list.Element{}}
 }
 
 func (n *near) stripe(key string) int {
@@ -286,18 +300,13 @@ func (n *near) open(ctx context.Context) error {
 	}
 	b := dc.B()
 	res := dc.DoMulti(ctx,
-		b.ClientId().Build(),
 		b.Arbitrary("CLIENT", "TRACKING").Args("OFF").Build(),
 		b.Arbitrary("CLIENT", "TRACKING").Args("ON", "REDIRECT", strconv.FormatInt(id, 10), "NOLOOP").Build())
 	if err := firstErr(res); err != nil {
 		release()
 		return err
 	}
-	dcID, err := res[0].AsInt64()
-	if err != nil {
-		release()
-		return err
-	}
+	probe := make(chan struct{}, 1)
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -306,10 +315,10 @@ func (n *near) open(ctx context.Context) error {
 	}
 	n.epoch++
 	n.flush()
-	n.dc, n.release, n.node = dc, release, node
+	n.dc, n.release, n.node, n.probe = dc, release, node, probe
 	n.wg.Add(1)
 	n.mu.Unlock()
-	go n.watch(dc, inv, dcID, errs)
+	go n.watch(dc, errs, probe)
 	return nil
 }
 
@@ -359,15 +368,47 @@ func (n *near) nodes() string {
 	return strings.Join(names, ",")
 }
 
-// watch waits for the invalidation connection's end and then forgets
-// both connections. Meanwhile it checks every followEvery, over the
-// invalidation connection, that the tracking connection (whose client id
-// is dcID) is still there: nothing reads that connection between calls,
-// and a tracking connection lost while the store only serves hits would
-// leave entries that no invalidation reaches.
-func (n *near) watch(dc, inv rueidis.DedicatedClient, dcID int64, errs <-chan error) {
+// checkEvery is how often the watcher of a tracking connection checks it
+// while no call is on it.
+const checkEvery = 25 * time.Millisecond
+
+// sendMargin is how much time a context must have left for a call to be
+// sent on the tracking connection: a deadline that passes during the call
+// closes the connection.
+const sendMargin = time.Millisecond
+
+// enter prepares a call on the tracking connection: it returns ctx's
+// error, sending nothing, when ctx has ended or its deadline is less than
+// sendMargin away, and otherwise keeps the connection's check off it
+// until leave.
+func (n *near) enter(ctx context.Context) error {
+	n.calls.RLock()
+	if err := ctx.Err(); err != nil {
+		n.calls.RUnlock()
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < sendMargin {
+		n.calls.RUnlock()
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// leave ends a call that enter let through.
+func (n *near) leave() { n.calls.RUnlock() }
+
+// watch waits for the end of the invalidation connection, whose errors
+// are errs, and then forgets both connections. Meanwhile it checks the
+// tracking connection dc every checkEvery, and at once when probe asks,
+// with a PING on dc itself, when no call is on dc: nothing reads that
+// connection between calls, and a tracking connection lost while the
+// store only serves hits would leave entries that no invalidation
+// reaches. Redis pushes nothing to the invalidation connection when the
+// tracking one goes, and CLIENT LIST, which could tell, needs
+// administrative rights.
+func (n *near) watch(dc rueidis.DedicatedClient, errs <-chan error, probe <-chan struct{}) {
 	defer n.wg.Done()
-	tick := time.NewTicker(followEvery)
+	tick := time.NewTicker(checkEvery)
 	defer tick.Stop()
 	for {
 		select {
@@ -377,23 +418,41 @@ func (n *near) watch(dc, inv rueidis.DedicatedClient, dcID int64, errs <-chan er
 				return
 			}
 		case <-tick.C:
-			n.mu.Lock()
-			current := n.dc == dc
-			n.mu.Unlock()
-			if !current {
-				for range errs {
-				}
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), followEvery)
-			// One line, "id=<dcID> addr=...", while the connection
-			// lives (after "txt:" in RESP3), none once it is gone.
-			out, err := inv.Do(ctx, inv.B().ClientList().Id().ClientId(dcID).Build()).ToString()
-			cancel()
-			if err == nil && !strings.Contains(out, "id="+strconv.FormatInt(dcID, 10)+" ") {
-				n.broken(dc)
-			}
+		case <-probe:
 		}
+		n.mu.Lock()
+		current := n.dc == dc
+		n.mu.Unlock()
+		if !current {
+			for range errs {
+			}
+			return
+		}
+		n.check(dc)
+	}
+}
+
+// check sends a PING on the tracking connection dc, unless a call is on
+// it (that call finds a lost connection itself), and drops dc when no
+// reply comes: any reply, an error too, shows the connection and its
+// tracking still up.
+func (n *near) check(dc rueidis.DedicatedClient) {
+	if !n.calls.TryLock() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), followEvery)
+	err := dc.Do(ctx, dc.B().Ping().Build()).Error()
+	cancel()
+	n.calls.Unlock()
+	n.checks.Add(1)
+	if _, ok := rueidis.IsRedisErr(err); ok {
+		if n.refused.CompareAndSwap(false, true) {
+			n.log.Warn("redisstore: near cache: the tracking connection's PING had an error reply; taken as the connection being up (logged once)", "err", err)
+		}
+		return
+	}
+	if err != nil {
+		n.broken(dc)
 	}
 }
 
@@ -406,7 +465,7 @@ func (n *near) broken(dc rueidis.DedicatedClient) {
 		return
 	}
 	release := n.release
-	n.dc, n.release = nil, nil
+	n.dc, n.release, n.probe = nil, nil, nil
 	n.epoch++
 	n.flush()
 	n.wg.Add(1) // the watcher of dc holds the group until inv is released
@@ -423,11 +482,12 @@ func (n *near) broken(dc rueidis.DedicatedClient) {
 // tracking connection dc, and reports whether the request should be sent
 // again through the pool: when dc was recycled before the request went
 // out (another request dropped it), and, for reads only, when dc itself
-// failed. A failure of the connection, its deadline passing (rueidis,
-// reading on the caller's goroutine, then closes the connection, and
-// with it Redis's tracking), or a reply meaning the server is no longer
-// a usable primary drops dc; the request's context being canceled, or an
-// error reply about the request (OOM, a script error), does not.
+// failed. A failure of the connection, or a reply meaning the server is
+// no longer a usable primary, drops dc; an error reply about the request
+// (OOM, a script error) does not. The request's deadline passing may be
+// either: on rueidis's synchronous path it closes the connection, and
+// with it Redis's tracking, while a pipelined connection stays up. So it
+// asks dc's watcher to check dc at once rather than dropping it.
 func (n *near) failed(dc rueidis.DedicatedClient, err error, read bool) (again bool) {
 	switch {
 	case errors.Is(err, rueidis.ErrDedicatedClientRecycled):
@@ -436,7 +496,14 @@ func (n *near) failed(dc rueidis.DedicatedClient, err error, read bool) (again b
 	case errors.Is(err, context.Canceled):
 		return false
 	case errors.Is(err, context.DeadlineExceeded):
-		n.broken(dc)
+		n.mu.Lock()
+		if n.dc == dc {
+			select {
+			case n.probe <- struct{}{}:
+			default:
+			}
+		}
+		n.mu.Unlock()
 		return false
 	}
 	if e, ok := rueidis.IsRedisErr(err); ok {
