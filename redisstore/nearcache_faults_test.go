@@ -550,6 +550,25 @@ func TestNearCacheOldInvalidationConnection(t *testing.T) {
 	}
 }
 
+// TestNearCacheCanceledLoadReportsCancel cancels a load on the tracking
+// connection whose reply comes after its deadline (the server answers
+// 300 ms late): the error must be the cancellation, not the store being
+// unavailable.
+func TestNearCacheCanceledLoadReportsCancel(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := latencyProxy(t, srv.Addr(), 300*time.Millisecond)
+	s := newNearStore(t, "redis://"+addr, NearCache{})
+	b := createSession(t, s, map[string][]byte{"b": []byte("1")})
+	s.near.forget(s.keyOf(b))
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	time.AfterFunc(20*time.Millisecond, cancel)
+	_, _, err := s.Load(ctx, b)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, sessionkit.ErrUnavailable) {
+		t.Fatalf("canceled Load: %v, want %v and not %v", err, context.Canceled, sessionkit.ErrUnavailable)
+	}
+}
+
 func (s *Store) keyOf(t sessionkit.Token) string {
 	k, _ := s.sessionKey(t)
 	return k

@@ -229,10 +229,14 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 		res = tracked.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
 		s.near.leave()
 		err := firstErr(res)
-		if err == nil && ctx.Err() != nil {
-			// The call ran to its reply on the caller's goroutine
-			// (see near): report the cancellation all the same.
-			return sessionkit.Record{}, false, ctx.Err()
+		if cerr := canceled(ctx); cerr != nil {
+			// The call may have run to its reply or its deadline on
+			// the caller's goroutine (see near): report the
+			// cancellation, as a call through the pool does.
+			if err != nil {
+				s.near.failed(tracked, err, true)
+			}
+			return sessionkit.Record{}, false, cerr
 		}
 		if err != nil && s.near.failed(tracked, err, true) {
 			// A lost tracking connection: read through the pool,
@@ -305,11 +309,27 @@ func (s *Store) writeKey(ctx context.Context, key string, main, side []op) ([]ru
 	s.near.leave()
 	if err := firstErr(res); err != nil {
 		s.near.forget(key)
-		if s.near.failed(dc, err, false) && unsent(res) {
+		again := s.near.failed(dc, err, false)
+		if cerr := canceled(ctx); cerr != nil {
+			return nil, cerr
+		}
+		if again && unsent(res) {
 			return s.write(ctx, main, side)
 		}
 	}
 	return res, nil
+}
+
+// canceled returns ctx's error when the caller canceled it. A call on the
+// tracking connection's synchronous path (see near) does not watch the
+// cancellation, and fails at the deadline instead, or completes: a
+// failure is then reported as the cancellation, as a call through the
+// pool reports it, and not as the store being unavailable.
+func canceled(ctx context.Context) error {
+	if err := ctx.Err(); errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }
 
 // cached returns the near cache's entry for key, and the snapshot that a
@@ -541,8 +561,14 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 		res := c.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
 		if dc != nil {
 			s.near.leave()
-			if err := firstErr(res); err != nil && s.near.failed(dc, err, true) {
-				res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+			if err := firstErr(res); err != nil {
+				again := s.near.failed(dc, err, true)
+				if cerr := canceled(ctx); cerr != nil {
+					return "", fail("update", cerr)
+				}
+				if again {
+					res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+				}
 			}
 		}
 		n, err := res[0].AsInt64()
