@@ -213,8 +213,8 @@ func (c *Config) clientOptions() (rueidis.ClientOption, error) {
 	}
 	// rueidis's client-side cache serves only Redis Cluster (New turns it
 	// on when the client turns out to be one): elsewhere the store keeps
-	// its own near cache, and a connection without client-side caching
-	// runs a call alone on the caller's goroutine (see near).
+	// its own near cache, and rueidis's would only cost a cache and a
+	// CLIENT TRACKING on every connection.
 	opt.DisableCache = true
 	if c.NearCache != nil {
 		opt.CacheSizeEachConn = c.NearCache.SizeBytes

@@ -100,15 +100,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // was built with: cfg's URL and connection settings are not used. The near
 // cache (cfg.NearCache) takes two of the client's dedicated connections
 // for good, one for client tracking and one for its invalidations, and at
-// Close gives back the first, tracking off, and closes the second. Its
-// calls run on the caller's goroutine only if the client was built with
-// ClientOption.DisableCache (otherwise rueidis hands each one to its
-// writer and reader goroutines).
-// On Redis Cluster it works only if the client was built with client-side
+// Close gives back the first, tracking off, and closes the second. On
+// Redis Cluster it works only if the client was built with client-side
 // caching, which rueidis enables unless ClientOption.DisableCache is set
-// (with it set, loads go to Redis every time). Expiry notifications are per database: cfg.URL (or cfg.Options)
-// names the client's database when it is not 0. Close leaves the client
-// open.
+// (with it set, loads go to Redis every time); elsewhere DisableCache does
+// not matter to it. Expiry notifications are per database: cfg.URL (or
+// cfg.Options) names the client's database when it is not 0. Close leaves
+// the client open.
 func NewFromClient(client rueidis.Client, cfg Config) *Store {
 	cfg.setDefaults()
 	s := &Store{cfg: cfg, client: client, prefix: cfg.Prefix, borrowed: true}
