@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,9 +52,11 @@ func BenchmarkRedisFloor(b *testing.B) {
 // BenchmarkRedisRoundTrip is one round trip, the unit of every Redis
 // store's cost: a GET of a 200-byte value, one at a time, through redigo
 // (scs's client, a synchronous write and read on the caller's goroutine)
-// and through rueidis (sessionkit's, whose connection's own goroutines
-// write and read, pipelining whatever callers send), on a pooled and on a
-// dedicated connection (the near cache's).
+// and through rueidis (sessionkit's: a call alone on a connection that
+// receives no push messages is written and read on the caller's
+// goroutine too; otherwise the connection's own goroutines write and
+// read, pipelining whatever callers send), on a pooled and on a dedicated
+// connection, and on the near cache's tracking connection.
 func BenchmarkRedisRoundTrip(b *testing.B) {
 	url := startRedis(b)
 	ctx := context.Background()
@@ -96,6 +99,50 @@ func BenchmarkRedisRoundTrip(b *testing.B) {
 			}
 		}
 	})
+	// The near cache's tracking connection, each call with a deadline as
+	// the store gives it: receiving its own invalidations (as it did
+	// before), rueidis runs its writer and reader goroutines; with them
+	// redirected to another connection, it writes and reads on the
+	// caller's goroutine.
+	for _, redirect := range []bool{false, true} {
+		name := "rueidis-tracking"
+		if redirect {
+			name = "rueidis-tracking-redirect"
+		}
+		b.Run(name, func(b *testing.B) {
+			// A client of its own: a connection that ran rueidis's
+			// goroutines goes on running them in the pool.
+			c := rueidisClient(b, url)
+			dc, release := c.Dedicate()
+			defer release()
+			args := []string{"ON", "NOLOOP"}
+			if redirect {
+				inv, release := c.Dedicate()
+				defer release()
+				inv.SetOnInvalidations(func([]rueidis.RedisMessage) {})
+				id, err := inv.Do(ctx, inv.B().ClientId().Build()).AsInt64()
+				if err != nil {
+					b.Fatal(err)
+				}
+				args = append(args, "REDIRECT", strconv.FormatInt(id, 10))
+				defer dc.Do(ctx, dc.B().Arbitrary("CLIENT", "TRACKING").Args("OFF").Build())
+			} else {
+				dc.SetOnInvalidations(func([]rueidis.RedisMessage) {})
+			}
+			if err := dc.Do(ctx, dc.B().Arbitrary("CLIENT", "TRACKING").Args(args...).Build()).Error(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(ctx, time.Second)
+				_, err := dc.Do(ctx, dc.B().Get().Key("rt").Build()).AsBytes()
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // rueidisClient is a plain rueidis client of the server at url, without

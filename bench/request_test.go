@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,5 +286,53 @@ func BenchmarkRequest(b *testing.B) {
 		pool := &redigo.Pool{MaxIdle: 16, Dial: func() (redigo.Conn, error) { return redigo.Dial("tcp", addr) }}
 		defer pool.Close()
 		run(b, scsTarget(b, scsredis.New(pool)))
+	})
+}
+
+// BenchmarkRequestParallel runs the writing request of BenchmarkRequest
+// from 4*GOMAXPROCS goroutines at a time, each with a session of its
+// own: requests overlap on the store's connections.
+func BenchmarkRequestParallel(b *testing.B) {
+	b.Run("sessionkit-redis-nearcache", func(b *testing.B) {
+		store, err := redisstore.New(context.Background(), redisstore.Config{URL: startRedis(b), NearCache: &redisstore.NearCache{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.Close()
+		runParallel(b, sessionkitTarget(b, store, readWrite))
+	})
+	b.Run("scs-redis", func(b *testing.B) {
+		addr := strings.TrimPrefix(startRedis(b), "redis://")
+		pool := &redigo.Pool{MaxIdle: 16, Dial: func() (redigo.Conn, error) { return redigo.Dial("tcp", addr) }}
+		defer pool.Close()
+		runParallel(b, scsTarget(b, scsredis.New(pool)))
+	})
+}
+
+// runParallel measures requests through t from b's parallel goroutines,
+// each with a session of its own, seeded through t's handler.
+func runParallel(b *testing.B, t target) {
+	b.Helper()
+	const parallelism = 4
+	cookies := make([]string, parallelism*runtime.GOMAXPROCS(0))
+	for i := range cookies {
+		cookies[i] = seed(b, t.h)
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(parallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		cookie := cookies[int(next.Add(1)-1)%len(cookies)]
+		for pb.Next() {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Cookie", cookie)
+			w := httptest.NewRecorder()
+			t.h.ServeHTTP(w, r)
+			if w.Code != 200 {
+				b.Errorf("status %d: %s", w.Code, w.Body)
+				return
+			}
+		}
 	})
 }

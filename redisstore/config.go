@@ -96,10 +96,11 @@ type Config struct {
 //
 // A record Store.Load returns from the cache shares its Values with the
 // cache: it must not be modified (the sessionkit.Manager never does).
-// The cache's tracking connection is taken from the client's pool of
-// dedicated connections (rueidis ClientOption.BlockingPoolSize); a
-// request that must open it while that pool is exhausted waits for one
-// no longer than its context allows (OpTimeout), and fails.
+// The cache's tracking connection and its invalidation connection are
+// taken from the client's pool of dedicated connections (rueidis
+// ClientOption.BlockingPoolSize); a request that must open them while
+// that pool is exhausted waits no longer than its context allows
+// (OpTimeout), and fails.
 type NearCache struct {
 	// TTL bounds how long a loaded session is served from the cache
 	// without asking Redis, even if no invalidation arrives (a lost
@@ -210,10 +211,12 @@ func (c *Config) clientOptions() (rueidis.ClientOption, error) {
 			return time.Duration(attempts+1) * 5 * time.Millisecond
 		}
 	}
-	if c.NearCache == nil {
-		opt.DisableCache = true
-	} else {
-		opt.DisableCache = false
+	// rueidis's client-side cache serves only Redis Cluster (New turns it
+	// on when the client turns out to be one): elsewhere the store keeps
+	// its own near cache, and rueidis's would only cost a cache and a
+	// CLIENT TRACKING on every connection.
+	opt.DisableCache = true
+	if c.NearCache != nil {
 		opt.CacheSizeEachConn = c.NearCache.SizeBytes
 	}
 	return opt, nil

@@ -56,21 +56,31 @@
 //
 // With Config.NearCache on a standalone server or a Sentinel group, the
 // store keeps a cache of sessions, each entry stamped with the session's
-// version (field #n, which every write script increments and returns).
-// One connection of the store has Redis client tracking on (RESP3, with
-// NOLOOP), and the store loads and writes sessions through it, so Redis
-// tracks every cached session on that connection and pushes an
-// invalidation there when any other client changes it; the store's own
-// writes push none. Entries are filled by loads and by the replies of the
-// store's own Create, Commit, Touch and Update (the delta applied to the
-// cached session, when the reply's version is the next one); an entry
-// never goes back to a lower version, and a fill is refused when an
-// invalidation of its key, or the loss of the tracking connection, came
-// after its request was sent; a refused fill drops the key's entry unless
-// that holds a later version. NearCache.TTL counts from the fill that
-// brought an entry's version: a Touch does not extend it. Losing the
-// connection empties the cache; a request's context ending, or an error
-// reply about the request (such as OOM), is not a loss.
+// version (field #n, which every write script increments and returns). One
+// connection of the store has Redis client tracking on (with NOLOOP, and
+// REDIRECT to a second connection that receives the invalidations), and
+// the store loads and writes sessions through it, so Redis tracks every
+// cached session on that connection and pushes an invalidation to the
+// second one when any other client changes it; the store's own writes push
+// none. As nothing is pushed on the first connection, rueidis writes a
+// lone call there and reads its reply on the caller's goroutine. Entries
+// are filled by loads and by the replies of the store's own Create,
+// Commit, Touch and Update (the delta applied to the cached session, when
+// the reply's version is the next one); an entry never goes back to a
+// lower version, and a fill is refused when an invalidation of its key, or
+// the loss of the tracking connection, came after its request was sent; a
+// refused fill drops the key's entry unless that holds a later version.
+// NearCache.TTL counts from the fill that brought an entry's version: a
+// Touch does not extend it. Losing either connection empties the cache; an
+// error reply about the request (such as OOM) is not a loss, nor is a
+// request's context ending before its call is sent (no call is sent with
+// less than a millisecond left). rueidis runs a lone call on the tracking
+// connection without watching the context's cancellation: a request
+// canceled meanwhile waits for the reply or its deadline, and then a load
+// fails with context.Canceled while a write whose reply came back
+// succeeds. A deadline that passes during such a call closes the
+// connection, a loss; on a connection rueidis pipelines (once calls
+// overlapped) it does not, and the store checks the connection at once.
 // So a request whose session is cached costs one round trip to commit and
 // none to load; Delete, Renew and revocations drop the entry here and
 // invalidate it elsewhere.
@@ -79,15 +89,22 @@
 // version until it arrives and is read, a delay that grows with the
 // reading process's load (docs/benchmarks.md gives the measured figures:
 // well under a millisecond at the median on an idle machine, milliseconds
-// at the 99th percentile on a loaded one). A revocation or a logout on
-// one node reaches the others with the same delay. After a Sentinel
-// failover the cache is emptied, and the tracking connection moved to the
-// new primary, at the store's first write after its client switched (a
-// load notices within 100 ms), or at the first write that fails on the old
-// primary; until then, or until NearCache.TTL, a node may serve what it
-// cached before the failover. On Redis Cluster, loads go through
-// rueidis's client-side cache, and the store skips it for sessions it
-// wrote in the last NearCache.WriteBypass.
+// at the 99th percentile on a loaded one). A revocation or a logout on one
+// node reaches the others with the same delay. A tracking connection lost
+// on its own (killed, or cut off) ends Redis's tracking of this store's
+// keys without a message to it: the store notices at its next call there
+// or at its check, a PING on that connection every 25 ms while no call is
+// on it, answered within 100 ms or taken as a loss. Until then it may
+// serve entries another node changed: for 25 ms and a round trip at most
+// when the connection is closed, plus the time the process takes to run
+// the check (docs/benchmarks.md), and up to some 125 ms when it hangs.
+// After a Sentinel failover the cache is emptied, and the tracking
+// connection moved to the new primary, at the store's first write after
+// its client switched (a load notices within 100 ms), or at the first
+// write that fails on the old primary; until then, or until NearCache.TTL,
+// a node may serve what it cached before the failover. On Redis Cluster,
+// loads go through rueidis's client-side cache, and the store skips it for
+// sessions it wrote in the last NearCache.WriteBypass.
 //
 // # Expiry events
 //

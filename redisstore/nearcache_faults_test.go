@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -381,6 +382,192 @@ func TestNearCacheWritesAcrossDrops(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestNearCacheTrackingConnectionKilled kills the tracking connection
+// alone while the store only serves hits, then changes the session from
+// another client: Redis no longer tracks the key for anyone, so nothing
+// reaches the invalidation connection, and only noticing the loss keeps
+// the store from serving the entry until its TTL. The store's user is
+// the default one, then one without the administrative commands
+// (-@dangerous), which may not list other clients.
+func TestNearCacheTrackingConnectionKilled(t *testing.T) {
+	srv := redistest.Start(t)
+	if _, err := redistest.Do(srv.Addr(), "ACL", "SETUSER", "app", "on", ">pw", "~*", "&*", "+@all", "-@dangerous"); err != nil {
+		t.Fatal(err)
+	}
+	for name, url := range map[string]string{"default": srv.URL(), "least-privilege": "redis://app:pw@" + srv.Addr()} {
+		t.Run(name, func(t *testing.T) {
+			s := newNearStore(t, url, NearCache{TTL: time.Hour})
+			ctx := context.Background()
+			tok := createSession(t, s, map[string][]byte{"a": []byte("old")})
+			if got := loadValue(t, s, tok, "a"); got != "old" {
+				t.Fatalf("a = %q", got)
+			}
+			s.near.mu.Lock()
+			dc := s.near.dc
+			s.near.mu.Unlock()
+			id, err := dc.Do(ctx, dc.B().ClientId().Build()).AsInt64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := redistest.Do(srv.Addr(), "CLIENT", "KILL", "ID", strconv.FormatInt(id, 10)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := redistest.Do(srv.Addr(), "HSET", s.keyOf(tok), field("a"), "new"); err != nil {
+				t.Fatal(err)
+			}
+			acked := time.Now()
+			for {
+				rec, found, err := s.Load(ctx, tok)
+				if err == nil && found && string(rec.Values["a"]) == "new" {
+					break
+				}
+				if time.Since(acked) > 5*time.Second {
+					t.Fatalf("the killed tracking connection was not noticed: Load: %v %v, a = %q", found, err, rec.Values["a"])
+				}
+			}
+			t.Logf("the write was served %v after it was acknowledged", time.Since(acked))
+		})
+	}
+}
+
+// TestNearCacheExpiredContextKeepsCache loads a session that is not
+// cached with a context whose deadline has passed: nothing is sent, so
+// the tracking connection stays and so do the other entries.
+func TestNearCacheExpiredContextKeepsCache(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{TTL: time.Hour})
+	a := createSession(t, s, map[string][]byte{"a": []byte("1")})
+	b := createSession(t, s, map[string][]byte{"b": []byte("1")})
+	s.near.forget(s.keyOf(b))
+	s.near.mu.Lock()
+	dc := s.near.dc
+	s.near.mu.Unlock()
+	for _, dl := range []time.Duration{-time.Millisecond, sendMargin / 2} {
+		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(dl))
+		_, _, err := s.load(ctx, s.keyOf(b))
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("load with a deadline %v away: %v, want %v", dl, err, context.DeadlineExceeded)
+		}
+	}
+	s.near.mu.Lock()
+	same := s.near.dc == dc
+	s.near.mu.Unlock()
+	if !same {
+		t.Fatal("a load that sent nothing dropped the tracking connection")
+	}
+	if _, _, ok := s.near.get(s.keyOf(a)); !ok {
+		t.Fatal("a load that sent nothing emptied the cache")
+	}
+}
+
+// TestNearCachePipelinedDeadlineKeepsCache makes rueidis pipeline the
+// tracking connection, then lets a load's deadline pass while its
+// request is there (the server answers 25 ms late): the connection is
+// sound, and after the check that follows, it and the other session's
+// entry must still be in place.
+func TestNearCachePipelinedDeadlineKeepsCache(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := latencyProxy(t, srv.Addr(), 25*time.Millisecond)
+	s := newNearStore(t, "redis://"+addr, NearCache{TTL: time.Hour})
+	a := createSession(t, s, map[string][]byte{"a": []byte("1")})
+	b := createSession(t, s, map[string][]byte{"b": []byte("1")})
+	s.near.forget(s.keyOf(b))
+	s.near.mu.Lock()
+	dc := s.near.dc
+	s.near.mu.Unlock()
+	// Hold off the connection's checks until the load is sent. A call
+	// whose context can be canceled but has no deadline makes rueidis
+	// hand the connection to its writer and reader goroutines.
+	s.near.calls.RLock()
+	pctx, pcancel := context.WithCancel(context.Background())
+	err := dc.Do(pctx, dc.B().Ping().Build()).Error()
+	pcancel()
+	if err != nil {
+		s.near.calls.RUnlock()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	_, _, err = s.load(ctx, s.keyOf(b))
+	cancel()
+	s.near.calls.RUnlock()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("load: %v, want %v", err, context.DeadlineExceeded)
+	}
+	checks := s.near.checks.Load()
+	if err := redistest.WaitFor(5*time.Second, func() error {
+		s.near.mu.Lock()
+		defer s.near.mu.Unlock()
+		if got := s.near.checks.Load(); s.near.dc == dc && got < checks+2 {
+			return fmt.Errorf("%d checks of the tracking connection since the load", got-checks)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.near.mu.Lock()
+	same := s.near.dc == dc
+	s.near.mu.Unlock()
+	if !same {
+		t.Fatal("a deadline on a sound pipelined connection dropped it")
+	}
+	if _, _, ok := s.near.get(s.keyOf(a)); !ok {
+		t.Fatal("a deadline on a sound pipelined connection emptied the cache")
+	}
+}
+
+// TestNearCacheOldInvalidationConnection holds back the closing of a
+// dropped pair of connections until the cache follows a new pair and
+// holds an entry: the old invalidation connection's end must not empty
+// the cache.
+func TestNearCacheOldInvalidationConnection(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newNearStore(t, srv.URL(), NearCache{TTL: time.Hour})
+	tok := createSession(t, s, map[string][]byte{"a": []byte("1")})
+	s.near.mu.Lock()
+	old, release := s.near.dc, s.near.release
+	s.near.release = func() {}
+	s.near.mu.Unlock()
+	s.near.broken(old)
+	key := s.keyOf(tok)
+	if err := redistest.WaitFor(5*time.Second, func() error {
+		loadValue(t, s, tok, "a")
+		if _, _, ok := s.near.get(key); !ok {
+			return errors.New("the session is not cached on a new tracking connection")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	// The old invalidation connection's end reaches its hook soon after
+	// release returns; no event marks it, so watch the entry a while.
+	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if _, _, ok := s.near.get(key); !ok {
+			t.Fatal("closing the old invalidation connection emptied the cache")
+		}
+	}
+}
+
+// TestNearCacheCanceledLoadReportsCancel cancels a load on the tracking
+// connection whose reply comes after its deadline (the server answers
+// 300 ms late): the error must be the cancellation, not the store being
+// unavailable.
+func TestNearCacheCanceledLoadReportsCancel(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := latencyProxy(t, srv.Addr(), 300*time.Millisecond)
+	s := newNearStore(t, "redis://"+addr, NearCache{})
+	b := createSession(t, s, map[string][]byte{"b": []byte("1")})
+	s.near.forget(s.keyOf(b))
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	time.AfterFunc(20*time.Millisecond, cancel)
+	_, _, err := s.Load(ctx, b)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, sessionkit.ErrUnavailable) {
+		t.Fatalf("canceled Load: %v, want %v and not %v", err, context.Canceled, sessionkit.ErrUnavailable)
 	}
 }
 

@@ -384,3 +384,139 @@ func TestNearCacheConnectionLoss(t *testing.T) {
 		}
 	}
 }
+
+// TestNearCacheConcurrentRequests runs 32 requests at a time on node a,
+// each a load then a commit, over 8 sessions, while node b writes the
+// same sessions. Each request goroutine writes a field of its own, and
+// both nodes increment a counter per session with Update. A load on a
+// must return the goroutine's own last write, and no version of b's
+// field older than the newest b acknowledged more than staleBound before
+// the load began; in the end no increment is lost. The requests overlap
+// on a's tracking connection.
+func TestNearCacheConcurrentRequests(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := "t" + string(sessionkit.NewToken())[:8] + ":"
+	a := open(t, srv.URL(), redisstore.Config{Prefix: prefix, NearCache: &redisstore.NearCache{}})
+	b := open(t, srv.URL(), redisstore.Config{Prefix: prefix, NearCache: &redisstore.NearCache{}})
+	plain := open(t, srv.URL(), redisstore.Config{Prefix: prefix})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	const sessions, workers, each = 8, 32, 40
+	type session struct {
+		tok   sessionkit.Token
+		mu    sync.Mutex
+		acked []time.Time // acked[i]: when b's version i of field w was acknowledged
+		incrs atomic.Int64
+	}
+	ss := make([]*session, sessions)
+	for i := range ss {
+		ss[i] = &session{tok: newSession(t, a, "", map[string][]byte{"w": []byte("0")}), acked: []time.Time{{}}}
+	}
+	incr := func(s *redisstore.Store, x *session) error {
+		_, err := s.Update(ctx, x.tok, "c", time.Now().Add(time.Hour), func(old []byte, _ bool) ([]byte, error) {
+			n, _ := strconv.Atoi(string(old))
+			return []byte(strconv.Itoa(n + 1)), nil
+		})
+		if err == nil {
+			x.incrs.Add(1)
+		}
+		return err
+	}
+
+	var stop atomic.Bool
+	errs := make(chan error, workers+1)
+	report := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+		stop.Store(true)
+	}
+	var writer sync.WaitGroup
+	writer.Go(func() {
+		for v := 1; !stop.Load(); v++ {
+			for _, x := range ss {
+				d := sessionkit.Delta{Set: map[string][]byte{"w": []byte(strconv.Itoa(v))}, IdleDeadline: time.Now().Add(time.Hour)}
+				if _, err := b.Commit(ctx, x.tok, d); err != nil {
+					report(fmt.Errorf("b: Commit: %w", err))
+					return
+				}
+				x.mu.Lock()
+				x.acked = append(x.acked, time.Now())
+				x.mu.Unlock()
+				if err := incr(b, x); err != nil {
+					report(fmt.Errorf("b: Update: %w", err))
+					return
+				}
+			}
+			time.Sleep(time.Millisecond) // paced, so that a's requests are not all misses
+		}
+	})
+	var wg sync.WaitGroup
+	for g := range workers {
+		x := ss[g%sessions]
+		name := "g" + strconv.Itoa(g)
+		wg.Go(func() {
+			for i := 1; i <= each && !stop.Load(); i++ {
+				time.Sleep(100 * time.Microsecond) // paced like requests, see TestNearCacheTwoNodes
+				began := time.Now()
+				rec, found, err := a.Load(ctx, x.tok)
+				if err != nil || !found {
+					report(fmt.Errorf("a: Load: %v %v", found, err))
+					return
+				}
+				if got, want := string(rec.Values[name]), strconv.Itoa(i-1); i > 1 && got != want {
+					report(fmt.Errorf("a: Load after the commit of %s = %s returned %q", name, want, got))
+					return
+				}
+				w, _ := strconv.Atoi(string(rec.Values["w"]))
+				x.mu.Lock()
+				newest := 0
+				for v := len(x.acked) - 1; v > 0; v-- {
+					if x.acked[v].Before(began.Add(-staleBound)) {
+						newest = v
+						break
+					}
+				}
+				x.mu.Unlock()
+				if w < newest {
+					report(fmt.Errorf("a read w = %d, but b acknowledged %d more than %v before the read", w, newest, staleBound))
+					return
+				}
+				d := sessionkit.Delta{Set: map[string][]byte{name: []byte(strconv.Itoa(i))}, IdleDeadline: time.Now().Add(time.Hour)}
+				if _, err := a.Commit(ctx, x.tok, d); err != nil {
+					report(fmt.Errorf("a: Commit: %w", err))
+					return
+				}
+				if i%4 == 0 {
+					if err := incr(a, x); err != nil {
+						report(fmt.Errorf("a: Update: %w", err))
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	stop.Store(true)
+	writer.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for g := range workers {
+		x := ss[g%sessions]
+		rec, found := mustLoad(t, plain, x.tok)
+		if got := string(rec.Values["g"+strconv.Itoa(g)]); !found || got != strconv.Itoa(each) {
+			t.Errorf("g%d = %q (found %v), want %d", g, got, found, each)
+		}
+		if got := string(rec.Values["c"]); got != strconv.FormatInt(x.incrs.Load(), 10) {
+			t.Errorf("counter %q after %d increments", got, x.incrs.Load())
+		}
+	}
+	if st := a.Stats(); st.CacheHits == 0 {
+		t.Errorf("node a never hit its cache: %+v", st)
+	}
+	t.Logf("node a: %+v", a.Stats())
+}

@@ -76,6 +76,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect: %w: %w", sessionkit.ErrUnavailable, err)
 	}
+	if cfg.NearCache != nil && opt.DisableCache && client.Mode() == rueidis.ClientModeCluster {
+		// Redis Cluster's near cache is rueidis's client-side cache.
+		client.Close()
+		opt.DisableCache = false
+		if client, err = rueidis.NewClient(opt); err != nil {
+			return nil, fmt.Errorf("redisstore: connect: %w: %w", sessionkit.ErrUnavailable, err)
+		}
+	}
 	s := NewFromClient(client, cfg)
 	s.borrowed = false
 	return s, nil
@@ -90,13 +98,15 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // NewFromClient returns a Store on a rueidis client the application
 // already has, for its own commands too. The client keeps the options it
 // was built with: cfg's URL and connection settings are not used. The near
-// cache (cfg.NearCache) takes one of the client's connections for good,
-// for client tracking, and gives it back, tracking off, at Close; on
+// cache (cfg.NearCache) takes two of the client's dedicated connections
+// for good, one for client tracking and one for its invalidations, and at
+// Close gives back the first, tracking off, and closes the second. On
 // Redis Cluster it works only if the client was built with client-side
 // caching, which rueidis enables unless ClientOption.DisableCache is set
-// (with it set, loads go to Redis every time). Expiry notifications are per database: cfg.URL (or cfg.Options)
-// names the client's database when it is not 0. Close leaves the client
-// open.
+// (with it set, loads go to Redis every time); elsewhere DisableCache does
+// not matter to it. Expiry notifications are per database: cfg.URL (or
+// cfg.Options) names the client's database when it is not 0. Close leaves
+// the client open.
 func NewFromClient(client rueidis.Client, cfg Config) *Store {
 	cfg.setDefaults()
 	s := &Store{cfg: cfg, client: client, prefix: cfg.Prefix, borrowed: true}
@@ -107,7 +117,7 @@ func NewFromClient(client rueidis.Client, cfg Config) *Store {
 		if client.Mode() == rueidis.ClientModeCluster {
 			s.cache = newBypass(nc.WriteBypass)
 		} else {
-			s.near = newNear(client, nc)
+			s.near = newNear(client, nc, cfg.Logger)
 		}
 	}
 	return s
@@ -211,8 +221,22 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, bool, 
 	if tracked != nil {
 		// The read makes Redis track the key on the tracking
 		// connection: the entry it fills will be invalidated.
+		if err := s.near.enter(ctx); err != nil {
+			return sessionkit.Record{}, false, err
+		}
 		res = tracked.DoMulti(ctx, b.Hgetall().Key(key).Build(), b.Pexpiretime().Key(key).Build())
-		if err := firstErr(res); err != nil && s.near.failed(tracked, err, true) {
+		s.near.leave()
+		err := firstErr(res)
+		if cerr := canceled(ctx); cerr != nil {
+			// The call may have run to its reply or its deadline on
+			// the caller's goroutine (see near): report the
+			// cancellation, as a call through the pool does.
+			if err != nil {
+				s.near.failed(tracked, err, true)
+			}
+			return sessionkit.Record{}, false, cerr
+		}
+		if err != nil && s.near.failed(tracked, err, true) {
 			// A lost tracking connection: read through the pool,
 			// which reconnects, and fill nothing.
 			sn = snap{}
@@ -275,14 +299,35 @@ func (s *Store) writeKey(ctx context.Context, key string, main, side []op) ([]ru
 		s.near.forget(key)
 		return res, err
 	}
+	if err := s.near.enter(ctx); err != nil {
+		s.near.forget(key)
+		return nil, err
+	}
 	res := pipeline(ctx, dc, append(main[:len(main):len(main)], side...), -1)
+	s.near.leave()
 	if err := firstErr(res); err != nil {
 		s.near.forget(key)
-		if s.near.failed(dc, err, false) && unsent(res) {
+		again := s.near.failed(dc, err, false)
+		if cerr := canceled(ctx); cerr != nil {
+			return nil, cerr
+		}
+		if again && unsent(res) {
 			return s.write(ctx, main, side)
 		}
 	}
 	return res, nil
+}
+
+// canceled returns ctx's error when the caller canceled it. A call on the
+// tracking connection's synchronous path (see near) does not watch the
+// cancellation, and fails at the deadline instead, or completes: a
+// failure is then reported as the cancellation, as a call through the
+// pool reports it, and not as the store being unavailable.
+func canceled(ctx context.Context) error {
+	if err := ctx.Err(); errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }
 
 // cached returns the near cache's entry for key, and the snapshot that a
@@ -506,9 +551,23 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 			}
 		}
 		b := c.B()
+		if dc != nil {
+			if err := s.near.enter(ctx); err != nil {
+				return "", fail("update", err)
+			}
+		}
 		res := c.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
-		if err := firstErr(res); err != nil && dc != nil && s.near.failed(dc, err, true) {
-			res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+		if dc != nil {
+			s.near.leave()
+			if err := firstErr(res); err != nil {
+				again := s.near.failed(dc, err, true)
+				if cerr := canceled(ctx); cerr != nil {
+					return "", fail("update", cerr)
+				}
+				if again {
+					res = s.client.DoMulti(ctx, b.Exists().Key(hkey).Build(), b.Hget().Key(hkey).Field(f).Build())
+				}
+			}
 		}
 		n, err := res[0].AsInt64()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,40 +23,67 @@ import (
 // (field #n) Redis gave it, filled by loads and by the replies of the
 // store's own writes, and emptied key by key by Redis's invalidations.
 //
-// One connection, the tracking connection, runs CLIENT TRACKING with
-// NOLOOP: Redis remembers every key read on it (by a command or inside a
-// script), and pushes on it the name of such a key when any other
-// connection changes it, once; the connection's own writes push nothing.
-// The store sends its session loads and writes through that connection:
-// every reply that fills an entry comes from a request that read the key
-// there, so the key is tracked while its entry lives, and the store's own
-// writes do not empty the entries their replies fill.
+// Two connections serve it. The tracking connection runs CLIENT TRACKING
+// with NOLOOP and REDIRECT to the invalidation connection: Redis remembers
+// every key read on the tracking connection (by a command or inside a
+// script), and pushes the name of such a key on the invalidation
+// connection when any other connection changes it, once; the tracking
+// connection's own writes push nothing. The store sends its session loads
+// and writes through the tracking connection: every reply that fills an
+// entry comes from a request that read the key there, so the key is
+// tracked while its entry lives, and the store's own writes do not empty
+// the entries their replies fill.
+//
+// The tracking connection receives no push messages, so rueidis sends a
+// call on it and reads the reply on the caller's goroutine while calls
+// come one at a time (they always carry a deadline, see Store.begin):
+// no hand-off to a writer and a reader goroutine, which on a small
+// machine costs about as much as the round trip itself. Calls that
+// overlap make rueidis pipeline that connection from then on, as it does
+// every connection. On that synchronous path rueidis does not watch the
+// context's cancellation: a call runs to its reply or to its deadline,
+// and a deadline that passes there closes the connection (see failed).
+// So no call is sent when its context has ended or its deadline is less
+// than sendMargin away.
 //
 // A fill is refused unless the tracking connection was up from before the
 // request was sent until the fill, and no invalidation of the key arrived
 // meanwhile (counted per stripe of keys, so a refusal may be spurious:
 // then the entry is simply not filled). An entry is never replaced by one
-// of a lower version. Losing the tracking connection empties the cache;
-// the next call that needs it opens another.
+// of a lower version. Losing either connection empties the cache and
+// drops both: the invalidation connection's loss is seen at once (its
+// reader ends), the tracking connection's by the call that finds it
+// broken or, at the latest, by a PING on it every checkEvery while no
+// call is on it (see watch). The next call that needs them opens others.
 type near struct {
 	client   rueidis.Client
 	sentinel bool // the client follows a Sentinel group's primary
 	ttl      time.Duration
 	max      int
 	seed     maphash.Seed
+	log      *slog.Logger
+
+	// calls is held for reading by every store call on the tracking
+	// connection, and for writing by its check, which so never overlaps
+	// a call (an overlap would make rueidis pipeline the connection
+	// for good).
+	calls   sync.RWMutex
+	checks  atomic.Uint64 // checks of a tracking connection completed
+	refused atomic.Bool   // a check had an error reply (logged once)
 
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *entry
 	lru     list.List                // most recently used first
 	bytes   int
-	stripes [256]uint64 // invalidations received, per stripe of keys
-	epoch   uint64      // moves on every loss and every new tracking connection
-	dc      rueidis.DedicatedClient
-	release func()
-	node    string       // on Sentinel, the node(s) the client used when dc was taken
-	checked atomic.Int64 // on Sentinel, when a call not writing last checked node (Unix ns)
-	retryAt time.Time    // no new tracking connection before
-	opening bool         // a call is opening a tracking connection
+	stripes [256]uint64             // invalidations received, per stripe of keys
+	epoch   uint64                  // moves on every loss and every new tracking connection
+	dc      rueidis.DedicatedClient // the tracking connection
+	release func()                  // gives back dc, closes inv
+	probe   chan struct{}           // asks dc's watcher to check dc now
+	node    string                  // on Sentinel, the node(s) the client used when dc was taken
+	checked atomic.Int64            // on Sentinel, when a call not writing last checked node (Unix ns)
+	retryAt time.Time               // no new tracking connection before
+	opening bool                    // a call is opening a tracking connection
 	closed  bool
 	wg      sync.WaitGroup // the watcher of the tracking connection, and an open under way
 }
@@ -76,8 +104,8 @@ type snap struct {
 	ok            bool
 }
 
-func newNear(client rueidis.Client, cfg *NearCache) *near {
-	return &near{client: client, sentinel: client.Mode() == rueidis.ClientModeSentinel, ttl: cfg.TTL, max: cfg.SizeBytes, seed: maphash.MakeSeed(), entries: map[string]*list.Element{}}
+func newNear(client rueidis.Client, cfg *NearCache, log *slog.Logger) *near {
+	return &near{client: client, sentinel: client.Mode() == rueidis.ClientModeSentinel, ttl: cfg.TTL, max: cfg.SizeBytes, seed: maphash.MakeSeed(), log: log, entries: map[string]*list.Element{}}
 }
 
 func (n *near) stripe(key string) int {
@@ -166,11 +194,17 @@ func (n *near) flush() {
 	n.bytes = 0
 }
 
-// invalidate is the tracking connection's invalidation hook: keys is nil
-// when Redis flushed its data or the connection ended.
-func (n *near) invalidate(keys []rueidis.RedisMessage) {
+// invalidate is the invalidation hook of the tracking connection dc's
+// invalidation connection: keys is nil when Redis flushed its data or the
+// connection ended. A hook of a pair of connections no longer current is
+// ignored: the pair's loss has emptied the cache already, and the cache
+// now follows another pair.
+func (n *near) invalidate(dc rueidis.DedicatedClient, keys []rueidis.RedisMessage) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.dc != dc {
+		return
+	}
 	if keys == nil {
 		n.epoch++
 		n.flush()
@@ -232,26 +266,47 @@ func (n *near) conn(ctx context.Context, key string, write bool) (rueidis.Dedica
 	return n.conn(ctx, key, write)
 }
 
-// open sets up a tracking connection. Only one call runs at a time (see
-// conn).
+// open sets up a tracking connection and its invalidation connection.
+// Only one call runs at a time (see conn).
 func (n *near) open(ctx context.Context) error {
 	var node string
 	if n.sentinel {
 		node = n.nodes() // before Dedicate: a switch between the two drops dc at once
 	}
-	dc, release, err := dedicate(ctx, n.client)
+	// inv is closed rather than given back: its invalidation hook made
+	// rueidis start its writer and reader goroutines, for good, and the
+	// pool must not hand it out as another tracking connection.
+	inv, _, err := dedicate(ctx, n.client)
 	if err != nil {
 		return err
 	}
-	errs := dc.SetOnInvalidations(n.invalidate)
+	dc, dcRelease, err := dedicate(ctx, n.client)
+	if err != nil {
+		inv.Close()
+		return err
+	}
+	errs := inv.SetOnInvalidations(func(keys []rueidis.RedisMessage) { n.invalidate(dc, keys) })
+	release := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		dc.Do(ctx, dc.B().Arbitrary("CLIENT", "TRACKING").Args("OFF").Build())
+		cancel()
+		dcRelease()
+		inv.Close()
+	}
+	id, err := inv.Do(ctx, inv.B().ClientId().Build()).AsInt64()
+	if err != nil {
+		release()
+		return err
+	}
 	b := dc.B()
 	res := dc.DoMulti(ctx,
 		b.Arbitrary("CLIENT", "TRACKING").Args("OFF").Build(),
-		b.Arbitrary("CLIENT", "TRACKING").Args("ON", "NOLOOP").Build())
+		b.Arbitrary("CLIENT", "TRACKING").Args("ON", "REDIRECT", strconv.FormatInt(id, 10), "NOLOOP").Build())
 	if err := firstErr(res); err != nil {
 		release()
 		return err
 	}
+	probe := make(chan struct{}, 1)
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -260,10 +315,10 @@ func (n *near) open(ctx context.Context) error {
 	}
 	n.epoch++
 	n.flush()
-	n.dc, n.release, n.node = dc, release, node
+	n.dc, n.release, n.node, n.probe = dc, release, node, probe
 	n.wg.Add(1)
 	n.mu.Unlock()
-	go n.watch(dc, errs)
+	go n.watch(dc, errs, probe)
 	return nil
 }
 
@@ -313,12 +368,92 @@ func (n *near) nodes() string {
 	return strings.Join(names, ",")
 }
 
-// watch waits for the tracking connection's end and forgets it.
-func (n *near) watch(dc rueidis.DedicatedClient, errs <-chan error) {
-	defer n.wg.Done()
-	for range errs {
+// checkEvery is how often the watcher of a tracking connection checks it
+// while no call is on it.
+const checkEvery = 25 * time.Millisecond
+
+// sendMargin is how much time a context must have left for a call to be
+// sent on the tracking connection: a deadline that passes during the call
+// closes the connection.
+const sendMargin = time.Millisecond
+
+// enter prepares a call on the tracking connection: it returns ctx's
+// error, sending nothing, when ctx has ended or its deadline is less than
+// sendMargin away, and otherwise keeps the connection's check off it
+// until leave.
+func (n *near) enter(ctx context.Context) error {
+	n.calls.RLock()
+	if err := ctx.Err(); err != nil {
+		n.calls.RUnlock()
+		return err
 	}
-	n.broken(dc)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < sendMargin {
+		n.calls.RUnlock()
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// leave ends a call that enter let through.
+func (n *near) leave() { n.calls.RUnlock() }
+
+// watch waits for the end of the invalidation connection, whose errors
+// are errs, and then forgets both connections. Meanwhile it checks the
+// tracking connection dc every checkEvery, and at once when probe asks,
+// with a PING on dc itself, when no call is on dc: nothing reads that
+// connection between calls, and a tracking connection lost while the
+// store only serves hits would leave entries that no invalidation
+// reaches. Redis pushes nothing to the invalidation connection when the
+// tracking one goes, and CLIENT LIST, which could tell, needs
+// administrative rights.
+func (n *near) watch(dc rueidis.DedicatedClient, errs <-chan error, probe <-chan struct{}) {
+	defer n.wg.Done()
+	tick := time.NewTicker(checkEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case _, ok := <-errs:
+			if !ok {
+				n.broken(dc)
+				return
+			}
+		case <-tick.C:
+		case <-probe:
+		}
+		n.mu.Lock()
+		current := n.dc == dc
+		n.mu.Unlock()
+		if !current {
+			for range errs {
+			}
+			return
+		}
+		n.check(dc)
+	}
+}
+
+// check sends a PING on the tracking connection dc, unless a call is on
+// it (that call finds a lost connection itself), and drops dc when no
+// reply comes: any reply, an error too, shows the connection and its
+// tracking still up.
+func (n *near) check(dc rueidis.DedicatedClient) {
+	if !n.calls.TryLock() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), followEvery)
+	err := dc.Do(ctx, dc.B().Ping().Build()).Error()
+	cancel()
+	n.calls.Unlock()
+	n.checks.Add(1)
+	if _, ok := rueidis.IsRedisErr(err); ok {
+		if n.refused.CompareAndSwap(false, true) {
+			n.log.Warn("redisstore: near cache: the tracking connection's PING had an error reply; taken as the connection being up (logged once)", "err", err)
+		}
+		return
+	}
+	if err != nil {
+		n.broken(dc)
+	}
 }
 
 // broken forgets the tracking connection dc, if it is still the current
@@ -330,28 +465,45 @@ func (n *near) broken(dc rueidis.DedicatedClient) {
 		return
 	}
 	release := n.release
-	n.dc, n.release = nil, nil
+	n.dc, n.release, n.probe = nil, nil, nil
 	n.epoch++
 	n.flush()
+	n.wg.Add(1) // the watcher of dc holds the group until inv is released
 	n.mu.Unlock()
-	release()
+	go func() {
+		// Off the caller's path: turning tracking off takes a round
+		// trip.
+		defer n.wg.Done()
+		release()
+	}()
 }
 
 // failed handles err, the first error of a request sent over the
 // tracking connection dc, and reports whether the request should be sent
 // again through the pool: when dc was recycled before the request went
 // out (another request dropped it), and, for reads only, when dc itself
-// failed. A failure of the connection or a reply meaning the server is no
-// longer a usable primary drops dc; the request's own context ending, or
-// an error reply about the request (OOM, a script error), does not.
+// failed. A failure of the connection, or a reply meaning the server is
+// no longer a usable primary, drops dc; an error reply about the request
+// (OOM, a script error) does not. The request's deadline passing may be
+// either: on rueidis's synchronous path it closes the connection, and
+// with it Redis's tracking, while a pipelined connection stays up. So it
+// asks dc's watcher to check dc at once rather than dropping it.
 func (n *near) failed(dc rueidis.DedicatedClient, err error, read bool) (again bool) {
 	switch {
 	case errors.Is(err, rueidis.ErrDedicatedClientRecycled):
 		n.broken(dc)
 		return true
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		// A connection that timed out for good is closed by rueidis,
-		// and its watcher drops it.
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.Is(err, context.DeadlineExceeded):
+		n.mu.Lock()
+		if n.dc == dc {
+			select {
+			case n.probe <- struct{}{}:
+			default:
+			}
+		}
+		n.mu.Unlock()
 		return false
 	}
 	if e, ok := rueidis.IsRedisErr(err); ok {
@@ -364,8 +516,8 @@ func (n *near) failed(dc rueidis.DedicatedClient, err error, read bool) (again b
 	return read
 }
 
-// close releases the tracking connection and waits for its watcher, and
-// for an open under way (which then releases what it opened).
+// close releases the connections and waits for their watcher, and for an
+// open under way (which then releases what it opened).
 func (n *near) close() {
 	n.mu.Lock()
 	n.closed = true
