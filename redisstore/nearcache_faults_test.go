@@ -438,13 +438,7 @@ func TestNearCacheTrackingConnectionKilled(t *testing.T) {
 // the tracking connection stays and so do the other entries.
 func TestNearCacheExpiredContextKeepsCache(t *testing.T) {
 	srv := redistest.Start(t)
-	s := newNearStore(t, srv.URL(), NearCache{TTL: time.Hour})
-	a := createSession(t, s, map[string][]byte{"a": []byte("1")})
-	b := createSession(t, s, map[string][]byte{"b": []byte("1")})
-	s.near.forget(s.keyOf(b))
-	s.near.mu.Lock()
-	dc := s.near.dc
-	s.near.mu.Unlock()
+	s, a, b, dc := cachedAndNot(t, srv.URL())
 	for _, dl := range []time.Duration{-time.Millisecond, sendMargin / 2} {
 		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(dl))
 		_, _, err := s.load(ctx, s.keyOf(b))
@@ -453,14 +447,35 @@ func TestNearCacheExpiredContextKeepsCache(t *testing.T) {
 			t.Fatalf("load with a deadline %v away: %v, want %v", dl, err, context.DeadlineExceeded)
 		}
 	}
+	keptCache(t, s, dc, a, "a load that sent nothing")
+}
+
+// cachedAndNot opens a near-cache store on url with two sessions, the
+// first cached and the second not, and returns its tracking connection.
+func cachedAndNot(t *testing.T, url string) (s *Store, cached, uncached sessionkit.Token, dc rueidis.DedicatedClient) {
+	t.Helper()
+	s = newNearStore(t, url, NearCache{TTL: time.Hour})
+	cached = createSession(t, s, map[string][]byte{"a": []byte("1")})
+	uncached = createSession(t, s, map[string][]byte{"b": []byte("1")})
+	s.near.forget(s.keyOf(uncached))
+	s.near.mu.Lock()
+	dc = s.near.dc
+	s.near.mu.Unlock()
+	return s, cached, uncached, dc
+}
+
+// keptCache fails the test unless s still uses the tracking connection dc
+// and still caches the session cached, after what happened.
+func keptCache(t *testing.T, s *Store, dc rueidis.DedicatedClient, cached sessionkit.Token, what string) {
+	t.Helper()
 	s.near.mu.Lock()
 	same := s.near.dc == dc
 	s.near.mu.Unlock()
 	if !same {
-		t.Fatal("a load that sent nothing dropped the tracking connection")
+		t.Fatal(what + " dropped the tracking connection")
 	}
-	if _, _, ok := s.near.get(s.keyOf(a)); !ok {
-		t.Fatal("a load that sent nothing emptied the cache")
+	if _, _, ok := s.near.get(s.keyOf(cached)); !ok {
+		t.Fatal(what + " emptied the cache")
 	}
 }
 
@@ -472,13 +487,7 @@ func TestNearCacheExpiredContextKeepsCache(t *testing.T) {
 func TestNearCachePipelinedDeadlineKeepsCache(t *testing.T) {
 	srv := redistest.Start(t)
 	addr := latencyProxy(t, srv.Addr(), 25*time.Millisecond)
-	s := newNearStore(t, "redis://"+addr, NearCache{TTL: time.Hour})
-	a := createSession(t, s, map[string][]byte{"a": []byte("1")})
-	b := createSession(t, s, map[string][]byte{"b": []byte("1")})
-	s.near.forget(s.keyOf(b))
-	s.near.mu.Lock()
-	dc := s.near.dc
-	s.near.mu.Unlock()
+	s, a, b, dc := cachedAndNot(t, "redis://"+addr)
 	// Hold off the connection's checks until the load is sent. A call
 	// whose context can be canceled but has no deadline makes rueidis
 	// hand the connection to its writer and reader goroutines.
@@ -508,15 +517,7 @@ func TestNearCachePipelinedDeadlineKeepsCache(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	s.near.mu.Lock()
-	same := s.near.dc == dc
-	s.near.mu.Unlock()
-	if !same {
-		t.Fatal("a deadline on a sound pipelined connection dropped it")
-	}
-	if _, _, ok := s.near.get(s.keyOf(a)); !ok {
-		t.Fatal("a deadline on a sound pipelined connection emptied the cache")
-	}
+	keptCache(t, s, dc, a, "a deadline on a sound pipelined connection")
 }
 
 // TestNearCacheOldInvalidationConnection holds back the closing of a
