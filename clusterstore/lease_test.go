@@ -52,6 +52,7 @@ func TestRefutedDeathWarmsAgain(t *testing.T) {
 	n1 := startNodes(t, 1, 1, testKey)[0]
 	boot := time.Now().UnixNano()
 	n1.learn(vector{"n2": entry("n2", boot, 0, true), "n3": entry("n3", boot, 0, true)})
+	n1.startWarming() // as after its own death refuted, alone in its view
 	if err := proc.WaitFor(10*time.Second, func() error {
 		if !n1.Warm() {
 			return errors.New("n1 is not warm")
