@@ -588,6 +588,16 @@ func TestNearCacheSentinelSwitch(t *testing.T) {
 	s := newNearStore(t, g.URL(), NearCache{})
 	tok := createSession(t, s, map[string][]byte{"a": []byte("0")})
 	loadValue(t, s, tok, "a")
+	// Replication is asynchronous: a failover before the replica has the
+	// session would lose it, which is not what this test is about.
+	if err := redistest.WaitFor(10*time.Second, func() error {
+		if r, err := redistest.Do(g.Replica.Addr(), "HGET", s.keyOf(tok), field("a")); err != nil || fmt.Sprint(r) != "0" {
+			return fmt.Errorf("the replica holds a = %v (%v)", r, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := redistest.Do(g.Primary.Addr(), "ACL", "SETUSER", "default", "-client|kill"); err != nil {
 		t.Fatal(err)
 	}
