@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit/internal/proc"
+	"github.com/sessionkit/sessionkit/internal/tick"
 )
 
 // record is one line of a recorder's history file: an operation of a
@@ -154,13 +155,13 @@ func recorder() error {
 	var loginOnce sync.Once
 	for _, s := range all {
 		wg.Go(func() {
-			tick := time.NewTicker(pace)
-			defer tick.Stop()
+			ticker := time.NewTicker(pace)
+			defer ticker.Stop()
 			for {
 				select {
 				case <-stop:
 					return
-				case <-tick.C:
+				case <-ticker.C:
 				}
 				if s.n == cartLimit {
 					mu.Lock()
@@ -181,14 +182,7 @@ func recorder() error {
 		})
 	}
 	wg.Go(func() { // the router's view of the nodes, and the flushes
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
+		tick.Every(stop, 200*time.Millisecond, func(time.Time) {
 			var members []struct{ Healthy bool }
 			healthy := -1
 			if adminGet(admin, "/members", &members) == nil {
@@ -201,7 +195,7 @@ func recorder() error {
 			}
 			write(record{Kind: "members", Call: time.Now().UnixNano(), Healthy: healthy})
 			flush()
-		}
+		})
 	})
 	for {
 		if _, err := os.Stat(stopFile); err == nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/proc"
+	"github.com/sessionkit/sessionkit/internal/tick"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
 
@@ -129,18 +130,7 @@ func sentinelWriter(statusPath string) error {
 		}
 	}
 	for range 4 {
-		wg.Go(func() {
-			tick := time.NewTicker(5 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-					create()
-				}
-			}
-		})
+		wg.Go(func() { tick.Every(stop, 5*time.Millisecond, func(time.Time) { create() }) })
 	}
 	report := func() error {
 		mu.Lock()
@@ -152,7 +142,7 @@ func sentinelWriter(statusPath string) error {
 		}
 		return os.Rename(tmp, statusPath)
 	}
-	tick := time.NewTicker(50 * time.Millisecond)
+	ticker := time.NewTicker(50 * time.Millisecond)
 	for running := true; running; {
 		select {
 		case <-term:
@@ -161,7 +151,7 @@ func sentinelWriter(statusPath string) error {
 			mu.Lock()
 			st.Rounds = append(st.Rounds, sentinelCounts{})
 			mu.Unlock()
-		case <-tick.C:
+		case <-ticker.C:
 		}
 		if err := report(); err != nil {
 			close(stop)
@@ -169,7 +159,7 @@ func sentinelWriter(statusPath string) error {
 			return err
 		}
 	}
-	tick.Stop()
+	ticker.Stop()
 	close(stop)
 	wg.Wait()
 
