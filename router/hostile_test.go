@@ -364,11 +364,14 @@ func hostileRace(t *testing.T, path, addr string, b *hostileBackend, row hostile
 	}()
 	var mu sync.Mutex
 	var crossed []string
+	// The backend answers well within a second; the wait allows the
+	// race detector on a loaded machine, as the response header timeout
+	// does (a -race run under heavy load once took over 10 s).
 	answered := func() bool {
 		select {
 		case <-b.answered:
 			return true
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 			return false
 		}
 	}
