@@ -280,6 +280,17 @@ type Generations interface {
 	Bump(ctx context.Context, principal string) (uint64, error)
 }
 
+// MultiGenerations is implemented by a Generations store that reads
+// several counters in one round trip. A client-side store that revokes
+// single sessions checks two counters on every request, the principal's
+// and the session's, and reads them together when it can.
+type MultiGenerations interface {
+	Generations
+	// Generations returns the counter of each name, in the order given,
+	// as Generation returns it: 0 for a counter never bumped or forgotten.
+	Generations(ctx context.Context, names ...string) ([]uint64, error)
+}
+
 // ExpiringGenerations is implemented by a Generations store that can
 // forget a counter once it no longer matters. A client-side store that
 // revokes single sessions bumps one counter per ended session; that

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -349,23 +350,67 @@ func TestRevokeAll(t *testing.T) {
 }
 
 func TestLogoutRevokesStolenCopy(t *testing.T) {
-	gens := newGenerations(t)
-	for _, revoke := range []bool{false, true} {
-		t.Run(fmt.Sprint("RevokeSessions=", revoke), func(t *testing.T) {
-			a := newApp(t, newStore(t, cookiestore.Config{Generations: gens, RevokeSessions: revoke}), sessionkit.Config{})
-			anon := a.session("/set?k=a&v=1")
-			user := anon.Update(a.do("/login?u=carol", anon.Header()))
-			stolen := maps.Clone(user)
-			a.do("/logout", user.Header())
-			opens := a.do("/whoami", stolen.Header()).Body.String() == "carol"
-			preLogin := a.do("/get?k=a", anon.Header()).Body.String() == "1"
-			if revoke && (opens || preLogin) {
-				t.Fatalf("with RevokeSessions: the logged-out copy opens %v, the pre-login cookie opens %v", opens, preLogin)
-			}
-			if !revoke && (!opens || !preLogin) {
-				t.Fatal("without RevokeSessions a copy of a deleted or renewed cookie was expected to open (documented)")
-			}
-		})
+	// memstore reads both counters of a request at once; behind oneByOne
+	// the cookie store reads them one by one.
+	for _, gens := range []sessionkit.Generations{newGenerations(t), oneByOne{newGenerations(t)}} {
+		for _, revoke := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%T/RevokeSessions=%v", gens, revoke), func(t *testing.T) {
+				logoutRevokesStolenCopy(t, gens, revoke)
+			})
+		}
+	}
+}
+
+// oneByOne is a Generations store that reads one counter at a time: it
+// hides memstore's Generations method.
+type oneByOne struct{ sessionkit.ExpiringGenerations }
+
+// countedGenerations counts the reads of a memstore's counters.
+type countedGenerations struct {
+	*memstore.Store
+	one, many atomic.Int64
+}
+
+func (c *countedGenerations) Generation(ctx context.Context, name string) (uint64, error) {
+	c.one.Add(1)
+	return c.Store.Generation(ctx, name)
+}
+
+func (c *countedGenerations) Generations(ctx context.Context, names ...string) ([]uint64, error) {
+	c.many.Add(1)
+	return c.Store.Generations(ctx, names...)
+}
+
+// TestOneCounterReadPerRequest: a logged-in request with RevokeSessions
+// checks two counters, the principal's and the session's; with a
+// MultiGenerations store that is one read, not two.
+func TestOneCounterReadPerRequest(t *testing.T) {
+	gens := &countedGenerations{Store: newGenerations(t)}
+	a := newApp(t, newStore(t, cookiestore.Config{Generations: gens, RevokeSessions: true}), sessionkit.Config{})
+	user := a.session("/login?u=carol")
+	gens.one.Store(0)
+	gens.many.Store(0)
+	if got := a.do("/whoami", user.Header()).Body.String(); got != "carol" {
+		t.Fatalf("whoami = %q", got)
+	}
+	if one, many := gens.one.Load(), gens.many.Load(); one != 0 || many != 1 {
+		t.Fatalf("a request read the counters with %d Generation and %d Generations calls, want 0 and 1", one, many)
+	}
+}
+
+func logoutRevokesStolenCopy(t *testing.T, gens sessionkit.Generations, revoke bool) {
+	a := newApp(t, newStore(t, cookiestore.Config{Generations: gens, RevokeSessions: revoke}), sessionkit.Config{})
+	anon := a.session("/set?k=a&v=1")
+	user := anon.Update(a.do("/login?u=carol", anon.Header()))
+	stolen := maps.Clone(user)
+	a.do("/logout", user.Header())
+	opens := a.do("/whoami", stolen.Header()).Body.String() == "carol"
+	preLogin := a.do("/get?k=a", anon.Header()).Body.String() == "1"
+	if revoke && (opens || preLogin) {
+		t.Fatalf("with RevokeSessions: the logged-out copy opens %v, the pre-login cookie opens %v", opens, preLogin)
+	}
+	if !revoke && (!opens || !preLogin) {
+		t.Fatal("without RevokeSessions a copy of a deleted or renewed cookie was expected to open (documented)")
 	}
 }
 

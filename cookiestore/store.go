@@ -202,7 +202,19 @@ func (s *Store) open(ctx context.Context, t sessionkit.Token, now time.Time) (*p
 	if g == nil {
 		return p, k, c, nil
 	}
-	if p.meta.Principal != "" {
+	byPrincipal, bySID := p.meta.Principal != "", s.cfg.RevokeSessions && p.sid != nil
+	if mg, ok := g.(sessionkit.MultiGenerations); ok && byPrincipal && bySID {
+		// Both counters in one round trip.
+		gens, err := mg.Generations(ctx, p.meta.Principal, sidKey(p.sid))
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("cookiestore: read the principal's generation and the session's revocation counter: %w", err)
+		}
+		if gens[0] != p.meta.Generation || gens[1] != 0 {
+			return nil, nil, 0, sessionkit.ErrNotFound // revoked, deleted or renewed
+		}
+		return p, k, c, nil
+	}
+	if byPrincipal {
 		cur, err := g.Generation(ctx, p.meta.Principal)
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("cookiestore: read the principal's generation: %w", err)
@@ -211,7 +223,7 @@ func (s *Store) open(ctx context.Context, t sessionkit.Token, now time.Time) (*p
 			return nil, nil, 0, sessionkit.ErrNotFound // revoked
 		}
 	}
-	if s.cfg.RevokeSessions && p.sid != nil {
+	if bySID {
 		n, err := g.Generation(ctx, sidKey(p.sid))
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("cookiestore: read the session's revocation counter: %w", err)

@@ -306,6 +306,19 @@ func (s *Store) Generation(ctx context.Context, principal string) (uint64, error
 	return s.gens[principal], nil
 }
 
+// Generations implements sessionkit.MultiGenerations.
+func (s *Store) Generations(ctx context.Context, names ...string) ([]uint64, error) {
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	now := time.Now()
+	gens := make([]uint64, len(names))
+	for i, n := range names {
+		s.forgetGeneration(n, now)
+		gens[i] = s.gens[n]
+	}
+	return gens, nil
+}
+
 // Bump implements sessionkit.Generations. A counter Bump has bumped is
 // kept for good.
 func (s *Store) Bump(ctx context.Context, principal string) (uint64, error) {

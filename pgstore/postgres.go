@@ -148,6 +148,8 @@ func (*postgres) DeletedArg(keys []string) (any, error) {
 
 func (*postgres) ValueExpr() string { return "data ->> $3::text" }
 
+func (*postgres) InNames() string { return "principal = ANY($1::text[])" }
+
 // Busy is false: PostgreSQL waits for row locks without a timeout unless
 // lock_timeout is set, and such a timeout is an ordinary failure.
 func (*postgres) Busy(error) bool { return false }

@@ -161,6 +161,29 @@ func (s *Store) Generation(ctx context.Context, principal string) (uint64, error
 	return v, nil
 }
 
+// Generations implements sessionkit.MultiGenerations: the GETs go out
+// together, in one round trip (one per hash slot on a Redis Cluster).
+func (s *Store) Generations(ctx context.Context, names ...string) ([]uint64, error) {
+	ctx, cancel, err := s.begin(ctx, "generation")
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	cmds := make(rueidis.Commands, len(names))
+	for i, n := range names {
+		cmds[i] = s.client.B().Get().Key(s.generationKey(n)).Build()
+	}
+	gens := make([]uint64, len(names))
+	for i, res := range s.client.DoMulti(ctx, cmds...) {
+		v, err := res.AsUint64()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return nil, fail("generation", err)
+		}
+		gens[i] = v
+	}
+	return gens, nil
+}
+
 // BumpUntil implements sessionkit.ExpiringGenerations with INCR and
 // PEXPIREAT, in one script: Redis removes the counter after its latest
 // deadline.

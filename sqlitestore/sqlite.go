@@ -128,6 +128,9 @@ func (*sqliteDB) DeletedArg(keys []string) (any, error) {
 	return string(b), err
 }
 
+// InNames reads the names from DeletedArg's object, whose members they are.
+func (*sqliteDB) InNames() string { return "principal IN (SELECT key FROM json_each($1))" }
+
 func (*sqliteDB) ValueExpr() string {
 	return "(SELECT value FROM json_each(data) WHERE key = $3)"
 }

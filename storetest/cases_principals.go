@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -71,6 +72,38 @@ var principalCases = []testCase{
 			}
 			if n, _ := g.Generation(h.ctx, p); n != 2 {
 				t.Fatalf("Generation after two bumps = %d", n)
+			}
+		},
+	},
+	{
+		name:        "MultiGenerations",
+		explanation: "A store implementing MultiGenerations reads several counters at once, in the order asked, each as Generation reads it.",
+		f: func(t *testing.T, h *harness) {
+			g, ok := h.s.(sessionkit.MultiGenerations)
+			if !ok {
+				t.Skip("the store does not implement sessionkit.MultiGenerations")
+			}
+			id := string(sessionkit.NewToken())[:8]
+			once, twice, never := "multi-once-"+id, "multi-twice-"+id, "multi-never-"+id
+			for _, p := range []string{once, twice, twice} {
+				if _, err := g.Bump(h.ctx, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, c := range []struct {
+				names []string
+				want  []uint64
+			}{
+				{[]string{once, never, twice}, []uint64{1, 0, 2}},
+				{[]string{twice, once}, []uint64{2, 1}},
+				{[]string{once, once}, []uint64{1, 1}},
+				{[]string{never}, []uint64{0}},
+				{nil, []uint64{}},
+			} {
+				got, err := g.Generations(h.ctx, c.names...)
+				if err != nil || !slices.Equal(got, c.want) {
+					t.Fatalf("Generations(%q) = %v, %v; want %v", c.names, got, err, c.want)
+				}
 			}
 		},
 	},

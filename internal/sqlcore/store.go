@@ -100,6 +100,9 @@ type Dialect interface {
 	// ValueExpr is the expression of the value of key $3 in the column
 	// data, NULL when absent.
 	ValueExpr() string
+	// InNames is the condition that the column principal is one of the
+	// names in $1, given as DeletedArg gives keys.
+	InNames() string
 	// Busy reports whether err is a lock wait that timed out.
 	Busy(err error) bool
 	Close()
@@ -110,8 +113,8 @@ const Table = "sessionkit_sessions"
 
 // statements are a dialect's SQL. Both dialects take $N placeholders.
 type statements struct {
-	load, create, touch, renew, del, value, sessions, revoke, generation, bump, bumpUntil, sweep, sweepReturning, sweepGenerations string
-	commit                                                                                                                         [2][2]string // [meta][compare-and-set]
+	load, create, touch, renew, del, value, sessions, revoke, generation, generations, bump, bumpUntil, sweep, sweepReturning, sweepGenerations string
+	commit                                                                                                                                      [2][2]string // [meta][compare-and-set]
 
 	// With a near cache (PostgreSQL only: a data-modifying WITH): the
 	// commits and the touch return the row's version, the revoke the
@@ -141,6 +144,8 @@ func newStatements(d Dialect) statements {
 		sessions:   "SELECT id, " + metaColumns + " FROM " + Table + " WHERE principal = $1 AND principal <> '' AND expires_ms > $2",
 		revoke:     "DELETE FROM " + Table + " WHERE principal = $1 AND principal <> ''",
 		generation: "SELECT generation FROM sessionkit_generations WHERE principal = $1 AND (expires_ms IS NULL OR expires_ms > $2)",
+		generations: "SELECT principal, generation FROM sessionkit_generations WHERE " + d.InNames() +
+			" AND (expires_ms IS NULL OR expires_ms > $2)",
 		// A counter past its expiry starts again from 0; Bump keeps
 		// its counter for good, BumpUntil until the latest deadline.
 		bump: "INSERT INTO sessionkit_generations (principal, generation) VALUES ($1, 1) " +
@@ -632,6 +637,32 @@ func (s *Store) Generation(ctx context.Context, principal string) (uint64, error
 		return 0, s.fail(ctx, "generation", err)
 	}
 	return uint64(g), nil
+}
+
+// Generations implements sessionkit.MultiGenerations, in one statement.
+func (s *Store) Generations(ctx context.Context, names ...string) ([]uint64, error) {
+	arg, err := s.db.DeletedArg(names)
+	if err != nil {
+		return nil, s.fail(ctx, "generation", err)
+	}
+	found := make(map[string]uint64, len(names))
+	err = s.db.Query(ctx, s.q.generations, []any{arg, time.Now().UnixMilli()}, func(scan func(...any) error) error {
+		var name string
+		var g int64
+		if err := scan(&name, &g); err != nil {
+			return err
+		}
+		found[name] = uint64(g)
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(ctx, "generation", err)
+	}
+	gens := make([]uint64, len(names))
+	for i, n := range names {
+		gens[i] = found[n]
+	}
+	return gens, nil
 }
 
 // Bump implements sessionkit.Generations, atomically. A counter Bump has
