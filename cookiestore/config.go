@@ -124,12 +124,15 @@ type Config struct {
 	// the cookie they end: the payload carries a session ID, Delete and
 	// Renew bump a counter named after it ("sessionkit/sid/" and the ID
 	// in hex), and Load refuses a session whose counter is not zero.
-	// It costs one more Generations read per request that carries a
-	// sealed session, anonymous or not, and one counter per ended
-	// session: until the session's deadline when Generations implements
-	// sessionkit.ExpiringGenerations (memstore, pgstore, sqlitestore and
-	// redisstore do), for good otherwise. Default false: a deleted or
-	// renewed cookie opens until its deadlines.
+	// It costs one more counter read per request that carries a sealed
+	// session, anonymous or not (read with the principal's generation, in
+	// one round trip, when Generations implements
+	// sessionkit.MultiGenerations, as memstore, pgstore, sqlitestore and
+	// redisstore do), and one counter per ended session: until the
+	// session's deadline when Generations implements
+	// sessionkit.ExpiringGenerations (the same stores do), for good
+	// otherwise. Default false: a deleted or renewed cookie opens until
+	// its deadlines.
 	RevokeSessions bool
 }
 

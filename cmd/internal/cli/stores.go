@@ -191,7 +191,8 @@ func (f *storeFlags) openCookie(ctx context.Context, env storeEnv) (openedStore,
 	}
 	// With a shared counter store, logout also ends the session on the
 	// server: a copy of the cookie taken before no longer opens. It
-	// costs one more Generations read per request with a sealed cookie.
+	// costs one more counter read per request with a sealed cookie, in
+	// the same round trip as the principal's generation.
 	cfg.RevokeSessions = cfg.Generations != nil
 	s, err := cookiestore.New(cfg)
 	if err != nil {
