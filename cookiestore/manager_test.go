@@ -398,6 +398,29 @@ func TestOneCounterReadPerRequest(t *testing.T) {
 	}
 }
 
+// shortGenerations answers one counter whatever it is asked.
+type shortGenerations struct{ *memstore.Store }
+
+func (shortGenerations) Generations(ctx context.Context, names ...string) ([]uint64, error) {
+	return []uint64{0}, nil
+}
+
+// TestShortCounterAnswerFailsClosed: a MultiGenerations store that answers
+// fewer counters than asked fails the request with 503; it neither panics
+// nor opens the session.
+func TestShortCounterAnswerFailsClosed(t *testing.T) {
+	gens := shortGenerations{newGenerations(t)}
+	a := newApp(t, newStore(t, cookiestore.Config{Generations: gens, RevokeSessions: true}), sessionkit.Config{})
+	user := a.session("/login?u=carol")
+	r := httptest.NewRequest("GET", "/whoami", nil)
+	r.Header.Set("Cookie", user.Header())
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("whoami with a short counter answer: %d %q, want 503", w.Code, w.Body)
+	}
+}
+
 func logoutRevokesStolenCopy(t *testing.T, gens sessionkit.Generations, revoke bool) {
 	a := newApp(t, newStore(t, cookiestore.Config{Generations: gens, RevokeSessions: revoke}), sessionkit.Config{})
 	anon := a.session("/set?k=a&v=1")

@@ -206,6 +206,9 @@ func (s *Store) open(ctx context.Context, t sessionkit.Token, now time.Time) (*p
 	if mg, ok := g.(sessionkit.MultiGenerations); ok && byPrincipal && bySID {
 		// Both counters in one round trip.
 		gens, err := mg.Generations(ctx, p.meta.Principal, sidKey(p.sid))
+		if err == nil && len(gens) != 2 {
+			err = fmt.Errorf("%d counters for 2 names: %w", len(gens), sessionkit.ErrUnavailable)
+		}
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("cookiestore: read the principal's generation and the session's revocation counter: %w", err)
 		}

@@ -14,8 +14,8 @@ import (
 )
 
 // Store is a sessionkit.Store in PostgreSQL. It also implements
-// sessionkit.Principals, sessionkit.Generations and
-// sessionkit.ExpiringGenerations. Its methods are safe for concurrent use,
+// sessionkit.Principals, sessionkit.Generations,
+// sessionkit.MultiGenerations and sessionkit.ExpiringGenerations. Its methods are safe for concurrent use,
 // by many goroutines and many processes sharing the database.
 type Store = sqlcore.Store
 

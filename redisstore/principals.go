@@ -162,7 +162,8 @@ func (s *Store) Generation(ctx context.Context, principal string) (uint64, error
 }
 
 // Generations implements sessionkit.MultiGenerations: the GETs go out
-// together, in one round trip (one per hash slot on a Redis Cluster).
+// together, in one round trip (on a Redis Cluster, one per node, in
+// parallel).
 func (s *Store) Generations(ctx context.Context, names ...string) ([]uint64, error) {
 	ctx, cancel, err := s.begin(ctx, "generation")
 	if err != nil {

@@ -17,8 +17,8 @@ import (
 )
 
 // Store is a sessionkit.Store in an SQLite file. It also implements
-// sessionkit.Principals, sessionkit.Generations and
-// sessionkit.ExpiringGenerations. Its methods are safe for concurrent use,
+// sessionkit.Principals, sessionkit.Generations,
+// sessionkit.MultiGenerations and sessionkit.ExpiringGenerations. Its methods are safe for concurrent use,
 // by many goroutines and many processes sharing the file.
 type Store = sqlcore.Store
 
@@ -196,7 +196,8 @@ func (d *sqliteDB) tryTx(ctx context.Context, fn func(sqlcore.Querier) error) er
 // parses a statement in more time than it takes to run most of the
 // store's, and database/sql prepares a query afresh each time it is given
 // as text (a cookie node spent 14% of its CPU in SQLite's parser). The
-// store runs a fixed set of queries, so the cache is bounded.
+// store runs a fixed set of queries, so the cache is bounded (tests that
+// query through sqlcore.DB add theirs).
 type stmtCache struct {
 	m sync.Map // query → *sql.Stmt
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -639,8 +640,22 @@ func (s *Store) Generation(ctx context.Context, principal string) (uint64, error
 	return uint64(g), nil
 }
 
-// Generations implements sessionkit.MultiGenerations, in one statement.
+// Generations implements sessionkit.MultiGenerations, in one statement. A
+// name that is not valid UTF-8 or holds a NUL is read on its own: SQLite's
+// list of names is JSON, which cannot carry it exactly, and a name read
+// wrong would read as 0, a revocation missed.
 func (s *Store) Generations(ctx context.Context, names ...string) ([]uint64, error) {
+	if slices.ContainsFunc(names, func(n string) bool { return !utf8.ValidString(n) || strings.IndexByte(n, 0) >= 0 }) {
+		gens := make([]uint64, len(names))
+		for i, n := range names {
+			g, err := s.Generation(ctx, n)
+			if err != nil {
+				return nil, err
+			}
+			gens[i] = g
+		}
+		return gens, nil
+	}
 	arg, err := s.db.DeletedArg(names)
 	if err != nil {
 		return nil, s.fail(ctx, "generation", err)
