@@ -15,8 +15,9 @@ import (
 
 // Store is a sessionkit.Store in PostgreSQL. It also implements
 // sessionkit.Principals, sessionkit.Generations,
-// sessionkit.MultiGenerations and sessionkit.ExpiringGenerations. Its methods are safe for concurrent use,
-// by many goroutines and many processes sharing the database.
+// sessionkit.MultiGenerations and sessionkit.ExpiringGenerations. Its
+// methods are safe for concurrent use, by many goroutines and many
+// processes sharing the database.
 type Store = sqlcore.Store
 
 // ErrKey reports a session key the store cannot hold: one that is not

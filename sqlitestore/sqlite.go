@@ -18,8 +18,9 @@ import (
 
 // Store is a sessionkit.Store in an SQLite file. It also implements
 // sessionkit.Principals, sessionkit.Generations,
-// sessionkit.MultiGenerations and sessionkit.ExpiringGenerations. Its methods are safe for concurrent use,
-// by many goroutines and many processes sharing the file.
+// sessionkit.MultiGenerations and sessionkit.ExpiringGenerations. Its
+// methods are safe for concurrent use, by many goroutines and many
+// processes sharing the file.
 type Store = sqlcore.Store
 
 var (
