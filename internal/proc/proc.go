@@ -10,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -149,28 +152,47 @@ func AddrInUse(err error) bool {
 	return err != nil && (errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use"))
 }
 
-// given holds the ports FreePort has returned.
+// given holds the ports FreePort has returned, and the files whose locks
+// reserve them.
 var given struct {
 	sync.Mutex
 	ports map[int]bool
+	locks []*os.File
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago
-// and that it has not returned before in this process: the kernel may
-// hand a port just released to the next listener, and two ports picked
-// for one child must differ.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// a child process to listen on, and that it has not returned before in
+// this process. A port picked by listening on port 0 and closing is one
+// the kernel may give again at once: to an outgoing connection's local
+// end, or to another process picking the same way, and the child's listen
+// then fails with "address already in use". So the port is taken below
+// the kernel's range of ephemeral ports, which outgoing connections and
+// port-0 listeners use, and reserved against other processes of this
+// machine that pick with FreePort, by a lock on a file named after it,
+// held until this process exits.
 func FreePort() (int, error) {
 	given.Lock()
 	defer given.Unlock()
 	if given.ports == nil {
 		given.ports = map[int]bool{}
 	}
+	lo, hi := belowEphemeral()
 	for range 1000 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port := 0
+		if lo < hi {
+			port = lo + rand.IntN(hi-lo)
+			if given.ports[port] || !reserve(port) {
+				continue
+			}
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
+			if port != 0 {
+				continue // in use: the lock stays, the port is not given
+			}
 			return 0, err
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
+		port = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 		if !given.ports[port] {
 			given.ports[port] = true
@@ -178,6 +200,45 @@ func FreePort() (int, error) {
 		}
 	}
 	return 0, errors.New("proc: no port free that was not given before")
+}
+
+// belowEphemeral returns the ports FreePort picks from: 10000 to 19999
+// (redistest's Redis Cluster takes 20000 up, with bus ports 10000 above),
+// and below the first ephemeral port; an empty range when that leaves
+// fewer than 1000 (FreePort then takes what port 0 gives).
+func belowEphemeral() (lo, hi int) {
+	lo, hi = 10000, 20000
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				hi = min(hi, n)
+			}
+		}
+	}
+	if hi-lo < 1000 {
+		return 0, 0
+	}
+	return lo, hi
+}
+
+// reserve takes the lock of port's file for the rest of this process's
+// life, and reports whether it got it: false when another live process
+// holds it. Without a lock directory it reserves nothing and says true.
+func reserve(port int) bool {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("sessionkit-ports-%d", os.Getuid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return true
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false
+	}
+	given.locks = append(given.locks, f) // kept open: the lock lasts
+	return true
 }
 
 // WaitFor calls cond until it returns nil or the timeout passes, and
