@@ -202,40 +202,49 @@ func (s *Store) open(ctx context.Context, t sessionkit.Token, now time.Time) (*p
 	if g == nil {
 		return p, k, c, nil
 	}
+	// The principal's generation, for a logged-in session, and the
+	// session's revocation counter, with RevokeSessions.
+	var buf [2]string
+	names := buf[:0]
 	byPrincipal, bySID := p.meta.Principal != "", s.cfg.RevokeSessions && p.sid != nil
-	if mg, ok := g.(sessionkit.MultiGenerations); ok && byPrincipal && bySID {
-		// Both counters in one round trip.
-		gens, err := mg.Generations(ctx, p.meta.Principal, sidKey(p.sid))
-		if err == nil && len(gens) != 2 {
-			err = fmt.Errorf("%d counters for 2 names: %w", len(gens), sessionkit.ErrUnavailable)
-		}
-		if err != nil {
-			return nil, nil, 0, fmt.Errorf("cookiestore: read the principal's generation and the session's revocation counter: %w", err)
-		}
-		if gens[0] != p.meta.Generation || gens[1] != 0 {
-			return nil, nil, 0, sessionkit.ErrNotFound // revoked, deleted or renewed
-		}
-		return p, k, c, nil
-	}
 	if byPrincipal {
-		cur, err := g.Generation(ctx, p.meta.Principal)
-		if err != nil {
-			return nil, nil, 0, fmt.Errorf("cookiestore: read the principal's generation: %w", err)
-		}
-		if cur != p.meta.Generation {
-			return nil, nil, 0, sessionkit.ErrNotFound // revoked
-		}
+		names = append(names, p.meta.Principal)
 	}
 	if bySID {
-		n, err := g.Generation(ctx, sidKey(p.sid))
-		if err != nil {
-			return nil, nil, 0, fmt.Errorf("cookiestore: read the session's revocation counter: %w", err)
-		}
-		if n != 0 {
-			return nil, nil, 0, sessionkit.ErrNotFound // deleted or renewed
-		}
+		names = append(names, sidKey(p.sid))
+	}
+	if len(names) == 0 {
+		return p, k, c, nil
+	}
+	gens, err := counters(ctx, g, names)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("cookiestore: read the session's revocation counters: %w", err)
+	}
+	if byPrincipal && gens[0] != p.meta.Generation || bySID && gens[len(gens)-1] != 0 {
+		return nil, nil, 0, sessionkit.ErrNotFound // revoked, deleted or renewed
 	}
 	return p, k, c, nil
+}
+
+// counters reads the named counters of g: in one round trip when g reads
+// several at once (sessionkit.MultiGenerations), one by one otherwise.
+func counters(ctx context.Context, g sessionkit.Generations, names []string) ([]uint64, error) {
+	if mg, ok := g.(sessionkit.MultiGenerations); ok && len(names) > 1 {
+		gens, err := mg.Generations(ctx, names...)
+		if err == nil && len(gens) != len(names) {
+			err = fmt.Errorf("%d counters for %d names: %w", len(gens), len(names), sessionkit.ErrUnavailable)
+		}
+		return gens, err
+	}
+	gens := make([]uint64, len(names))
+	for i, n := range names {
+		v, err := g.Generation(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		gens[i] = v
+	}
+	return gens, nil
 }
 
 // seal returns the token holding p, or sessionkit.ErrTooLarge.

@@ -149,8 +149,6 @@ func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record
 	return sessionkit.Record{Meta: e.Meta(), Values: e.Values()}, true, nil
 }
 
-var _ sessionkit.LazyLoader = (*Store)(nil)
-
 // LoadLazy implements sessionkit.LazyLoader: values reads the store's
 // own record of the session, which no write changes.
 func (s *Store) LoadLazy(ctx context.Context, t sessionkit.Token) (sessionkit.Meta, sessionkit.Values, bool, error) {

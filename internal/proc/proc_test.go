@@ -22,9 +22,11 @@ func TestFreePortNeverRepeats(t *testing.T) {
 // kernel's ephemeral range, so an outgoing connection cannot take it
 // before the child listens (a node's "address already in use" in CI).
 func TestFreePortBelowEphemeral(t *testing.T) {
+	// Without room below them (a machine whose ephemeral ports start
+	// low), FreePort takes what port 0 gives: any port will do.
 	lo, hi := belowEphemeral()
 	if lo >= hi {
-		t.Skip("no room below the ephemeral ports on this machine")
+		lo, hi = 1, 65536
 	}
 	for range 50 {
 		p, err := FreePort()
