@@ -3,8 +3,9 @@
 # router and three shop nodes on loopback (sessionkit demo), 64 logged-in
 # users, and wrk sending 80% GET /api/session and 20% cart writes (of
 # which every eighth a checkout, so that carts stay small) through the
-# router; the baseline is the same router before three nodes of the shop's
-# JSON API without sessions (cmd/internal/shop/baseline). Strategies are
+# router; the baseline is the same router before three shop nodes (the
+# same server and middleware) serving the JSON API without sessions, a
+# fixed view of the same size (cmd/internal/shop/baseline). Strategies are
 # interleaved, ROUNDS times; medians are reported.
 #
 # The measure is CPU time per request (utime+stime from /proc/PID/stat,

@@ -32,8 +32,13 @@ type Config struct {
 	Name string
 	// Strategy names the session strategy, for display. Default "memory".
 	Strategy string
-	// Store keeps the sessions. Required.
+	// Store keeps the sessions. Required unless Baseline.
 	Store sessionkit.Store
+	// Baseline serves shop.Baseline, the shop's JSON API without
+	// sessions, through the same server, middleware and endpoints as the
+	// shop: the yardstick bench/saturation.sh measures what sessions cost
+	// against. Store and Session are unused, and Node.Manager is nil.
+	Baseline bool
 	// Listen is the address to serve on. Default "127.0.0.1:0", a free
 	// port.
 	Listen string
@@ -82,7 +87,7 @@ type Node struct {
 
 // Start starts a node; it serves until Shutdown.
 func Start(cfg Config) (*Node, error) {
-	if cfg.Store == nil {
+	if cfg.Store == nil && !cfg.Baseline {
 		return nil, errors.New("node: no store")
 	}
 	if cfg.Name == "" {
@@ -98,32 +103,39 @@ func Start(cfg Config) (*Node, error) {
 		cfg.Logger = slog.Default()
 	}
 	endpoints := health.New(health.Config{Ready: cfg.Ready, Registry: cfg.Registry, Logger: cfg.Logger})
-	sc := cfg.Session
-	if sc.Transport == nil {
-		sc.Transport = &sessionkit.CookieTransport{Insecure: cfg.Dev, Domain: cfg.CookieDomain}
-	}
-	if sc.Observer == nil {
-		sc.Observer = endpoints.Observer()
-	}
-	if sc.Logger == nil {
-		sc.Logger = cfg.Logger
-	}
-	mgr, err := sessionkit.New(cfg.Store, sc)
-	if err != nil {
-		return nil, err
+	var mgr *sessionkit.Manager
+	var app http.Handler
+	if cfg.Baseline {
+		app = shop.Baseline(cfg.Name)
+	} else {
+		sc := cfg.Session
+		if sc.Transport == nil {
+			sc.Transport = &sessionkit.CookieTransport{Insecure: cfg.Dev, Domain: cfg.CookieDomain}
+		}
+		if sc.Observer == nil {
+			sc.Observer = endpoints.Observer()
+		}
+		if sc.Logger == nil {
+			sc.Logger = cfg.Logger
+		}
+		var err error
+		if mgr, err = sessionkit.New(cfg.Store, sc); err != nil {
+			return nil, err
+		}
+		app = mgr.Handler(shop.New(shop.Config{Node: cfg.Name, Strategy: cfg.Strategy, Manager: mgr}))
 	}
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sessionkit_shop_requests_total", Help: "Shop requests by status code.",
 	}, []string{"code"})
 	endpoints.Registry().MustRegister(requests)
 
-	app := mgr.Handler(shop.New(shop.Config{Node: cfg.Name, Strategy: cfg.Strategy, Manager: mgr}))
 	mux := http.NewServeMux()
 	endpoints.Register(mux)
 	mux.Handle("/", promhttp.InstrumentHandlerCounter(requests, app))
 
 	ln := cfg.Listener
 	if ln == nil {
+		var err error
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return nil, err
 		}

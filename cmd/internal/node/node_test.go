@@ -143,3 +143,35 @@ func TestReadyzHidesReason(t *testing.T) {
 		t.Fatalf("the return to ready is not logged:\n%s", logs.String())
 	}
 }
+
+// TestBaselineNode: a baseline node serves the shop's API without a store
+// or a Manager, through the node's own middleware (its header, its request
+// counter), so that what it costs differs from a shop node's by the
+// sessions alone.
+func TestBaselineNode(t *testing.T) {
+	n, err := Start(Config{Name: "b1", Baseline: true, Dev: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	if n.Manager != nil {
+		t.Fatal("a baseline node has a Manager")
+	}
+	resp, err := http.Get(n.URL() + "/api/session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Sessionkit-Node") != "b1" || !strings.Contains(string(body), `"strategy":"baseline"`) || resp.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("GET /api/session: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	rec := httptest.NewRecorder()
+	n.Metrics().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `sessionkit_shop_requests_total{code="200"} 1`) {
+		t.Fatalf("the request counter did not count the request:\n%s", rec.Body.String())
+	}
+	if _, err := Start(Config{Dev: true}); err == nil {
+		t.Fatal("a shop node without a store started")
+	}
+}

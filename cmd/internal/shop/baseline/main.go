@@ -1,15 +1,19 @@
 // Command baseline serves the shop's JSON API without sessions
-// (shop.Baseline), the no-session yardstick of bench/saturation.sh:
+// (shop.Baseline) through a shop node's server and middleware (node.Start
+// with Baseline), the no-session yardstick of bench/saturation.sh:
 //
 //	baseline NAME ADDRESS
 package main
 
 import (
+	"context"
 	"fmt"
-	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
-	"github.com/sessionkit/sessionkit/cmd/internal/shop"
+	"github.com/sessionkit/sessionkit/cmd/internal/node"
 )
 
 func main() {
@@ -17,9 +21,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: baseline NAME ADDRESS")
 		os.Exit(2)
 	}
-	fmt.Fprintf(os.Stderr, "baseline %s listening on %s\n", os.Args[1], os.Args[2])
-	if err := http.ListenAndServe(os.Args[2], shop.Baseline(os.Args[1])); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := node.Start(node.Config{Name: os.Args[1], Listen: os.Args[2], Baseline: true, Dev: true})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	fmt.Fprintf(os.Stderr, "baseline %s listening on %s\n", os.Args[1], n.URL())
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n.Shutdown(shutdown)
 }
