@@ -8,6 +8,7 @@ package prom
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,6 +30,31 @@ type Observer struct {
 	duration *prometheus.HistogramVec
 	bytes    *prometheus.CounterVec
 	changes  *prometheus.CounterVec
+	byOp     [256]opMetrics // by sessionkit.Op, a uint8
+}
+
+// opMetrics are one operation's metrics, each looked up on its first use
+// and kept: WithLabelValues hashes its labels and takes a lock on every
+// call, several times a request.
+type opMetrics struct {
+	results  [3]child[prometheus.Counter] // by result: ok, not_found, error
+	duration child[prometheus.Observer]
+	bytes    child[prometheus.Counter]
+}
+
+var results = [...]string{"ok", "not_found", "error"}
+
+// child is a metric's child, looked up once. Two first uses at once may
+// both look it up: they find the same child.
+type child[T any] struct{ p atomic.Pointer[T] }
+
+func (c *child[T]) get(lookup func() T) T {
+	if p := c.p.Load(); p != nil {
+		return *p
+	}
+	v := lookup()
+	c.p.Store(&v)
+	return v
 }
 
 var _ sessionkit.Observer = (*Observer)(nil)
@@ -65,17 +91,18 @@ func (o *Observer) Observe(_ context.Context, e sessionkit.Event) {
 		o.changes.WithLabelValues(e.Change.String()).Inc()
 		return
 	}
-	op := e.Op.String()
-	result := "ok"
+	result := 0 // ok
 	switch {
-	case errors.Is(e.Err, sessionkit.ErrNotFound) || (e.Err == nil && !e.Found):
-		result = "not_found"
+	case e.Err == nil && !e.Found, errors.Is(e.Err, sessionkit.ErrNotFound):
+		result = 1
 	case e.Err != nil:
-		result = "error"
+		result = 2
 	}
-	o.ops.WithLabelValues(op, result).Inc()
-	o.duration.WithLabelValues(op).Observe(e.Duration.Seconds())
+	op := e.Op.String()
+	m := &o.byOp[e.Op]
+	m.results[result].get(func() prometheus.Counter { return o.ops.WithLabelValues(op, results[result]) }).Inc()
+	m.duration.get(func() prometheus.Observer { return o.duration.WithLabelValues(op) }).Observe(e.Duration.Seconds())
 	if e.Bytes > 0 {
-		o.bytes.WithLabelValues(op).Add(float64(e.Bytes))
+		m.bytes.get(func() prometheus.Counter { return o.bytes.WithLabelValues(op) }).Add(float64(e.Bytes))
 	}
 }
