@@ -260,13 +260,19 @@ func (s *shop) fail(w http.ResponseWriter, err error, asJSON bool) {
 // (the pages do; the API only shows it, so that its GET never writes).
 func (s *shop) view(sess *sessionkit.Session, popFlash bool) View {
 	v := View{Node: s.cfg.Node, Strategy: s.cfg.Strategy, Cart: []string{}, Values: map[string]any{}}
-	v.User, _ = sessionkit.Get[string](sess, keyUser)
-	if cart, ok := sessionkit.Get[[]string](sess, keyCart); ok {
-		v.Cart = cart
-	}
-	v.Orders, _ = sessionkit.Get[int](sess, keyOrders)
-	for _, k := range sess.Keys() {
-		v.Values[k], _ = sess.Get(k)
+	for _, k := range sess.Keys() { // each value decoded once
+		val, _ := sess.Get(k)
+		v.Values[k] = val
+		switch k {
+		case keyUser:
+			v.User, _ = val.(string)
+		case keyCart:
+			if cart, ok := val.([]string); ok {
+				v.Cart = cart
+			}
+		case keyOrders:
+			v.Orders, _ = val.(int)
+		}
 	}
 	if popFlash {
 		if f, ok := sess.Pop(keyFlash); ok {
