@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -173,5 +175,98 @@ func TestWrapperOverridingLoadIsLoadedThroughLoad(t *testing.T) {
 	}
 	if !errors.Is(err, errRefused) {
 		t.Fatalf("loading through the wrapper: err = %v; want its Load's %v", err, errRefused)
+	}
+}
+
+// BenchmarkKeysAndValues reads a loaded session as a page showing it does:
+// its keys, then each value.
+func BenchmarkKeysAndValues(b *testing.B) {
+	store := memstore.New(memstore.Config{})
+	defer store.Close()
+	m, err := sessionkit.New(store, sessionkit.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	s, _ := m.Load(ctx, "")
+	for k, v := range map[string]any{"user": "u1", "cart": []string{"book", "book", "book"}, "orders": 1, "flash": "Order placed: 4 items."} {
+		s.Set(k, v)
+	}
+	tok, err := s.Commit(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := m.Load(ctx, tok)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range s.Keys() {
+			if _, ok := s.Get(k); !ok {
+				b.Fatal(k)
+			}
+		}
+	}
+}
+
+// TestKeysAgreeWithGet: whatever a request sets, deletes, updates and
+// clears over the values it loaded, Keys lists exactly the keys Get finds,
+// for a store read in place and for one that loads a map.
+func TestKeysAgreeWithGet(t *testing.T) {
+	for _, lazy := range []bool{true, false} {
+		t.Run(fmt.Sprint("lazy=", lazy), func(t *testing.T) {
+			mem := memstore.New(memstore.Config{})
+			defer mem.Close()
+			var store sessionkit.Store = mem
+			if !lazy {
+				store = struct{ sessionkit.Store }{mem} // hides LoadLazy
+			}
+			m, err := sessionkit.New(store, sessionkit.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			names := []string{"a", "b", "c", "d", "e"}
+			rng := rand.New(rand.NewPCG(1, 2))
+			for round := range 200 {
+				s, _ := m.Load(ctx, "")
+				for _, k := range names[:3] {
+					s.Set(k, k)
+				}
+				tok, err := s.Commit(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, _ = m.Load(ctx, tok)
+				var ops []string
+				for range 6 {
+					k := names[rng.IntN(len(names))]
+					switch op := rng.IntN(7); op {
+					case 0, 1:
+						s.Set(k, round)
+					case 2, 3:
+						s.Delete(k)
+					case 4:
+						s.Update(k, func(any, bool) (any, error) { return round, nil })
+					case 5:
+						s.Update(k, func(any, bool) (any, error) { return nil, nil })
+					case 6:
+						s.Clear()
+						k = "*"
+					}
+					ops = append(ops, k)
+					var want []string
+					for _, n := range names {
+						if _, ok := s.Get(n); ok {
+							want = append(want, n)
+						}
+					}
+					if got := s.Keys(); !slices.Equal(got, want) {
+						t.Fatalf("round %d, after %v: Keys %v, Get finds %v", round, ops, got, want)
+					}
+				}
+			}
+		})
 	}
 }

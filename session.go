@@ -244,9 +244,43 @@ func (s *Session) Keys() []string {
 	if s.begin(false) != nil {
 		return nil
 	}
-	var keys []string
-	s.each(func(k string, _ []byte) { keys = append(keys, k) })
+	return s.keys()
+}
+
+// keys returns the keys this request sees, sorted. s.mu is held. It
+// gathers every key that may be present, from the loaded values and this
+// request's own maps, then sorts them, drops repeats and keeps those
+// lookup finds: one pass over the loaded values, no map, no scan per key.
+func (s *Session) keys() []string {
+	keys := make([]string, 0, len(s.set)+len(s.updated)+8)
+	if s.base != nil {
+		s.base.All(func(k string, _ []byte) bool {
+			keys = append(keys, k)
+			return true
+		})
+	}
+	for k := range s.set {
+		keys = append(keys, k)
+	}
+	for k := range s.updated {
+		keys = append(keys, k)
+	}
 	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	if len(s.set) > 0 || len(s.deleted) > 0 || len(s.updated) > 0 {
+		// A key only the loaded values hold is present: the others are
+		// present as lookup says.
+		keys = slices.DeleteFunc(keys, func(k string) bool {
+			if _, ok := s.set[k]; ok {
+				return false
+			}
+			if _, ok := s.deleted[k]; ok {
+				return true
+			}
+			u, ok := s.updated[k]
+			return ok && u == nil
+		})
+	}
 	return keys
 }
 
@@ -364,9 +398,7 @@ func (s *Session) Clear() error {
 	if err := s.begin(true); err != nil {
 		return err
 	}
-	var keys []string
-	s.each(func(k string, _ []byte) { keys = append(keys, k) })
-	for _, k := range keys {
+	for _, k := range s.keys() {
 		s.deleteKey(k)
 	}
 	return nil
