@@ -150,8 +150,17 @@ func (s *Store) LoadLazy(ctx context.Context, t sessionkit.Token) (sessionkit.Me
 	if !found || err != nil {
 		return sessionkit.Meta{}, nil, false, err
 	}
-	return r.Meta(), r.View(), true, nil
+	return r.Meta(), (*recordValues)(r), true, nil
 }
+
+// recordValues is a record as sessionkit.Values. A pointer, it is handed
+// out without an allocation, where the Compact's own View is copied into
+// one.
+type recordValues record
+
+func (v *recordValues) Value(key string) ([]byte, bool)         { return v.Compact.Value(key) }
+func (v *recordValues) All(yield func(k string, v []byte) bool) { v.Compact.All(yield) }
+func (v *recordValues) Size() int                               { return v.Compact.ValuesSize() }
 
 // LazyStore implements sessionkit.LazyLoader: it returns s. A type that
 // embeds *Store and overrides Load must override LoadLazy and LazyStore
