@@ -13,14 +13,19 @@
 # the store's own process (redis-server), which a busy machine disturbs far
 # less than requests per second, also reported.
 #
-#   bench/saturation.sh [-r ROUNDS] [-d SECONDS] [-s "baseline sticky cluster redis cookie sql"]
+#   bench/saturation.sh [-r ROUNDS] [-d SECONDS] [-s "baseline memory sticky cluster redis cookie sql"]
+#
+# "memory" is sticky routing without the cluster store: each node keeps
+# its sessions in its own memstore (sessionkit node --store memory), the
+# router sends each token to the node that minted it; what is left of a
+# session's cost without gossip, leases or a data plane.
 #
 # Node settings are pinned: every process gets the same GOMAXPROCS (default
 # 2, or $GOMAXPROCS) and GOGC (default 100, or $GOGC), and the demo's
 # defaults (idle timeout, cluster k=1 with ack one, SQLite file). Needs wrk;
 # the redis strategy needs redis-server.
 set -euo pipefail
-rounds=2 dur=15 strategies="baseline sticky cluster redis cookie sql"
+rounds=2 dur=15 strategies="baseline memory sticky cluster redis cookie sql"
 while getopts r:d:s: o; do
 	case $o in
 	r) rounds=$OPTARG ;;
@@ -91,15 +96,21 @@ run() {
 	local s=$1 round=$2 port router nodes=() store=() url users=$tmp/users-$1
 	port=$(freeport)
 	url=http://127.0.0.1:$port
-	if [ "$s" = baseline ]; then
-		local members="" i p
+	if [ "$s" = baseline ] || [ "$s" = memory ]; then
+		local members="" i ports=()
 		for i in 1 2 3; do
-			p=$(freeport)
-			"$tmp/baseline" "b$i" "127.0.0.1:$p" 2>/dev/null &
-			pids+=($!) nodes+=($!)
-			members+="b$i=http://127.0.0.1:$p "
+			ports+=("$(freeport)")
+			members+="n$i=http://127.0.0.1:${ports[-1]} "
 		done
-		"$tmp/sessionkit" router --listen "127.0.0.1:$port" --members "$members" --health-interval 500ms --access-log=false >"$tmp/router.out" 2>"$tmp/router.log" &
+		for i in 1 2 3; do
+			if [ "$s" = baseline ]; then
+				"$tmp/baseline" "n$i" "127.0.0.1:${ports[i - 1]}" 2>/dev/null &
+			else
+				"$tmp/sessionkit" node --name "n$i" --listen "127.0.0.1:${ports[i - 1]}" --dev --store memory --members "$members" --log-level warn >/dev/null 2>&1 &
+			fi
+			pids+=($!) nodes+=($!)
+		done
+		"$tmp/sessionkit" router --listen "127.0.0.1:$port" --members "$members" --health-path /readyz --health-interval 500ms --access-log=false >"$tmp/router.out" 2>"$tmp/router.log" &
 		pids+=($!) router=$!
 	else
 		local args=(demo --strategy "$s" --listen "127.0.0.1:$port" --log-level warn)
