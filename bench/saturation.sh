@@ -18,7 +18,9 @@
 # "memory" is sticky routing without the cluster store: each node keeps
 # its sessions in its own memstore (sessionkit node --store memory), the
 # router sends each token to the node that minted it; what is left of a
-# session's cost without gossip, leases or a data plane.
+# session's cost without gossip, leases or a data plane. "work:DURATION"
+# (work:3us) is the baseline with that much CPU work added to each
+# request: what a known cost per request comes to at saturation here.
 #
 # Node settings are pinned: every process gets the same GOMAXPROCS (default
 # 2, or $GOMAXPROCS) and GOGC (default 100, or $GOGC), and the demo's
@@ -96,7 +98,7 @@ run() {
 	local s=$1 round=$2 port router nodes=() store=() url users=$tmp/users-$1
 	port=$(freeport)
 	url=http://127.0.0.1:$port
-	if [ "$s" = baseline ] || [ "$s" = memory ]; then
+	if [ "$s" = baseline ] || [ "$s" = memory ] || [[ $s == work:* ]]; then
 		local members="" i ports=()
 		for i in 1 2 3; do
 			ports+=("$(freeport)")
@@ -105,6 +107,8 @@ run() {
 		for i in 1 2 3; do
 			if [ "$s" = baseline ]; then
 				"$tmp/baseline" "n$i" "127.0.0.1:${ports[i - 1]}" 2>/dev/null &
+			elif [[ $s == work:* ]]; then
+				"$tmp/baseline" "n$i" "127.0.0.1:${ports[i - 1]}" "${s#work:}" 2>/dev/null &
 			else
 				"$tmp/sessionkit" node --name "n$i" --listen "127.0.0.1:${ports[i - 1]}" --dev --store memory --members "$members" --log-level warn >/dev/null 2>&1 &
 			fi
@@ -132,7 +136,7 @@ run() {
 	# 64 users, each logged in once; the baseline's cookies name no session.
 	: >"$users"
 	for i in $(seq 1 64); do
-		if [ "$s" = baseline ]; then
+		if [ "$s" = baseline ] || [[ $s == work:* ]]; then
 			echo "session=u$i" >>"$users"
 			continue
 		fi

@@ -32,13 +32,14 @@ type Config struct {
 	Name string
 	// Strategy names the session strategy, for display. Default "memory".
 	Strategy string
-	// Store keeps the sessions. Required unless Baseline.
+	// Store keeps the sessions. Required unless App is set.
 	Store sessionkit.Store
-	// Baseline serves shop.Baseline, the shop's JSON API without
-	// sessions, through the same server, middleware and endpoints as the
-	// shop: the yardstick bench/saturation.sh measures what sessions cost
-	// against. Store and Session are unused, and Node.Manager is nil.
-	Baseline bool
+	// App, when set, is served in place of the shop and its sessions,
+	// through the same server, middleware and endpoints: shop.Baseline,
+	// the yardstick bench/saturation.sh measures what sessions cost
+	// against. Store and Session are then unused, and Node.Manager is
+	// nil.
+	App http.Handler
 	// Listen is the address to serve on. Default "127.0.0.1:0", a free
 	// port.
 	Listen string
@@ -87,7 +88,7 @@ type Node struct {
 
 // Start starts a node; it serves until Shutdown.
 func Start(cfg Config) (*Node, error) {
-	if cfg.Store == nil && !cfg.Baseline {
+	if cfg.Store == nil && cfg.App == nil {
 		return nil, errors.New("node: no store")
 	}
 	if cfg.Name == "" {
@@ -104,10 +105,8 @@ func Start(cfg Config) (*Node, error) {
 	}
 	endpoints := health.New(health.Config{Ready: cfg.Ready, Registry: cfg.Registry, Logger: cfg.Logger})
 	var mgr *sessionkit.Manager
-	var app http.Handler
-	if cfg.Baseline {
-		app = shop.Baseline(cfg.Name)
-	} else {
+	app := cfg.App
+	if app == nil {
 		sc := cfg.Session
 		if sc.Transport == nil {
 			sc.Transport = &sessionkit.CookieTransport{Insecure: cfg.Dev, Domain: cfg.CookieDomain}

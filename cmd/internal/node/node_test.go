@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/cmd/internal/shop"
 	"github.com/sessionkit/sessionkit/internal/proctest"
 
 	"github.com/sessionkit/sessionkit/internal/proc"
@@ -144,12 +145,12 @@ func TestReadyzHidesReason(t *testing.T) {
 	}
 }
 
-// TestBaselineNode: a baseline node serves the shop's API without a store
-// or a Manager, through the node's own middleware (its header, its request
-// counter), so that what it costs differs from a shop node's by the
-// sessions alone.
+// TestBaselineNode: a node with the baseline as its App serves the shop's
+// API without a store or a Manager, through the node's own middleware (its
+// header, its request counter), so that what it costs differs from a shop
+// node's by the sessions alone.
 func TestBaselineNode(t *testing.T) {
-	n, err := Start(Config{Name: "b1", Baseline: true, Dev: true})
+	n, err := Start(Config{Name: "b1", App: shop.Baseline("b1"), Dev: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,29 +1,46 @@
 // Command baseline serves the shop's JSON API without sessions
 // (shop.Baseline) through a shop node's server and middleware (node.Start
-// with Baseline), the no-session yardstick of bench/saturation.sh:
+// with the baseline as its App), the no-session yardstick of
+// bench/saturation.sh:
 //
-//	baseline NAME ADDRESS
+//	baseline NAME ADDRESS [WORK]
+//
+// WORK, a duration such as 3us, adds that much CPU work to every request
+// (rounds of SHA-256, counted at start on this core): what a given cost per
+// request comes to at saturation, beside what sessions come to.
 package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/sessionkit/sessionkit/cmd/internal/node"
+	"github.com/sessionkit/sessionkit/cmd/internal/shop"
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: baseline NAME ADDRESS")
+	if len(os.Args) != 3 && len(os.Args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: baseline NAME ADDRESS [WORK]")
 		os.Exit(2)
+	}
+	app := shop.Baseline(os.Args[1])
+	if len(os.Args) == 4 {
+		work, err := time.ParseDuration(os.Args[3])
+		if err != nil || work <= 0 {
+			fmt.Fprintln(os.Stderr, "baseline: WORK must be a positive duration, such as 3us")
+			os.Exit(2)
+		}
+		app = withWork(app, work)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := node.Start(node.Config{Name: os.Args[1], Listen: os.Args[2], Baseline: true, Dev: true})
+	n, err := node.Start(node.Config{Name: os.Args[1], Listen: os.Args[2], App: app, Dev: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -33,4 +50,25 @@ func main() {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	n.Shutdown(shutdown)
+}
+
+// withWork runs work's worth of SHA-256 rounds before each request.
+func withWork(h http.Handler, work time.Duration) http.Handler {
+	var sum [32]byte
+	const probe = 100_000
+	start := time.Now()
+	for range probe {
+		sum = sha256.Sum256(sum[:])
+	}
+	rounds := max(1, int(work*probe/time.Since(start)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sum
+		for range rounds {
+			s = sha256.Sum256(s[:])
+		}
+		if s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0 {
+			w.Header().Set("X-Work", "zero") // never, in practice: keeps the rounds from being dropped
+		}
+		h.ServeHTTP(w, r)
+	})
 }
