@@ -5,20 +5,25 @@
 # benchmarks are interleaved, ROUNDS times, and the median is reported with
 # its ratio to the first benchmark named.
 #
-#   bench/cputime.sh [-n N] [-r ROUNDS] BENCH-REGEXP...
+#   bench/cputime.sh [-n N] [-r ROUNDS] [-p PACKAGE-DIR] BENCH-REGEXP...
 #   bench/cputime.sh -n 200000 -r 5 'BenchmarkRequest/bare$' 'BenchmarkRequest/sessionkit-mem$'
+#   bench/cputime.sh -n 50000 -p cmd/internal/node 'ShopMix/baseline$' 'ShopMix/memory$'
+#
+# PACKAGE-DIR, relative to the repository's root, holds the benchmarks
+# (default: bench).
 set -euo pipefail
-n=200000 rounds=5
-while getopts n:r: o; do
+n=200000 rounds=5 pkg=bench
+while getopts n:r:p: o; do
 	case $o in
 	n) n=$OPTARG ;;
 	r) rounds=$OPTARG ;;
+	p) pkg=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-r ROUNDS] BENCH-REGEXP..." >&2; exit 2; }
-cd "$(dirname "$0")"
+[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-r ROUNDS] [-p PACKAGE-DIR] BENCH-REGEXP..." >&2; exit 2; }
+cd "$(dirname "$0")/../$pkg"
 bin=$(mktemp -d)/bench.test
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go test -c -o "$bin" .

@@ -83,3 +83,27 @@ func BenchmarkCreate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCommit writes one key of a nine-key session.
+func BenchmarkCommit(b *testing.B) {
+	ctx := context.Background()
+	now := time.Now()
+	values := map[string][]byte{}
+	for _, k := range []string{"user_id", "name", "email", "role", "locale", "theme", "csrf", "cart", "last_seen"} {
+		values[k] = []byte("twenty bytes of data")
+	}
+	s := New(Config{})
+	defer s.Close()
+	tok := sessionkit.NewToken()
+	meta := sessionkit.Meta{Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(time.Hour), IdleTimeout: time.Hour}
+	if _, err := s.Create(ctx, tok, sessionkit.Record{Meta: meta, Values: values}); err != nil {
+		b.Fatal(err)
+	}
+	d := sessionkit.Delta{Set: map[string][]byte{"last_seen": []byte("8 bytes!")}, IdleDeadline: now.Add(time.Hour)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Commit(ctx, tok, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
