@@ -262,7 +262,7 @@ func TestKeysAgreeWithGet(t *testing.T) {
 							want = append(want, n)
 						}
 					}
-					if got := s.Keys(); !slices.Equal(got, want) {
+					if got := s.Keys(); !slices.Equal(got, want) || (got == nil) != (want == nil) {
 						t.Fatalf("round %d, after %v: Keys %v, Get finds %v", round, ops, got, want)
 					}
 				}

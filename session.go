@@ -252,6 +252,9 @@ func (s *Session) Keys() []string {
 // request's own maps, then sorts them, drops repeats and keeps those
 // lookup finds: one pass over the loaded values, no map, no scan per key.
 func (s *Session) keys() []string {
+	if s.base == nil && len(s.set) == 0 && len(s.updated) == 0 {
+		return nil
+	}
 	keys := make([]string, 0, len(s.set)+len(s.updated)+8)
 	if s.base != nil {
 		s.base.All(func(k string, _ []byte) bool {
@@ -280,6 +283,9 @@ func (s *Session) keys() []string {
 			u, ok := s.updated[k]
 			return ok && u == nil
 		})
+	}
+	if len(keys) == 0 {
+		return nil // as for a session that holds nothing
 	}
 	return keys
 }

@@ -37,6 +37,12 @@ while getopts r:d:s: o; do
 	esac
 done
 command -v wrk >/dev/null || { echo "saturation.sh: wrk is not installed" >&2; exit 1; }
+for s in $strategies; do
+	if [[ $s == work:* && ! ${s#work:} =~ ^[0-9]+(\.[0-9]+)?(ns|us|µs|ms|s)$ ]]; then
+		echo "saturation.sh: $s: the work is a duration, such as work:3us" >&2
+		exit 2
+	fi
+done
 export GOMAXPROCS=${GOMAXPROCS:-2} GOGC=${GOGC:-100}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
