@@ -69,12 +69,9 @@ func withWork(h http.Handler, work time.Duration) http.Handler {
 	rounds := max(1, int(work*probe/fastest))
 	fmt.Fprintf(os.Stderr, "baseline: %d SHA-256 rounds a request for %v\n", rounds, work)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := sum
+		s := sum // the compiler keeps calls into assembly it cannot see through
 		for range rounds {
 			s = sha256.Sum256(s[:])
-		}
-		if s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0 {
-			w.Header().Set("X-Work", "zero") // never, in practice: keeps the rounds from being dropped
 		}
 		h.ServeHTTP(w, r)
 	})
