@@ -18,8 +18,12 @@ import (
 
 func TestMain(m *testing.M) {
 	// rueidis closes the connections a Cluster topology refresh replaced
-	// 5 s later, in a goroutine Close does not wait for.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"))
+	// 5 s later, and starts a lazy refresh after a random delay of up to
+	// about a second, each in a goroutine Close does not wait for; both
+	// end on their own.
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
+		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"))
 }
 
 // open returns a store for url with a prefix of its own, closed when the
