@@ -114,8 +114,8 @@ const Table = "sessionkit_sessions"
 
 // statements are a dialect's SQL. Both dialects take $N placeholders.
 type statements struct {
-	load, create, touch, renew, del, value, sessions, revoke, generation, generations, bump, bumpUntil, sweep, sweepReturning, sweepGenerations string
-	commit                                                                                                                                      [2][2]string // [meta][compare-and-set]
+	load, create, touch, renew, del, value, sessions, revoke, generation, generations, generationsTwo, bump, bumpUntil, sweep, sweepReturning, sweepGenerations string
+	commit                                                                                                                                                      [2][2]string // [meta][compare-and-set]
 
 	// With a near cache (PostgreSQL only: a data-modifying WITH): the
 	// commits and the touch return the row's version, the revoke the
@@ -146,6 +146,8 @@ func newStatements(d Dialect) statements {
 		revoke:     "DELETE FROM " + Table + " WHERE principal = $1 AND principal <> ''",
 		generation: "SELECT generation FROM sessionkit_generations WHERE principal = $1 AND (expires_ms IS NULL OR expires_ms > $2)",
 		generations: "SELECT principal, generation FROM sessionkit_generations WHERE " + d.InNames() +
+			" AND (expires_ms IS NULL OR expires_ms > $2)",
+		generationsTwo: "SELECT principal, generation FROM sessionkit_generations WHERE principal IN ($1, $3)" +
 			" AND (expires_ms IS NULL OR expires_ms > $2)",
 		// A counter past its expiry starts again from 0; Bump keeps
 		// its counter for good, BumpUntil until the latest deadline.
@@ -656,26 +658,36 @@ func (s *Store) Generations(ctx context.Context, names ...string) ([]uint64, err
 		}
 		return gens, nil
 	}
-	arg, err := s.db.DeletedArg(names)
-	if err != nil {
-		return nil, s.fail(ctx, "generation", err)
+	// Two names, the pair a client-side store reads on every request,
+	// have a statement of their own: cheaper than a list to unpack
+	// (SQLite's JSON), and the same for PostgreSQL.
+	now := time.Now().UnixMilli()
+	stmt, args := s.q.generationsTwo, []any{"", now, ""}
+	if len(names) == 2 {
+		args[0], args[2] = names[0], names[1]
+	} else {
+		arg, err := s.db.DeletedArg(names)
+		if err != nil {
+			return nil, s.fail(ctx, "generation", err)
+		}
+		stmt, args = s.q.generations, []any{arg, now}
 	}
-	found := make(map[string]uint64, len(names))
-	err = s.db.Query(ctx, s.q.generations, []any{arg, time.Now().UnixMilli()}, func(scan func(...any) error) error {
+	gens := make([]uint64, len(names))
+	err := s.db.Query(ctx, stmt, args, func(scan func(...any) error) error {
 		var name string
 		var g int64
 		if err := scan(&name, &g); err != nil {
 			return err
 		}
-		found[name] = uint64(g)
+		for i, n := range names { // a handful of names
+			if n == name {
+				gens[i] = uint64(g)
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, s.fail(ctx, "generation", err)
-	}
-	gens := make([]uint64, len(names))
-	for i, n := range names {
-		gens[i] = found[n]
 	}
 	return gens, nil
 }
