@@ -33,17 +33,22 @@
 # R1..R3 are the medians. Figures from a busy machine are noise: look at
 # the load average printed first, and at the spread between rounds.
 #
-#   bench/router.sh [-d 5s] [-c 64] [-t 1] [-w 1] [-r 6] [-k "token ip header cookie query"] [-l "off on"] [-q]
+#   bench/router.sh [-d 5s] [-c 64] [-t 1] [-w 1] [-r 6] [-k "token ip header cookie query"] [-l "off on"] [-q] [-g]
 #
-# -q is a quick check that the script works: 2 rounds of 1 s. ROUNDS,
-# DURATION, KINDS, LOGS and WORKERS may be given in the environment too.
+# -q is a quick check that the script works: 2 rounds of 1 s. -g puts
+# bench/cmd/goproxy in the router's place, logs off: the floor of a proxy
+# written in Go on net.Conn, which reads and writes each request and
+# response once and does nothing else (no routing, pool, checks, timeouts
+# or logs), so that its ratios to nginx bound what the router's can be.
+# ROUNDS, DURATION, KINDS, LOGS and WORKERS may be given in the
+# environment too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-5s} CONNS=${CONNS:-64} THREADS=${THREADS:-1} WORKERS=${WORKERS:-1}
 ROUNDS=${ROUNDS:-6} KINDS=${KINDS:-"token ip header cookie query"} LOGS=${LOGS:-"off on"}
-WARMUP=2s
-while getopts d:c:t:w:r:k:l:q o; do
+WARMUP=2s GOPROXY=""
+while getopts d:c:t:w:r:k:l:qg o; do
 	case $o in
 	d) DURATION=$OPTARG ;;
 	c) CONNS=$OPTARG ;;
@@ -53,6 +58,7 @@ while getopts d:c:t:w:r:k:l:q o; do
 	k) KINDS=$OPTARG ;;
 	l) LOGS=$OPTARG ;;
 	q) ROUNDS=2 DURATION=1s WARMUP=1s ;;
+	g) GOPROXY=1 LOGS=off ;;
 	*) exit 2 ;;
 	esac
 done
@@ -104,12 +110,15 @@ cpu_seconds() { # sum of utime+stime of the given pids, in seconds
 }
 
 go build -o "$work/sessionkit" ./cmd/sessionkit
-(cd bench && go build -o "$work/backend" ./cmd/backend)
+(cd bench && go build -o "$work/backend" ./cmd/backend && go build -o "$work/goproxy" ./cmd/goproxy)
+contender=router
+[ -z "$GOPROXY" ] || contender=goproxy
 
 # The three backends are one process on one core (GOMAXPROCS=1) answering
 # with a preset response: far cheaper than either proxy, so that the
 # proxies, not the backends, bound a run.
 members=""
+backends=""
 upstreams=""
 ports=()
 for i in 1 2 3; do
@@ -117,6 +126,7 @@ for i in 1 2 3; do
 	while [[ " ${ports[*]} " == *" $port "* ]]; do port=$(freeport); done # none listens yet: no two alike
 	ports+=("$port")
 	members+="n$i=http://127.0.0.1:$port "
+	backends+="${backends:+,}127.0.0.1:$port"
 	upstreams+="    server 127.0.0.1:$port;\n"
 done
 GOMAXPROCS=1 "$work/backend" -name n1,n2,n3 -listen "127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}" &
@@ -189,9 +199,13 @@ start() {
 	fi
 	[ "$kind" = ip ] && realip="set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;"
 	rport=$(freeport)
-	# shellcheck disable=SC2046
-	GOMAXPROCS=$WORKERS "$work/sessionkit" router --listen "127.0.0.1:$rport" --members "$members" \
-		--admin 127.0.0.1:0 $(router_keys "$kind") $log_flags 2>>"$work/router.log" >/dev/null &
+	if [ -n "$GOPROXY" ]; then
+		GOMAXPROCS=$WORKERS "$work/goproxy" -listen "127.0.0.1:$rport" -backends "$backends" 2>>"$work/router.log" &
+	else
+		# shellcheck disable=SC2046
+		GOMAXPROCS=$WORKERS "$work/sessionkit" router --listen "127.0.0.1:$rport" --members "$members" \
+			--admin 127.0.0.1:0 $(router_keys "$kind") $log_flags 2>>"$work/router.log" >/dev/null &
+	fi
 	rpid=$!
 	proxy_pids+=($rpid)
 	waitport "$rport"
@@ -248,17 +262,17 @@ run() {
 # summarize KIND LOGS FILE: from the "round name rps p99 cpu" lines of
 # FILE, each round's router/nginx ratios, then their medians and worst.
 summarize() {
-	awk -v kind="$1" -v logs="$2" -v dur="${DURATION%s}" '
+	awk -v kind="$1" -v logs="$2" -v dur="${DURATION%s}" -v who="$contender" '
 	function median(a, n,   i, j, t) {
 		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
 	{ r = $1; if (r > rounds) rounds = r
-	  if ($2 == "router") { rr[r] += $3; rp[r] += $4; rc[r] += $5 } else { nr[r] += $3; np[r] += $4; nc[r] += $5 } }
+	  if ($2 == "nginx") { nr[r] += $3; np[r] += $4; nc[r] += $5 } else { rr[r] += $3; rp[r] += $4; rc[r] += $5 } }
 	END {
 		for (r = 1; r <= rounds; r++) {
 			t[r] = rr[r] / nr[r]; p[r] = rp[r] / np[r]; c[r] = (rr[r] / rc[r]) / (nr[r] / nc[r])
-			printf "  round %d: router %.0f req/s p99 %.2f ms %.0f req/cpu-s; nginx %.0f req/s p99 %.2f ms %.0f req/cpu-s; ratios %.2f %.2f %.2f\n",
+			printf "  round %d: " who " %.0f req/s p99 %.2f ms %.0f req/cpu-s; nginx %.0f req/s p99 %.2f ms %.0f req/cpu-s; ratios %.2f %.2f %.2f\n",
 				r, rr[r] / 2, rp[r] / 2, rr[r] * dur / rc[r], nr[r] / 2, np[r] / 2, nr[r] * dur / nc[r], t[r], p[r], c[r]
 			if (r == 1 || t[r] < wt) wt = t[r]
 			if (r == 1 || p[r] > wp) wp = p[r]
@@ -266,7 +280,7 @@ summarize() {
 		}
 		mt = median(t, rounds); mp = median(p, rounds); mc = median(c, rounds)
 		printf "  median: throughput %.2f p99 %.2f per-core %.2f; worst round: throughput %.2f p99 %.2f per-core %.2f\n", mt, mp, mc, wt, wp, wc
-		printf "router/nginx %s (logs %s): throughput %.2f p99 %.2f per-core %.2f\n", kind, logs, mt, mp, mc
+		printf who "/nginx %s (logs %s): throughput %.2f p99 %.2f per-core %.2f\n", kind, logs, mt, mp, mc
 	}' "$3"
 }
 
@@ -283,7 +297,7 @@ for logs in $LOGS; do
 		for r in $(seq "$ROUNDS"); do
 			for who in router nginx nginx router; do
 				if [ "$who" = router ]; then
-					line=$(run router "http://127.0.0.1:$rport/" "$work/$kind.lua" "$rpid")
+					line=$(run "$contender" "http://127.0.0.1:$rport/" "$work/$kind.lua" "$rpid")
 				else
 					# shellcheck disable=SC2046
 					line=$(run nginx "http://127.0.0.1:$nport/" "$work/$kind.lua" $(nginx_pids))
@@ -293,8 +307,8 @@ for logs in $LOGS; do
 			done
 		done
 		summary=$(summarize "$kind" "$logs" "$work/runs")
-		echo "$summary" | grep -v '^router/nginx'
-		lines+=("$(echo "$summary" | grep '^router/nginx')")
+		echo "$summary" | grep -v "^$contender/nginx"
+		lines+=("$(echo "$summary" | grep "^$contender/nginx")")
 		stop_proxies
 	done
 done
