@@ -359,32 +359,34 @@ func (c Compact) rebuild(meta *sessionkit.Meta, idle time.Time, set map[string][
 		m := c.Meta() // the zero Compact, which has no encoding to copy
 		meta = &m
 	}
-	// The keys written, from one pass over set: a request sets a key or
-	// two, which compare faster than they hash.
-	var few [4]string
+	// The values written, from one pass over set: a request sets a key
+	// or two, whose keys compare faster than they hash, and which are
+	// kept here rather than read from the map again.
+	var few [4]kv
 	written := few[:0]
 	n, size := 0, 0
 	for k, v := range set {
-		if len(written) < len(few) {
-			written = append(written, k)
-		}
-		if !slices.Contains(deleted, k) {
+		gone := slices.Contains(deleted, k) // a key both set and deleted goes
+		if !gone {
 			n += valueLen(k, v)
 			size += len(k) + len(v)
+		}
+		if len(written) < len(few) {
+			written = append(written, kv{k, v, gone})
 		}
 	}
 	if len(set) > len(few) {
 		written = nil
 	}
 	gone := func(k string) bool {
-		if hasOne && k == one || slices.Contains(written, k) || slices.Contains(deleted, k) {
+		if hasOne && k == one || slices.Contains(deleted, k) {
 			return true
 		}
-		if written == nil && len(set) > 0 {
+		if written == nil {
 			_, ok := set[k]
 			return ok
 		}
-		return false
+		return slices.ContainsFunc(written, func(w kv) bool { return w.k == k })
 	}
 	if oneV != nil {
 		n += valueLen(one, oneV)
@@ -440,13 +442,28 @@ func (c Compact) rebuild(meta *sessionkit.Meta, idle time.Time, set map[string][
 		}
 		i = end
 	}
-	for k, v := range set {
-		if !slices.Contains(deleted, k) { // a key both set and deleted goes
-			b = appendValue(b, k, v)
+	if written != nil {
+		for _, w := range written {
+			if !w.deleted {
+				b = appendValue(b, w.k, w.v)
+			}
+		}
+	} else {
+		for k, v := range set {
+			if !slices.Contains(deleted, k) {
+				b = appendValue(b, k, v)
+			}
 		}
 	}
 	if oneV != nil {
 		b = appendValue(b, one, oneV)
 	}
 	return seal(b)
+}
+
+// kv is a value a delta sets, and whether the delta deletes it too.
+type kv struct {
+	k       string
+	v       []byte
+	deleted bool
 }
