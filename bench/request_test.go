@@ -163,9 +163,27 @@ func gorillaTarget(b *testing.B) target {
 	return target{h: h, cookie: seed(b, h)}
 }
 
+// ctxKey is the context key of the context-only middleware.
+type ctxKey struct{}
+
 func BenchmarkRequest(b *testing.B) {
+	cookie := "__Host-session=" + strings.Repeat("A", 43)
 	b.Run("bare", func(b *testing.B) {
-		run(b, target{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), cookie: "__Host-session=" + strings.Repeat("A", 43)})
+		run(b, target{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), cookie: cookie})
+	})
+	// The least a session middleware does: a state of its own in the
+	// request's context (about the Manager's), and Vary: Cookie.
+	b.Run("context-only", func(b *testing.B) {
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+		run(b, target{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			st := new([400]byte)
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
+			w.Header()["Vary"] = []string{"Cookie"}
+			next.ServeHTTP(w, r)
+		}), cookie: cookie})
+	})
+	b.Run("sessionkit-no-store", func(b *testing.B) {
+		run(b, sessionkitTarget(b, &nullStore{}, readWrite))
 	})
 	b.Run("sessionkit-mem", func(b *testing.B) {
 		store := memstore.New(memstore.Config{})
