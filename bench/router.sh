@@ -58,10 +58,11 @@ while getopts d:c:t:w:r:k:l:qg o; do
 	k) KINDS=$OPTARG ;;
 	l) LOGS=$OPTARG ;;
 	q) ROUNDS=2 DURATION=1s WARMUP=1s ;;
-	g) GOPROXY=1 LOGS=off ;;
+	g) GOPROXY=1 ;;
 	*) exit 2 ;;
 	esac
 done
+[ -z "$GOPROXY" ] || LOGS=off # goproxy writes no log
 
 if ! command -v wrk >/dev/null || [ ! -x /usr/sbin/nginx ]; then
 	bash scripts/deps.sh >/dev/null

@@ -192,6 +192,10 @@ var principalCases = []testCase{
 				if got, err := mg.Generations(h.ctx, short, kept, long); err != nil || !slices.Equal(got, []uint64{0, 2, 2}) {
 					t.Fatalf("Generations(forgotten, kept, later deadline) = %v, %v; want [0 2 2]", got, err)
 				}
+				// A pair, which a store may read another way.
+				if got, err := mg.Generations(h.ctx, short, kept); err != nil || !slices.Equal(got, []uint64{0, 2}) {
+					t.Fatalf("Generations(forgotten, kept) = %v, %v; want [0 2]", got, err)
+				}
 			}
 			if n, err := g.BumpUntil(h.ctx, short, time.Now().Add(time.Hour)); n != 1 || err != nil {
 				t.Fatalf("BumpUntil of a forgotten counter = %d, %v; want 1", n, err)
