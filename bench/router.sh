@@ -35,11 +35,12 @@
 #
 #   bench/router.sh [-d 5s] [-c 64] [-t 1] [-w 1] [-r 6] [-k "token ip header cookie query"] [-l "off on"] [-q] [-g]
 #
-# -q is a quick check that the script works: 2 rounds of 1 s. -g puts
-# bench/cmd/goproxy in the router's place, logs off: the floor of a proxy
-# written in Go on net.Conn, which reads and writes each request and
-# response once and does nothing else (no routing, pool, checks, timeouts
-# or logs), so that its ratios to nginx bound what the router's can be.
+# -q is a quick check that the script works: 2 rounds of 1 s. -g adds
+# bench/cmd/goproxy to the rounds with logs off (A B C C B A: router,
+# goproxy, nginx), and a goproxy/nginx line: the floor of a proxy written
+# in Go on net.Conn, which reads and writes each request and response once
+# and does nothing else (no routing, pool, checks, timeouts or logs), so
+# that its ratios to nginx bound what the router's can be.
 # ROUNDS, DURATION, KINDS, LOGS and WORKERS may be given in the
 # environment too.
 set -euo pipefail
@@ -62,7 +63,6 @@ while getopts d:c:t:w:r:k:l:qg o; do
 	*) exit 2 ;;
 	esac
 done
-[ -z "$GOPROXY" ] || LOGS=off # goproxy writes no log
 
 if ! command -v wrk >/dev/null || [ ! -x /usr/sbin/nginx ]; then
 	bash scripts/deps.sh >/dev/null
@@ -112,8 +112,6 @@ cpu_seconds() { # sum of utime+stime of the given pids, in seconds
 
 go build -o "$work/sessionkit" ./cmd/sessionkit
 (cd bench && go build -o "$work/backend" ./cmd/backend && go build -o "$work/goproxy" ./cmd/goproxy)
-contender=router
-[ -z "$GOPROXY" ] || contender=goproxy
 
 # The three backends are one process on one core (GOMAXPROCS=1) answering
 # with a preset response: far cheaper than either proxy, so that the
@@ -185,8 +183,9 @@ nginx_hash() {
 	esac
 }
 
-# start KIND LOGS: starts the router and nginx for a kind; sets rport,
-# rpid, nport.
+# start KIND LOGS: starts the router and nginx for a kind, and goproxy
+# with -g and logs off (it writes none); sets rport, rpid, nport and, for
+# goproxy, gport and gpid.
 start() {
 	local kind=$1 logs=$2 log_flags nginx_log realip=""
 	if [ "$logs" = on ]; then
@@ -200,16 +199,20 @@ start() {
 	fi
 	[ "$kind" = ip ] && realip="set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;"
 	rport=$(freeport)
-	if [ -n "$GOPROXY" ]; then
-		GOMAXPROCS=$WORKERS "$work/goproxy" -listen "127.0.0.1:$rport" -backends "$backends" 2>>"$work/router.log" &
-	else
-		# shellcheck disable=SC2046
-		GOMAXPROCS=$WORKERS "$work/sessionkit" router --listen "127.0.0.1:$rport" --members "$members" \
-			--admin 127.0.0.1:0 $(router_keys "$kind") $log_flags 2>>"$work/router.log" >/dev/null &
-	fi
+	# shellcheck disable=SC2046
+	GOMAXPROCS=$WORKERS "$work/sessionkit" router --listen "127.0.0.1:$rport" --members "$members" \
+		--admin 127.0.0.1:0 $(router_keys "$kind") $log_flags 2>>"$work/router.log" >/dev/null &
 	rpid=$!
 	proxy_pids+=($rpid)
 	waitport "$rport"
+	gport=""
+	if [ -n "$GOPROXY" ] && [ "$logs" = off ]; then
+		gport=$(freeport)
+		GOMAXPROCS=$WORKERS "$work/goproxy" -listen "127.0.0.1:$gport" -backends "$backends" 2>>"$work/router.log" &
+		gpid=$!
+		proxy_pids+=($gpid)
+		waitport "$gport"
+	fi
 
 	nport=$(freeport)
 	rm -rf "$work/nginx"
@@ -260,16 +263,17 @@ run() {
 	echo "$name $rps $p99 $(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }') $errs $bad"
 }
 
-# summarize KIND LOGS FILE: from the "round name rps p99 cpu" lines of
-# FILE, each round's router/nginx ratios, then their medians and worst.
+# summarize KIND LOGS FILE WHO: from the "round name rps p99 cpu" lines of
+# FILE, each round's WHO/nginx ratios (WHO: router or goproxy), then their
+# medians and worst.
 summarize() {
-	awk -v kind="$1" -v logs="$2" -v dur="${DURATION%s}" -v who="$contender" '
+	awk -v kind="$1" -v logs="$2" -v dur="${DURATION%s}" -v who="$4" '
 	function median(a, n,   i, j, t) {
 		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
 	{ r = $1; if (r > rounds) rounds = r
-	  if ($2 == "nginx") { nr[r] += $3; np[r] += $4; nc[r] += $5 } else { rr[r] += $3; rp[r] += $4; rc[r] += $5 } }
+	  if ($2 == "nginx") { nr[r] += $3; np[r] += $4; nc[r] += $5 } else if ($2 == who) { rr[r] += $3; rp[r] += $4; rc[r] += $5 } }
 	END {
 		for (r = 1; r <= rounds; r++) {
 			t[r] = rr[r] / nr[r]; p[r] = rp[r] / np[r]; c[r] = (rr[r] / rc[r]) / (nr[r] / nc[r])
@@ -285,31 +289,38 @@ summarize() {
 	}' "$3"
 }
 
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; wrk -t$THREADS -c$CONNS -d$DURATION; $ROUNDS rounds of A B B A; WORKERS=$WORKERS"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; wrk -t$THREADS -c$CONNS -d$DURATION; $ROUNDS rounds of A B B A${GOPROXY:+ (A B C C B A with goproxy)}; WORKERS=$WORKERS"
 lines=()
 for logs in $LOGS; do
 	for kind in $KINDS; do
 		lua "$kind" >"$work/$kind.lua"
 		start "$kind" "$logs"
+		order="router nginx nginx router" contenders=router
+		if [ -n "$gport" ]; then
+			order="router goproxy nginx nginx goproxy router" contenders="router goproxy"
+			wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$work/$kind.lua" "http://127.0.0.1:$gport/" >/dev/null
+		fi
 		wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$work/$kind.lua" "http://127.0.0.1:$rport/" >/dev/null
 		wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$work/$kind.lua" "http://127.0.0.1:$nport/" >/dev/null
 		: >"$work/runs"
 		echo "$kind, logs $logs (name req/s p99-ms cpu-s errors non-2xx/3xx):"
 		for r in $(seq "$ROUNDS"); do
-			for who in router nginx nginx router; do
-				if [ "$who" = router ]; then
-					line=$(run "$contender" "http://127.0.0.1:$rport/" "$work/$kind.lua" "$rpid")
-				else
-					# shellcheck disable=SC2046
-					line=$(run nginx "http://127.0.0.1:$nport/" "$work/$kind.lua" $(nginx_pids))
-				fi
+			for who in $order; do
+				case $who in
+				router) line=$(run router "http://127.0.0.1:$rport/" "$work/$kind.lua" "$rpid") ;;
+				goproxy) line=$(run goproxy "http://127.0.0.1:$gport/" "$work/$kind.lua" "$gpid") ;;
+				# shellcheck disable=SC2046
+				nginx) line=$(run nginx "http://127.0.0.1:$nport/" "$work/$kind.lua" $(nginx_pids)) ;;
+				esac
 				echo "  $r $line"
 				echo "$r $line" >>"$work/runs"
 			done
 		done
-		summary=$(summarize "$kind" "$logs" "$work/runs")
-		echo "$summary" | grep -v "^$contender/nginx"
-		lines+=("$(echo "$summary" | grep "^$contender/nginx")")
+		for c in $contenders; do
+			summary=$(summarize "$kind" "$logs" "$work/runs" "$c")
+			echo "$summary" | grep -v "^$c/nginx"
+			lines+=("$(echo "$summary" | grep "^$c/nginx")")
+		done
 		stop_proxies
 	done
 done
