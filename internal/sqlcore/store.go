@@ -662,9 +662,10 @@ func (s *Store) Generations(ctx context.Context, names ...string) ([]uint64, err
 	// have a statement of their own: cheaper than a list to unpack
 	// (SQLite's JSON), and the same for PostgreSQL.
 	now := time.Now().UnixMilli()
-	stmt, args := s.q.generationsTwo, []any{"", now, ""}
+	var stmt string
+	var args []any
 	if len(names) == 2 {
-		args[0], args[2] = names[0], names[1]
+		stmt, args = s.q.generationsTwo, []any{names[0], now, names[1]}
 	} else {
 		arg, err := s.db.DeletedArg(names)
 		if err != nil {

@@ -62,7 +62,7 @@ func proxy(c net.Conn, backend string) {
 	}
 }
 
-var errFraming = errors.New("goproxy: a message without its length")
+var errFraming = errors.New("goproxy: a Content-Length that is not a length")
 
 // relay reads one message (a head and a Content-Length body) from r and
 // writes it to w in one write.
