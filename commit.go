@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"time"
 )
@@ -84,11 +83,11 @@ func (s *Session) save(ctx context.Context) (send bool, err error) {
 	now := time.Now()
 	switch {
 	case s.stored:
-		changed := len(s.set) > 0 || len(s.deleted) > 0 || s.metaDirty
+		changed := s.set.len() > 0 || len(s.deleted) > 0 || s.metaDirty
 		if err := s.commitStored(ctx, now, changed); err != nil {
 			return false, err
 		}
-	case len(s.set) > 0 || s.meta.Principal != "":
+	case s.set.len() > 0 || s.meta.Principal != "":
 		if err := s.create(ctx, now); err != nil {
 			return false, err
 		}
@@ -128,7 +127,7 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 		s.setToken(t)
 		return nil
 	}
-	d := Delta{Set: s.set, IdleDeadline: idle}
+	d := Delta{Set: s.set.list, IdleDeadline: idle}
 	for k := range s.deleted {
 		d.Deleted = append(d.Deleted, k)
 	}
@@ -138,14 +137,14 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 		d.Meta = &meta
 	}
 	// The exact size needs a merge; its upper bound usually settles it.
-	if len(s.set) > 0 && valuesSize(s.base)+mapSize(s.updated)+mapSize(s.set) > s.m.cfg.MaxSize {
+	if s.set.len() > 0 && valuesSize(s.base)+mapSize(s.updated)+s.set.size() > s.m.cfg.MaxSize {
 		if size := s.size(); size > s.m.cfg.MaxSize {
 			return fmt.Errorf("sessionkit: commit: %d bytes over the limit of %d: %w", size, s.m.cfg.MaxSize, ErrTooLarge)
 		}
 	}
 	ctx, start := s.m.startOp(ctx, OpCommit)
 	t, err := s.m.store.Commit(ctx, s.tok, d)
-	s.m.observeValues(ctx, OpCommit, start, s.set, !errors.Is(err, ErrNotFound), err)
+	s.m.observeEntries(ctx, OpCommit, start, s.set.list, !errors.Is(err, ErrNotFound), err)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return fmt.Errorf("sessionkit: commit: session ended meanwhile: %w", ErrConflict)
@@ -161,7 +160,7 @@ func (s *Session) create(ctx context.Context, now time.Time) error {
 		return ErrRateLimited
 	}
 	// A session not stored yet has only the values this request set.
-	values := maps.Clone(s.set)
+	values := entryMap(s.set.list)
 	if size := mapSize(values); size > s.m.cfg.MaxSize {
 		return fmt.Errorf("sessionkit: create: %d bytes over the limit of %d: %w", size, s.m.cfg.MaxSize, ErrTooLarge)
 	}

@@ -51,7 +51,7 @@ type Session struct {
 	metaDirty bool
 	tokDirty  bool                // the client must be sent tok (or told to drop it)
 	base      Values              // values as loaded, nil for none; never modified
-	set       map[string][]byte   // values set by this request
+	set       pending             // values set by this request
 	deleted   map[string]struct{} // keys deleted by this request
 	updated   map[string][]byte   // values Update wrote to the store (nil: deleted)
 }
@@ -108,7 +108,7 @@ func (s *Session) fresh() {
 	cfg := &s.m.cfg
 	s.tok, s.stored, s.base = "", false, nil
 	s.meta = Meta{Created: now, IdleTimeout: cfg.IdleTimeout, IdleDeadline: now.Add(cfg.IdleTimeout), Deadline: now.Add(cfg.Lifetime)}
-	s.set, s.deleted, s.updated = nil, nil, nil
+	s.set, s.deleted, s.updated = pending{}, nil, nil
 	s.metaDirty = false
 }
 
@@ -143,7 +143,7 @@ func (s *Session) Err() error {
 
 // lookup returns a key's encoded value as this request sees it. s.mu is held.
 func (s *Session) lookup(key string) ([]byte, bool) {
-	if b, ok := s.set[key]; ok {
+	if b, ok := s.set.get(key); ok {
 		return b, true
 	}
 	if _, ok := s.deleted[key]; ok {
@@ -252,29 +252,29 @@ func (s *Session) Keys() []string {
 // request's own maps, then sorts them, drops repeats and keeps those
 // lookup finds: one pass over the loaded values, no map, no scan per key.
 func (s *Session) keys() []string {
-	if s.base == nil && len(s.set) == 0 && len(s.updated) == 0 {
+	if s.base == nil && s.set.len() == 0 && len(s.updated) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(s.set)+len(s.updated)+8)
+	keys := make([]string, 0, s.set.len()+len(s.updated)+8)
 	if s.base != nil {
 		s.base.All(func(k string, _ []byte) bool {
 			keys = append(keys, k)
 			return true
 		})
 	}
-	for k := range s.set {
-		keys = append(keys, k)
+	for _, e := range s.set.list {
+		keys = append(keys, e.Key)
 	}
 	for k := range s.updated {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
-	if len(s.set) > 0 || len(s.deleted) > 0 || len(s.updated) > 0 {
+	if s.set.len() > 0 || len(s.deleted) > 0 || len(s.updated) > 0 {
 		// A key only the loaded values hold is present: the others are
 		// present as lookup says.
 		keys = slices.DeleteFunc(keys, func(k string) bool {
-			if _, ok := s.set[k]; ok {
+			if s.set.has(k) {
 				return false
 			}
 			if _, ok := s.deleted[k]; ok {
@@ -297,11 +297,11 @@ func (s *Session) each(fn func(key string, b []byte)) {
 	var dup map[string]struct{} // keys of set and updated that base holds too
 	if s.base != nil {
 		for k, b := range s.base.All {
-			_, inSet := s.set[k]
+			inSet := s.set.has(k)
 			u, inUpdated := s.updated[k]
 			if inSet || inUpdated {
 				if dup == nil {
-					dup = make(map[string]struct{}, len(s.set)+len(s.updated))
+					dup = make(map[string]struct{}, s.set.len()+len(s.updated))
 				}
 				dup[k] = struct{}{}
 			}
@@ -310,7 +310,8 @@ func (s *Session) each(fn func(key string, b []byte)) {
 			}
 			switch {
 			case inSet:
-				fn(k, s.set[k])
+				b, _ := s.set.get(k)
+				fn(k, b)
 			case inUpdated:
 				if u != nil {
 					fn(k, u)
@@ -328,11 +329,11 @@ func (s *Session) each(fn func(key string, b []byte)) {
 			}
 		}
 	}
-	for k, b := range s.set {
-		_, inBase := dup[k]
-		_, inUpdated := s.updated[k]
+	for _, e := range s.set.list {
+		_, inBase := dup[e.Key]
+		_, inUpdated := s.updated[e.Key]
 		if !inBase && !inUpdated {
-			fn(k, b)
+			fn(e.Key, e.Value)
 		}
 	}
 }
@@ -359,10 +360,7 @@ func (s *Session) unlock() {
 }
 
 func (s *Session) setEncoded(key string, b []byte) {
-	if s.set == nil {
-		s.set = make(map[string][]byte, 2)
-	}
-	s.set[key] = b
+	s.set.put(key, b)
 	delete(s.deleted, key)
 }
 
@@ -377,7 +375,7 @@ func (s *Session) Delete(key string) error {
 }
 
 func (s *Session) deleteKey(key string) {
-	delete(s.set, key)
+	s.set.del(key)
 	if s.deleted == nil {
 		s.deleted = make(map[string]struct{}, 2)
 	}
@@ -441,7 +439,7 @@ func (s *Session) Update(key string, fn func(old any, ok bool) (any, error)) err
 		}
 		return codec.Encode(nv)
 	}
-	_, pendingSet := s.set[key]
+	pendingSet := s.set.has(key)
 	_, pendingDel := s.deleted[key]
 	if !s.stored || pendingSet || pendingDel {
 		old, ok := s.lookup(key)

@@ -142,11 +142,20 @@ func (m mapValues) All(yield func(key string, value []byte) bool) {
 	}
 }
 
+// Entry is one key of a session and its encoded value.
+type Entry struct {
+	Key   string
+	Value []byte
+}
+
 // Delta is the change one request made to a session: the keys it set and
-// deleted, and its new deadlines.
+// deleted, and its new deadlines. Its slices are the caller's: a store that
+// keeps them after the call copies them (the values' bytes are never
+// modified and may be kept).
 type Delta struct {
-	// Set holds the new encoded value of each key the request set.
-	Set map[string][]byte
+	// Set holds the new encoded value of each key the request set, each
+	// key once.
+	Set []Entry
 	// Deleted lists the keys the request deleted.
 	Deleted []string
 	// IdleDeadline is the session's new idle deadline.

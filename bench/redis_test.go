@@ -203,7 +203,7 @@ func loadCommit(b *testing.B, s *redisstore.Store, tok sessionkit.Token) {
 		if err != nil || !found || len(rec.Values) != 9 {
 			b.Fatalf("Load: %v %v %d", found, err, len(rec.Values))
 		}
-		d := sessionkit.Delta{Set: map[string][]byte{"last_seen": []byte("value-0-changed-000000")}, IdleDeadline: time.Now().Add(30 * time.Minute)}
+		d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "last_seen", Value: []byte("value-0-changed-000000")}}, IdleDeadline: time.Now().Add(30 * time.Minute)}
 		if _, err := s.Commit(ctx, tok, d); err != nil {
 			b.Fatal(err)
 		}

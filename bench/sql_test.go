@@ -140,7 +140,7 @@ func benchSQLStore(b *testing.B, s sessionkit.Store) {
 			b.Fatal(err)
 		}
 		e, _ := codec.Encode(v.(int) + 1)
-		d := sessionkit.Delta{Set: map[string][]byte{"visits": e}, IdleDeadline: time.Now().Add(30 * time.Minute)}
+		d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "visits", Value: e}}, IdleDeadline: time.Now().Add(30 * time.Minute)}
 		if _, err := s.Commit(ctx, tok, d); err != nil {
 			b.Fatal(err)
 		}
@@ -308,7 +308,7 @@ func storeCommit(b *testing.B, s sessionkit.Store) func() {
 	}
 	return func() {
 		e, _ := codec.Encode(time.Now().Unix())
-		d := sessionkit.Delta{Set: map[string][]byte{"last_seen": e}, IdleDeadline: time.Now().Add(30 * time.Minute)}
+		d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "last_seen", Value: e}}, IdleDeadline: time.Now().Add(30 * time.Minute)}
 		if _, err := s.Commit(ctx, tok, d); err != nil {
 			b.Fatal(err)
 		}

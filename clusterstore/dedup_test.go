@@ -379,7 +379,7 @@ func TestOpAppliedOnce(t *testing.T) {
 	meta := sessionkit.Meta{IdleDeadline: later, Deadline: later}
 	var h [32]byte
 	add := func(x string) sessionkit.Delta {
-		return sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{x: []byte(x)}}
+		return sessionkit.Delta{IdleDeadline: later, Set: []sessionkit.Entry{{Key: x, Value: []byte(x)}}}
 	}
 	backup.apply(owner.create(h, newOp(), meta, nil))
 	op := newOp()
@@ -465,7 +465,7 @@ func TestLoadAnswer(t *testing.T) {
 // encode, with or without the id.
 func FuzzRequest(f *testing.F) {
 	later := time.Unix(0, 1<<60)
-	f.Add([]byte(encoder(nil).commitRequest(&commitRequest{hash: [32]byte{1}, delta: sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"a": []byte("b")}}, op: 7})))
+	f.Add([]byte(encoder(nil).commitRequest(&commitRequest{hash: [32]byte{1}, delta: sessionkit.Delta{IdleDeadline: later, Set: []sessionkit.Entry{{Key: "a", Value: []byte("b")}}}, op: 7})))
 	f.Add([]byte(encoder(nil).swapRequest(&swapRequest{hash: [32]byte{2}, key: "k", old: []byte("o"), oldOK: true, next: []byte("n"), deadline: later, op: 1 << 63})))
 	f.Add([]byte(encoder(nil).createRequest(&createRequest{hash: [32]byte{3}, values: map[string][]byte{"x": nil}})))
 	f.Add([]byte(encodeLoaded(newRecord(sessionkit.Meta{IdleDeadline: later}, map[string][]byte{"k": []byte("v")}, 3), true)))

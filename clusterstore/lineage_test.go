@@ -14,7 +14,7 @@ func lineage(t *testing.T) (a, b, c, d *table, h [32]byte, add func(k, v string)
 	later := time.Now().Add(time.Hour)
 	meta := sessionkit.Meta{IdleDeadline: later, Deadline: later}
 	add = func(k, v string) sessionkit.Delta {
-		return sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{k: []byte(v)}}
+		return sessionkit.Delta{IdleDeadline: later, Set: []sessionkit.Entry{{Key: k, Value: []byte(v)}}}
 	}
 	a, b, c, d = newTable(time.Minute, 0), newTable(time.Minute, 0), newTable(time.Minute, 0), newTable(time.Minute, 0)
 	h[0] = 7

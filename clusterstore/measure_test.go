@@ -49,7 +49,7 @@ func TestMemoryAndTraffic(t *testing.T) {
 				before := sent()
 				for i, tok := range toks {
 					s := nodes[i%n]
-					if _, err := s.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"last_seen": []byte("1794990000")}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+					if _, err := s.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "last_seen", Value: []byte("1794990000")}}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -345,7 +345,7 @@ func (r *record) with(h [32]byte, key string, value []byte, idleDeadline time.Ti
 	if value == nil {
 		d.Deleted = []string{key}
 	} else {
-		d.Set = map[string][]byte{key: value}
+		d.Set = []sessionkit.Entry{{Key: key, Value: value}}
 	}
 	next, m := r.next(h, d)
 	return next, m, nil

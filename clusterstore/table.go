@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
@@ -74,9 +75,10 @@ type message struct {
 	h       [32]byte
 	version uint64
 	meta    sessionkit.Meta
-	values  map[string][]byte // kindFull: all values; kindDelta: the keys set
-	deleted []string          // kindDelta
-	ops     []uint64          // operation ids: kindFull, the record's; kindDelta, the write's
+	values  map[string][]byte  // kindFull: all values
+	set     []sessionkit.Entry // kindDelta: the keys set
+	deleted []string           // kindDelta
+	ops     []uint64           // operation ids: kindFull, the record's; kindDelta, the write's
 	// undo is the state an owner's write replaced (kind 0: none), put
 	// back if a backup refuses the write. Never sent.
 	undo *message
@@ -199,7 +201,7 @@ func (r *record) next(h [32]byte, d sessionkit.Delta) (*record, message) {
 	if !r.follows() {
 		return next, message{kind: kindFull, h: h, version: next.version, meta: meta, values: next.Values()}
 	}
-	return next, message{kind: kindDelta, h: h, version: next.version, meta: meta, values: maps.Clone(d.Set), deleted: d.Deleted}
+	return next, message{kind: kindDelta, h: h, version: next.version, meta: meta, set: slices.Clone(d.Set), deleted: d.Deleted}
 }
 
 // swap sets one key if its value is still old (absent when !oldOK): the
@@ -279,7 +281,7 @@ func (t *table) apply(m message) (needFull bool) {
 			return true // a gap: never apply a delta over a missing one
 		}
 		meta := m.meta
-		put(sh, m.h, &record{Compact: cur.Apply(&sessionkit.Delta{Set: m.values, Deleted: m.deleted, IdleDeadline: meta.IdleDeadline, Meta: &meta}), version: m.version, ops: withOps(cur.ops, m.ops...)})
+		put(sh, m.h, &record{Compact: cur.Apply(&sessionkit.Delta{Set: m.set, Deleted: m.deleted, IdleDeadline: meta.IdleDeadline, Meta: &meta}), version: m.version, ops: withOps(cur.ops, m.ops...)})
 	case kindDelete:
 		sh.Delete(m.h)
 		t.bury(sh, m.h, m.version, now)

@@ -22,11 +22,11 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 	var h [32]byte
 	tb.apply(message{kind: kindFull, h: h, version: 5, meta: meta, values: map[string][]byte{"a": []byte("1")}})
 
-	m, err := tb.commit(h, 0, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"b": []byte("2")}})
+	m, err := tb.commit(h, 0, sessionkit.Delta{IdleDeadline: later, Set: []sessionkit.Entry{{Key: "b", Value: []byte("2")}}})
 	if err != nil || m.kind != kindFull || m.version != 5+versionJump || len(m.values) != 2 {
 		t.Fatalf("first write after a copy: %+v, %v; want the whole record at version %d", m, err, 5+versionJump)
 	}
-	m, err = tb.commit(h, 0, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"c": []byte("3")}})
+	m, err = tb.commit(h, 0, sessionkit.Delta{IdleDeadline: later, Set: []sessionkit.Entry{{Key: "c", Value: []byte("3")}}})
 	if err != nil || m.kind != kindDelta || m.version != 6+versionJump {
 		t.Fatalf("second write: %+v, %v; want a delta one version on", m, err)
 	}
@@ -51,7 +51,7 @@ func TestNewOwnerJumpsVersion(t *testing.T) {
 	for _, order := range [][2]int{{0, 1}, {1, 0}} {
 		var ms [2]message
 		for i := range ms {
-			ms[i], _ = tb.commit(h, 0, sessionkit.Delta{IdleDeadline: later, Set: map[string][]byte{"d": {byte(i)}}})
+			ms[i], _ = tb.commit(h, 0, sessionkit.Delta{IdleDeadline: later, Set: []sessionkit.Entry{{Key: "d", Value: []byte{byte(i)}}}})
 		}
 		tb.undo(ms[order[0]])
 		tb.undo(ms[order[1]])
@@ -128,7 +128,7 @@ func TestEvictedBackupCopyComesBack(t *testing.T) {
 	sh := backup.table.recs.Lock(h) // as an eviction does: no tombstone
 	sh.Delete(h)
 	sh.Unlock()
-	if _, err := owner.Commit(context.Background(), tok, sessionkit.Delta{Set: map[string][]byte{"b": []byte("2")}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+	if _, err := owner.Commit(context.Background(), tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "b", Value: []byte("2")}}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := proc.WaitFor(5*time.Second, func() error {

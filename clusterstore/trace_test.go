@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"maps"
 	"testing"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 // TestUntracedMessagesUnchanged: a message without a trace context is
@@ -11,7 +13,7 @@ import (
 // talks to older nodes as they do; one with a trace context carries it to
 // the reader, and a reader that does not care still reads the message.
 func TestUntracedMessagesUnchanged(t *testing.T) {
-	m := message{kind: kindDelta, write: true, version: 7, values: map[string][]byte{"cart": []byte("3")}, deleted: []string{"flash"}}
+	m := message{kind: kindDelta, write: true, version: 7, set: []sessionkit.Entry{{Key: "cart", Value: []byte("3")}}, deleted: []string{"flash"}}
 	plain := encoder(nil).message(&m)
 	if got := encoder(nil).tracedMessage(&m, nil); !bytes.Equal(got, plain) {
 		t.Fatalf("untraced message %x, want %x", got, plain)

@@ -90,10 +90,10 @@ func FuzzWire(f *testing.F) {
 	f.Add([]byte(vector{"n1": entry("n1", 1, 2, true)}.encode(nil)))
 	full := message{kind: kindFull, write: true, version: 3, values: map[string][]byte{"a": []byte("b")}}
 	f.Add([]byte(encoder(nil).message(&full)))
-	del := message{kind: kindDelta, version: 4, values: map[string][]byte{"x": nil}, deleted: []string{"y"}}
+	del := message{kind: kindDelta, version: 4, set: []sessionkit.Entry{{Key: "x"}}, deleted: []string{"y"}}
 	f.Add([]byte(encoder(nil).message(&del)))
 	f.Add([]byte(encoder(nil).tracedMessage(&full, map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})))
-	withOps := message{kind: kindDelta, write: true, version: 5, values: map[string][]byte{"c": []byte("d")}, ops: []uint64{1, 1 << 63}}
+	withOps := message{kind: kindDelta, write: true, version: 5, set: []sessionkit.Entry{{Key: "c", Value: []byte("d")}}, ops: []uint64{1, 1 << 63}}
 	f.Add([]byte(encoder(nil).tracedMessage(&withOps, map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := newDecoder(b)

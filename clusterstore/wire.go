@@ -48,6 +48,15 @@ func (e encoder) values(v map[string][]byte) encoder {
 	return e
 }
 
+// entries is values' encoding of a Delta's Set.
+func (e encoder) entries(v []sessionkit.Entry) encoder {
+	e = e.uvarint(uint64(len(v)))
+	for _, x := range v {
+		e = e.string(x.Key).bytes(x.Value)
+	}
+	return e
+}
+
 func (e encoder) strings(v []string) encoder {
 	e = e.uvarint(uint64(len(v)))
 	for _, s := range v {
@@ -114,6 +123,16 @@ func (d *decoder) values() map[string][]byte {
 	return v
 }
 
+func (d *decoder) entries() []sessionkit.Entry {
+	n := d.count()
+	var v []sessionkit.Entry
+	for i := 0; i < n && d.Err() == nil; i++ {
+		k := d.string()
+		v = append(v, sessionkit.Entry{Key: k, Value: d.bytes()})
+	}
+	return v
+}
+
 func (d *decoder) strings() []string {
 	n := d.count()
 	var v []string
@@ -145,7 +164,7 @@ func decodeRecord(b []byte) (*record, error) {
 }
 
 func (e encoder) delta(d *sessionkit.Delta) encoder {
-	e = e.time(d.IdleDeadline).values(d.Set).strings(d.Deleted).flag(d.Meta != nil)
+	e = e.time(d.IdleDeadline).entries(d.Set).strings(d.Deleted).flag(d.Meta != nil)
 	if d.Meta != nil {
 		e = e.meta(d.Meta)
 	}
@@ -153,7 +172,7 @@ func (e encoder) delta(d *sessionkit.Delta) encoder {
 }
 
 func (d *decoder) delta() sessionkit.Delta {
-	delta := sessionkit.Delta{IdleDeadline: d.time(), Set: d.values(), Deleted: d.strings()}
+	delta := sessionkit.Delta{IdleDeadline: d.time(), Set: d.entries(), Deleted: d.strings()}
 	if d.flag() {
 		m := d.meta()
 		delta.Meta = &m
@@ -182,7 +201,7 @@ func (e encoder) message(m *message) encoder {
 	case kindFull:
 		e = e.meta(&m.meta).values(m.values)
 	case kindDelta:
-		e = e.meta(&m.meta).values(m.values).strings(m.deleted)
+		e = e.meta(&m.meta).entries(m.set).strings(m.deleted)
 	}
 	if len(m.ops) > 0 {
 		e = e.ops(m.ops)
@@ -226,7 +245,7 @@ func (d *decoder) tracedMessage() (message, map[string]string) {
 	case kindFull:
 		m.meta, m.values = d.meta(), d.values()
 	case kindDelta:
-		m.meta, m.values, m.deleted = d.meta(), d.values(), d.strings()
+		m.meta, m.set, m.deleted = d.meta(), d.entries(), d.strings()
 	case kindDelete:
 	default:
 		d.Fail("unknown message kind")

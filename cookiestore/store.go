@@ -416,7 +416,9 @@ func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Del
 		if len(d.Set) > 0 || len(d.Deleted) > 0 {
 			values := make(map[string][]byte, len(p.values)+len(d.Set))
 			maps.Copy(values, p.values)
-			maps.Copy(values, d.Set)
+			for _, e := range d.Set {
+				values[e.Key] = e.Value
+			}
 			for _, k := range d.Deleted {
 				delete(values, k)
 			}

@@ -159,7 +159,7 @@ func eachOwnCopy(t *testing.T, s sessionkit.Store, update bool) {
 			if update {
 				toks[w], errs[w] = s.Update(context.Background(), tok, key, deadline, func([]byte, bool) ([]byte, error) { return []byte("1"), nil })
 			} else {
-				toks[w], errs[w] = s.Commit(context.Background(), tok, sessionkit.Delta{Set: map[string][]byte{key: []byte("1")}, IdleDeadline: deadline})
+				toks[w], errs[w] = s.Commit(context.Background(), tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: key, Value: []byte("1")}}, IdleDeadline: deadline})
 			}
 		})
 	}
@@ -269,7 +269,7 @@ func TestTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []int{6000, 512 << 10} {
-		d := sessionkit.Delta{Set: map[string][]byte{"big": randomBytes(n)}, IdleDeadline: time.Now().Add(time.Hour)}
+		d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "big", Value: randomBytes(n)}}, IdleDeadline: time.Now().Add(time.Hour)}
 		if _, err := s.Commit(ctx, tok, d); !errors.Is(err, sessionkit.ErrTooLarge) {
 			t.Fatalf("a commit of %d random bytes: %v, want ErrTooLarge", n, err)
 		}

@@ -33,7 +33,7 @@ func TestAllocs(t *testing.T) {
 		}
 		tok := toks[0]
 		s.Create(ctx, tok, rec)
-		d := sessionkit.Delta{Set: map[string][]byte{"a": {1}}, IdleDeadline: later}
+		d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "a", Value: []byte{1}}}, IdleDeadline: later}
 		i := 0
 		for _, c := range []struct {
 			name string

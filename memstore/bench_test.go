@@ -99,7 +99,7 @@ func BenchmarkCommit(b *testing.B) {
 	if _, err := s.Create(ctx, tok, sessionkit.Record{Meta: meta, Values: values}); err != nil {
 		b.Fatal(err)
 	}
-	d := sessionkit.Delta{Set: map[string][]byte{"last_seen": []byte("8 bytes!")}, IdleDeadline: now.Add(time.Hour)}
+	d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "last_seen", Value: []byte("8 bytes!")}}, IdleDeadline: now.Add(time.Hour)}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.Commit(ctx, tok, d); err != nil {

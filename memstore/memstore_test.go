@@ -108,11 +108,11 @@ func TestStatsBytes(t *testing.T) {
 	if st := s.Stats(); st.Sessions != 1 || st.Bytes != 5 {
 		t.Fatalf("stats = %+v, want 1 session of 5 bytes", st)
 	}
-	s.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"c": {1}}, IdleDeadline: now.Add(time.Hour)})
+	s.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "c", Value: []byte{1}}}, IdleDeadline: now.Add(time.Hour)})
 	if st := s.Stats(); st.Bytes != 7 {
 		t.Fatalf("stats = %+v after a commit, want 7 bytes", st)
 	}
-	s.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"ab": {9}}, Deleted: []string{"c", "zz"}, IdleDeadline: now.Add(time.Hour)})
+	s.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "ab", Value: []byte{9}}}, Deleted: []string{"c", "zz"}, IdleDeadline: now.Add(time.Hour)})
 	if st := s.Stats(); st.Bytes != 3 {
 		t.Fatalf("stats = %+v after an overwrite and a delete, want 3 bytes", st)
 	}

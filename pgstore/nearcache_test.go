@@ -129,7 +129,7 @@ func TestNearCacheServesAndInvalidates(t *testing.T) {
 	if got := value(t, p.b, tok, "k"); got != "1" {
 		t.Fatalf("after a silent write the cache served %q, want the cached 1", got)
 	}
-	if _, err := p.a.Commit(context.Background(), tok, sessionkit.Delta{Set: map[string][]byte{"j": []byte("x")}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+	if _, err := p.a.Commit(context.Background(), tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "j", Value: []byte("x")}}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	// After maxLag, whatever the listener's state, b reads the row.
@@ -139,7 +139,7 @@ func TestNearCacheServesAndInvalidates(t *testing.T) {
 	}
 	// The writer's own cache took its commit.
 	cached(t, p.a, tok)
-	if _, err := p.a.Commit(context.Background(), tok, sessionkit.Delta{Set: map[string][]byte{"j": []byte("y")}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+	if _, err := p.a.Commit(context.Background(), tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "j", Value: []byte("y")}}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := sqlcore.Cached(p.a, tok); !ok {
@@ -195,7 +195,7 @@ func TestNearCacheTwoNodesNoStaleRead(t *testing.T) {
 			t.Fatalf("only %d commits in a minute", k-1)
 		}
 		s := []*pgstore.Store{p.a, p.b}[k%2]
-		if _, err := s.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"n": []byte(strconv.Itoa(k))}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+		if _, err := s.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "n", Value: []byte(strconv.Itoa(k))}}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		acked = append(acked, time.Since(start))
@@ -347,7 +347,7 @@ func TestNearCacheLatency(t *testing.T) {
 	for i := range 200 {
 		cached(t, p.b, tok)
 		v, _ := sqlcore.Cached(p.b, tok)
-		if _, err := p.a.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"k": []byte(strconv.Itoa(i))}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+		if _, err := p.a.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "k", Value: []byte(strconv.Itoa(i))}}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		acked := time.Now()

@@ -268,7 +268,7 @@ func TestNearCacheStaleness(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"n": []byte(strconv.Itoa(i))}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+		if _, err := a.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "n", Value: []byte(strconv.Itoa(i))}}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		written := time.Now()

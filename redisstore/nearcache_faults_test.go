@@ -54,7 +54,7 @@ func loadValue(t *testing.T, s *Store, tok sessionkit.Token, name string) string
 
 func commitValue(t *testing.T, s *Store, tok sessionkit.Token, name, value string) {
 	t.Helper()
-	d := sessionkit.Delta{Set: map[string][]byte{name: []byte(value)}, IdleDeadline: time.Now().Add(time.Hour)}
+	d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: name, Value: []byte(value)}}, IdleDeadline: time.Now().Add(time.Hour)}
 	if _, err := s.Commit(context.Background(), tok, d); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
@@ -300,7 +300,7 @@ func TestNearCacheErrorReplyKeepsCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := sessionkit.Delta{Set: map[string][]byte{"b": []byte("2")}, IdleDeadline: time.Now().Add(time.Hour)}
+	d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "b", Value: []byte("2")}}, IdleDeadline: time.Now().Add(time.Hour)}
 	_, err := s.Commit(context.Background(), b, d)
 	if _, err := redistest.Do(srv.Addr(), "CONFIG", "SET", "maxmemory", "0"); err != nil {
 		t.Fatal(err)
@@ -353,7 +353,7 @@ func TestNearCacheWritesAcrossDrops(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 1; i <= each; i++ {
-				d := sessionkit.Delta{Set: map[string][]byte{"a": []byte(strconv.Itoa(i))}, IdleDeadline: time.Now().Add(time.Hour)}
+				d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "a", Value: []byte(strconv.Itoa(i))}}, IdleDeadline: time.Now().Add(time.Hour)}
 				if _, err := s.Commit(ctx, toks[w], d); err != nil {
 					errs <- fmt.Errorf("Commit %d: %w", i, err)
 					return

@@ -78,7 +78,7 @@ func TestNearCacheOneRoundTrip(t *testing.T) {
 		if !found || string(rec.Values["a"]) != strconv.Itoa(i) {
 			t.Fatalf("request %d: found %v, a = %q", i, found, rec.Values["a"])
 		}
-		d := sessionkit.Delta{Set: map[string][]byte{"a": []byte(strconv.Itoa(i + 1))}, IdleDeadline: time.Now().Add(time.Hour)}
+		d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "a", Value: []byte(strconv.Itoa(i + 1))}}, IdleDeadline: time.Now().Add(time.Hour)}
 		if _, err := s.Commit(ctx, tok, d); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
@@ -195,7 +195,7 @@ func TestNearCacheTwoNodes(t *testing.T) {
 				report(err)
 				return
 			}
-			d := sessionkit.Delta{Set: map[string][]byte{"v": []byte(strconv.Itoa(i))}, IdleDeadline: time.Now().Add(time.Hour)}
+			d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "v", Value: []byte(strconv.Itoa(i))}}, IdleDeadline: time.Now().Add(time.Hour)}
 			if _, err := s.Commit(ctx, tok, d); err != nil {
 				report(err)
 				return
@@ -280,7 +280,7 @@ func TestNearCacheInvalidationDelay(t *testing.T) {
 	tok := newSession(t, a, "", map[string][]byte{"v": []byte("0")})
 	measure("commit", 200, func(i int) (sessionkit.Token, error) {
 		mustLoad(t, b, tok) // b caches the current version
-		return a.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"v": []byte(strconv.Itoa(i + 1))}, IdleDeadline: time.Now().Add(time.Hour)})
+		return a.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "v", Value: []byte(strconv.Itoa(i + 1))}}, IdleDeadline: time.Now().Add(time.Hour)})
 	}, func(tok sessionkit.Token, i int) bool {
 		rec, _ := mustLoad(t, b, tok)
 		return string(rec.Values["v"]) == strconv.Itoa(i+1)
@@ -319,7 +319,7 @@ func TestNearCacheAfterOwnWrite(t *testing.T) {
 			own, other = b, a
 		}
 		mustLoad(t, own, tok)
-		if _, err := own.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"v": []byte("own")}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+		if _, err := own.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "v", Value: []byte("own")}}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := own.Touch(ctx, tok, time.Now().Add(time.Hour)); err != nil {
@@ -329,7 +329,7 @@ func TestNearCacheAfterOwnWrite(t *testing.T) {
 			t.Fatalf("round %d: own write not seen: %q", i, rec.Values["v"])
 		}
 		want := strconv.Itoa(i)
-		if _, err := other.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"v": []byte(want)}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
+		if _, err := other.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "v", Value: []byte(want)}}, IdleDeadline: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
@@ -364,7 +364,7 @@ func TestNearCacheConnectionLoss(t *testing.T) {
 	}
 	// b's first write may fail on its killed connection: a 503 for
 	// one request; the next one reconnects.
-	d := sessionkit.Delta{Set: map[string][]byte{"v": []byte("1")}, IdleDeadline: time.Now().Add(time.Hour)}
+	d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "v", Value: []byte("1")}}, IdleDeadline: time.Now().Add(time.Hour)}
 	if err := redistest.WaitFor(5*time.Second, func() error {
 		_, err := b.Commit(ctx, tok, d)
 		return err
@@ -437,7 +437,7 @@ func TestNearCacheConcurrentRequests(t *testing.T) {
 	writer.Go(func() {
 		for v := 1; !stop.Load(); v++ {
 			for _, x := range ss {
-				d := sessionkit.Delta{Set: map[string][]byte{"w": []byte(strconv.Itoa(v))}, IdleDeadline: time.Now().Add(time.Hour)}
+				d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "w", Value: []byte(strconv.Itoa(v))}}, IdleDeadline: time.Now().Add(time.Hour)}
 				if _, err := b.Commit(ctx, x.tok, d); err != nil {
 					report(fmt.Errorf("b: Commit: %w", err))
 					return
@@ -484,7 +484,7 @@ func TestNearCacheConcurrentRequests(t *testing.T) {
 					report(fmt.Errorf("a read w = %d, but b acknowledged %d more than %v before the read", w, newest, staleBound))
 					return
 				}
-				d := sessionkit.Delta{Set: map[string][]byte{name: []byte(strconv.Itoa(i))}, IdleDeadline: time.Now().Add(time.Hour)}
+				d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: name, Value: []byte(strconv.Itoa(i))}}, IdleDeadline: time.Now().Add(time.Hour)}
 				if _, err := a.Commit(ctx, x.tok, d); err != nil {
 					report(fmt.Errorf("a: Commit: %w", err))
 					return

@@ -422,8 +422,8 @@ func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Del
 	}
 	args := make([]string, 0, 4+2*(len(d.Set)+nmeta)+len(d.Deleted))
 	args = append(args, ms(d.IdleDeadline), strconv.Itoa(len(d.Set)), strconv.Itoa(len(d.Deleted)), strconv.Itoa(nmeta))
-	for k, v := range d.Set {
-		args = append(args, field(k), string(v))
+	for _, e := range d.Set {
+		args = append(args, field(e.Key), string(e.Value))
 	}
 	var side []op
 	if d.Meta != nil {
@@ -631,7 +631,7 @@ func (s *Store) Update(ctx context.Context, t sessionkit.Token, key string, idle
 				if hit && attempt == 0 {
 					d := sessionkit.Delta{IdleDeadline: idleDeadline}
 					if next != nil {
-						d.Set = map[string][]byte{key: next}
+						d.Set = []sessionkit.Entry{{Key: key, Value: next}}
 					} else {
 						d.Deleted = []string{key}
 					}

@@ -153,7 +153,7 @@ func TestReservedKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := sessionkit.Delta{Set: map[string][]byte{"#v": []byte("6")}, Deleted: []string{"#"}, IdleDeadline: now.Add(time.Hour)}
+	d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "#v", Value: []byte("6")}}, Deleted: []string{"#"}, IdleDeadline: now.Add(time.Hour)}
 	if _, err := s.Commit(ctx, tok, d); err != nil {
 		t.Fatal(err)
 	}

@@ -579,8 +579,8 @@ func applied(base sessionkit.Record, d *sessionkit.Delta) sessionkit.Record {
 	for k, v := range base.Values {
 		out.Values[k] = v
 	}
-	for k, v := range d.Set {
-		out.Values[k] = bytes.Clone(v)
+	for _, e := range d.Set {
+		out.Values[e.Key] = bytes.Clone(e.Value)
 	}
 	for _, k := range d.Deleted {
 		delete(out.Values, k)

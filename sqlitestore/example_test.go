@@ -30,7 +30,7 @@ func ExampleOpen() {
 		Values: map[string][]byte{"theme": []byte("dark")},
 	})
 	// A commit changes only the keys of its delta.
-	store.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{"lang": []byte("fr")}, IdleDeadline: now.Add(time.Hour)})
+	store.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "lang", Value: []byte("fr")}}, IdleDeadline: now.Add(time.Hour)})
 	rec, found, _ := store.Load(ctx, tok)
 	fmt.Println(found, string(rec.Values["theme"]), string(rec.Values["lang"]))
 

@@ -138,7 +138,7 @@ func runChild(t *testing.T, arg string) {
 					t.Errorf("Update: %v (busy: %v)", err, errors.Is(err, sqlitestore.ErrBusy))
 				}
 				b, _ := codec.Encode(r)
-				if _, err := s.Commit(ctx, tok, sessionkit.Delta{Set: map[string][]byte{item: b}, IdleDeadline: dl}); err != nil {
+				if _, err := s.Commit(ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: item, Value: b}}, IdleDeadline: dl}); err != nil {
 					t.Errorf("Commit: %v (busy: %v)", err, errors.Is(err, sqlitestore.ErrBusy))
 				}
 			}
@@ -181,7 +181,7 @@ func TestSQLiteBusy(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	d := sessionkit.Delta{Set: map[string][]byte{"b": {2}}, IdleDeadline: now.Add(time.Hour)}
+	d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "b", Value: []byte{2}}}, IdleDeadline: now.Add(time.Hour)}
 	_, err = s.Commit(ctx, tok, d)
 	if !errors.Is(err, sqlitestore.ErrBusy) || !errors.Is(err, sessionkit.ErrUnavailable) {
 		t.Fatalf("Commit while another process holds the write lock: %v, want ErrBusy and ErrUnavailable", err)

@@ -91,7 +91,7 @@ var lifecycleCases = []testCase{
 			m := meta(time.Hour)
 			m.Principal = "alice"
 			tok := h.create(m, map[string][]byte{"a": enc(1)})
-			tok = h.commit(tok, sessionkit.Delta{Set: map[string][]byte{"b": enc(2)}, IdleDeadline: time.Now().Add(time.Hour)})
+			tok = h.commit(tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "b", Value: enc(2)}}, IdleDeadline: time.Now().Add(time.Hour)})
 			if err := h.s.Delete(h.ctx, tok); err != nil {
 				t.Fatalf("Delete: %v", err)
 			}

@@ -57,7 +57,7 @@ var recordCases = []testCase{
 		f: func(t *testing.T, h *harness) {
 			tok := h.create(meta(time.Hour), map[string][]byte{"a": enc(1), "b": enc(2), "c": enc(3)})
 			dl := time.Now().Add(2 * time.Hour)
-			tok = h.commit(tok, sessionkit.Delta{Set: map[string][]byte{"a": enc(10), "d": enc(4)}, Deleted: []string{"b"}, IdleDeadline: dl})
+			tok = h.commit(tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "a", Value: enc(10)}, {Key: "d", Value: enc(4)}}, Deleted: []string{"b"}, IdleDeadline: dl})
 			rec := h.mustLoad(tok)
 			want := map[string][]byte{"a": enc(10), "c": enc(3), "d": enc(4)}
 			if !maps.EqualFunc(rec.Values, want, bytes.Equal) {
@@ -101,7 +101,7 @@ var recordCases = []testCase{
 			for w := range writers {
 				wg.Go(func() {
 					for r := range rounds {
-						d := sessionkit.Delta{Set: map[string][]byte{fmt.Sprintf("k%d-%d", w, r): enc(r)}, IdleDeadline: time.Now().Add(time.Hour)}
+						d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: fmt.Sprintf("k%d-%d", w, r), Value: enc(r)}}, IdleDeadline: time.Now().Add(time.Hour)}
 						if _, err := h.s.Commit(h.ctx, tok, d); err != nil {
 							errs <- err
 						}

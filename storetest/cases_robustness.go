@@ -43,7 +43,7 @@ var robustnessCases = []testCase{
 			if _, err := h.s.Create(ctx, h.mint(), sessionkit.Record{Meta: meta(time.Hour)}); !errors.Is(err, context.Canceled) {
 				t.Fatalf("Create: %v, want context.Canceled", err)
 			}
-			d := sessionkit.Delta{Set: map[string][]byte{"a": enc(2)}, IdleDeadline: time.Now().Add(time.Hour)}
+			d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "a", Value: enc(2)}}, IdleDeadline: time.Now().Add(time.Hour)}
 			if _, err := h.s.Commit(ctx, tok, d); !errors.Is(err, context.Canceled) {
 				t.Fatalf("Commit: %v, want context.Canceled", err)
 			}
@@ -61,7 +61,7 @@ var robustnessCases = []testCase{
 		f: func(t *testing.T, h *harness) {
 			big := bytes.Repeat([]byte("0123456789abcdef"), 32<<10)
 			tok := h.create(meta(time.Hour), map[string][]byte{"big": big})
-			tok = h.commit(tok, sessionkit.Delta{Set: map[string][]byte{"big2": big}, IdleDeadline: time.Now().Add(time.Hour)})
+			tok = h.commit(tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "big2", Value: big}}, IdleDeadline: time.Now().Add(time.Hour)})
 			rec := h.mustLoad(tok)
 			if !bytes.Equal(rec.Values["big"], big) || !bytes.Equal(rec.Values["big2"], big) {
 				t.Fatal("a large value did not round-trip")

@@ -283,7 +283,7 @@ func (h *harness) commit(tok sessionkit.Token, d sessionkit.Delta) sessionkit.To
 func (h *harness) checkWritesNotFound(tok sessionkit.Token, what string) {
 	h.t.Helper()
 	dl := time.Now().Add(time.Hour)
-	if _, err := h.s.Commit(h.ctx, tok, sessionkit.Delta{Set: map[string][]byte{"x": enc(1)}, IdleDeadline: dl}); !errors.Is(err, sessionkit.ErrNotFound) {
+	if _, err := h.s.Commit(h.ctx, tok, sessionkit.Delta{Set: []sessionkit.Entry{{Key: "x", Value: enc(1)}}, IdleDeadline: dl}); !errors.Is(err, sessionkit.ErrNotFound) {
 		h.t.Fatalf("Commit to %s: %v, want ErrNotFound", what, err)
 	}
 	if _, err := h.s.Touch(h.ctx, tok, dl); !errors.Is(err, sessionkit.ErrNotFound) {

@@ -354,39 +354,50 @@ func (c Compact) With(key string, v []byte, idle time.Time) Compact {
 // one, then those set, then one with the value oneV unless oneV is nil.
 // With c's own metadata, its encoding is copied but for the idle deadline
 // and the size.
-func (c Compact) rebuild(meta *sessionkit.Meta, idle time.Time, set map[string][]byte, deleted []string, hasOne bool, one string, oneV []byte) Compact {
+func (c Compact) rebuild(meta *sessionkit.Meta, idle time.Time, set []sessionkit.Entry, deleted []string, hasOne bool, one string, oneV []byte) Compact {
 	if meta == nil && len(c.s) <= fixed {
 		m := c.Meta() // the zero Compact, which has no encoding to copy
 		meta = &m
 	}
-	// The values written, from one pass over set: a request sets a key
-	// or two, whose keys compare faster than they hash, and which are
-	// kept here rather than read from the map again.
-	var few [4]kv
-	written := few[:0]
-	n, size := 0, 0
-	for k, v := range set {
-		gone := slices.Contains(deleted, k) // a key both set and deleted goes
-		if !gone {
-			n += valueLen(k, v)
-			size += len(k) + len(v)
-		}
-		if len(written) < len(few) {
-			written = append(written, kv{k, v, gone})
+	// A request sets a key or two, which a scan of set finds sooner than
+	// a map hashes; a long set is indexed. A key set twice keeps its
+	// last value.
+	var index map[string]int
+	if len(set) > 8 {
+		index = make(map[string]int, len(set))
+		for i, e := range set {
+			index[e.Key] = i
 		}
 	}
-	if len(set) > len(few) {
-		written = nil
+	lastOf := func(k string) int {
+		if index != nil {
+			if i, ok := index[k]; ok {
+				return i
+			}
+			return -1
+		}
+		for i := len(set) - 1; i >= 0; i-- {
+			if set[i].Key == k {
+				return i
+			}
+		}
+		return -1
+	}
+	// written reports whether set[i] goes into the record: the last of
+	// its key, and not deleted (a key both set and deleted goes).
+	written := func(i int) bool {
+		k := set[i].Key
+		return lastOf(k) == i && !slices.Contains(deleted, k)
+	}
+	n, size := 0, 0
+	for i, e := range set {
+		if written(i) {
+			n += valueLen(e.Key, e.Value)
+			size += len(e.Key) + len(e.Value)
+		}
 	}
 	gone := func(k string) bool {
-		if hasOne && k == one || slices.Contains(deleted, k) {
-			return true
-		}
-		if written == nil {
-			_, ok := set[k]
-			return ok
-		}
-		return slices.ContainsFunc(written, func(w kv) bool { return w.k == k })
+		return hasOne && k == one || slices.Contains(deleted, k) || lastOf(k) >= 0
 	}
 	if oneV != nil {
 		n += valueLen(one, oneV)
@@ -442,28 +453,13 @@ func (c Compact) rebuild(meta *sessionkit.Meta, idle time.Time, set map[string][
 		}
 		i = end
 	}
-	if written != nil {
-		for _, w := range written {
-			if !w.deleted {
-				b = appendValue(b, w.k, w.v)
-			}
-		}
-	} else {
-		for k, v := range set {
-			if !slices.Contains(deleted, k) {
-				b = appendValue(b, k, v)
-			}
+	for i, e := range set {
+		if written(i) {
+			b = appendValue(b, e.Key, e.Value)
 		}
 	}
 	if oneV != nil {
 		b = appendValue(b, one, oneV)
 	}
 	return seal(b)
-}
-
-// kv is a value a delta sets, and whether the delta deletes it too.
-type kv struct {
-	k       string
-	v       []byte
-	deleted bool
 }

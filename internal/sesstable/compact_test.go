@@ -115,10 +115,10 @@ func TestCompactChanges(t *testing.T) {
 		meta.IdleDeadline = now.Add(time.Duration(r.IntN(1000)) * time.Second)
 		switch r.IntN(4) {
 		case 0:
-			d := sessionkit.Delta{IdleDeadline: meta.IdleDeadline, Set: map[string][]byte{}}
+			d := sessionkit.Delta{IdleDeadline: meta.IdleDeadline}
 			for range r.IntN(3) {
 				k := keys[r.IntN(len(keys))]
-				d.Set[k] = value()
+				d.Set = append(d.Set, sessionkit.Entry{Key: k, Value: value()}) // a key twice: its last value
 			}
 			for range r.IntN(2) {
 				d.Deleted = append(d.Deleted, keys[r.IntN(len(keys))])
@@ -130,7 +130,9 @@ func TestCompactChanges(t *testing.T) {
 				d.Meta = &m
 				meta = m
 			}
-			maps.Copy(values, d.Set)
+			for _, e := range d.Set {
+				values[e.Key] = e.Value
+			}
 			for _, k := range d.Deleted {
 				delete(values, k) // a key both set and deleted goes
 			}
@@ -186,7 +188,7 @@ func FuzzCompact(f *testing.F) {
 		check(t, "new", c, meta, values)
 		d := sessionkit.Delta{IdleDeadline: meta.IdleDeadline}
 		if v != nil {
-			d.Set = map[string][]byte{key: v}
+			d.Set = []sessionkit.Entry{{Key: key, Value: v}}
 			values[key] = v
 		} else {
 			d.Deleted = []string{key}
@@ -197,8 +199,9 @@ func FuzzCompact(f *testing.F) {
 	})
 }
 
-// TestCompactApplyMany: a delta of more keys than a rebuild compares, over
-// more values than it remembers, keeps and drops the right ones.
+// TestCompactApplyMany: a delta of more keys than a rebuild scans (some
+// of them twice: the last value wins), over more values than it
+// remembers, keeps and drops the right ones.
 func TestCompactApplyMany(t *testing.T) {
 	now := time.Now()
 	meta := sessionkit.Meta{Principal: "alice", Created: now, IdleDeadline: now.Add(time.Hour), Deadline: now.Add(2 * time.Hour)}
@@ -207,11 +210,13 @@ func TestCompactApplyMany(t *testing.T) {
 		values[fmt.Sprint("k", i)] = []byte(fmt.Sprint("v", i))
 	}
 	c := NewCompact(&meta, values)
-	d := sessionkit.Delta{IdleDeadline: now.Add(90 * time.Minute), Set: map[string][]byte{}, Deleted: []string{"k3", "k70", "k99", "absent"}}
-	for _, k := range []string{"k1", "k2", "k65", "k80", "new1", "new2", "k70"} {
-		d.Set[k] = []byte("set " + k)
+	d := sessionkit.Delta{IdleDeadline: now.Add(90 * time.Minute), Deleted: []string{"k3", "k70", "k99", "absent"}}
+	for i, k := range []string{"k1", "k2", "k65", "k80", "new1", "new2", "k70", "k2", "new3", "k4", "new1"} {
+		d.Set = append(d.Set, sessionkit.Entry{Key: k, Value: []byte(fmt.Sprint("set ", k, " ", i))})
 	}
-	maps.Copy(values, d.Set)
+	for _, e := range d.Set {
+		values[e.Key] = e.Value
+	}
 	for _, k := range d.Deleted {
 		delete(values, k)
 	}

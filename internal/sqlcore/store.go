@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -318,8 +320,8 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 // encodeSet returns the JSON object of the values, base64-encoded.
-func encodeSet(values map[string][]byte) (string, error) {
-	m := make(map[string]string, len(values))
+func encodeSet(values iter.Seq2[string, []byte]) (string, error) {
+	m := make(map[string]string)
 	for k, v := range values {
 		if err := checkKey(k); err != nil {
 			return "", err
@@ -406,7 +408,7 @@ func (s *Store) Create(ctx context.Context, t sessionkit.Token, rec sessionkit.R
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	data, err := encodeSet(rec.Values)
+	data, err := encodeSet(maps.All(rec.Values))
 	if err != nil {
 		return "", err
 	}
@@ -449,7 +451,7 @@ func (s *Store) Commit(ctx context.Context, t sessionkit.Token, d sessionkit.Del
 // write runs a commit statement; with version, only if the row is still
 // at that version. It returns the number of rows changed, or an error
 // wrapping ErrKey for a key the store cannot hold.
-func (s *Store) write(ctx context.Context, id []byte, set map[string][]byte, deleted []string, idle time.Time, meta *sessionkit.Meta, version *int64) (int64, error) {
+func (s *Store) write(ctx context.Context, id []byte, set []sessionkit.Entry, deleted []string, idle time.Time, meta *sessionkit.Meta, version *int64) (int64, error) {
 	args, m, c, err := s.commitArgs(id, set, deleted, idle, meta, version)
 	if err != nil {
 		return 0, err
@@ -459,8 +461,8 @@ func (s *Store) write(ctx context.Context, id []byte, set map[string][]byte, del
 
 // commitArgs returns the arguments of a commit statement and its indexes
 // in statements.commit.
-func (s *Store) commitArgs(id []byte, set map[string][]byte, deleted []string, idle time.Time, meta *sessionkit.Meta, version *int64) (args []any, m, c int, err error) {
-	setArg, err := encodeSet(set)
+func (s *Store) commitArgs(id []byte, set []sessionkit.Entry, deleted []string, idle time.Time, meta *sessionkit.Meta, version *int64) (args []any, m, c int, err error) {
+	setArg, err := encodeSet(entries(set))
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -721,9 +723,20 @@ func DB(s *Store) Querier { return s.db }
 
 // keyChange is an Update's new value b of key as a delta's sets and
 // deletions: a nil b deletes the key.
-func keyChange(key string, b []byte) (set map[string][]byte, deleted []string) {
+func keyChange(key string, b []byte) (set []sessionkit.Entry, deleted []string) {
 	if b == nil {
 		return nil, []string{key}
 	}
-	return map[string][]byte{key: b}, nil
+	return []sessionkit.Entry{{Key: key, Value: b}}, nil
+}
+
+// entries yields the keys and values of set.
+func entries(set []sessionkit.Entry) iter.Seq2[string, []byte] {
+	return func(yield func(string, []byte) bool) {
+		for _, e := range set {
+			if !yield(e.Key, e.Value) {
+				return
+			}
+		}
+	}
 }

@@ -92,11 +92,11 @@ func (s *Store) uncached(ctx context.Context, op string, t sessionkit.Token, h [
 // merge returns values with set applied and then deleted, as the
 // database's merge does; values is not modified, and the slices of set
 // are copied, so that the caller may reuse them.
-func merge(values, set map[string][]byte, deleted []string) map[string][]byte {
+func merge(values map[string][]byte, set []sessionkit.Entry, deleted []string) map[string][]byte {
 	out := make(map[string][]byte, len(values)+len(set))
 	maps.Copy(out, values)
-	for k, v := range set {
-		out[k] = bytes.Clone(v)
+	for _, e := range set {
+		out[e.Key] = bytes.Clone(e.Value)
 	}
 	for _, k := range deleted {
 		delete(out, k)

@@ -3,13 +3,15 @@ package sqlcore
 import (
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 // merge copies the slices it is given: a caller that reuses its buffer
 // after a commit does not change what the cache holds.
 func TestMergeClones(t *testing.T) {
 	buf := []byte("abc")
-	out := merge(map[string][]byte{"a": []byte("1")}, map[string][]byte{"b": buf}, []string{"a"})
+	out := merge(map[string][]byte{"a": []byte("1")}, []sessionkit.Entry{{Key: "b", Value: buf}}, []string{"a"})
 	copy(buf, "xyz")
 	if got := string(out["b"]); got != "abc" {
 		t.Fatalf("the cached value follows the caller's buffer: %q, want abc", got)

@@ -3,6 +3,7 @@ package sqlcore
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"testing"
 )
 
@@ -16,7 +17,7 @@ func FuzzValues(f *testing.F) {
 	f.Add("a\x00", []byte{})
 	f.Add("\xff", []byte{})
 	f.Fuzz(func(t *testing.T, key string, value []byte) {
-		data, err := encodeSet(map[string][]byte{key: value})
+		data, err := encodeSet(maps.All(map[string][]byte{key: value}))
 		if checkKey(key) != nil {
 			if !errors.Is(err, ErrKey) {
 				t.Fatalf("key %q: %v, want ErrKey", key, err)

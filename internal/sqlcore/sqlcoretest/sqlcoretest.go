@@ -121,7 +121,7 @@ func Run(t *testing.T, opener Opener) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := sessionkit.Delta{Set: map[string][]byte{"\xff": {1}}, IdleDeadline: m.IdleDeadline}
+		d := sessionkit.Delta{Set: []sessionkit.Entry{{Key: "\xff", Value: []byte{1}}}, IdleDeadline: m.IdleDeadline}
 		if _, err := s.Commit(ctx, tok, d); !errors.Is(err, sqlcore.ErrKey) {
 			t.Fatalf("Commit with an invalid UTF-8 key: %v, want ErrKey", err)
 		}
@@ -168,12 +168,16 @@ func differential(t *testing.T, s, ref sessionkit.Store) {
 		var apply func(st sessionkit.Store) error
 		switch rng.IntN(3) {
 		case 0, 1:
-			d := sessionkit.Delta{Set: map[string][]byte{}, IdleDeadline: dl}
+			set := map[string][]byte{}
 			for range rng.IntN(4) {
-				d.Set[keys[rng.IntN(len(keys))]] = value()
+				set[keys[rng.IntN(len(keys))]] = value()
+			}
+			d := sessionkit.Delta{IdleDeadline: dl}
+			for _, k := range slices.Sorted(maps.Keys(set)) {
+				d.Set = append(d.Set, sessionkit.Entry{Key: k, Value: set[k]})
 			}
 			for range rng.IntN(3) {
-				if k := keys[rng.IntN(len(keys))]; d.Set[k] == nil {
+				if k := keys[rng.IntN(len(keys))]; set[k] == nil {
 					d.Deleted = append(d.Deleted, k)
 				}
 			}
