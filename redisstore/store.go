@@ -192,12 +192,20 @@ func fail(op string, err error) error {
 // the near cache shares its Values map and byte slices with the cache's
 // entry, as sessionkit.Store allows: the caller must not modify them.
 func (s *Store) Load(ctx context.Context, t sessionkit.Token) (sessionkit.Record, bool, error) {
+	key, _ := s.sessionKey(t)
+	// A hit in the near cache reaches no server, so it needs no deadline:
+	// its timer and context would cost more than the hit.
+	if s.near != nil && !s.closed.Load() && ctx.Err() == nil {
+		if rec, ok := s.near.hit(key); ok {
+			s.hits.Add(1)
+			return rec, true, nil
+		}
+	}
 	ctx, cancel, err := s.begin(ctx, "load")
 	if err != nil {
 		return sessionkit.Record{}, false, err
 	}
 	defer cancel()
-	key, _ := s.sessionKey(t)
 	rec, found, err := s.load(ctx, key)
 	if err != nil {
 		return sessionkit.Record{}, false, fail("load", err)

@@ -357,6 +357,16 @@ func (n *near) due() bool {
 	return now-last >= int64(followEvery) && n.checked.CompareAndSwap(last, now)
 }
 
+// hit returns key's entry, as get does, unless on Sentinel a check of the
+// primary is due: conn makes that check, on the way to the server.
+func (n *near) hit(key string) (sessionkit.Record, bool) {
+	if n.sentinel && time.Now().UnixNano()-n.checked.Load() >= int64(followEvery) {
+		return sessionkit.Record{}, false
+	}
+	rec, _, ok := n.get(key)
+	return rec, ok
+}
+
 // nodes names the node(s) the client sends commands to: on Sentinel, the
 // primary (and the replica when some commands go to replicas).
 func (n *near) nodes() string {
