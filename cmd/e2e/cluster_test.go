@@ -33,6 +33,7 @@ type storeCluster struct {
 	backups string
 	nodes   map[string]*clusterNode
 	router  string
+	rProc   *proc.Process
 	rAdmin  string
 	rToken  string
 }
@@ -51,7 +52,7 @@ func startStoreCluster(t *testing.T, n int, backups string) *storeCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.router = m[1]
+	c.router, c.rProc = m[1], r
 	m, err = r.Expect(adminBanner, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)

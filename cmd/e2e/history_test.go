@@ -6,8 +6,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/proc"
 )
 
 // A history logs every operation of a shopper and checks, afterwards,
@@ -212,7 +215,14 @@ func (c *storeCluster) checkHistories(shoppers []*logged) {
 	c.t.Helper()
 	var bad []string
 	for _, l := range shoppers {
+		start := time.Now()
 		c.read(l)
+		if took := time.Since(start); took >= rawClient.Timeout {
+			// A read path stuck after convergence: fail now, with what
+			// every process was doing, not after every session's timeout.
+			c.dumpStacks()
+			c.t.Fatalf("%s: no answer through the router in %v", l.user, took.Round(time.Millisecond))
+		}
 		if err := l.check(l.user); err != nil {
 			bad = append(bad, l.user+": "+err.Error())
 		}
@@ -226,6 +236,29 @@ func (c *storeCluster) checkHistories(shoppers []*logged) {
 		ops += len(l.ops)
 	}
 	c.t.Logf("history check: %d operations of %d shoppers, every read returned the latest acknowledged write", ops, len(shoppers))
+}
+
+// dumpStacks stops the router and every node with SIGQUIT, which makes a
+// Go program print every goroutine's stack, and logs what each printed.
+func (c *storeCluster) dumpStacks() {
+	procs := map[string]*proc.Process{"router": c.rProc}
+	for name, n := range c.nodes {
+		procs[name] = n.proc
+	}
+	for _, p := range procs {
+		p.Signal(syscall.SIGQUIT)
+	}
+	for name, p := range procs {
+		select {
+		case <-p.Done():
+		case <-time.After(5 * time.Second):
+		}
+		out := p.Output()
+		if len(out) > 200_000 {
+			out = out[len(out)-200_000:]
+		}
+		c.t.Logf("%s after SIGQUIT:\n%s", name, out)
+	}
 }
 
 // dumpLogs logs the tail of every node's output.
