@@ -5,31 +5,45 @@
 # benchmarks are interleaved, ROUNDS times, and the median is reported with
 # its ratio to the first benchmark named.
 #
-#   bench/cputime.sh [-n N] [-r ROUNDS] [-p PACKAGE-DIR] BENCH-REGEXP...
+#   bench/cputime.sh [-n N] [-r ROUNDS] [-p PACKAGE-DIR] [-o OTHER-TREE] BENCH-REGEXP...
 #   bench/cputime.sh -n 200000 -r 5 'BenchmarkRequest/bare$' 'BenchmarkRequest/sessionkit-mem$'
 #   bench/cputime.sh -n 50000 -p cmd/internal/node 'ShopMix/baseline$' 'ShopMix/memory$'
+#   bench/cputime.sh -o /tmp/before 'BenchmarkRequest/sessionkit-mem$'
 #
 # PACKAGE-DIR, relative to the repository's root, holds the benchmarks
-# (default: bench).
+# (default: bench). With -o, each benchmark also runs from OTHER-TREE (a
+# checkout of another commit, such as a git worktree), just before this
+# tree's in every round; its rows are marked "other".
 set -euo pipefail
-n=200000 rounds=5 pkg=bench
-while getopts n:r:p: o; do
+n=200000 rounds=5 pkg=bench other=""
+while getopts n:r:p:o: o; do
 	case $o in
 	n) n=$OPTARG ;;
 	r) rounds=$OPTARG ;;
 	p) pkg=$OPTARG ;;
+	o) other=$(cd "$OPTARG" && pwd) ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-r ROUNDS] [-p PACKAGE-DIR] BENCH-REGEXP..." >&2; exit 2; }
-cd "$(dirname "$0")/../$pkg"
-bin=$(mktemp -d)/bench.test
-trap 'rm -rf "$(dirname "$bin")"' EXIT
-go test -c -o "$bin" .
+[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-r ROUNDS] [-p PACKAGE-DIR] [-o OTHER-TREE] BENCH-REGEXP..." >&2; exit 2; }
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+(cd "$(dirname "$0")/../$pkg" && go test -c -o "$dir/this.test" .)
+specs=()
+for b in "$@"; do
+	if [ -n "$other" ]; then
+		specs+=("other $b")
+	fi
+	specs+=("this $b")
+done
+if [ -n "$other" ]; then
+	(cd "$other/$pkg" && go test -c -o "$dir/other.test" .)
+fi
 declare -A runs
 for ((r = 0; r < rounds; r++)); do
-	for b in "$@"; do
+	for spec in "${specs[@]}"; do
+		bin=$dir/${spec%% *}.test b=${spec#* }
 		# The children's utime+stime (fields 16 and 17 of our stat, in
 		# clock ticks): N iterations, less a run of one for the start-up.
 		t0=$(awk '{print $16+$17}' /proc/$$/stat)
@@ -37,15 +51,17 @@ for ((r = 0; r < rounds; r++)); do
 		t1=$(awk '{print $16+$17}' /proc/$$/stat)
 		"$bin" -test.run '^$' -test.bench "$b" -test.benchtime 1x -test.count 1 >/dev/null
 		t2=$(awk '{print $16+$17}' /proc/$$/stat)
-		runs[$b]+="$(( (t1 - t0) - (t2 - t1) )) "
+		runs[$spec]+="$(( (t1 - t0) - (t2 - t1) )) "
 	done
 done
 hz=$(getconf CLK_TCK)
 first=""
-for b in "$@"; do
-	med=$(tr ' ' '\n' <<<"${runs[$b]}" | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
+for spec in "${specs[@]}"; do
+	med=$(tr ' ' '\n' <<<"${runs[$spec]}" | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
 	us=$(awk -v t="$med" -v hz="$hz" -v n="$n" 'BEGIN {printf "%.2f", t/hz*1e6/n}')
 	[ -n "$first" ] || first=$us
 	ratio=$(awk -v a="$us" -v b="$first" 'BEGIN {printf "%.2f", a/b}')
-	printf '%-50s %8s us CPU/op  %5sx  (ticks per round: %s)\n' "$b" "$us" "$ratio" "${runs[$b]}"
+	label=${spec#* }
+	[ -z "$other" ] || label="${spec%% *} $label"
+	printf '%-56s %8s us CPU/op  %5sx  (ticks per round: %s)\n' "$label" "$us" "$ratio" "${runs[$spec]}"
 done
