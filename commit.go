@@ -127,7 +127,8 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 		s.setToken(t)
 		return nil
 	}
-	d := Delta{Set: s.set.list, IdleDeadline: idle}
+	n := s.set.len()
+	d := Delta{Set: s.set.list[:n:n], IdleDeadline: idle} // no spare room for a store's append
 	for k := range s.deleted {
 		d.Deleted = append(d.Deleted, k)
 	}
@@ -144,7 +145,9 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 	}
 	ctx, start := s.m.startOp(ctx, OpCommit)
 	t, err := s.m.store.Commit(ctx, s.tok, d)
-	s.m.observeEntries(ctx, OpCommit, start, s.set.list, !errors.Is(err, ErrNotFound), err)
+	if s.m.cfg.Observer != nil {
+		s.m.observe(ctx, OpCommit, start, s.set.size(), !errors.Is(err, ErrNotFound), err)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return fmt.Errorf("sessionkit: commit: session ended meanwhile: %w", ErrConflict)

@@ -312,13 +312,6 @@ func (m *Manager) observeValues(ctx context.Context, op Op, start time.Time, val
 	}
 }
 
-// observeEntries is observeValues for the entries of a Delta.
-func (m *Manager) observeEntries(ctx context.Context, op Op, start time.Time, es []Entry, found bool, err error) {
-	if m.cfg.Observer != nil {
-		m.observe(ctx, op, start, entriesSize(es), found, err)
-	}
-}
-
 func (m *Manager) mint(ctx context.Context) (Token, error) {
 	if m.minter == nil {
 		return NewToken(), nil

@@ -74,12 +74,9 @@ func (p *pending) del(key string) {
 func (p *pending) len() int { return len(p.list) }
 
 // size returns the lengths of the keys and values added up.
-func (p *pending) size() int { return entriesSize(p.list) }
-
-// entriesSize returns the lengths of the keys and values of es added up.
-func entriesSize(es []Entry) int {
+func (p *pending) size() int {
 	n := 0
-	for _, e := range es {
+	for _, e := range p.list {
 		n += len(e.Key) + len(e.Value)
 	}
 	return n

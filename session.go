@@ -249,8 +249,8 @@ func (s *Session) Keys() []string {
 
 // keys returns the keys this request sees, sorted. s.mu is held. It
 // gathers every key that may be present, from the loaded values and this
-// request's own maps, then sorts them, drops repeats and keeps those
-// lookup finds: one pass over the loaded values, no map, no scan per key.
+// request's own writes, then sorts them, drops repeats and keeps those
+// lookup finds: one pass over the loaded values, and no map.
 func (s *Session) keys() []string {
 	if s.base == nil && s.set.len() == 0 && len(s.updated) == 0 {
 		return nil
@@ -297,7 +297,7 @@ func (s *Session) each(fn func(key string, b []byte)) {
 	var dup map[string]struct{} // keys of set and updated that base holds too
 	if s.base != nil {
 		for k, b := range s.base.All {
-			inSet := s.set.has(k)
+			set, inSet := s.set.get(k)
 			u, inUpdated := s.updated[k]
 			if inSet || inUpdated {
 				if dup == nil {
@@ -310,8 +310,7 @@ func (s *Session) each(fn func(key string, b []byte)) {
 			}
 			switch {
 			case inSet:
-				b, _ := s.set.get(k)
-				fn(k, b)
+				fn(k, set)
 			case inUpdated:
 				if u != nil {
 					fn(k, u)
@@ -323,7 +322,7 @@ func (s *Session) each(fn func(key string, b []byte)) {
 	}
 	for k := range s.updated {
 		if _, ok := dup[k]; !ok {
-			// Not in base, so lookup reads only this request's maps.
+			// Not in base, so lookup reads only this request's writes.
 			if b, ok := s.lookup(k); ok {
 				fn(k, b)
 			}

@@ -149,9 +149,9 @@ type Entry struct {
 }
 
 // Delta is the change one request made to a session: the keys it set and
-// deleted, and its new deadlines. Its slices are the caller's: a store that
-// keeps them after the call copies them (the values' bytes are never
-// modified and may be kept).
+// deleted, and its new deadlines. Its slices are the caller's: a store
+// must not modify them, and copies them to keep them after the call; the
+// values' bytes are never modified by either side, and may be kept.
 type Delta struct {
 	// Set holds the new encoded value of each key the request set, each
 	// key once.
@@ -192,9 +192,10 @@ type UpdateFunc func(old []byte, ok bool) ([]byte, error)
 // ErrUnavailable unless the error is one of this package's sentinels.
 //
 // Sharing: the Manager never modifies a Record or Delta it passes to or gets
-// from a store, and a store must not modify one after returning it or keep
-// one it was passed without copying, so a store may return its own immutable
-// copy from Load.
+// from a store, and a store must not modify one it was passed, or one after
+// returning it, so a store may return its own immutable copy from Load. A
+// store copies a Record's map or a Delta's slices to keep them; the value
+// bytes in them are never modified, and may be kept as they are.
 //
 // Concurrency: all methods may be called concurrently, for the same token
 // too. Commit applies only the keys of its delta, so concurrent commits to

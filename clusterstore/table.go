@@ -201,7 +201,7 @@ func (r *record) next(h [32]byte, d sessionkit.Delta) (*record, message) {
 	if !r.follows() {
 		return next, message{kind: kindFull, h: h, version: next.version, meta: meta, values: next.Values()}
 	}
-	return next, message{kind: kindDelta, h: h, version: next.version, meta: meta, set: slices.Clone(d.Set), deleted: d.Deleted}
+	return next, message{kind: kindDelta, h: h, version: next.version, meta: meta, set: slices.Clone(d.Set), deleted: slices.Clone(d.Deleted)}
 }
 
 // swap sets one key if its value is still old (absent when !oldOK): the

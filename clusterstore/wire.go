@@ -124,8 +124,8 @@ func (d *decoder) values() map[string][]byte {
 }
 
 func (d *decoder) entries() []sessionkit.Entry {
-	n := d.count()
-	var v []sessionkit.Entry
+	n := d.count() // bounded by the bytes left
+	v := make([]sessionkit.Entry, 0, n)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		k := d.string()
 		v = append(v, sessionkit.Entry{Key: k, Value: d.bytes()})

@@ -98,6 +98,32 @@ func TestNearCacheOneRoundTrip(t *testing.T) {
 	}
 }
 
+// TestNearCacheHitStillChecks: a load that the near cache could serve
+// still fails on a canceled context and on a closed store, as a load that
+// goes to Redis does.
+func TestNearCacheHitStillChecks(t *testing.T) {
+	srv := redistest.Start(t)
+	s := open(t, srv.URL(), redisstore.Config{NearCache: &redisstore.NearCache{}})
+	tok := newSession(t, s, "", map[string][]byte{"a": []byte("1")})
+	mustLoad(t, s, tok)
+	mustLoad(t, s, tok) // served from the cache from here on
+	hits := s.Stats().CacheHits
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := s.Load(ctx, tok); !errors.Is(err, context.Canceled) {
+		t.Errorf("Load with a canceled context: %v, want context.Canceled", err)
+	}
+	if got := s.Stats().CacheHits; got != hits {
+		t.Errorf("the canceled load counted as a hit (%d hits, then %d)", hits, got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Load(context.Background(), tok); !errors.Is(err, redisstore.ErrClosed) {
+		t.Errorf("Load on a closed store: %v, want ErrClosed", err)
+	}
+}
+
 // TestNearCacheStaleUpdate makes one node's cache stale (another node
 // writes while its invalidations are held back) and checks that Updates on
 // both nodes lose no increment.

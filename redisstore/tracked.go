@@ -352,15 +352,17 @@ const followEvery = 100 * time.Millisecond
 // due reports whether a call that does not write should check the
 // tracking connection's node: one call per followEvery does.
 func (n *near) due() bool {
-	now := time.Now().UnixNano()
-	last := n.checked.Load()
-	return now-last >= int64(followEvery) && n.checked.CompareAndSwap(last, now)
+	now, last := time.Now().UnixNano(), n.checked.Load()
+	return n.dueAt(now, last) && n.checked.CompareAndSwap(last, now)
 }
+
+// dueAt reports whether a check made at last is due again at now.
+func (n *near) dueAt(now, last int64) bool { return now-last >= int64(followEvery) }
 
 // hit returns key's entry, as get does, unless on Sentinel a check of the
 // primary is due: conn makes that check, on the way to the server.
 func (n *near) hit(key string) (sessionkit.Record, bool) {
-	if n.sentinel && time.Now().UnixNano()-n.checked.Load() >= int64(followEvery) {
+	if n.sentinel && n.dueAt(time.Now().UnixNano(), n.checked.Load()) {
 		return sessionkit.Record{}, false
 	}
 	rec, _, ok := n.get(key)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -238,26 +239,39 @@ func (c *storeCluster) checkHistories(shoppers []*logged) {
 	c.t.Logf("history check: %d operations of %d shoppers, every read returned the latest acknowledged write", ops, len(shoppers))
 }
 
-// dumpStacks stops the router and every node with SIGQUIT, which makes a
-// Go program print every goroutine's stack, and logs what each printed.
+// dumpStacks stops the router and every node still running with SIGQUIT,
+// which makes a Go program print every goroutine's stack, and logs what
+// each printed from then on.
 func (c *storeCluster) dumpStacks() {
 	procs := map[string]*proc.Process{"router": c.rProc}
 	for name, n := range c.nodes {
 		procs[name] = n.proc
 	}
-	for _, p := range procs {
-		p.Signal(syscall.SIGQUIT)
-	}
-	for name, p := range procs {
+	names := slices.Sorted(maps.Keys(procs))
+	from := map[string]int{}
+	for _, name := range names {
+		p := procs[name]
 		select {
 		case <-p.Done():
-		case <-time.After(5 * time.Second):
+			c.t.Logf("%s had exited: %v", name, p.Err())
+			delete(procs, name)
+			continue
+		default:
 		}
-		out := p.Output()
-		if len(out) > 200_000 {
-			out = out[len(out)-200_000:]
+		from[name] = len(p.Output())
+		p.Signal(syscall.SIGQUIT)
+	}
+	deadline := time.Now().Add(5 * time.Second) // for them all
+	for _, name := range names {
+		p, ok := procs[name]
+		if !ok {
+			continue
 		}
-		c.t.Logf("%s after SIGQUIT:\n%s", name, out)
+		select {
+		case <-p.Done():
+		case <-time.After(time.Until(deadline)):
+		}
+		c.t.Logf("%s after SIGQUIT:\n%s", name, p.Output()[from[name]:])
 	}
 }
 

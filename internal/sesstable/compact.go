@@ -336,6 +336,9 @@ func (c Compact) Touched(idle time.Time) Compact {
 	return seal(b)
 }
 
+// scanUpTo is the longest Delta.Set a rebuild scans rather than indexes.
+const scanUpTo = 8
+
 // Apply returns the session after a delta: its metadata replaced when
 // d.Meta is not nil, its idle deadline moved, the keys of d.Set written
 // and then those of d.Deleted removed (a key in both goes).
@@ -360,10 +363,10 @@ func (c Compact) rebuild(meta *sessionkit.Meta, idle time.Time, set []sessionkit
 		meta = &m
 	}
 	// A request sets a key or two, which a scan of set finds sooner than
-	// a map hashes; a long set is indexed. A key set twice keeps its
-	// last value.
+	// a map hashes; a set longer than scanUpTo is indexed. A key set
+	// twice keeps its last value.
 	var index map[string]int
-	if len(set) > 8 {
+	if len(set) > scanUpTo {
 		index = make(map[string]int, len(set))
 		for i, e := range set {
 			index[e.Key] = i
