@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -127,8 +128,7 @@ func (s *Session) commitStored(ctx context.Context, now time.Time, changed bool)
 		s.setToken(t)
 		return nil
 	}
-	n := s.set.len()
-	d := Delta{Set: s.set.list[:n:n], IdleDeadline: idle} // no spare room for a store's append
+	d := Delta{Set: slices.Clip(s.set.list), IdleDeadline: idle} // no spare room for a store's append
 	for k := range s.deleted {
 		d.Deleted = append(d.Deleted, k)
 	}

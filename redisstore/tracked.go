@@ -353,16 +353,16 @@ const followEvery = 100 * time.Millisecond
 // tracking connection's node: one call per followEvery does.
 func (n *near) due() bool {
 	now, last := time.Now().UnixNano(), n.checked.Load()
-	return n.dueAt(now, last) && n.checked.CompareAndSwap(last, now)
+	return dueAt(now, last) && n.checked.CompareAndSwap(last, now)
 }
 
 // dueAt reports whether a check made at last is due again at now.
-func (n *near) dueAt(now, last int64) bool { return now-last >= int64(followEvery) }
+func dueAt(now, last int64) bool { return now-last >= int64(followEvery) }
 
 // hit returns key's entry, as get does, unless on Sentinel a check of the
 // primary is due: conn makes that check, on the way to the server.
 func (n *near) hit(key string) (sessionkit.Record, bool) {
-	if n.sentinel && n.dueAt(time.Now().UnixNano(), n.checked.Load()) {
+	if n.sentinel && dueAt(time.Now().UnixNano(), n.checked.Load()) {
 		return sessionkit.Record{}, false
 	}
 	rec, _, ok := n.get(key)
